@@ -1,0 +1,491 @@
+//! Files over the seam: the real file system or turmoil's per-host file-system shim, with the
+//! node's [`DiskFaults`] injector consulted on every operation.
+//!
+//! Durability model (both sides): written data is durable only after [`DiskFile::sync`]; a new,
+//! renamed or removed directory entry only after [`Disk::sync_dir`] of its parent. turmoil
+//! enforces exactly this on `crash`, so code that forgets a sync loses data in simulation.
+//! All paths given to a `Disk` are relative to its root, the node's data directory.
+
+use crate::env::disk_faults::DiskFaults;
+use crate::env::Mode;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use turmoil::fs::shim::std::fs as sim_fs;
+
+/// Errors that mention a raw OS code for "no space left on device".
+const ENOSPC: i32 = 28;
+const EIO: i32 = 5;
+/// Bound on directory nesting when measuring usage, so a symlink loop cannot spin forever.
+const DIR_DEPTH_MAX: usize = 16;
+
+/// What the disk was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskOp {
+    Create,
+    Open,
+    Write,
+    Read,
+    Sync,
+    SyncDir,
+    Truncate,
+    Rename,
+    Remove,
+    List,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiskError {
+    #[error("disk full writing {path}: {needed_bytes} more bytes do not fit ({used_bytes} of {capacity_bytes} used)")]
+    Full { path: PathBuf, needed_bytes: u64, used_bytes: u64, capacity_bytes: u64 },
+    #[error("{op:?} failed on {path}: {source}")]
+    Io { op: DiskOp, path: PathBuf, source: io::Error },
+    #[error("short read on {path}: wanted {wanted} bytes at {offset}, the file has {len}")]
+    ShortRead { path: PathBuf, offset: u64, wanted: usize, len: u64 },
+}
+
+impl DiskError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, DiskError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+
+    fn io(op: DiskOp, path: &Path, source: io::Error) -> DiskError {
+        if source.raw_os_error() == Some(ENOSPC) {
+            return DiskError::Full {
+                path: path.to_path_buf(),
+                needed_bytes: 0,
+                used_bytes: 0,
+                capacity_bytes: 0,
+            };
+        }
+        DiskError::Io { op, path: path.to_path_buf(), source }
+    }
+
+    fn injected(op: DiskOp, path: &Path) -> DiskError {
+        DiskError::Io { op, path: path.to_path_buf(), source: io::Error::from_raw_os_error(EIO) }
+    }
+}
+
+/// One node's disk: a root directory on one side of the seam, plus its fault injector.
+#[derive(Clone, Debug)]
+pub struct Disk {
+    mode: Mode,
+    root: PathBuf,
+    faults: DiskFaults,
+}
+
+enum FileInner {
+    Real(std::fs::File),
+    Sim(sim_fs::File),
+}
+
+/// An open file, read and appended through the seam. Tracks its own length, so appends never
+/// ask the file system where the end is.
+pub struct DiskFile {
+    inner: FileInner,
+    path: PathBuf,
+    len: u64,
+    faults: DiskFaults,
+}
+
+impl Disk {
+    /// Opens (and durably creates, if needed) the root directory and measures what it holds,
+    /// so a disk-full fault counts the node's existing files.
+    pub fn open(mode: Mode, root: PathBuf, faults: DiskFaults) -> Result<Disk, DiskError> {
+        let disk = Disk { mode, root, faults };
+        disk.create_root()?;
+        let used_bytes = disk.measure(&disk.root.clone(), 0)?;
+        disk.faults.set_used_bytes(used_bytes);
+        Ok(disk)
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn faults(&self) -> &DiskFaults {
+        &self.faults
+    }
+
+    /// A disk rooted at a subdirectory, sharing this disk's injector. Creates it durably.
+    pub fn subdir(&self, rel: &Path) -> Result<Disk, DiskError> {
+        self.create_dir_all(rel)?;
+        Ok(Disk { mode: self.mode, root: self.root.join(rel), faults: self.faults.clone() })
+    }
+
+    fn full_path(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn check_write(&self, op: DiskOp, path: &Path) -> Result<(), DiskError> {
+        if self.faults.snapshot().write_error {
+            return Err(DiskError::injected(op, path));
+        }
+        Ok(())
+    }
+
+    fn create_root(&self) -> Result<(), DiskError> {
+        let root = self.root.clone();
+        let mut missing = Vec::new();
+        let mut cursor = Some(root.as_path());
+        while let Some(dir) = cursor {
+            if self.path_exists(dir) {
+                break;
+            }
+            missing.push(dir.to_path_buf());
+            cursor = dir.parent();
+        }
+        for dir in missing.iter().rev() {
+            self.check_write(DiskOp::Create, dir)?;
+            let result = match self.mode {
+                Mode::Real => std::fs::create_dir(dir),
+                Mode::Sim => sim_fs::create_dir(dir),
+            };
+            match result {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(DiskError::io(DiskOp::Create, dir, error)),
+            }
+            if let Some(parent) = dir.parent() {
+                self.sync_dir_abs(parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn path_exists(&self, path: &Path) -> bool {
+        match self.mode {
+            Mode::Real => path.exists(),
+            Mode::Sim => sim_fs::exists(path),
+        }
+    }
+
+    /// Creates `rel` and its missing parents, syncing each parent so the entries survive a crash.
+    pub fn create_dir_all(&self, rel: &Path) -> Result<(), DiskError> {
+        let mut prefix = PathBuf::new();
+        for component in rel.components() {
+            prefix.push(component);
+            let full = self.full_path(&prefix);
+            if self.path_exists(&full) {
+                continue;
+            }
+            self.check_write(DiskOp::Create, &full)?;
+            let result = match self.mode {
+                Mode::Real => std::fs::create_dir(&full),
+                Mode::Sim => sim_fs::create_dir(&full),
+            };
+            result.map_err(|error| DiskError::io(DiskOp::Create, &full, error))?;
+            let parent = full.parent().unwrap_or(&self.root).to_path_buf();
+            self.sync_dir_abs(&parent)?;
+        }
+        Ok(())
+    }
+
+    pub fn exists(&self, rel: &Path) -> bool {
+        self.path_exists(&self.full_path(rel))
+    }
+
+    /// Creates (or truncates) a file and syncs its directory, so the empty file survives a crash.
+    pub fn create(&self, rel: &Path) -> Result<DiskFile, DiskError> {
+        let path = self.full_path(rel);
+        self.check_write(DiskOp::Create, &path)?;
+        let inner = match self.mode {
+            Mode::Real => std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .map(FileInner::Real),
+            Mode::Sim => sim_fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .map(FileInner::Sim),
+        }
+        .map_err(|error| DiskError::io(DiskOp::Create, &path, error))?;
+        let parent = path.parent().unwrap_or(&self.root).to_path_buf();
+        self.sync_dir_abs(&parent)?;
+        Ok(DiskFile { inner, path, len: 0, faults: self.faults.clone() })
+    }
+
+    /// Opens an existing file for reading and appending.
+    pub fn open_file(&self, rel: &Path) -> Result<DiskFile, DiskError> {
+        let path = self.full_path(rel);
+        let inner = match self.mode {
+            Mode::Real => std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map(FileInner::Real),
+            Mode::Sim => sim_fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map(FileInner::Sim),
+        }
+        .map_err(|error| DiskError::io(DiskOp::Open, &path, error))?;
+        let len = match &inner {
+            FileInner::Real(file) => file.metadata().map(|m| m.len()),
+            FileInner::Sim(file) => file.metadata().map(|m| m.len()),
+        }
+        .map_err(|error| DiskError::io(DiskOp::Open, &path, error))?;
+        Ok(DiskFile { inner, path, len, faults: self.faults.clone() })
+    }
+
+    /// Reads a whole file (subject to read corruption, like every read).
+    pub fn read(&self, rel: &Path) -> Result<Vec<u8>, DiskError> {
+        let file = self.open_file(rel)?;
+        let mut bytes = vec![0; usize::try_from(file.len()).unwrap_or(usize::MAX)];
+        file.read_exact_at(&mut bytes, 0)?;
+        Ok(bytes)
+    }
+
+    /// Replaces `rel` atomically and durably: write a temporary file, sync it, rename it over
+    /// the target, sync the directory. A crash leaves either the old or the new contents.
+    pub fn write_atomic(&self, rel: &Path, bytes: &[u8]) -> Result<(), DiskError> {
+        let mut temporary = rel.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        let mut file = self.create(&temporary)?;
+        file.append(bytes)?;
+        file.sync()?;
+        drop(file);
+        self.rename(&temporary, rel)?;
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        self.sync_dir(parent)
+    }
+
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    pub fn sync_dir(&self, rel: &Path) -> Result<(), DiskError> {
+        let full = self.full_path(rel);
+        self.sync_dir_abs(&full)
+    }
+
+    fn sync_dir_abs(&self, full: &Path) -> Result<(), DiskError> {
+        if self.faults.snapshot().fsync_error {
+            return Err(DiskError::injected(DiskOp::SyncDir, full));
+        }
+        let result = match self.mode {
+            Mode::Real => std::fs::File::open(full).and_then(|dir| dir.sync_all()),
+            Mode::Sim => sim_fs::sync_dir(full),
+        };
+        result.map_err(|error| DiskError::io(DiskOp::SyncDir, full, error))
+    }
+
+    /// Renames a file. Durable only after `sync_dir` of both parents.
+    pub fn rename(&self, from: &Path, to: &Path) -> Result<(), DiskError> {
+        let (source, target) = (self.full_path(from), self.full_path(to));
+        self.check_write(DiskOp::Rename, &source)?;
+        let result = match self.mode {
+            Mode::Real => std::fs::rename(&source, &target),
+            Mode::Sim => sim_fs::rename(&source, &target),
+        };
+        result.map_err(|error| DiskError::io(DiskOp::Rename, &source, error))
+    }
+
+    /// Removes a file. Durable only after `sync_dir` of its parent.
+    pub fn remove(&self, rel: &Path) -> Result<(), DiskError> {
+        let path = self.full_path(rel);
+        self.check_write(DiskOp::Remove, &path)?;
+        let len = self.file_len(&path).unwrap_or(0);
+        let result = match self.mode {
+            Mode::Real => std::fs::remove_file(&path),
+            Mode::Sim => sim_fs::remove_file(&path),
+        };
+        result.map_err(|error| DiskError::io(DiskOp::Remove, &path, error))?;
+        self.faults.release(len);
+        Ok(())
+    }
+
+    /// The names in a directory, sorted (never in the file system's own order).
+    pub fn list(&self, rel: &Path) -> Result<Vec<String>, DiskError> {
+        let full = self.full_path(rel);
+        let mut names = self.list_abs(&full)?;
+        names.sort();
+        Ok(names)
+    }
+
+    fn list_abs(&self, full: &Path) -> Result<Vec<String>, DiskError> {
+        let to_error = |error| DiskError::io(DiskOp::List, full, error);
+        let mut names = Vec::new();
+        match self.mode {
+            Mode::Real => {
+                for entry in std::fs::read_dir(full).map_err(to_error)? {
+                    names.push(entry.map_err(to_error)?.file_name().to_string_lossy().into_owned());
+                }
+            }
+            Mode::Sim => {
+                for entry in sim_fs::read_dir(full).map_err(to_error)? {
+                    names.push(entry.map_err(to_error)?.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    fn is_dir(&self, full: &Path) -> bool {
+        match self.mode {
+            Mode::Real => std::fs::metadata(full).map(|m| m.is_dir()).unwrap_or(false),
+            Mode::Sim => sim_fs::metadata(full).map(|m| m.is_dir()).unwrap_or(false),
+        }
+    }
+
+    fn file_len(&self, full: &Path) -> Option<u64> {
+        match self.mode {
+            Mode::Real => std::fs::metadata(full).map(|m| m.len()).ok(),
+            Mode::Sim => sim_fs::metadata(full).map(|m| m.len()).ok(),
+        }
+    }
+
+    /// Bytes held under `full`, recursively.
+    fn measure(&self, full: &Path, depth: usize) -> Result<u64, DiskError> {
+        if depth > DIR_DEPTH_MAX {
+            return Ok(0);
+        }
+        let mut total = 0u64;
+        for name in self.list_abs(full)? {
+            let child = full.join(name);
+            if self.is_dir(&child) {
+                total = total.saturating_add(self.measure(&child, depth + 1)?);
+            } else {
+                total = total.saturating_add(self.file_len(&child).unwrap_or(0));
+            }
+        }
+        Ok(total)
+    }
+
+    /// Every file under the root with its contents, in path order: the byte-exact disk image used
+    /// by determinism checks.
+    pub fn image(&self) -> Result<Vec<(PathBuf, Vec<u8>)>, DiskError> {
+        let mut files = Vec::new();
+        let mut pending = vec![(PathBuf::new(), 0usize)];
+        while let Some((rel, depth)) = pending.pop() {
+            let full = self.full_path(&rel);
+            for name in self.list_abs(&full)? {
+                let child_rel = rel.join(&name);
+                let child = self.full_path(&child_rel);
+                if self.is_dir(&child) {
+                    if depth < DIR_DEPTH_MAX {
+                        pending.push((child_rel, depth + 1));
+                    }
+                } else {
+                    let bytes = match self.mode {
+                        Mode::Real => std::fs::read(&child),
+                        Mode::Sim => sim_fs::read(&child),
+                    }
+                    .map_err(|error| DiskError::io(DiskOp::Read, &child, error))?;
+                    files.push((child_rel, bytes));
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+impl DiskFile {
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends all of `bytes` at the end. On error nothing is reported written; the file's end
+    /// is left where it was as far as this handle is concerned.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), DiskError> {
+        let state = self.faults.snapshot();
+        if state.write_error {
+            return Err(DiskError::injected(DiskOp::Write, &self.path));
+        }
+        let grow = bytes.len() as u64;
+        if let Err((capacity_bytes, used_bytes)) = self.faults.reserve(grow) {
+            return Err(DiskError::Full {
+                path: self.path.clone(),
+                needed_bytes: grow,
+                used_bytes,
+                capacity_bytes,
+            });
+        }
+        let result = match &self.inner {
+            FileInner::Real(file) => file.write_all_at(bytes, self.len),
+            FileInner::Sim(file) => file.write_all_at(bytes, self.len),
+        };
+        match result {
+            Ok(()) => {
+                self.len += grow;
+                Ok(())
+            }
+            Err(error) => {
+                self.faults.release(grow);
+                Err(DiskError::io(DiskOp::Write, &self.path, error))
+            }
+        }
+    }
+
+    /// Fills `buf` from `offset`. Under read corruption the bytes come back with bits flipped,
+    /// as a failing disk would return them: callers must verify checksums.
+    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<(), DiskError> {
+        let end = offset.saturating_add(buf.len() as u64);
+        if end > self.len {
+            return Err(DiskError::ShortRead {
+                path: self.path.clone(),
+                offset,
+                wanted: buf.len(),
+                len: self.len,
+            });
+        }
+        let result = match &self.inner {
+            FileInner::Real(file) => file.read_exact_at(buf, offset),
+            FileInner::Sim(file) => file.read_exact_at(buf, offset),
+        };
+        result.map_err(|error| DiskError::io(DiskOp::Read, &self.path, error))?;
+        if self.faults.snapshot().read_corruption && !buf.is_empty() {
+            let middle = buf.len() / 2;
+            buf[middle] ^= 0xff;
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable, or fails with the data's durability unknown.
+    pub fn sync(&self) -> Result<(), DiskError> {
+        if self.faults.snapshot().fsync_error {
+            return Err(DiskError::injected(DiskOp::Sync, &self.path));
+        }
+        let result = match &self.inner {
+            FileInner::Real(file) => file.sync_all(),
+            FileInner::Sim(file) => file.sync_all(),
+        };
+        result.map_err(|error| DiskError::io(DiskOp::Sync, &self.path, error))
+    }
+
+    /// Cuts the file to `len` bytes (never grows it). Durable after `sync`.
+    pub fn truncate(&mut self, len: u64) -> Result<(), DiskError> {
+        if len >= self.len {
+            return Ok(());
+        }
+        if self.faults.snapshot().write_error {
+            return Err(DiskError::injected(DiskOp::Truncate, &self.path));
+        }
+        let result = match &self.inner {
+            FileInner::Real(file) => file.set_len(len),
+            FileInner::Sim(file) => file.set_len(len),
+        };
+        result.map_err(|error| DiskError::io(DiskOp::Truncate, &self.path, error))?;
+        self.faults.release(self.len - len);
+        self.len = len;
+        Ok(())
+    }
+}

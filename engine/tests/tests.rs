@@ -1,0 +1,4 @@
+//! The engine's one integration-test binary; one module per noun.
+
+mod storage;
+mod wire;

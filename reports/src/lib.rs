@@ -1,0 +1,1 @@
+//! The stable RunResult schema and its renderers.
