@@ -1,0 +1,396 @@
+//! The partition log under power loss, torn writes and disk faults, on the simulated disk
+//! (turmoil, `crash` + `bounce`) and on a real temporary directory.
+
+use engine::env::{Disk, DiskError, DiskFault, DiskFaultKind, DiskFaults, Mode};
+use engine::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, StorageError};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+const SIM_ROOT: &str = "/data";
+const LOG_DIR: &str = "p0";
+/// Small segments so the generated histories roll several times.
+const SEGMENT_BYTES_TEST: u64 = 600;
+/// Torn writes at this granularity on the simulated disk.
+const TORN_BLOCK_BYTES: u64 = 32;
+/// Bound on simulation steps while waiting for a host to reach a point.
+const SIM_STEPS_MAX: usize = 100_000;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Append(Vec<Vec<u8>>),
+    Sync,
+    /// Truncate to this fraction (per mille) of the current end.
+    Truncate(u16),
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 1..5).prop_map(Op::Append),
+        3 => Just(Op::Sync),
+        1 => (0u16..1000).prop_map(Op::Truncate),
+    ]
+}
+
+/// What the log promised: every record appended (by offset) and how many are durable.
+#[derive(Clone, Debug, Default)]
+struct Model {
+    records: Vec<Vec<u8>>,
+    synced_end: u64,
+}
+
+fn options() -> LogOptions {
+    LogOptions { segment_bytes_max: SEGMENT_BYTES_TEST, fsync: FsyncPolicy::Never }
+}
+
+fn apply(log: &mut Log, model: &mut Model, op: &Op) {
+    match op {
+        Op::Append(values) => {
+            let records = values.iter().map(|v| Record::value(v.clone())).collect();
+            let info = log.append(BatchMeta::default(), records).expect("append");
+            assert_eq!(info.base_offset, model.records.len() as u64, "offsets are contiguous");
+            model.records.extend(values.iter().cloned());
+            assert_eq!(log.end(), model.records.len() as u64);
+        }
+        Op::Sync => {
+            log.sync().expect("sync");
+            model.synced_end = model.records.len() as u64;
+        }
+        Op::Truncate(per_mille) => {
+            let target = log.end() * u64::from(*per_mille) / 1000;
+            let end = log.truncate_to(target).expect("truncate");
+            assert!(end <= target, "truncation never keeps records at or past its target");
+            model.records.truncate(end as usize);
+            model.synced_end = model.synced_end.min(end);
+        }
+    }
+    assert!(log.synced_end() >= model.synced_end.min(log.end()));
+}
+
+fn read_all(log: &Log) -> Vec<(u64, Vec<u8>)> {
+    log.read_records(0, u64::MAX).expect("read").into_iter().map(|(o, r)| (o, r.value)).collect()
+}
+
+/// The recovered log holds every synced record, intact, and otherwise only a prefix of what was
+/// appended: nothing after a damaged batch, no gaps, no foreign bytes.
+fn check_recovered(log: &Log, model: &Model) {
+    let end = log.end();
+    assert!(end >= model.synced_end, "lost synced records: end {end} < synced {}", model.synced_end);
+    assert!(end <= model.records.len() as u64, "recovered more records than were appended");
+    let read = read_all(log);
+    assert_eq!(read.len() as u64, end);
+    for (i, (offset, value)) in read.iter().enumerate() {
+        assert_eq!(*offset, i as u64, "offsets are contiguous from 0");
+        assert_eq!(value, &model.records[i], "record {i} is intact");
+    }
+}
+
+fn sim_builder(seed: u64) -> turmoil::Sim<'static> {
+    let mut builder = turmoil::Builder::new();
+    builder.rng_seed(seed).simulation_duration(Duration::from_secs(3600));
+    builder.fs().block_size(TORN_BLOCK_BYTES);
+    builder.build()
+}
+
+fn sim_disk() -> Disk {
+    Disk::open(Mode::Sim, PathBuf::from(SIM_ROOT), DiskFaults::new()).expect("open sim disk")
+}
+
+fn step_until(sim: &mut turmoil::Sim<'_>, mut done: impl FnMut() -> bool) {
+    for _ in 0..SIM_STEPS_MAX {
+        if done() {
+            return;
+        }
+        sim.step().expect("simulation step");
+    }
+    panic!("the host did not reach the expected point within {SIM_STEPS_MAX} steps");
+}
+
+/// Runs `ops` on the simulated disk, loses power, restarts, recovers, and checks the result.
+/// Returns the recovered end and the disk image digest.
+fn crash_and_recover(seed: u64, ops: Vec<Op>) -> (u64, u64) {
+    let mut sim = sim_builder(seed);
+    let model = Rc::new(RefCell::new(Model::default()));
+    let incarnation = Rc::new(RefCell::new(0u32));
+    let before_crash = Rc::new(RefCell::new(false));
+    let outcome: Rc<RefCell<Option<(u64, u64)>>> = Rc::new(RefCell::new(None));
+    {
+        let (model, incarnation, before_crash, outcome) =
+            (model.clone(), incarnation.clone(), before_crash.clone(), outcome.clone());
+        sim.host("node", move || {
+            let (model, ops, before_crash, outcome) =
+                (model.clone(), ops.clone(), before_crash.clone(), outcome.clone());
+            *incarnation.borrow_mut() += 1;
+            let first = *incarnation.borrow() == 1;
+            async move {
+                let disk = sim_disk();
+                let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open log");
+                if first {
+                    for op in &ops {
+                        apply(&mut log, &mut model.borrow_mut(), op);
+                        tokio::task::yield_now().await;
+                    }
+                    *before_crash.borrow_mut() = true;
+                    // Wait for the power to go out.
+                    std::future::pending::<()>().await;
+                } else {
+                    check_recovered(&log, &model.borrow());
+                    // The log keeps working after recovery: offsets continue where it ended.
+                    let end = log.end();
+                    let info = log.append(BatchMeta::default(), vec![Record::value(b"after".to_vec())]);
+                    assert_eq!(info.expect("append after recovery").base_offset, end);
+                    log.sync().expect("sync after recovery");
+                    *outcome.borrow_mut() = Some((end, image_digest(&disk)));
+                }
+                Ok(())
+            }
+        });
+    }
+    step_until(&mut sim, || *before_crash.borrow());
+    sim.crash("node");
+    sim.bounce("node");
+    step_until(&mut sim, || outcome.borrow().is_some());
+    let result = outcome.borrow().expect("outcome");
+    result
+}
+
+/// FNV-1a over every file's path, length and bytes, in path order.
+fn image_digest(disk: &Disk) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for (path, bytes) in disk.image().expect("disk image") {
+        eat(path.to_string_lossy().as_bytes());
+        eat(&(bytes.len() as u64).to_be_bytes());
+        eat(&bytes);
+    }
+    hash
+}
+
+/// Recovery proptest case count, named so the closing note can quote it.
+const RECOVERY_CASES: u32 = 256;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: RECOVERY_CASES, ..ProptestConfig::default() })]
+
+    #[test]
+    fn power_loss_keeps_synced_records_and_cuts_the_damaged_tail(
+        seed in any::<u64>(),
+        ops in prop::collection::vec(op_strategy(), 1..40),
+    ) {
+        crash_and_recover(seed, ops);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn real_directory_reopen_keeps_every_record(ops in prop::collection::vec(op_strategy(), 1..40)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let disk = Disk::open(Mode::Real, dir.path().to_path_buf(), DiskFaults::new()).expect("disk");
+        let mut model = Model::default();
+        {
+            let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
+            for op in &ops {
+                apply(&mut log, &mut model, op);
+            }
+        }
+        // No crash: a clean reopen must find everything, synced or not.
+        let log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("reopen");
+        model.synced_end = model.records.len() as u64;
+        check_recovered(&log, &model);
+        prop_assert_eq!(log.recovery().truncated_bytes, 0);
+    }
+}
+
+#[test]
+fn same_seed_leaves_a_byte_identical_disk() {
+    let ops = |seed: u64| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..60)
+            .map(|_| match rng.random_range(0..10) {
+                0..=5 => {
+                    let count = rng.random_range(1..4);
+                    Op::Append((0..count).map(|_| vec![rng.random(); rng.random_range(1..80)]).collect())
+                }
+                6..=8 => Op::Sync,
+                _ => Op::Truncate(rng.random_range(500..1000)),
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = crash_and_recover(7, ops(7));
+    let second = crash_and_recover(7, ops(7));
+    assert_eq!(first, second, "same seed, same disk image");
+    let other = crash_and_recover(8, ops(8));
+    assert_ne!(first.1, other.1, "the digest depends on what was written");
+}
+
+#[test]
+fn truncation_drops_a_straddling_batch_whole_and_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = Disk::open(Mode::Real, dir.path().to_path_buf(), DiskFaults::new()).expect("disk");
+    let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
+    for batch in 0..20u8 {
+        let records = (0..3).map(|i| Record::value(vec![batch ^ i; 50])).collect();
+        log.append(BatchMeta::default(), records).expect("append");
+    }
+    assert!(log.segment_count() > 3, "small segments roll");
+    // Offset 31 sits inside the batch [30, 33): the whole batch goes.
+    assert_eq!(log.truncate_to(31).expect("truncate"), 30);
+    assert_eq!(log.end(), 30);
+    let appended = log.append(BatchMeta::default(), vec![Record::value(b"x".to_vec())]).expect("append");
+    assert_eq!(appended.base_offset, 30);
+    drop(log);
+    let log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("reopen");
+    assert_eq!(log.end(), 31);
+    let read = log.read_records(29, u64::MAX).expect("read");
+    assert_eq!(read.iter().map(|(o, _)| *o).collect::<Vec<_>>(), vec![29, 30]);
+    assert_eq!(read[1].1.value, b"x".to_vec());
+}
+
+// ---- fault injector: one body per property, run on both sides of the seam ----
+
+fn run_real<F, Fut>(body: F)
+where
+    F: FnOnce(Disk) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = Disk::open(Mode::Real, dir.path().to_path_buf(), DiskFaults::new()).expect("disk");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(body(disk));
+}
+
+fn run_sim<F, Fut>(body: F)
+where
+    F: FnOnce(Disk) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut sim = sim_builder(1);
+    sim.client("test", async move {
+        body(sim_disk()).await;
+        Ok(())
+    });
+    sim.run().expect("simulation");
+}
+
+fn one(value: &[u8]) -> Vec<Record> {
+    vec![Record::value(value.to_vec())]
+}
+
+async fn fsync_error_is_never_reported_durable(disk: Disk) {
+    let always = LogOptions { fsync: FsyncPolicy::Always, ..options() };
+    let mut log = Log::open(&disk, Path::new(LOG_DIR), always).expect("open");
+    log.append(BatchMeta::default(), one(b"durable")).expect("append");
+    assert_eq!(log.synced_end(), 1);
+
+    disk.faults().inject(DiskFault::FsyncError);
+    let failed = log.append(BatchMeta::default(), one(b"doubtful"));
+    assert!(matches!(failed, Err(StorageError::Disk(DiskError::Io { .. }))), "{failed:?}");
+    assert_eq!(log.synced_end(), 1, "a failed sync does not move the durable end");
+    assert!(log.offline_reason().is_some(), "after a failed fsync the log stops trusting the OS");
+    let refused = log.append(BatchMeta::default(), one(b"more"));
+    assert!(matches!(refused, Err(StorageError::Offline { .. })), "{refused:?}");
+
+    disk.faults().lift(DiskFaultKind::FsyncError);
+    drop(log);
+    let log = Log::open(&disk, Path::new(LOG_DIR), always).expect("reopen");
+    assert!(log.end() >= 1);
+    assert_eq!(log.read_records(0, u64::MAX).expect("read")[0].1.value, b"durable".to_vec());
+
+    // Under `never`, an explicit sync reports the same failure.
+    let never = LogOptions { fsync: FsyncPolicy::Never, ..options() };
+    let mut log = Log::open(&disk, Path::new("p1"), never).expect("open p1");
+    log.append(BatchMeta::default(), one(b"a")).expect("append");
+    disk.faults().inject(DiskFault::FsyncError);
+    assert!(log.sync().is_err());
+    assert_eq!(log.synced_end(), 0);
+    disk.faults().lift_all();
+}
+
+async fn disk_full_is_a_typed_error_and_the_log_stays_usable(disk: Disk) {
+    let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
+    log.append(BatchMeta::default(), one(b"first")).expect("append");
+    let used_bytes = disk.faults().snapshot().used_bytes;
+    disk.faults().inject(DiskFault::Full { capacity_bytes: used_bytes + 10 });
+    let full = log.append(BatchMeta::default(), one(&[7u8; 200]));
+    assert!(matches!(full, Err(StorageError::Disk(DiskError::Full { .. }))), "{full:?}");
+    assert!(log.offline_reason().is_none(), "a refused write leaves the log usable");
+    assert_eq!(log.end(), 1);
+    disk.faults().lift(DiskFaultKind::Full);
+    let info = log.append(BatchMeta::default(), one(b"second")).expect("append after space frees");
+    assert_eq!(info.base_offset, 1);
+    log.sync().expect("sync");
+    drop(log);
+    let log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("reopen");
+    assert_eq!(log.end(), 2);
+    assert_eq!(log.recovery().truncated_bytes, 0);
+}
+
+async fn write_error_fails_the_append_only(disk: Disk) {
+    let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
+    disk.faults().inject(DiskFault::WriteError);
+    assert!(log.append(BatchMeta::default(), one(b"x")).is_err());
+    disk.faults().lift(DiskFaultKind::WriteError);
+    assert_eq!(log.append(BatchMeta::default(), one(b"y")).expect("append").base_offset, 0);
+}
+
+async fn read_corruption_is_caught_by_the_checksum(disk: Disk) {
+    let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
+    log.append(BatchMeta::default(), one(b"payload that must not come back altered")).expect("append");
+    disk.faults().inject(DiskFault::ReadCorruption);
+    let read = log.read(0, u64::MAX);
+    assert!(matches!(read, Err(StorageError::Corrupt { .. })), "{read:?}");
+    disk.faults().lift(DiskFaultKind::ReadCorruption);
+    assert_eq!(log.read(0, u64::MAX).expect("read").len(), 1);
+}
+
+#[test]
+fn fsync_error_real() {
+    run_real(fsync_error_is_never_reported_durable);
+}
+
+#[test]
+fn fsync_error_sim() {
+    run_sim(fsync_error_is_never_reported_durable);
+}
+
+#[test]
+fn disk_full_real() {
+    run_real(disk_full_is_a_typed_error_and_the_log_stays_usable);
+}
+
+#[test]
+fn disk_full_sim() {
+    run_sim(disk_full_is_a_typed_error_and_the_log_stays_usable);
+}
+
+#[test]
+fn write_error_real() {
+    run_real(write_error_fails_the_append_only);
+}
+
+#[test]
+fn write_error_sim() {
+    run_sim(write_error_fails_the_append_only);
+}
+
+#[test]
+fn read_corruption_real() {
+    run_real(read_corruption_is_caught_by_the_checksum);
+}
+
+#[test]
+fn read_corruption_sim() {
+    run_sim(read_corruption_is_caught_by_the_checksum);
+}

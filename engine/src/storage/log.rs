@@ -1,0 +1,340 @@
+//! The log of one partition: an ordered set of segments, append at the end, read anywhere,
+//! truncate from the end, sync per the [`FsyncPolicy`].
+//!
+//! Invariants: `synced_end <= end`; every offset below `synced_end` was covered by a sync that
+//! succeeded; offsets are contiguous from `start`. After any failure that leaves the on-disk
+//! state unknown (a failed sync, a failed truncation, a failed undo of a partial append) the log
+//! goes *offline*: every later call fails until it is reopened, which recovers from the disk.
+
+use crate::env::{Clock, Disk};
+use crate::storage::batch::{BatchHeader, BatchMeta, Record, RecordBatch};
+use crate::storage::segment::{self, Recovery, Segment, LOG_SUFFIX};
+use crate::storage::{FsyncPolicy, StorageError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tokio::time::Instant;
+
+/// The default segment size before rolling.
+pub const SEGMENT_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
+/// A log never holds more segments than this; `append` refuses to roll past it.
+pub const SEGMENTS_MAX: usize = 100_000;
+
+#[derive(Clone, Copy, Debug)]
+pub struct LogOptions {
+    pub segment_bytes_max: u64,
+    pub fsync: FsyncPolicy,
+}
+
+impl Default for LogOptions {
+    fn default() -> LogOptions {
+        LogOptions { segment_bytes_max: SEGMENT_BYTES_DEFAULT, fsync: FsyncPolicy::Always }
+    }
+}
+
+/// Where an appended batch landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    /// Whether the batch is durable (synced) when `append` returns.
+    pub synced: bool,
+}
+
+pub struct Log {
+    disk: Disk,
+    options: LogOptions,
+    /// Segments by base offset; never empty. The last one is active.
+    segments: BTreeMap<u64, Segment>,
+    end: u64,
+    synced_end: u64,
+    last_sync: Instant,
+    offline: Option<String>,
+    recovery: Recovery,
+    clock: Clock,
+}
+
+impl Log {
+    /// Opens the log in `dir` (relative to `disk`'s root), creating it if absent, and recovers
+    /// the active segment. Everything recovered is on disk, so it counts as synced.
+    pub fn open(disk: &Disk, dir: &Path, options: LogOptions) -> Result<Log, StorageError> {
+        let disk = disk.subdir(dir)?;
+        let names = disk.list(Path::new(""))?;
+        let mut bases: Vec<u64> =
+            names.iter().filter_map(|name| segment::parse_name(name, LOG_SUFFIX)).collect();
+        bases.sort_unstable();
+        for name in &names {
+            // An index whose log is gone is left over from a removal cut short by a crash.
+            if let Some(base) = segment::parse_name(name, segment::INDEX_SUFFIX) {
+                if bases.binary_search(&base).is_err() {
+                    disk.remove(&PathBuf::from(name))?;
+                }
+            }
+        }
+        let mut segments = BTreeMap::new();
+        let recovery = match bases.split_last() {
+            None => {
+                segments.insert(0, Segment::create(&disk, 0)?);
+                Recovery::default()
+            }
+            Some((&last, sealed)) => {
+                for (i, &base) in sealed.iter().enumerate() {
+                    let next_base = bases[i + 1];
+                    segments.insert(base, Segment::open_sealed(&disk, base, next_base)?);
+                }
+                let (active, recovery) = Segment::recover(&disk, last)?;
+                segments.insert(last, active);
+                recovery
+            }
+        };
+        let end = segments.values().next_back().map_or(0, Segment::next_offset);
+        if recovery.truncated_bytes > 0 {
+            tracing::warn!(
+                dir = %disk.root().display(),
+                truncated_bytes = recovery.truncated_bytes,
+                reason = recovery.stop_reason.as_deref().unwrap_or(""),
+                "log recovery cut a damaged tail"
+            );
+        }
+        let clock = Clock::new();
+        Ok(Log {
+            disk,
+            options,
+            segments,
+            end,
+            synced_end: end,
+            last_sync: clock.now(),
+            offline: None,
+            recovery,
+            clock,
+        })
+    }
+
+    /// The first offset held.
+    pub fn start(&self) -> u64 {
+        self.segments.keys().next().copied().unwrap_or(0)
+    }
+
+    /// The offset the next record will get.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Every offset below this is durable.
+    pub fn synced_end(&self) -> u64 {
+        self.synced_end
+    }
+
+    pub fn options(&self) -> LogOptions {
+        self.options
+    }
+
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Why the log is offline, if it is.
+    pub fn offline_reason(&self) -> Option<&str> {
+        self.offline.as_deref()
+    }
+
+    fn check_online(&self) -> Result<(), StorageError> {
+        match &self.offline {
+            Some(reason) => Err(StorageError::Offline { reason: reason.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    fn go_offline<T>(&mut self, error: StorageError) -> Result<T, StorageError> {
+        tracing::error!(dir = %self.disk.root().display(), %error, "log goes offline");
+        self.offline = Some(error.to_string());
+        Err(error)
+    }
+
+    /// Appends records as a new batch at the end of the log (the leader's path).
+    pub fn append(&mut self, meta: BatchMeta, records: Vec<Record>) -> Result<AppendInfo, StorageError> {
+        let batch = RecordBatch { base_offset: self.end, meta, records };
+        self.append_batch(&batch)
+    }
+
+    /// Appends a batch that already carries its offsets (the follower's path). It must start
+    /// exactly at the end of the log.
+    pub fn append_batch(&mut self, batch: &RecordBatch) -> Result<AppendInfo, StorageError> {
+        self.check_online()?;
+        if batch.base_offset != self.end {
+            return Err(StorageError::NonContiguous { expected: self.end, got: batch.base_offset });
+        }
+        let bytes = batch.encode().map_err(|reason| StorageError::InvalidBatch { reason })?;
+        let header = BatchHeader::parse(&bytes).map_err(|reason| StorageError::InvalidBatch { reason })?;
+        let active_bytes = self.active().size_bytes();
+        if active_bytes > 0 && active_bytes + bytes.len() as u64 > self.options.segment_bytes_max {
+            self.roll()?;
+        }
+        let appended = self.active_mut().append(&bytes, &header);
+        match appended {
+            Ok(()) => {}
+            Err(error @ StorageError::Disk(_)) => {
+                // Nothing was added: the request fails, the log stays usable.
+                return Err(error);
+            }
+            Err(error) => return self.go_offline(error),
+        }
+        self.end = header.next_offset();
+        let synced = match self.options.fsync {
+            FsyncPolicy::Always => {
+                self.sync()?;
+                true
+            }
+            FsyncPolicy::Interval(_) => self.sync_if_due()?,
+            FsyncPolicy::Never => false,
+        };
+        Ok(AppendInfo { base_offset: header.base_offset, last_offset: header.next_offset() - 1, synced })
+    }
+
+    /// Syncs the active segment: on success everything appended is durable; on failure the log
+    /// goes offline, because what the OS kept of the unsynced data is unknown.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        self.check_online()?;
+        if self.synced_end == self.end {
+            return Ok(());
+        }
+        if let Err(error) = self.active().sync_log() {
+            return self.go_offline(error);
+        }
+        self.synced_end = self.end;
+        self.last_sync = self.clock.now();
+        Ok(())
+    }
+
+    /// Under `Interval`, syncs if the interval has passed since the last sync. Returns whether
+    /// everything is durable afterwards.
+    pub fn sync_if_due(&mut self) -> Result<bool, StorageError> {
+        if let FsyncPolicy::Interval(every) = self.options.fsync {
+            if self.clock.now().duration_since(self.last_sync) >= every {
+                self.sync()?;
+            }
+        }
+        Ok(self.synced_end == self.end)
+    }
+
+    /// Seals the active segment (log and index synced) and starts a new one at the end.
+    fn roll(&mut self) -> Result<(), StorageError> {
+        if self.segments.len() >= SEGMENTS_MAX {
+            return Err(StorageError::InvalidBatch {
+                reason: format!("the log already holds {SEGMENTS_MAX} segments"),
+            });
+        }
+        let sealed = self.active().sync_log().and_then(|()| self.active().sync_index());
+        if let Err(error) = sealed {
+            return self.go_offline(error);
+        }
+        self.synced_end = self.end;
+        self.last_sync = self.clock.now();
+        let segment = Segment::create(&self.disk, self.end)?;
+        self.segments.insert(self.end, segment);
+        Ok(())
+    }
+
+    /// Verified batches from the one holding `from`, until at least `max_bytes` are gathered or
+    /// the log ends; always at least one batch when `from < end`, so a large batch cannot stall a
+    /// reader. The first batch may start before `from`.
+    pub fn read(&self, from: u64, max_bytes: u64) -> Result<Vec<RecordBatch>, StorageError> {
+        self.check_online()?;
+        let start = self.start();
+        if from < start || from > self.end {
+            return Err(StorageError::OffsetOutOfRange { offset: from, start, end: self.end });
+        }
+        let mut batches = Vec::new();
+        let mut gathered_bytes = 0u64;
+        let mut offset = from;
+        // Each pass reads one batch and moves `offset` forward, so at most end - from passes.
+        while offset < self.end && (batches.is_empty() || gathered_bytes < max_bytes) {
+            let Some((_, segment)) = self.segments.range(..=offset).next_back() else {
+                break;
+            };
+            let Some(position) = segment.position_of(offset) else {
+                break;
+            };
+            let (batch, next_position) = segment.read_batch_at(position)?;
+            gathered_bytes += next_position - position;
+            offset = batch.next_offset();
+            batches.push(batch);
+        }
+        Ok(batches)
+    }
+
+    /// Every record from `from` (not before it) up to `max_bytes`, as `(offset, record)`.
+    pub fn read_records(&self, from: u64, max_bytes: u64) -> Result<Vec<(u64, Record)>, StorageError> {
+        let batches = self.read(from, max_bytes)?;
+        Ok(batches
+            .into_iter()
+            .flat_map(|batch| {
+                let base = batch.base_offset;
+                batch.records.into_iter().enumerate().map(move |(i, record)| (base + i as u64, record))
+            })
+            .filter(|(offset, _)| *offset >= from)
+            .collect())
+    }
+
+    /// Drops every record at or above `offset` (a straddling batch goes whole) and makes the cut
+    /// durable before returning the new end. Followers use this to discard divergent records.
+    pub fn truncate_to(&mut self, offset: u64) -> Result<u64, StorageError> {
+        self.check_online()?;
+        if offset >= self.end {
+            return Ok(self.end);
+        }
+        let result = self.truncate_segments(offset);
+        match result {
+            Ok(end) => {
+                self.end = end;
+                self.synced_end = self.synced_end.min(end);
+                Ok(end)
+            }
+            Err(error) => self.go_offline(error),
+        }
+    }
+
+    fn truncate_segments(&mut self, offset: u64) -> Result<u64, StorageError> {
+        let start = self.start();
+        let offset = offset.max(start);
+        let doomed: Vec<u64> = self.segments.range(offset + 1..).map(|(base, _)| *base).collect();
+        // Keep the first segment even when its base is above the cut, so the log is never empty.
+        for base in doomed.into_iter().rev() {
+            if base == start {
+                break;
+            }
+            if let Some(segment) = self.segments.remove(&base) {
+                segment.remove(&self.disk)?;
+            }
+        }
+        self.disk.sync_dir(Path::new(""))?;
+        self.active_mut().truncate_to(offset)
+    }
+
+    /// Every batch in the log, in order (for rebuilding per-batch state at startup).
+    pub fn batches(&self) -> Result<Vec<RecordBatch>, StorageError> {
+        self.check_online()?;
+        let mut all = Vec::new();
+        for segment in self.segments.values() {
+            all.extend(segment.batches()?);
+        }
+        Ok(all)
+    }
+
+    fn active(&self) -> &Segment {
+        match self.segments.values().next_back() {
+            Some(segment) => segment,
+            None => unreachable!("a log always holds a segment"),
+        }
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        match self.segments.values_mut().next_back() {
+            Some(segment) => segment,
+            None => unreachable!("a log always holds a segment"),
+        }
+    }
+}

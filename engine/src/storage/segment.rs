@@ -1,0 +1,276 @@
+//! One segment: a `.log` file of consecutive batches and its `.index`, named by the segment's
+//! base offset (`00000000000000000042.log`). Only the last segment of a log is appended to;
+//! earlier ones were synced, log and index, when the log rolled past them.
+
+use crate::env::{Disk, DiskFile};
+use crate::storage::batch::{BatchHeader, RecordBatch, BATCH_HEADER_BYTES};
+use crate::storage::index::{lookup, parse_index, IndexEntry, INDEX_ENTRY_BYTES};
+use crate::storage::StorageError;
+use std::path::PathBuf;
+
+pub const LOG_SUFFIX: &str = ".log";
+pub const INDEX_SUFFIX: &str = ".index";
+
+pub fn log_name(base_offset: u64) -> String {
+    format!("{base_offset:020}{LOG_SUFFIX}")
+}
+
+pub fn index_name(base_offset: u64) -> String {
+    format!("{base_offset:020}{INDEX_SUFFIX}")
+}
+
+/// The base offset named by a segment file, if `name` is one.
+pub fn parse_name(name: &str, suffix: &str) -> Option<u64> {
+    let digits = name.strip_suffix(suffix)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// What opening the active segment found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes cut from the end of the active segment.
+    pub truncated_bytes: u64,
+    /// Why the scan stopped before the end of the file, if it did.
+    pub stop_reason: Option<String>,
+}
+
+pub struct Segment {
+    pub base_offset: u64,
+    next_offset: u64,
+    log: DiskFile,
+    index: DiskFile,
+    entries: Vec<IndexEntry>,
+}
+
+struct Scan {
+    entries: Vec<IndexEntry>,
+    valid_bytes: u64,
+    next_offset: u64,
+    stop_reason: Option<String>,
+}
+
+impl Segment {
+    /// Creates an empty segment; both files' directory entries are synced before it returns.
+    pub fn create(disk: &Disk, base_offset: u64) -> Result<Segment, StorageError> {
+        let log = disk.create(&PathBuf::from(log_name(base_offset)))?;
+        let index = disk.create(&PathBuf::from(index_name(base_offset)))?;
+        Ok(Segment { base_offset, next_offset: base_offset, log, index, entries: Vec::new() })
+    }
+
+    /// Opens a segment the log rolled past, ending where the next one begins. Its index is
+    /// trusted if it is consistent with the file, and rebuilt from the log otherwise.
+    pub fn open_sealed(disk: &Disk, base_offset: u64, next_offset: u64) -> Result<Segment, StorageError> {
+        let log = disk.open_file(&PathBuf::from(log_name(base_offset)))?;
+        let index_path = PathBuf::from(index_name(base_offset));
+        let parsed = match disk.open_file(&index_path) {
+            Ok(index) => {
+                let mut bytes = vec![0u8; usize::try_from(index.len()).unwrap_or(0)];
+                index.read_exact_at(&mut bytes, 0)?;
+                parse_index(&bytes, base_offset, log.len()).map(|entries| (index, entries))
+            }
+            Err(error) if error.is_not_found() => None,
+            Err(error) => return Err(error.into()),
+        };
+        let (index, entries) = match parsed {
+            Some(found) => found,
+            None => {
+                let scan = scan(&log, base_offset)?;
+                if let Some(reason) = scan.stop_reason {
+                    return Err(StorageError::Corrupt {
+                        segment: log.path().display().to_string(),
+                        position: scan.valid_bytes,
+                        reason,
+                    });
+                }
+                let index = rewrite_index(disk, base_offset, &scan.entries)?;
+                (index, scan.entries)
+            }
+        };
+        if entries.last().is_some_and(|last| last.offset >= next_offset) {
+            return Err(StorageError::Corrupt {
+                segment: log.path().display().to_string(),
+                position: 0,
+                reason: format!("index reaches past the next segment's base {next_offset}"),
+            });
+        }
+        Ok(Segment { base_offset, next_offset, log, index, entries })
+    }
+
+    /// Opens the active (last) segment: scans every batch, keeps the intact prefix, truncates
+    /// the first torn or corrupt batch and everything after it, and rewrites the index.
+    pub fn recover(disk: &Disk, base_offset: u64) -> Result<(Segment, Recovery), StorageError> {
+        let mut log = disk.open_file(&PathBuf::from(log_name(base_offset)))?;
+        let scan = scan(&log, base_offset)?;
+        let truncated_bytes = log.len() - scan.valid_bytes;
+        if truncated_bytes > 0 {
+            log.truncate(scan.valid_bytes)?;
+            log.sync()?;
+        }
+        let index = rewrite_index(disk, base_offset, &scan.entries)?;
+        let segment =
+            Segment { base_offset, next_offset: scan.next_offset, log, index, entries: scan.entries };
+        Ok((segment, Recovery { truncated_bytes, stop_reason: scan.stop_reason }))
+    }
+
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.log.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends one encoded batch whose base offset is this segment's next offset.
+    pub fn append(&mut self, bytes: &[u8], header: &BatchHeader) -> Result<(), StorageError> {
+        debug_assert_eq!(header.base_offset, self.next_offset);
+        let entry = IndexEntry { offset: header.base_offset, position: self.log.len() };
+        self.log.append(bytes)?;
+        if let Err(error) = self.index.append(&entry.encode()) {
+            // Keep log and index in step; if even the undo fails the log must go offline.
+            if let Err(undo) = self.log.truncate(entry.position) {
+                return Err(StorageError::Offline {
+                    reason: format!("index append failed ({error}) and so did the undo ({undo})"),
+                });
+            }
+            return Err(error.into());
+        }
+        self.entries.push(entry);
+        self.next_offset = header.next_offset();
+        Ok(())
+    }
+
+    pub fn sync_log(&self) -> Result<(), StorageError> {
+        Ok(self.log.sync()?)
+    }
+
+    pub fn sync_index(&self) -> Result<(), StorageError> {
+        Ok(self.index.sync()?)
+    }
+
+    /// The byte position of the batch holding `offset`.
+    pub fn position_of(&self, offset: u64) -> Option<u64> {
+        lookup(&self.entries, offset).map(|entry| entry.position)
+    }
+
+    /// Reads and verifies the batch at `position`; returns it and the next batch's position.
+    pub fn read_batch_at(&self, position: u64) -> Result<(RecordBatch, u64), StorageError> {
+        let corrupt = |reason: String| StorageError::Corrupt {
+            segment: self.log.path().display().to_string(),
+            position,
+            reason,
+        };
+        let mut header_bytes = [0u8; BATCH_HEADER_BYTES];
+        self.log.read_exact_at(&mut header_bytes, position)?;
+        let header = BatchHeader::parse(&header_bytes).map_err(corrupt)?;
+        let mut bytes = vec![0u8; header.total_bytes];
+        self.log.read_exact_at(&mut bytes, position)?;
+        let batch = RecordBatch::decode(&bytes).map_err(corrupt)?;
+        Ok((batch, position + header.total_bytes as u64))
+    }
+
+    /// Drops every batch holding an offset at or above `offset`. A batch that straddles
+    /// `offset` goes whole, so the new end may be below `offset`. Durable before it returns.
+    pub fn truncate_to(&mut self, offset: u64) -> Result<u64, StorageError> {
+        // Batches starting below `offset` survive, except the last of them if it straddles it.
+        let mut keep = self.entries.partition_point(|entry| entry.offset < offset);
+        if keep > 0 && self.batch_next_offset(keep - 1) > offset {
+            keep -= 1;
+        }
+        let cut_position = self.entries.get(keep).map_or(self.log.len(), |entry| entry.position);
+        let new_next = self.entries.get(keep).map_or(self.next_offset, |entry| entry.offset);
+        self.log.truncate(cut_position)?;
+        self.index.truncate((keep * INDEX_ENTRY_BYTES) as u64)?;
+        self.log.sync()?;
+        self.index.sync()?;
+        self.entries.truncate(keep);
+        self.next_offset = new_next;
+        Ok(new_next)
+    }
+
+    fn batch_next_offset(&self, entry: usize) -> u64 {
+        self.entries.get(entry + 1).map_or(self.next_offset, |next| next.offset)
+    }
+
+    /// Every batch header in the segment, in order, verified (for rebuilding per-batch state
+    /// such as the leader-epoch cache or producer sequences).
+    pub fn batches(&self) -> Result<Vec<RecordBatch>, StorageError> {
+        let mut batches = Vec::with_capacity(self.entries.len());
+        for entry in &self.entries {
+            batches.push(self.read_batch_at(entry.position)?.0);
+        }
+        Ok(batches)
+    }
+
+    pub fn remove(self, disk: &Disk) -> Result<(), StorageError> {
+        let base = self.base_offset;
+        drop(self);
+        disk.remove(&PathBuf::from(log_name(base)))?;
+        match disk.remove(&PathBuf::from(index_name(base))) {
+            Err(error) if !error.is_not_found() => Err(error.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Walks the batches of a segment file from its start and stops at the first one that is torn,
+/// fails its checksum, or does not continue the offsets.
+fn scan(log: &DiskFile, base_offset: u64) -> Result<Scan, StorageError> {
+    let mut scan =
+        Scan { entries: Vec::new(), valid_bytes: 0, next_offset: base_offset, stop_reason: None };
+    let len = log.len();
+    // Each iteration consumes at least one header's worth of bytes, so this ends.
+    while scan.valid_bytes < len {
+        let position = scan.valid_bytes;
+        if len - position < BATCH_HEADER_BYTES as u64 {
+            scan.stop_reason = Some(format!("torn header: {} bytes at {position}", len - position));
+            break;
+        }
+        let mut header_bytes = [0u8; BATCH_HEADER_BYTES];
+        log.read_exact_at(&mut header_bytes, position)?;
+        let header = match BatchHeader::parse(&header_bytes) {
+            Ok(header) => header,
+            Err(reason) => {
+                scan.stop_reason = Some(format!("bad header at {position}: {reason}"));
+                break;
+            }
+        };
+        if position + header.total_bytes as u64 > len {
+            scan.stop_reason = Some(format!("torn batch at {position}"));
+            break;
+        }
+        let mut bytes = vec![0u8; header.total_bytes];
+        log.read_exact_at(&mut bytes, position)?;
+        if let Err(reason) = RecordBatch::decode(&bytes) {
+            scan.stop_reason = Some(format!("corrupt batch at {position}: {reason}"));
+            break;
+        }
+        if header.base_offset != scan.next_offset {
+            scan.stop_reason = Some(format!(
+                "batch at {position} starts at offset {}, expected {}",
+                header.base_offset, scan.next_offset
+            ));
+            break;
+        }
+        scan.entries.push(IndexEntry { offset: header.base_offset, position });
+        scan.valid_bytes = position + header.total_bytes as u64;
+        scan.next_offset = header.next_offset();
+    }
+    Ok(scan)
+}
+
+fn rewrite_index(disk: &Disk, base_offset: u64, entries: &[IndexEntry]) -> Result<DiskFile, StorageError> {
+    let mut index = disk.create(&PathBuf::from(index_name(base_offset)))?;
+    let bytes: Vec<u8> = entries.iter().flat_map(|entry| entry.encode()).collect();
+    if !bytes.is_empty() {
+        index.append(&bytes)?;
+    }
+    index.sync()?;
+    Ok(index)
+}
