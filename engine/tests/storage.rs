@@ -45,7 +45,10 @@ struct Model {
 }
 
 fn options() -> LogOptions {
-    LogOptions { segment_bytes_max: SEGMENT_BYTES_TEST, fsync: FsyncPolicy::Never }
+    LogOptions {
+        segment_bytes_max: SEGMENT_BYTES_TEST,
+        fsync: FsyncPolicy::Never,
+    }
 }
 
 fn apply(log: &mut Log, model: &mut Model, op: &Op) {
@@ -53,7 +56,11 @@ fn apply(log: &mut Log, model: &mut Model, op: &Op) {
         Op::Append(values) => {
             let records = values.iter().map(|v| Record::value(v.clone())).collect();
             let info = log.append(BatchMeta::default(), records).expect("append");
-            assert_eq!(info.base_offset, model.records.len() as u64, "offsets are contiguous");
+            assert_eq!(
+                info.base_offset,
+                model.records.len() as u64,
+                "offsets are contiguous"
+            );
             model.records.extend(values.iter().cloned());
             assert_eq!(log.end(), model.records.len() as u64);
         }
@@ -64,7 +71,10 @@ fn apply(log: &mut Log, model: &mut Model, op: &Op) {
         Op::Truncate(per_mille) => {
             let target = log.end() * u64::from(*per_mille) / 1000;
             let end = log.truncate_to(target).expect("truncate");
-            assert!(end <= target, "truncation never keeps records at or past its target");
+            assert!(
+                end <= target,
+                "truncation never keeps records at or past its target"
+            );
             model.records.truncate(end as usize);
             model.synced_end = model.synced_end.min(end);
         }
@@ -73,15 +83,26 @@ fn apply(log: &mut Log, model: &mut Model, op: &Op) {
 }
 
 fn read_all(log: &Log) -> Vec<(u64, Vec<u8>)> {
-    log.read_records(0, u64::MAX).expect("read").into_iter().map(|(o, r)| (o, r.value)).collect()
+    log.read_records(0, u64::MAX)
+        .expect("read")
+        .into_iter()
+        .map(|(o, r)| (o, r.value))
+        .collect()
 }
 
 /// The recovered log holds every synced record, intact, and otherwise only a prefix of what was
 /// appended: nothing after a damaged batch, no gaps, no foreign bytes.
 fn check_recovered(log: &Log, model: &Model) {
     let end = log.end();
-    assert!(end >= model.synced_end, "lost synced records: end {end} < synced {}", model.synced_end);
-    assert!(end <= model.records.len() as u64, "recovered more records than were appended");
+    assert!(
+        end >= model.synced_end,
+        "lost synced records: end {end} < synced {}",
+        model.synced_end
+    );
+    assert!(
+        end <= model.records.len() as u64,
+        "recovered more records than were appended"
+    );
     let read = read_all(log);
     assert_eq!(read.len() as u64, end);
     for (i, (offset, value)) in read.iter().enumerate() {
@@ -92,7 +113,9 @@ fn check_recovered(log: &Log, model: &Model) {
 
 fn sim_builder(seed: u64) -> turmoil::Sim<'static> {
     let mut builder = turmoil::Builder::new();
-    builder.rng_seed(seed).simulation_duration(Duration::from_secs(3600));
+    builder
+        .rng_seed(seed)
+        .simulation_duration(Duration::from_secs(3600));
     builder.fs().block_size(TORN_BLOCK_BYTES);
     builder.build()
 }
@@ -120,11 +143,19 @@ fn crash_and_recover(seed: u64, ops: Vec<Op>) -> (u64, u64) {
     let before_crash = Rc::new(RefCell::new(false));
     let outcome: Rc<RefCell<Option<(u64, u64)>>> = Rc::new(RefCell::new(None));
     {
-        let (model, incarnation, before_crash, outcome) =
-            (model.clone(), incarnation.clone(), before_crash.clone(), outcome.clone());
+        let (model, incarnation, before_crash, outcome) = (
+            model.clone(),
+            incarnation.clone(),
+            before_crash.clone(),
+            outcome.clone(),
+        );
         sim.host("node", move || {
-            let (model, ops, before_crash, outcome) =
-                (model.clone(), ops.clone(), before_crash.clone(), outcome.clone());
+            let (model, ops, before_crash, outcome) = (
+                model.clone(),
+                ops.clone(),
+                before_crash.clone(),
+                outcome.clone(),
+            );
             *incarnation.borrow_mut() += 1;
             let first = *incarnation.borrow() == 1;
             async move {
@@ -142,7 +173,8 @@ fn crash_and_recover(seed: u64, ops: Vec<Op>) -> (u64, u64) {
                     check_recovered(&log, &model.borrow());
                     // The log keeps working after recovery: offsets continue where it ended.
                     let end = log.end();
-                    let info = log.append(BatchMeta::default(), vec![Record::value(b"after".to_vec())]);
+                    let info =
+                        log.append(BatchMeta::default(), vec![Record::value(b"after".to_vec())]);
                     assert_eq!(info.expect("append after recovery").base_offset, end);
                     log.sync().expect("sync after recovery");
                     *outcome.borrow_mut() = Some((end, image_digest(&disk)));
@@ -221,7 +253,11 @@ fn same_seed_leaves_a_byte_identical_disk() {
             .map(|_| match rng.random_range(0..10) {
                 0..=5 => {
                     let count = rng.random_range(1..4);
-                    Op::Append((0..count).map(|_| vec![rng.random(); rng.random_range(1..80)]).collect())
+                    Op::Append(
+                        (0..count)
+                            .map(|_| vec![rng.random(); rng.random_range(1..80)])
+                            .collect(),
+                    )
                 }
                 6..=8 => Op::Sync,
                 _ => Op::Truncate(rng.random_range(500..1000)),
@@ -248,13 +284,18 @@ fn truncation_drops_a_straddling_batch_whole_and_survives_reopen() {
     // Offset 31 sits inside the batch [30, 33): the whole batch goes.
     assert_eq!(log.truncate_to(31).expect("truncate"), 30);
     assert_eq!(log.end(), 30);
-    let appended = log.append(BatchMeta::default(), vec![Record::value(b"x".to_vec())]).expect("append");
+    let appended = log
+        .append(BatchMeta::default(), vec![Record::value(b"x".to_vec())])
+        .expect("append");
     assert_eq!(appended.base_offset, 30);
     drop(log);
     let log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("reopen");
     assert_eq!(log.end(), 31);
     let read = log.read_records(29, u64::MAX).expect("read");
-    assert_eq!(read.iter().map(|(o, _)| *o).collect::<Vec<_>>(), vec![29, 30]);
+    assert_eq!(
+        read.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        vec![29, 30]
+    );
     assert_eq!(read[1].1.value, b"x".to_vec());
 }
 
@@ -267,7 +308,10 @@ where
 {
     let dir = tempfile::tempdir().expect("tempdir");
     let disk = Disk::open(Mode::Real, dir.path().to_path_buf(), DiskFaults::new()).expect("disk");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(body(disk));
 }
 
@@ -289,27 +333,50 @@ fn one(value: &[u8]) -> Vec<Record> {
 }
 
 async fn fsync_error_is_never_reported_durable(disk: Disk) {
-    let always = LogOptions { fsync: FsyncPolicy::Always, ..options() };
+    let always = LogOptions {
+        fsync: FsyncPolicy::Always,
+        ..options()
+    };
     let mut log = Log::open(&disk, Path::new(LOG_DIR), always).expect("open");
-    log.append(BatchMeta::default(), one(b"durable")).expect("append");
+    log.append(BatchMeta::default(), one(b"durable"))
+        .expect("append");
     assert_eq!(log.synced_end(), 1);
 
     disk.faults().inject(DiskFault::FsyncError);
     let failed = log.append(BatchMeta::default(), one(b"doubtful"));
-    assert!(matches!(failed, Err(StorageError::Disk(DiskError::Io { .. }))), "{failed:?}");
-    assert_eq!(log.synced_end(), 1, "a failed sync does not move the durable end");
-    assert!(log.offline_reason().is_some(), "after a failed fsync the log stops trusting the OS");
+    assert!(
+        matches!(failed, Err(StorageError::Disk(DiskError::Io { .. }))),
+        "{failed:?}"
+    );
+    assert_eq!(
+        log.synced_end(),
+        1,
+        "a failed sync does not move the durable end"
+    );
+    assert!(
+        log.offline_reason().is_some(),
+        "after a failed fsync the log stops trusting the OS"
+    );
     let refused = log.append(BatchMeta::default(), one(b"more"));
-    assert!(matches!(refused, Err(StorageError::Offline { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StorageError::Offline { .. })),
+        "{refused:?}"
+    );
 
     disk.faults().lift(DiskFaultKind::FsyncError);
     drop(log);
     let log = Log::open(&disk, Path::new(LOG_DIR), always).expect("reopen");
     assert!(log.end() >= 1);
-    assert_eq!(log.read_records(0, u64::MAX).expect("read")[0].1.value, b"durable".to_vec());
+    assert_eq!(
+        log.read_records(0, u64::MAX).expect("read")[0].1.value,
+        b"durable".to_vec()
+    );
 
     // Under `never`, an explicit sync reports the same failure.
-    let never = LogOptions { fsync: FsyncPolicy::Never, ..options() };
+    let never = LogOptions {
+        fsync: FsyncPolicy::Never,
+        ..options()
+    };
     let mut log = Log::open(&disk, Path::new("p1"), never).expect("open p1");
     log.append(BatchMeta::default(), one(b"a")).expect("append");
     disk.faults().inject(DiskFault::FsyncError);
@@ -320,15 +387,26 @@ async fn fsync_error_is_never_reported_durable(disk: Disk) {
 
 async fn disk_full_is_a_typed_error_and_the_log_stays_usable(disk: Disk) {
     let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
-    log.append(BatchMeta::default(), one(b"first")).expect("append");
+    log.append(BatchMeta::default(), one(b"first"))
+        .expect("append");
     let used_bytes = disk.faults().snapshot().used_bytes;
-    disk.faults().inject(DiskFault::Full { capacity_bytes: used_bytes + 10 });
+    disk.faults().inject(DiskFault::Full {
+        capacity_bytes: used_bytes + 10,
+    });
     let full = log.append(BatchMeta::default(), one(&[7u8; 200]));
-    assert!(matches!(full, Err(StorageError::Disk(DiskError::Full { .. }))), "{full:?}");
-    assert!(log.offline_reason().is_none(), "a refused write leaves the log usable");
+    assert!(
+        matches!(full, Err(StorageError::Disk(DiskError::Full { .. }))),
+        "{full:?}"
+    );
+    assert!(
+        log.offline_reason().is_none(),
+        "a refused write leaves the log usable"
+    );
     assert_eq!(log.end(), 1);
     disk.faults().lift(DiskFaultKind::Full);
-    let info = log.append(BatchMeta::default(), one(b"second")).expect("append after space frees");
+    let info = log
+        .append(BatchMeta::default(), one(b"second"))
+        .expect("append after space frees");
     assert_eq!(info.base_offset, 1);
     log.sync().expect("sync");
     drop(log);
@@ -342,15 +420,27 @@ async fn write_error_fails_the_append_only(disk: Disk) {
     disk.faults().inject(DiskFault::WriteError);
     assert!(log.append(BatchMeta::default(), one(b"x")).is_err());
     disk.faults().lift(DiskFaultKind::WriteError);
-    assert_eq!(log.append(BatchMeta::default(), one(b"y")).expect("append").base_offset, 0);
+    assert_eq!(
+        log.append(BatchMeta::default(), one(b"y"))
+            .expect("append")
+            .base_offset,
+        0
+    );
 }
 
 async fn read_corruption_is_caught_by_the_checksum(disk: Disk) {
     let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
-    log.append(BatchMeta::default(), one(b"payload that must not come back altered")).expect("append");
+    log.append(
+        BatchMeta::default(),
+        one(b"payload that must not come back altered"),
+    )
+    .expect("append");
     disk.faults().inject(DiskFault::ReadCorruption);
     let read = log.read(0, u64::MAX);
-    assert!(matches!(read, Err(StorageError::Corrupt { .. })), "{read:?}");
+    assert!(
+        matches!(read, Err(StorageError::Corrupt { .. })),
+        "{read:?}"
+    );
     disk.faults().lift(DiskFaultKind::ReadCorruption);
     assert_eq!(log.read(0, u64::MAX).expect("read").len(), 1);
 }

@@ -1,1 +1,4 @@
-//! The faultline harness.
+//! The faultline harness: scenario -> deterministic simulation -> history -> checkers ->
+//! verdict, and the `faultline` command line.
+
+pub mod demo;

@@ -13,7 +13,10 @@ pub struct NodeAddr {
 
 impl NodeAddr {
     pub fn new(host: impl Into<String>, port: u16) -> NodeAddr {
-        NodeAddr { host: host.into(), port }
+        NodeAddr {
+            host: host.into(),
+            port,
+        }
     }
 }
 
@@ -38,13 +41,20 @@ impl FromStr for NodeAddr {
     type Err = AddrParseError;
 
     fn from_str(input: &str) -> Result<NodeAddr, AddrParseError> {
-        let error = |reason| AddrParseError { input: input.to_string(), reason };
-        let (host, port) = input.rsplit_once(':').ok_or_else(|| error("missing :port"))?;
+        let error = |reason| AddrParseError {
+            input: input.to_string(),
+            reason,
+        };
+        let (host, port) = input
+            .rsplit_once(':')
+            .ok_or_else(|| error("missing :port"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(error("empty host"));
         }
-        let port = port.parse::<u16>().map_err(|_| error("port is not a number in 0..=65535"))?;
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| error("port is not a number in 0..=65535"))?;
         Ok(NodeAddr::new(host, port))
     }
 }

@@ -21,7 +21,9 @@ pub struct Elapsed {
 
 impl Clock {
     pub fn new() -> Clock {
-        Clock { start: Instant::now() }
+        Clock {
+            start: Instant::now(),
+        }
     }
 
     pub fn now(&self) -> Instant {
@@ -37,7 +39,9 @@ impl Clock {
     }
 
     pub async fn timeout<F: Future>(&self, after: Duration, work: F) -> Result<F::Output, Elapsed> {
-        tokio::time::timeout(after, work).await.map_err(|_| Elapsed { after })
+        tokio::time::timeout(after, work)
+            .await
+            .map_err(|_| Elapsed { after })
     }
 }
 

@@ -37,11 +37,25 @@ pub enum DiskOp {
 #[derive(Debug, thiserror::Error)]
 pub enum DiskError {
     #[error("disk full writing {path}: {needed_bytes} more bytes do not fit ({used_bytes} of {capacity_bytes} used)")]
-    Full { path: PathBuf, needed_bytes: u64, used_bytes: u64, capacity_bytes: u64 },
+    Full {
+        path: PathBuf,
+        needed_bytes: u64,
+        used_bytes: u64,
+        capacity_bytes: u64,
+    },
     #[error("{op:?} failed on {path}: {source}")]
-    Io { op: DiskOp, path: PathBuf, source: io::Error },
+    Io {
+        op: DiskOp,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("short read on {path}: wanted {wanted} bytes at {offset}, the file has {len}")]
-    ShortRead { path: PathBuf, offset: u64, wanted: usize, len: u64 },
+    ShortRead {
+        path: PathBuf,
+        offset: u64,
+        wanted: usize,
+        len: u64,
+    },
 }
 
 impl DiskError {
@@ -58,11 +72,19 @@ impl DiskError {
                 capacity_bytes: 0,
             };
         }
-        DiskError::Io { op, path: path.to_path_buf(), source }
+        DiskError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     fn injected(op: DiskOp, path: &Path) -> DiskError {
-        DiskError::Io { op, path: path.to_path_buf(), source: io::Error::from_raw_os_error(EIO) }
+        DiskError::Io {
+            op,
+            path: path.to_path_buf(),
+            source: io::Error::from_raw_os_error(EIO),
+        }
     }
 }
 
@@ -114,7 +136,11 @@ impl Disk {
     /// A disk rooted at a subdirectory, sharing this disk's injector. Creates it durably.
     pub fn subdir(&self, rel: &Path) -> Result<Disk, DiskError> {
         self.create_dir_all(rel)?;
-        Ok(Disk { mode: self.mode, root: self.root.join(rel), faults: self.faults.clone() })
+        Ok(Disk {
+            mode: self.mode,
+            root: self.root.join(rel),
+            faults: self.faults.clone(),
+        })
     }
 
     fn full_path(&self, rel: &Path) -> PathBuf {
@@ -212,7 +238,12 @@ impl Disk {
         .map_err(|error| DiskError::io(DiskOp::Create, &path, error))?;
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         self.sync_dir_abs(&parent)?;
-        Ok(DiskFile { inner, path, len: 0, faults: self.faults.clone() })
+        Ok(DiskFile {
+            inner,
+            path,
+            len: 0,
+            faults: self.faults.clone(),
+        })
     }
 
     /// Opens an existing file for reading and appending.
@@ -236,7 +267,12 @@ impl Disk {
             FileInner::Sim(file) => file.metadata().map(|m| m.len()),
         }
         .map_err(|error| DiskError::io(DiskOp::Open, &path, error))?;
-        Ok(DiskFile { inner, path, len, faults: self.faults.clone() })
+        Ok(DiskFile {
+            inner,
+            path,
+            len,
+            faults: self.faults.clone(),
+        })
     }
 
     /// Reads a whole file (subject to read corruption, like every read).
@@ -318,12 +354,24 @@ impl Disk {
         match self.mode {
             Mode::Real => {
                 for entry in std::fs::read_dir(full).map_err(to_error)? {
-                    names.push(entry.map_err(to_error)?.file_name().to_string_lossy().into_owned());
+                    names.push(
+                        entry
+                            .map_err(to_error)?
+                            .file_name()
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
                 }
             }
             Mode::Sim => {
                 for entry in sim_fs::read_dir(full).map_err(to_error)? {
-                    names.push(entry.map_err(to_error)?.file_name().to_string_lossy().into_owned());
+                    names.push(
+                        entry
+                            .map_err(to_error)?
+                            .file_name()
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
                 }
             }
         }

@@ -123,6 +123,8 @@ impl DiskFaults {
 
     fn lock(&self) -> MutexGuard<'_, DiskFaultState> {
         // A poisoned lock only means a panicking thread held it; the switches are plain data.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

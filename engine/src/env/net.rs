@@ -25,7 +25,8 @@ impl Net {
     pub async fn bind(&self, addr: &NodeAddr) -> io::Result<Listener> {
         match self {
             Net::Real => {
-                let listener = tokio::net::TcpListener::bind((addr.host.as_str(), addr.port)).await?;
+                let listener =
+                    tokio::net::TcpListener::bind((addr.host.as_str(), addr.port)).await?;
                 Ok(Listener::Real(listener))
             }
             Net::Sim => {
@@ -40,12 +41,14 @@ impl Net {
     pub async fn connect(&self, addr: &NodeAddr) -> io::Result<Stream> {
         match self {
             Net::Real => {
-                let stream = tokio::net::TcpStream::connect((addr.host.as_str(), addr.port)).await?;
+                let stream =
+                    tokio::net::TcpStream::connect((addr.host.as_str(), addr.port)).await?;
                 stream.set_nodelay(true)?;
                 Ok(Stream::Real(stream))
             }
             Net::Sim => {
-                let stream = turmoil::net::TcpStream::connect((addr.host.as_str(), addr.port)).await?;
+                let stream =
+                    turmoil::net::TcpStream::connect((addr.host.as_str(), addr.port)).await?;
                 Ok(Stream::Sim(stream))
             }
         }
@@ -101,7 +104,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Real(stream) => Pin::new(stream).poll_write(cx, buf),
             Stream::Sim(stream) => Pin::new(stream).poll_write(cx, buf),

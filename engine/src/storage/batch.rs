@@ -47,7 +47,12 @@ pub struct Record {
 
 impl Record {
     pub fn value(value: impl Into<Vec<u8>>) -> Record {
-        Record { key: None, value: value.into(), headers: Vec::new(), timestamp_ms: 0 }
+        Record {
+            key: None,
+            value: value.into(),
+            headers: Vec::new(),
+            timestamp_ms: 0,
+        }
     }
 }
 
@@ -111,7 +116,10 @@ impl RecordBatch {
 
     /// `(offset, record)` pairs.
     pub fn offsets(&self) -> impl Iterator<Item = (u64, &Record)> {
-        self.records.iter().enumerate().map(|(i, record)| (self.base_offset + i as u64, record))
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(i, record)| (self.base_offset + i as u64, record))
     }
 
     /// Encodes with a fresh checksum; rejects empty and oversized batches.
@@ -126,7 +134,9 @@ impl RecordBatch {
         let payload = postcard::to_allocvec(&self.records).map_err(|e| e.to_string())?;
         let total = BATCH_HEADER_BYTES + payload.len();
         if total > BATCH_BYTES_MAX {
-            return Err(format!("{total} bytes exceed the batch limit of {BATCH_BYTES_MAX}"));
+            return Err(format!(
+                "{total} bytes exceed the batch limit of {BATCH_BYTES_MAX}"
+            ));
         }
         let mut bytes = Vec::with_capacity(total);
         bytes.extend_from_slice(&((total - LENGTH_FIELD_BYTES) as u32).to_be_bytes());
@@ -150,11 +160,18 @@ impl RecordBatch {
     pub fn decode(bytes: &[u8]) -> Result<RecordBatch, String> {
         let header = BatchHeader::parse(bytes)?;
         if bytes.len() != header.total_bytes {
-            return Err(format!("batch is {} bytes, header says {}", bytes.len(), header.total_bytes));
+            return Err(format!(
+                "batch is {} bytes, header says {}",
+                bytes.len(),
+                header.total_bytes
+            ));
         }
         let crc = crc32c::crc32c(&bytes[CRC_END..]);
         if crc != header.crc {
-            return Err(format!("checksum mismatch: stored {:#010x}, computed {crc:#010x}", header.crc));
+            return Err(format!(
+                "checksum mismatch: stored {:#010x}, computed {crc:#010x}",
+                header.crc
+            ));
         }
         let (records, rest): (Vec<Record>, &[u8]) =
             postcard::take_from_bytes(&bytes[BATCH_HEADER_BYTES..]).map_err(|e| e.to_string())?;
@@ -168,7 +185,11 @@ impl RecordBatch {
                 records.len()
             ));
         }
-        Ok(RecordBatch { base_offset: header.base_offset, meta: header.meta, records })
+        Ok(RecordBatch {
+            base_offset: header.base_offset,
+            meta: header.meta,
+            records,
+        })
     }
 }
 
@@ -189,14 +210,21 @@ impl BatchHeader {
     /// what can be checked without the payload (sizes and counts within bounds).
     pub fn parse(bytes: &[u8]) -> Result<BatchHeader, String> {
         if bytes.len() < BATCH_HEADER_BYTES {
-            return Err(format!("{} bytes is shorter than a batch header", bytes.len()));
+            return Err(format!(
+                "{} bytes is shorter than a batch header",
+                bytes.len()
+            ));
         }
         let total_bytes = be_u32(bytes, 0) as usize + LENGTH_FIELD_BYTES;
         if total_bytes <= BATCH_HEADER_BYTES {
-            return Err(format!("batch length {total_bytes} leaves no room for records"));
+            return Err(format!(
+                "batch length {total_bytes} leaves no room for records"
+            ));
         }
         if total_bytes > BATCH_BYTES_MAX {
-            return Err(format!("batch length {total_bytes} exceeds {BATCH_BYTES_MAX}"));
+            return Err(format!(
+                "batch length {total_bytes} exceeds {BATCH_BYTES_MAX}"
+            ));
         }
         let record_count = be_u32(bytes, 40);
         if record_count == 0 || record_count > BATCH_RECORDS_MAX {
@@ -226,7 +254,10 @@ mod tests {
     fn sample() -> RecordBatch {
         RecordBatch {
             base_offset: 7,
-            meta: BatchMeta { leader_epoch: 3, ..BatchMeta::default() },
+            meta: BatchMeta {
+                leader_epoch: 3,
+                ..BatchMeta::default()
+            },
             records: vec![Record::value(b"a".to_vec()), Record::value(b"bc".to_vec())],
         }
     }
@@ -246,14 +277,21 @@ mod tests {
             for bit in 0..8 {
                 let mut damaged = bytes.clone();
                 damaged[i] ^= 1 << bit;
-                assert!(RecordBatch::decode(&damaged).is_err(), "flip at byte {i} bit {bit}");
+                assert!(
+                    RecordBatch::decode(&damaged).is_err(),
+                    "flip at byte {i} bit {bit}"
+                );
             }
         }
     }
 
     #[test]
     fn rejects_empty_and_truncated() {
-        let empty = RecordBatch { base_offset: 0, meta: BatchMeta::default(), records: vec![] };
+        let empty = RecordBatch {
+            base_offset: 0,
+            meta: BatchMeta::default(),
+            records: vec![],
+        };
         assert!(empty.encode().is_err());
         let bytes = sample().encode().unwrap();
         for cut in 0..bytes.len() {

@@ -9,7 +9,11 @@ pub enum StorageError {
     Disk(#[from] DiskError),
     /// A stored batch failed its checksum or framing check when read.
     #[error("corrupt batch in {segment} at byte {position}: {reason}")]
-    Corrupt { segment: String, position: u64, reason: String },
+    Corrupt {
+        segment: String,
+        position: u64,
+        reason: String,
+    },
     /// An earlier sync failed, so what the OS holds for this log can no longer be trusted
     /// (the fsyncgate lesson); reopening the log recovers from what is on disk.
     #[error("log is offline after an earlier failure: {reason}")]
@@ -28,6 +32,9 @@ pub enum StorageError {
 impl StorageError {
     /// Whether the log is still usable after this error (the request failed, nothing more).
     pub fn is_fatal_for_log(&self) -> bool {
-        matches!(self, StorageError::Offline { .. } | StorageError::Corrupt { .. })
+        matches!(
+            self,
+            StorageError::Offline { .. } | StorageError::Corrupt { .. }
+        )
     }
 }

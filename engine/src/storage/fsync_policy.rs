@@ -27,7 +27,9 @@ impl FromStr for FsyncPolicy {
     type Err = FsyncPolicyParseError;
 
     fn from_str(input: &str) -> Result<FsyncPolicy, FsyncPolicyParseError> {
-        let error = || FsyncPolicyParseError { input: input.to_string() };
+        let error = || FsyncPolicyParseError {
+            input: input.to_string(),
+        };
         match input {
             "always" => Ok(FsyncPolicy::Always),
             "never" => Ok(FsyncPolicy::Never),

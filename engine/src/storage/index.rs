@@ -33,8 +33,10 @@ pub fn parse_index(bytes: &[u8], base_offset: u64, segment_bytes: u64) -> Option
         let mut position = [0u8; 8];
         offset.copy_from_slice(&chunk[..8]);
         position.copy_from_slice(&chunk[8..]);
-        let entry =
-            IndexEntry { offset: u64::from_be_bytes(offset), position: u64::from_be_bytes(position) };
+        let entry = IndexEntry {
+            offset: u64::from_be_bytes(offset),
+            position: u64::from_be_bytes(position),
+        };
         let in_order = match entries.last() {
             None => entry.offset == base_offset && entry.position == 0,
             Some(previous) => {
@@ -66,9 +68,18 @@ mod tests {
     #[test]
     fn parses_and_looks_up() {
         let entries = [
-            IndexEntry { offset: 10, position: 0 },
-            IndexEntry { offset: 13, position: 100 },
-            IndexEntry { offset: 20, position: 250 },
+            IndexEntry {
+                offset: 10,
+                position: 0,
+            },
+            IndexEntry {
+                offset: 13,
+                position: 100,
+            },
+            IndexEntry {
+                offset: 20,
+                position: 250,
+            },
         ];
         let bytes: Vec<u8> = entries.iter().flat_map(|e| e.encode()).collect();
         let parsed = parse_index(&bytes, 10, 300).unwrap();
@@ -81,11 +92,23 @@ mod tests {
 
     #[test]
     fn rejects_inconsistent_files() {
-        let bad = [IndexEntry { offset: 11, position: 0 }];
+        let bad = [IndexEntry {
+            offset: 11,
+            position: 0,
+        }];
         let bytes: Vec<u8> = bad.iter().flat_map(|e| e.encode()).collect();
         assert!(parse_index(&bytes, 10, 300).is_none());
         assert!(parse_index(&bytes[..5], 11, 300).is_none());
-        let outside = [IndexEntry { offset: 11, position: 0 }, IndexEntry { offset: 12, position: 400 }];
+        let outside = [
+            IndexEntry {
+                offset: 11,
+                position: 0,
+            },
+            IndexEntry {
+                offset: 12,
+                position: 400,
+            },
+        ];
         let bytes: Vec<u8> = outside.iter().flat_map(|e| e.encode()).collect();
         assert!(parse_index(&bytes, 11, 300).is_none());
     }

@@ -27,7 +27,10 @@ pub struct LogOptions {
 
 impl Default for LogOptions {
     fn default() -> LogOptions {
-        LogOptions { segment_bytes_max: SEGMENT_BYTES_DEFAULT, fsync: FsyncPolicy::Always }
+        LogOptions {
+            segment_bytes_max: SEGMENT_BYTES_DEFAULT,
+            fsync: FsyncPolicy::Always,
+        }
     }
 }
 
@@ -59,8 +62,10 @@ impl Log {
     pub fn open(disk: &Disk, dir: &Path, options: LogOptions) -> Result<Log, StorageError> {
         let disk = disk.subdir(dir)?;
         let names = disk.list(Path::new(""))?;
-        let mut bases: Vec<u64> =
-            names.iter().filter_map(|name| segment::parse_name(name, LOG_SUFFIX)).collect();
+        let mut bases: Vec<u64> = names
+            .iter()
+            .filter_map(|name| segment::parse_name(name, LOG_SUFFIX))
+            .collect();
         bases.sort_unstable();
         for name in &names {
             // An index whose log is gone is left over from a removal cut short by a crash.
@@ -86,7 +91,10 @@ impl Log {
                 recovery
             }
         };
-        let end = segments.values().next_back().map_or(0, Segment::next_offset);
+        let end = segments
+            .values()
+            .next_back()
+            .map_or(0, Segment::next_offset);
         if recovery.truncated_bytes > 0 {
             tracing::warn!(
                 dir = %disk.root().display(),
@@ -143,7 +151,9 @@ impl Log {
 
     fn check_online(&self) -> Result<(), StorageError> {
         match &self.offline {
-            Some(reason) => Err(StorageError::Offline { reason: reason.clone() }),
+            Some(reason) => Err(StorageError::Offline {
+                reason: reason.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -155,8 +165,16 @@ impl Log {
     }
 
     /// Appends records as a new batch at the end of the log (the leader's path).
-    pub fn append(&mut self, meta: BatchMeta, records: Vec<Record>) -> Result<AppendInfo, StorageError> {
-        let batch = RecordBatch { base_offset: self.end, meta, records };
+    pub fn append(
+        &mut self,
+        meta: BatchMeta,
+        records: Vec<Record>,
+    ) -> Result<AppendInfo, StorageError> {
+        let batch = RecordBatch {
+            base_offset: self.end,
+            meta,
+            records,
+        };
         self.append_batch(&batch)
     }
 
@@ -165,10 +183,16 @@ impl Log {
     pub fn append_batch(&mut self, batch: &RecordBatch) -> Result<AppendInfo, StorageError> {
         self.check_online()?;
         if batch.base_offset != self.end {
-            return Err(StorageError::NonContiguous { expected: self.end, got: batch.base_offset });
+            return Err(StorageError::NonContiguous {
+                expected: self.end,
+                got: batch.base_offset,
+            });
         }
-        let bytes = batch.encode().map_err(|reason| StorageError::InvalidBatch { reason })?;
-        let header = BatchHeader::parse(&bytes).map_err(|reason| StorageError::InvalidBatch { reason })?;
+        let bytes = batch
+            .encode()
+            .map_err(|reason| StorageError::InvalidBatch { reason })?;
+        let header =
+            BatchHeader::parse(&bytes).map_err(|reason| StorageError::InvalidBatch { reason })?;
         let active_bytes = self.active().size_bytes();
         if active_bytes > 0 && active_bytes + bytes.len() as u64 > self.options.segment_bytes_max {
             self.roll()?;
@@ -191,7 +215,11 @@ impl Log {
             FsyncPolicy::Interval(_) => self.sync_if_due()?,
             FsyncPolicy::Never => false,
         };
-        Ok(AppendInfo { base_offset: header.base_offset, last_offset: header.next_offset() - 1, synced })
+        Ok(AppendInfo {
+            base_offset: header.base_offset,
+            last_offset: header.next_offset() - 1,
+            synced,
+        })
     }
 
     /// Syncs the active segment: on success everything appended is durable; on failure the log
@@ -227,7 +255,10 @@ impl Log {
                 reason: format!("the log already holds {SEGMENTS_MAX} segments"),
             });
         }
-        let sealed = self.active().sync_log().and_then(|()| self.active().sync_index());
+        let sealed = self
+            .active()
+            .sync_log()
+            .and_then(|()| self.active().sync_index());
         if let Err(error) = sealed {
             return self.go_offline(error);
         }
@@ -245,7 +276,11 @@ impl Log {
         self.check_online()?;
         let start = self.start();
         if from < start || from > self.end {
-            return Err(StorageError::OffsetOutOfRange { offset: from, start, end: self.end });
+            return Err(StorageError::OffsetOutOfRange {
+                offset: from,
+                start,
+                end: self.end,
+            });
         }
         let mut batches = Vec::new();
         let mut gathered_bytes = 0u64;
@@ -267,13 +302,21 @@ impl Log {
     }
 
     /// Every record from `from` (not before it) up to `max_bytes`, as `(offset, record)`.
-    pub fn read_records(&self, from: u64, max_bytes: u64) -> Result<Vec<(u64, Record)>, StorageError> {
+    pub fn read_records(
+        &self,
+        from: u64,
+        max_bytes: u64,
+    ) -> Result<Vec<(u64, Record)>, StorageError> {
         let batches = self.read(from, max_bytes)?;
         Ok(batches
             .into_iter()
             .flat_map(|batch| {
                 let base = batch.base_offset;
-                batch.records.into_iter().enumerate().map(move |(i, record)| (base + i as u64, record))
+                batch
+                    .records
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, record)| (base + i as u64, record))
             })
             .filter(|(offset, _)| *offset >= from)
             .collect())
@@ -300,7 +343,11 @@ impl Log {
     fn truncate_segments(&mut self, offset: u64) -> Result<u64, StorageError> {
         let start = self.start();
         let offset = offset.max(start);
-        let doomed: Vec<u64> = self.segments.range(offset + 1..).map(|(base, _)| *base).collect();
+        let doomed: Vec<u64> = self
+            .segments
+            .range(offset + 1..)
+            .map(|(base, _)| *base)
+            .collect();
         // Keep the first segment even when its base is above the cut, so the log is never empty.
         for base in doomed.into_iter().rev() {
             if base == start {

@@ -57,12 +57,22 @@ impl Segment {
     pub fn create(disk: &Disk, base_offset: u64) -> Result<Segment, StorageError> {
         let log = disk.create(&PathBuf::from(log_name(base_offset)))?;
         let index = disk.create(&PathBuf::from(index_name(base_offset)))?;
-        Ok(Segment { base_offset, next_offset: base_offset, log, index, entries: Vec::new() })
+        Ok(Segment {
+            base_offset,
+            next_offset: base_offset,
+            log,
+            index,
+            entries: Vec::new(),
+        })
     }
 
     /// Opens a segment the log rolled past, ending where the next one begins. Its index is
     /// trusted if it is consistent with the file, and rebuilt from the log otherwise.
-    pub fn open_sealed(disk: &Disk, base_offset: u64, next_offset: u64) -> Result<Segment, StorageError> {
+    pub fn open_sealed(
+        disk: &Disk,
+        base_offset: u64,
+        next_offset: u64,
+    ) -> Result<Segment, StorageError> {
         let log = disk.open_file(&PathBuf::from(log_name(base_offset)))?;
         let index_path = PathBuf::from(index_name(base_offset));
         let parsed = match disk.open_file(&index_path) {
@@ -89,14 +99,23 @@ impl Segment {
                 (index, scan.entries)
             }
         };
-        if entries.last().is_some_and(|last| last.offset >= next_offset) {
+        if entries
+            .last()
+            .is_some_and(|last| last.offset >= next_offset)
+        {
             return Err(StorageError::Corrupt {
                 segment: log.path().display().to_string(),
                 position: 0,
                 reason: format!("index reaches past the next segment's base {next_offset}"),
             });
         }
-        Ok(Segment { base_offset, next_offset, log, index, entries })
+        Ok(Segment {
+            base_offset,
+            next_offset,
+            log,
+            index,
+            entries,
+        })
     }
 
     /// Opens the active (last) segment: scans every batch, keeps the intact prefix, truncates
@@ -110,9 +129,20 @@ impl Segment {
             log.sync()?;
         }
         let index = rewrite_index(disk, base_offset, &scan.entries)?;
-        let segment =
-            Segment { base_offset, next_offset: scan.next_offset, log, index, entries: scan.entries };
-        Ok((segment, Recovery { truncated_bytes, stop_reason: scan.stop_reason }))
+        let segment = Segment {
+            base_offset,
+            next_offset: scan.next_offset,
+            log,
+            index,
+            entries: scan.entries,
+        };
+        Ok((
+            segment,
+            Recovery {
+                truncated_bytes,
+                stop_reason: scan.stop_reason,
+            },
+        ))
     }
 
     pub fn next_offset(&self) -> u64 {
@@ -130,7 +160,10 @@ impl Segment {
     /// Appends one encoded batch whose base offset is this segment's next offset.
     pub fn append(&mut self, bytes: &[u8], header: &BatchHeader) -> Result<(), StorageError> {
         debug_assert_eq!(header.base_offset, self.next_offset);
-        let entry = IndexEntry { offset: header.base_offset, position: self.log.len() };
+        let entry = IndexEntry {
+            offset: header.base_offset,
+            position: self.log.len(),
+        };
         self.log.append(bytes)?;
         if let Err(error) = self.index.append(&entry.encode()) {
             // Keep log and index in step; if even the undo fails the log must go offline.
@@ -183,8 +216,14 @@ impl Segment {
         if keep > 0 && self.batch_next_offset(keep - 1) > offset {
             keep -= 1;
         }
-        let cut_position = self.entries.get(keep).map_or(self.log.len(), |entry| entry.position);
-        let new_next = self.entries.get(keep).map_or(self.next_offset, |entry| entry.offset);
+        let cut_position = self
+            .entries
+            .get(keep)
+            .map_or(self.log.len(), |entry| entry.position);
+        let new_next = self
+            .entries
+            .get(keep)
+            .map_or(self.next_offset, |entry| entry.offset);
         self.log.truncate(cut_position)?;
         self.index.truncate((keep * INDEX_ENTRY_BYTES) as u64)?;
         self.log.sync()?;
@@ -195,7 +234,9 @@ impl Segment {
     }
 
     fn batch_next_offset(&self, entry: usize) -> u64 {
-        self.entries.get(entry + 1).map_or(self.next_offset, |next| next.offset)
+        self.entries
+            .get(entry + 1)
+            .map_or(self.next_offset, |next| next.offset)
     }
 
     /// Every batch header in the segment, in order, verified (for rebuilding per-batch state
@@ -222,14 +263,21 @@ impl Segment {
 /// Walks the batches of a segment file from its start and stops at the first one that is torn,
 /// fails its checksum, or does not continue the offsets.
 fn scan(log: &DiskFile, base_offset: u64) -> Result<Scan, StorageError> {
-    let mut scan =
-        Scan { entries: Vec::new(), valid_bytes: 0, next_offset: base_offset, stop_reason: None };
+    let mut scan = Scan {
+        entries: Vec::new(),
+        valid_bytes: 0,
+        next_offset: base_offset,
+        stop_reason: None,
+    };
     let len = log.len();
     // Each iteration consumes at least one header's worth of bytes, so this ends.
     while scan.valid_bytes < len {
         let position = scan.valid_bytes;
         if len - position < BATCH_HEADER_BYTES as u64 {
-            scan.stop_reason = Some(format!("torn header: {} bytes at {position}", len - position));
+            scan.stop_reason = Some(format!(
+                "torn header: {} bytes at {position}",
+                len - position
+            ));
             break;
         }
         let mut header_bytes = [0u8; BATCH_HEADER_BYTES];
@@ -258,14 +306,21 @@ fn scan(log: &DiskFile, base_offset: u64) -> Result<Scan, StorageError> {
             ));
             break;
         }
-        scan.entries.push(IndexEntry { offset: header.base_offset, position });
+        scan.entries.push(IndexEntry {
+            offset: header.base_offset,
+            position,
+        });
         scan.valid_bytes = position + header.total_bytes as u64;
         scan.next_offset = header.next_offset();
     }
     Ok(scan)
 }
 
-fn rewrite_index(disk: &Disk, base_offset: u64, entries: &[IndexEntry]) -> Result<DiskFile, StorageError> {
+fn rewrite_index(
+    disk: &Disk,
+    base_offset: u64,
+    entries: &[IndexEntry],
+) -> Result<DiskFile, StorageError> {
     let mut index = disk.create(&PathBuf::from(index_name(base_offset)))?;
     let bytes: Vec<u8> = entries.iter().flat_map(|entry| entry.encode()).collect();
     if !bytes.is_empty() {
