@@ -1,4 +1,5 @@
 //! The engine's one integration-test binary; one module per noun.
 
+mod coordinator;
 mod storage;
 mod wire;

@@ -3,9 +3,9 @@
 
 use engine::env::{Net, NodeAddr};
 use engine::wire::{
-    decode_payload, encode_frame, read_frame, serve, Envelope, FrameDecoder, Request, Response,
-    RpcClient, RpcOptions, ServeOptions, WireError, FRAME_BYTES_MAX, FRAME_HEADER_BYTES,
-    WIRE_VERSION,
+    decode_payload, encode_frame, read_frame, serve, Envelope, ErrorCode, ErrorResponse,
+    FrameDecoder, Request, Response, RpcClient, RpcOptions, ServeOptions, WireError,
+    FRAME_BYTES_MAX, FRAME_HEADER_BYTES, WIRE_VERSION,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -22,6 +22,11 @@ async fn handler(request: Request) -> Response {
     match request {
         Request::Ping { nonce } => Response::Pong { nonce },
         Request::Echo { payload } => Response::Echo { payload },
+        other => Response::Error(ErrorResponse::new(
+            ErrorCode::Unsupported,
+            other.kind(),
+            false,
+        )),
     }
 }
 

@@ -3,6 +3,8 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
+mod serve;
+
 #[derive(Parser)]
 #[command(
     name = "faultline",
@@ -16,6 +18,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a real node on real TCP and a real data directory.
+    Serve {
+        #[command(subcommand)]
+        node: ServeNode,
+    },
     /// Power-loss demo: a simulated node appends with fsync every 10ms and acknowledges only
     /// synced records, loses power at a seeded moment (torn writes on), recovers, and must
     /// still hold every acknowledged record.
@@ -23,6 +30,19 @@ enum Command {
         /// Seeds to run, as A..B (inclusive).
         #[arg(long, default_value = "1..20")]
         seeds: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServeNode {
+    /// The ZooKeeper-like coordinator. Prints `listening on HOST:PORT` once it serves.
+    Coordinator {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:2181")]
+        listen: String,
+        /// Data directory (created if missing).
+        #[arg(long)]
+        data: std::path::PathBuf,
     },
 }
 
@@ -51,6 +71,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
+        Command::Serve { node } => serve::run(node),
         Command::Demo { seeds } => {
             let mut broken = 0;
             for seed in parse_seeds(&seeds)? {

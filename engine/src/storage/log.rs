@@ -361,6 +361,29 @@ impl Log {
         self.active_mut().truncate_to(offset)
     }
 
+    /// Removes whole segments holding only offsets below `offset` (never the active one), for
+    /// logs whose prefix is covered elsewhere, such as by a coordinator snapshot. Returns how many
+    /// segments went. The removal is durable before it returns.
+    pub fn remove_segments_below(&mut self, offset: u64) -> Result<usize, StorageError> {
+        self.check_online()?;
+        let bases: Vec<u64> = self.segments.keys().copied().collect();
+        let mut removed = 0;
+        for pair in bases.windows(2) {
+            // pair[0]'s records all lie below pair[1], the next segment's base.
+            if pair[1] > offset {
+                break;
+            }
+            if let Some(segment) = self.segments.remove(&pair[0]) {
+                segment.remove(&self.disk)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            self.disk.sync_dir(Path::new(""))?;
+        }
+        Ok(removed)
+    }
+
     /// Every batch in the log, in order (for rebuilding per-batch state at startup).
     pub fn batches(&self) -> Result<Vec<RecordBatch>, StorageError> {
         self.check_online()?;

@@ -18,6 +18,7 @@ pub struct Envelope<T> {
 pub enum Request {
     Ping { nonce: u64 },
     Echo { payload: Vec<u8> },
+    Coordinator(crate::coordinator::protocol::CoordRequest),
 }
 
 /// Everything a node can answer.
@@ -26,6 +27,7 @@ pub enum Response {
     Pong { nonce: u64 },
     Echo { payload: Vec<u8> },
     Error(ErrorResponse),
+    Coordinator(crate::coordinator::protocol::CoordResponse),
 }
 
 /// A request the node understood but could not serve.
@@ -54,6 +56,7 @@ impl Request {
         match self {
             Request::Ping { .. } => "ping",
             Request::Echo { .. } => "echo",
+            Request::Coordinator(_) => "coordinator",
         }
     }
 }
