@@ -4,6 +4,8 @@
 //! files (`faultline serve ...`) and inside turmoil's deterministic simulation; which one is
 //! chosen when the node starts, never by rebuilding.
 
+pub mod broker;
+pub mod client;
 pub mod coordinator;
 pub mod env;
 pub mod storage;

@@ -19,6 +19,7 @@ pub enum Request {
     Ping { nonce: u64 },
     Echo { payload: Vec<u8> },
     Coordinator(crate::coordinator::protocol::CoordRequest),
+    Broker(crate::broker::protocol::BrokerRequest),
 }
 
 /// Everything a node can answer.
@@ -28,6 +29,7 @@ pub enum Response {
     Echo { payload: Vec<u8> },
     Error(ErrorResponse),
     Coordinator(crate::coordinator::protocol::CoordResponse),
+    Broker(crate::broker::protocol::BrokerResponse),
 }
 
 /// A request the node understood but could not serve.
@@ -57,6 +59,7 @@ impl Request {
             Request::Ping { .. } => "ping",
             Request::Echo { .. } => "echo",
             Request::Coordinator(_) => "coordinator",
+            Request::Broker(_) => "broker",
         }
     }
 }

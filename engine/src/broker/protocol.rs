@@ -1,0 +1,255 @@
+//! The broker's requests, responses and errors, carried by `wire::Request::Broker` and
+//! `wire::Response::Broker`. Append-only enums (postcard encodes variant indexes).
+
+use crate::env::NodeAddr;
+use crate::storage::Record;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub type BrokerId = u32;
+
+/// A partition of a topic; written `topic/partition` everywhere (history keys, logs, paths).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<String>, partition: u32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    /// The directory of this partition's log on a broker's disk.
+    pub fn dir_name(&self) -> String {
+        format!("{}-{}", self.topic, self.partition)
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.topic, self.partition)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Acks {
+    /// The producer does not wait (the broker still answers; the client ignores it).
+    None,
+    /// The leader answers after its own append (synced per its fsync policy).
+    Leader,
+    /// The leader answers once every in-sync replica has the records and the ISR has at least
+    /// `min_insync` members.
+    All,
+}
+
+/// Idempotent-producer fields of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerStamp {
+    pub producer_id: u64,
+    pub producer_epoch: u32,
+    pub base_sequence: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProduceRequest {
+    pub tp: TopicPartition,
+    pub acks: Acks,
+    /// How long the leader may wait for replication before answering `RequestTimedOut`.
+    pub timeout_ms: u64,
+    pub records: Vec<Record>,
+    pub producer: Option<ProducerStamp>,
+    pub flags: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProduceResponse {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    pub leader_epoch: u64,
+}
+
+/// Present when a follower fetches: who it is and which leader epoch it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaFetch {
+    pub broker: BrokerId,
+    pub leader_epoch: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRequest {
+    pub tp: TopicPartition,
+    pub offset: u64,
+    pub max_bytes: u64,
+    /// How long the leader may wait for data when there is none.
+    pub max_wait_ms: u64,
+    pub replica: Option<ReplicaFetch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchResponse {
+    pub high_watermark: u64,
+    pub log_start: u64,
+    pub log_end: u64,
+    pub leader_epoch: u64,
+    /// Encoded record batches, checksums included, so a follower verifies them end to end.
+    /// Consumers get only records below the high watermark.
+    pub batches: Vec<Vec<u8>>,
+}
+
+/// A follower asks where the leader's log ends for an epoch (KIP-101 / KIP-279).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochEndRequest {
+    pub tp: TopicPartition,
+    pub epoch: u64,
+    /// The leader epoch the follower believes is current, for fencing.
+    pub current_leader_epoch: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochEndResponse {
+    /// The largest epoch at or below the requested one that the leader knows, if any.
+    pub epoch: Option<u64>,
+    /// Where that epoch's records end on the leader.
+    pub end_offset: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerInfo {
+    pub id: BrokerId,
+    pub addr: NodeAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionMetadata {
+    pub partition: u32,
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: u64,
+    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicMetadata {
+    pub name: String,
+    pub min_insync: u32,
+    pub partitions: Vec<PartitionMetadata>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataResponse {
+    pub brokers: Vec<BrokerInfo>,
+    pub controller: Option<BrokerId>,
+    pub topics: Vec<TopicMetadata>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTopicRequest {
+    pub name: String,
+    pub partitions: u32,
+    pub replication: u32,
+    pub min_insync: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BrokerRequest {
+    Produce(ProduceRequest),
+    Fetch(FetchRequest),
+    EpochEnd(EpochEndRequest),
+    /// `None`: every topic.
+    Metadata {
+        topics: Option<Vec<String>>,
+    },
+    CreateTopic(CreateTopicRequest),
+    /// This broker's own copy of a partition, whatever its role (diagnostics and ground truth).
+    DumpLog {
+        tp: TopicPartition,
+        offset: u64,
+        max_bytes: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BrokerResponse {
+    Produced(ProduceResponse),
+    Fetched(FetchResponse),
+    EpochEnd(EpochEndResponse),
+    Metadata(MetadataResponse),
+    TopicCreated,
+    Error(BrokerError),
+    Log(LogDump),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogDump {
+    pub log_end: u64,
+    pub high_watermark: u64,
+    pub leader_epoch: Option<u64>,
+    pub batches: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum BrokerError {
+    #[error("this broker does not lead the partition (leader hint: {leader_hint:?})")]
+    NotLeader { leader_hint: Option<BrokerId> },
+    #[error("the in-sync replicas {isr} are fewer than min_insync {min_insync}")]
+    NotEnoughReplicas { isr: u32, min_insync: u32 },
+    /// Written on the leader but the ISR shrank below min_insync before it was replicated:
+    /// the outcome is unknown to the producer.
+    #[error("appended, but the in-sync replicas fell below min_insync before it replicated")]
+    NotEnoughReplicasAfterAppend,
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    /// Written on the leader but not acknowledged in time: the outcome is unknown.
+    #[error("timed out waiting for replication")]
+    RequestTimedOut,
+    #[error("corrupt record: {reason}")]
+    CorruptRecord { reason: String },
+    #[error("storage failed; the partition is offline on this broker: {reason}")]
+    StorageError { reason: String },
+    #[error("the request's leader epoch is older than the current {current}")]
+    FencedLeaderEpoch { current: u64 },
+    #[error("the request's leader epoch is newer than this broker knows")]
+    UnknownLeaderEpoch,
+    #[error("offset {offset} is outside [{start}, {end}]")]
+    OffsetOutOfRange { offset: u64, start: u64, end: u64 },
+    #[error("topic already exists")]
+    TopicExists,
+    #[error("invalid request: {reason}")]
+    InvalidRequest { reason: String },
+    #[error("out of order sequence: expected {expected}, got {got}")]
+    OutOfOrderSequence { expected: u32, got: u32 },
+    #[error("the coordinator is unavailable")]
+    CoordinatorUnavailable,
+}
+
+impl BrokerError {
+    /// Whether the client should refresh metadata and/or retry.
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self,
+            BrokerError::NotLeader { .. }
+                | BrokerError::NotEnoughReplicas { .. }
+                | BrokerError::NotEnoughReplicasAfterAppend
+                | BrokerError::UnknownTopicOrPartition
+                | BrokerError::RequestTimedOut
+                | BrokerError::StorageError { .. }
+                | BrokerError::FencedLeaderEpoch { .. }
+                | BrokerError::UnknownLeaderEpoch
+                | BrokerError::CoordinatorUnavailable
+        )
+    }
+
+    /// Whether a produce that failed this way may still have been written (and be read later).
+    pub fn may_have_been_written(&self) -> bool {
+        matches!(
+            self,
+            BrokerError::NotEnoughReplicasAfterAppend
+                | BrokerError::RequestTimedOut
+                | BrokerError::StorageError { .. }
+        )
+    }
+}

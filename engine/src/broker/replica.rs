@@ -1,0 +1,637 @@
+//! One replica of one partition on one broker: its log, its leader-epoch cache, its high
+//! watermark, and its role. No network I/O here: the broker's server and fetcher move bytes and
+//! coordinator writes; this file decides.
+//!
+//! Invariants: the leader acknowledges an `acks=all` write only once the write is durable on
+//! the leader per its fsync policy, every ISR member has it, and the ISR has at least
+//! `min_insync` members. The high watermark is the smallest log end among the ISR and never
+//! goes down while this broker leads. The ISR used for acknowledgements changes only after the
+//! coordinator accepted the change (so the controller never elects a replica the leader already
+//! counted out). A follower truncates by leader epoch, never to its high watermark.
+
+use crate::broker::epoch_cache::EpochCache;
+use crate::broker::protocol::{
+    Acks, BrokerError, BrokerId, EpochEndRequest, EpochEndResponse, FetchRequest, FetchResponse,
+    LogDump, ProduceRequest, ProduceResponse, TopicPartition,
+};
+use crate::env::Disk;
+use crate::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, RecordBatch, StorageError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, Notify};
+use tokio::time::Instant;
+
+/// Produce requests waiting for replication, per replica.
+pub const WAITERS_MAX: usize = 10_000;
+
+pub type Waiter = oneshot::Receiver<Result<(), BrokerError>>;
+
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub log_end: u64,
+    pub caught_up_at: Instant,
+    last_fetch_at: Instant,
+    leader_end_at_last_fetch: u64,
+}
+
+#[derive(Debug)]
+pub struct Leadership {
+    pub epoch: u64,
+    pub isr: BTreeSet<BrokerId>,
+    /// The version of the partition's state znode that holds `isr`.
+    pub state_version: u64,
+    pub followers: BTreeMap<BrokerId, Progress>,
+    /// An ISR change is being written to the coordinator.
+    pub isr_change_pending: bool,
+}
+
+#[derive(Debug)]
+pub struct Followership {
+    pub leader: Option<BrokerId>,
+    pub epoch: u64,
+    /// Set on becoming follower: the fetcher must truncate by epoch before fetching.
+    pub needs_truncation: bool,
+}
+
+#[derive(Debug)]
+pub enum Role {
+    /// Not yet told anything by the controller.
+    None,
+    Leader(Leadership),
+    Follower(Followership),
+}
+
+/// An ISR change the leader wants written (version-conditioned) to the coordinator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsrProposal {
+    pub tp: TopicPartition,
+    pub epoch: u64,
+    pub expected_version: u64,
+    pub isr: Vec<BrokerId>,
+}
+
+/// What a produce needs next: nothing, or waiting for the high watermark.
+pub enum Produced {
+    Done(ProduceResponse),
+    Wait(ProduceResponse, Waiter),
+}
+
+pub struct Replica {
+    pub tp: TopicPartition,
+    me: BrokerId,
+    log: Log,
+    epochs: EpochCache,
+    hw: u64,
+    pub role: Role,
+    pub replicas: Vec<BrokerId>,
+    pub min_insync: u32,
+    /// When the coordinator last confirmed this replica's role.
+    pub confirmed_at: Instant,
+    offline: Option<String>,
+    /// Woken on every append and high-watermark change.
+    pub changed: Arc<Notify>,
+    waiters: BTreeMap<u64, Vec<oneshot::Sender<Result<(), BrokerError>>>>,
+    waiter_count: usize,
+}
+
+fn storage_error(error: StorageError) -> BrokerError {
+    match error {
+        StorageError::Corrupt { .. } => BrokerError::CorruptRecord {
+            reason: error.to_string(),
+        },
+        other => BrokerError::StorageError {
+            reason: other.to_string(),
+        },
+    }
+}
+
+impl Replica {
+    /// Opens the partition's log and rebuilds the epoch cache from its batches.
+    pub fn open(
+        disk: &Disk,
+        tp: TopicPartition,
+        me: BrokerId,
+        options: LogOptions,
+        now: Instant,
+    ) -> Result<Replica, StorageError> {
+        let log = Log::open(disk, Path::new(&tp.dir_name()), options)?;
+        let mut epochs = EpochCache::default();
+        for batch in log.batches()? {
+            epochs.assign(batch.meta.leader_epoch, batch.base_offset);
+        }
+        Ok(Replica {
+            tp,
+            me,
+            log,
+            epochs,
+            hw: 0,
+            role: Role::None,
+            replicas: Vec::new(),
+            min_insync: 1,
+            confirmed_at: now,
+            offline: None,
+            changed: Arc::new(Notify::new()),
+            waiters: BTreeMap::new(),
+            waiter_count: 0,
+        })
+    }
+
+    pub fn log_end(&self) -> u64 {
+        self.log.end()
+    }
+
+    pub fn high_watermark(&self) -> u64 {
+        self.hw
+    }
+
+    pub fn epochs(&self) -> &EpochCache {
+        &self.epochs
+    }
+
+    pub fn is_offline(&self) -> bool {
+        self.offline.is_some()
+    }
+
+    pub fn leader_epoch(&self) -> Option<u64> {
+        match &self.role {
+            Role::Leader(leadership) => Some(leadership.epoch),
+            Role::Follower(followership) => Some(followership.epoch),
+            Role::None => None,
+        }
+    }
+
+    /// This replica's own log from `offset`, whatever its role (diagnostics, ground truth).
+    pub fn dump(&self, offset: u64, max_bytes: u64) -> Result<LogDump, BrokerError> {
+        self.check_online()?;
+        let offset = offset.min(self.log.end());
+        let batches = self.log.read(offset, max_bytes).map_err(storage_error)?;
+        let mut encoded = Vec::with_capacity(batches.len());
+        for batch in batches {
+            encoded.push(
+                batch
+                    .encode()
+                    .map_err(|reason| BrokerError::CorruptRecord { reason })?,
+            );
+        }
+        Ok(LogDump {
+            log_end: self.log.end(),
+            high_watermark: self.hw,
+            leader_epoch: self.leader_epoch(),
+            batches: encoded,
+        })
+    }
+
+    fn take_offline(&mut self, error: &BrokerError) {
+        if self.offline.is_none() {
+            tracing::error!(tp = %self.tp, %error, "replica goes offline after a disk fault");
+            self.offline = Some(error.to_string());
+        }
+        self.fail_waiters(error.clone());
+    }
+
+    fn check_online(&self) -> Result<(), BrokerError> {
+        match &self.offline {
+            Some(reason) => Err(BrokerError::StorageError {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The end of what is durable here per the fsync policy.
+    fn durable_end(&self) -> u64 {
+        match self.log.options().fsync {
+            FsyncPolicy::Always => self.log.synced_end(),
+            FsyncPolicy::Interval(_) | FsyncPolicy::Never => self.log.end(),
+        }
+    }
+
+    pub fn become_leader(
+        &mut self,
+        epoch: u64,
+        isr: &[BrokerId],
+        state_version: u64,
+        now: Instant,
+    ) {
+        self.epochs.assign(epoch, self.log.end());
+        let followers = self
+            .replicas
+            .iter()
+            .filter(|id| **id != self.me)
+            .map(|id| {
+                let progress = Progress {
+                    log_end: 0,
+                    caught_up_at: now,
+                    last_fetch_at: now,
+                    leader_end_at_last_fetch: 0,
+                };
+                (*id, progress)
+            })
+            .collect();
+        self.hw = self.hw.min(self.log.end());
+        self.role = Role::Leader(Leadership {
+            epoch,
+            isr: isr.iter().copied().collect(),
+            state_version,
+            followers,
+            isr_change_pending: false,
+        });
+        self.confirmed_at = now;
+        tracing::info!(tp = %self.tp, epoch, ?isr, log_end = self.log.end(), "became leader");
+        self.changed.notify_waiters();
+    }
+
+    pub fn become_follower(&mut self, leader: Option<BrokerId>, epoch: u64, now: Instant) {
+        self.fail_waiters(BrokerError::NotLeader {
+            leader_hint: leader,
+        });
+        self.role = Role::Follower(Followership {
+            leader,
+            epoch,
+            needs_truncation: true,
+        });
+        self.confirmed_at = now;
+        tracing::info!(tp = %self.tp, epoch, ?leader, log_end = self.log.end(), "became follower");
+        self.changed.notify_waiters();
+    }
+
+    fn fail_waiters(&mut self, error: BrokerError) {
+        for (_, senders) in std::mem::take(&mut self.waiters) {
+            for sender in senders {
+                let _ = sender.send(Err(error.clone()));
+            }
+        }
+        self.waiter_count = 0;
+    }
+
+    /// Checks that this broker leads with a role confirmed within `expiry`.
+    fn leadership(&self, now: Instant, expiry: Duration) -> Result<&Leadership, BrokerError> {
+        match &self.role {
+            Role::Leader(leadership) if now.duration_since(self.confirmed_at) <= expiry => {
+                Ok(leadership)
+            }
+            Role::Leader(_) | Role::None => Err(BrokerError::NotLeader { leader_hint: None }),
+            Role::Follower(followership) => Err(BrokerError::NotLeader {
+                leader_hint: followership.leader,
+            }),
+        }
+    }
+
+    pub fn produce(
+        &mut self,
+        request: ProduceRequest,
+        now: Instant,
+        expiry: Duration,
+    ) -> Result<Produced, BrokerError> {
+        self.check_online()?;
+        let leadership = self.leadership(now, expiry)?;
+        let epoch = leadership.epoch;
+        let isr = leadership.isr.len() as u32;
+        if request.acks == Acks::All && isr < self.min_insync {
+            return Err(BrokerError::NotEnoughReplicas {
+                isr,
+                min_insync: self.min_insync,
+            });
+        }
+        if request.records.is_empty() {
+            return Err(BrokerError::InvalidRequest {
+                reason: "no records".into(),
+            });
+        }
+        let mut meta = BatchMeta {
+            leader_epoch: epoch,
+            flags: request.flags,
+            ..BatchMeta::default()
+        };
+        if let Some(stamp) = request.producer {
+            meta.producer_id = stamp.producer_id;
+            meta.producer_epoch = stamp.producer_epoch;
+            meta.base_sequence = stamp.base_sequence;
+        }
+        meta.max_timestamp_ms = request
+            .records
+            .iter()
+            .map(|r| r.timestamp_ms)
+            .max()
+            .unwrap_or(0);
+        let info = match self.log.append(meta, request.records) {
+            Ok(info) => info,
+            Err(StorageError::InvalidBatch { reason }) => {
+                return Err(BrokerError::InvalidRequest { reason })
+            }
+            Err(error) => {
+                let error = storage_error(error);
+                // A refused write (disk full, write error) leaves the log usable; anything that
+                // leaves its state unknown takes the partition offline.
+                if self.log.offline_reason().is_some() {
+                    self.take_offline(&error);
+                }
+                return Err(error);
+            }
+        };
+        let response = ProduceResponse {
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            leader_epoch: epoch,
+        };
+        self.advance_hw();
+        self.changed.notify_waiters();
+        if request.acks != Acks::All {
+            return Ok(Produced::Done(response));
+        }
+        let required = info.last_offset + 1;
+        if self.hw >= required {
+            return Ok(Produced::Done(response));
+        }
+        if self.waiter_count >= WAITERS_MAX {
+            return Err(BrokerError::RequestTimedOut);
+        }
+        let (sender, receiver) = oneshot::channel();
+        self.waiters.entry(required).or_default().push(sender);
+        self.waiter_count += 1;
+        Ok(Produced::Wait(response, receiver))
+    }
+
+    /// Moves the high watermark to the smallest durable log end among the ISR and completes
+    /// the produce requests it covers.
+    fn advance_hw(&mut self) {
+        let durable_end = self.durable_end();
+        let Role::Leader(leadership) = &self.role else {
+            return;
+        };
+        let mut candidate = durable_end;
+        for member in &leadership.isr {
+            if *member == self.me {
+                continue;
+            }
+            let end = leadership
+                .followers
+                .get(member)
+                .map_or(0, |progress| progress.log_end);
+            candidate = candidate.min(end);
+        }
+        let enough = leadership.isr.len() as u32 >= self.min_insync;
+        if candidate <= self.hw {
+            return;
+        }
+        self.hw = candidate;
+        let still_waiting = self.waiters.split_off(&(self.hw + 1));
+        let done = std::mem::replace(&mut self.waiters, still_waiting);
+        for (_, senders) in done {
+            for sender in senders {
+                self.waiter_count -= 1;
+                let outcome = if enough {
+                    Ok(())
+                } else {
+                    Err(BrokerError::NotEnoughReplicasAfterAppend)
+                };
+                let _ = sender.send(outcome);
+            }
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Under `fsync: interval`, syncs when due; returns whether the durable end moved.
+    pub fn sync_if_due(&mut self) {
+        if self.offline.is_some() {
+            return;
+        }
+        if let Err(error) = self.log.sync_if_due() {
+            let error = storage_error(error);
+            self.take_offline(&error);
+        }
+        self.advance_hw();
+    }
+
+    /// Serves a fetch from a consumer (records below the high watermark) or a follower
+    /// (everything; its position also counts towards the high watermark and the ISR).
+    /// An empty response means "no data yet": the caller may wait on `changed` and ask again.
+    pub fn fetch(
+        &mut self,
+        request: &FetchRequest,
+        now: Instant,
+        expiry: Duration,
+    ) -> Result<FetchResponse, BrokerError> {
+        self.check_online()?;
+        let leadership = self.leadership(now, expiry)?;
+        let epoch = leadership.epoch;
+        let log_end = self.log.end();
+        if let Some(replica) = request.replica {
+            if replica.leader_epoch < epoch {
+                return Err(BrokerError::FencedLeaderEpoch { current: epoch });
+            }
+            if replica.leader_epoch > epoch {
+                return Err(BrokerError::UnknownLeaderEpoch);
+            }
+            if request.offset > log_end {
+                return Err(BrokerError::OffsetOutOfRange {
+                    offset: request.offset,
+                    start: self.log.start(),
+                    end: log_end,
+                });
+            }
+            self.record_follower(replica.broker, request.offset, now);
+        } else if request.offset > log_end || request.offset < self.log.start() {
+            return Err(BrokerError::OffsetOutOfRange {
+                offset: request.offset,
+                start: self.log.start(),
+                end: log_end,
+            });
+        }
+        let limit = if request.replica.is_some() {
+            log_end
+        } else {
+            self.hw
+        };
+        let mut response = FetchResponse {
+            high_watermark: self.hw,
+            log_start: self.log.start(),
+            log_end,
+            leader_epoch: epoch,
+            batches: Vec::new(),
+        };
+        if request.offset >= limit {
+            return Ok(response);
+        }
+        let batches = match self.log.read(request.offset, request.max_bytes) {
+            Ok(batches) => batches,
+            Err(error) => {
+                let error = storage_error(error);
+                self.take_offline(&error);
+                return Err(error);
+            }
+        };
+        for batch in batches {
+            if batch.next_offset() > limit {
+                break;
+            }
+            let bytes = batch
+                .encode()
+                .map_err(|reason| BrokerError::CorruptRecord { reason })?;
+            response.batches.push(bytes);
+        }
+        Ok(response)
+    }
+
+    fn record_follower(&mut self, follower: BrokerId, fetch_offset: u64, now: Instant) {
+        let leader_end = self.log.end();
+        let Role::Leader(leadership) = &mut self.role else {
+            return;
+        };
+        let Some(progress) = leadership.followers.get_mut(&follower) else {
+            return;
+        };
+        // Kafka's rule: caught up if it reached the leader's end now, or reached the end the
+        // leader had at its previous fetch (then it was caught up as of that fetch).
+        if fetch_offset >= leader_end {
+            progress.caught_up_at = now;
+        } else if fetch_offset >= progress.leader_end_at_last_fetch {
+            progress.caught_up_at = progress.last_fetch_at;
+        }
+        progress.log_end = fetch_offset;
+        progress.last_fetch_at = now;
+        progress.leader_end_at_last_fetch = leader_end;
+        self.advance_hw();
+    }
+
+    /// An ISR change the leader wants: drop members that lag past `lag_max`, add followers
+    /// that caught up to the high watermark within the current epoch.
+    pub fn isr_proposal(&self, now: Instant, lag_max: Duration) -> Option<IsrProposal> {
+        let Role::Leader(leadership) = &self.role else {
+            return None;
+        };
+        if leadership.isr_change_pending || self.offline.is_some() {
+            return None;
+        }
+        // A follower rejoins only once it holds this epoch's start (it truncated correctly).
+        let epoch_start = self
+            .epochs
+            .entries()
+            .iter()
+            .find(|(epoch, _)| *epoch == leadership.epoch)
+            .map_or(self.log.end(), |(_, start)| *start);
+        let mut isr = leadership.isr.clone();
+        for (id, progress) in &leadership.followers {
+            let lagging = now.duration_since(progress.caught_up_at) > lag_max;
+            if isr.contains(id) && lagging {
+                isr.remove(id);
+            } else if !isr.contains(id)
+                && !lagging
+                && progress.log_end >= self.hw
+                && progress.log_end >= epoch_start
+            {
+                isr.insert(*id);
+            }
+        }
+        isr.insert(self.me);
+        if isr == leadership.isr {
+            return None;
+        }
+        Some(IsrProposal {
+            tp: self.tp.clone(),
+            epoch: leadership.epoch,
+            expected_version: leadership.state_version,
+            isr: isr.into_iter().collect(),
+        })
+    }
+
+    pub fn set_isr_change_pending(&mut self, pending: bool) {
+        if let Role::Leader(leadership) = &mut self.role {
+            leadership.isr_change_pending = pending;
+        }
+    }
+
+    /// The coordinator accepted an ISR change at `new_version`.
+    pub fn apply_isr(&mut self, epoch: u64, isr: &[BrokerId], new_version: u64, now: Instant) {
+        if let Role::Leader(leadership) = &mut self.role {
+            if leadership.epoch == epoch {
+                tracing::info!(tp = %self.tp, epoch, ?isr, "ISR changed");
+                leadership.isr = isr.iter().copied().collect();
+                leadership.state_version = new_version;
+                leadership.isr_change_pending = false;
+                self.confirmed_at = now;
+            }
+        }
+        self.advance_hw();
+    }
+
+    pub fn epoch_end(
+        &self,
+        request: &EpochEndRequest,
+        now: Instant,
+        expiry: Duration,
+    ) -> Result<EpochEndResponse, BrokerError> {
+        self.check_online()?;
+        let leadership = self.leadership(now, expiry)?;
+        if request.current_leader_epoch < leadership.epoch {
+            return Err(BrokerError::FencedLeaderEpoch {
+                current: leadership.epoch,
+            });
+        }
+        if request.current_leader_epoch > leadership.epoch {
+            return Err(BrokerError::UnknownLeaderEpoch);
+        }
+        let (epoch, end_offset) = self.epochs.end_of(request.epoch, self.log.end());
+        Ok(EpochEndResponse { epoch, end_offset })
+    }
+
+    /// Follower side of KIP-279: given the leader's answer for our latest epoch, where to cut.
+    pub fn truncation_point(&self, answer: &EpochEndResponse) -> u64 {
+        let ours = match answer.epoch {
+            Some(epoch) => self.epochs.end_of(epoch, self.log.end()).1,
+            None => answer.end_offset,
+        };
+        answer.end_offset.min(ours).min(self.log.end())
+    }
+
+    /// Cuts the log (durably) and the epoch cache; the follower may then fetch.
+    pub fn truncate_to(&mut self, offset: u64) -> Result<u64, BrokerError> {
+        self.check_online()?;
+        let end = match self.log.truncate_to(offset) {
+            Ok(end) => end,
+            Err(error) => {
+                let error = storage_error(error);
+                self.take_offline(&error);
+                return Err(error);
+            }
+        };
+        self.epochs.truncate_from(end);
+        self.hw = self.hw.min(end);
+        if let Role::Follower(followership) = &mut self.role {
+            followership.needs_truncation = false;
+        }
+        tracing::info!(tp = %self.tp, end, "truncated by leader epoch");
+        Ok(end)
+    }
+
+    /// Appends batches fetched from the leader (each verified by its checksum) and takes the
+    /// leader's high watermark, capped by what this replica holds.
+    pub fn append_replicated(
+        &mut self,
+        batches: &[Vec<u8>],
+        leader_hw: u64,
+    ) -> Result<(), BrokerError> {
+        self.check_online()?;
+        for bytes in batches {
+            let batch = RecordBatch::decode(bytes)
+                .map_err(|reason| BrokerError::CorruptRecord { reason })?;
+            if batch.next_offset() <= self.log.end() {
+                continue;
+            }
+            if let Err(error) = self.log.append_batch(&batch) {
+                let error = storage_error(error);
+                if self.log.offline_reason().is_some() {
+                    self.take_offline(&error);
+                }
+                return Err(error);
+            }
+            self.epochs
+                .assign(batch.meta.leader_epoch, batch.base_offset);
+        }
+        self.hw = self.hw.max(leader_hw.min(self.durable_end()));
+        self.changed.notify_waiters();
+        Ok(())
+    }
+}

@@ -1,0 +1,487 @@
+//! The broker node: serves produce, fetch, epoch-end, metadata and create-topic requests, and
+//! runs its background loops — the coordinator session, the metadata watcher that turns
+//! partition states into leader and follower roles, the controller candidacy, ISR maintenance,
+//! interval syncs, and one fetcher per followed partition.
+//!
+//! Fault model and invariants: see `replica` (data path), `controller` (elections) and
+//! `session`. One mutex orders every change to this broker's replicas; no lock is held across
+//! a network call.
+
+use crate::broker::controller;
+use crate::broker::fetcher;
+use crate::broker::options::BrokerOptions;
+use crate::broker::protocol::{
+    BrokerError, BrokerId, BrokerInfo, BrokerRequest, BrokerResponse, CreateTopicRequest,
+    FetchRequest, MetadataResponse, PartitionMetadata, ProduceRequest, TopicMetadata,
+    TopicPartition,
+};
+use crate::broker::replica::{Produced, Replica, Role};
+use crate::broker::session::{self, SessionSlot};
+use crate::broker::view::{self, ClusterView, WatchSet};
+use crate::broker::znodes::{self, PartitionState, TopicAssignment};
+use crate::coordinator::{ClientError, CoordError, CreateMode};
+use crate::env::{Disk, Env, Listener, Net};
+use crate::storage::FsyncPolicy;
+use crate::wire::{serve, ErrorCode, ErrorResponse, Request, Response};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The most partitions one broker hosts.
+pub const REPLICAS_MAX: usize = 10_000;
+/// The most partitions a topic may have, and the most replicas per partition.
+pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
+
+pub struct BrokerState {
+    pub replicas: BTreeMap<TopicPartition, Replica>,
+    pub view: ClusterView,
+    /// The zxid of this incarnation's registration, once registered.
+    registration_zxid: Option<u64>,
+}
+
+/// What every task and handler of one broker shares.
+pub struct Shared {
+    pub options: BrokerOptions,
+    pub net: Net,
+    disk: Disk,
+    session: SessionSlot,
+    state: Mutex<BrokerState>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, BrokerState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub struct Broker {
+    shared: Arc<Shared>,
+    listener: Listener,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("broker cannot listen on {addr}: {source}")]
+pub struct BrokerStartError {
+    addr: crate::env::NodeAddr,
+    source: std::io::Error,
+}
+
+impl Broker {
+    pub async fn start(env: &Env, options: BrokerOptions) -> Result<Broker, BrokerStartError> {
+        let listener = env
+            .net
+            .bind(&options.listen)
+            .await
+            .map_err(|source| BrokerStartError {
+                addr: options.listen.clone(),
+                source,
+            })?;
+        let state = BrokerState {
+            replicas: BTreeMap::new(),
+            view: ClusterView::default(),
+            registration_zxid: None,
+        };
+        let shared = Arc::new(Shared {
+            options,
+            net: env.net,
+            disk: env.disk.clone(),
+            session: SessionSlot::default(),
+            state: Mutex::new(state),
+        });
+        Ok(Broker { shared, listener })
+    }
+
+    pub fn local_port(&self) -> std::io::Result<u16> {
+        self.listener.local_port()
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Runs every loop and serves requests until the task is dropped.
+    pub async fn serve(self) {
+        let shared = self.shared;
+        let options = shared.options.clone();
+        tokio::spawn(session::run(
+            shared.net,
+            options.clone(),
+            shared.session.clone(),
+        ));
+        tokio::spawn(controller::run(options.clone(), shared.session.clone()));
+        tokio::spawn(metadata_loop(shared.clone()));
+        tokio::spawn(isr_loop(shared.clone()));
+        if let FsyncPolicy::Interval(every) = options.log.fsync {
+            tokio::spawn(sync_loop(shared.clone(), every));
+        }
+        let handler_shared = shared.clone();
+        let handler = move |request: Request| {
+            let shared = handler_shared.clone();
+            async move {
+                match request {
+                    Request::Broker(request) => Response::Broker(handle(&shared, request).await),
+                    other => Response::Error(ErrorResponse::new(
+                        ErrorCode::Unsupported,
+                        format!("a broker does not serve {}", other.kind()),
+                        false,
+                    )),
+                }
+            }
+        };
+        serve(self.listener, handler, Default::default()).await
+    }
+}
+
+async fn handle(shared: &Arc<Shared>, request: BrokerRequest) -> BrokerResponse {
+    let result = match request {
+        BrokerRequest::Produce(request) => produce(shared, request).await,
+        BrokerRequest::Fetch(request) => fetch(shared, request).await,
+        BrokerRequest::EpochEnd(request) => {
+            let state = shared.lock();
+            match state.replicas.get(&request.tp) {
+                Some(replica) => replica
+                    .epoch_end(&request, Instant::now(), shared.options.metadata_expiry)
+                    .map(BrokerResponse::EpochEnd),
+                None => Err(BrokerError::UnknownTopicOrPartition),
+            }
+        }
+        BrokerRequest::Metadata { topics } => Ok(BrokerResponse::Metadata(metadata(
+            &shared.lock().view,
+            topics,
+        ))),
+        BrokerRequest::CreateTopic(request) => create_topic(shared, request).await,
+        BrokerRequest::DumpLog {
+            tp,
+            offset,
+            max_bytes,
+        } => match shared.lock().replicas.get(&tp) {
+            Some(replica) => replica.dump(offset, max_bytes).map(BrokerResponse::Log),
+            None => Err(BrokerError::UnknownTopicOrPartition),
+        },
+    };
+    result.unwrap_or_else(BrokerResponse::Error)
+}
+
+fn unknown_or_not_leader(view: &ClusterView, tp: &TopicPartition) -> BrokerError {
+    match view.states.get(tp) {
+        Some(entry) => BrokerError::NotLeader {
+            leader_hint: entry.state.leader,
+        },
+        None => BrokerError::UnknownTopicOrPartition,
+    }
+}
+
+async fn produce(
+    shared: &Arc<Shared>,
+    request: ProduceRequest,
+) -> Result<BrokerResponse, BrokerError> {
+    let timeout = Duration::from_millis(request.timeout_ms);
+    let produced = {
+        let mut state = shared.lock();
+        let tp = request.tp.clone();
+        match state.replicas.get_mut(&tp) {
+            Some(replica) => {
+                replica.produce(request, Instant::now(), shared.options.metadata_expiry)?
+            }
+            None => return Err(unknown_or_not_leader(&state.view, &tp)),
+        }
+    };
+    match produced {
+        Produced::Done(response) => Ok(BrokerResponse::Produced(response)),
+        Produced::Wait(response, waiter) => match tokio::time::timeout(timeout, waiter).await {
+            Ok(Ok(Ok(()))) => Ok(BrokerResponse::Produced(response)),
+            Ok(Ok(Err(error))) => Err(error),
+            Ok(Err(_)) | Err(_) => Err(BrokerError::RequestTimedOut),
+        },
+    }
+}
+
+/// Long-polls: answers at once when there is data, else waits up to `max_wait_ms` for some.
+async fn fetch(shared: &Arc<Shared>, request: FetchRequest) -> Result<BrokerResponse, BrokerError> {
+    let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms);
+    loop {
+        let changed = {
+            let mut state = shared.lock();
+            let Some(replica) = state.replicas.get_mut(&request.tp) else {
+                return Err(unknown_or_not_leader(&state.view, &request.tp));
+            };
+            let response =
+                replica.fetch(&request, Instant::now(), shared.options.metadata_expiry)?;
+            if !response.batches.is_empty() || Instant::now() >= deadline {
+                return Ok(BrokerResponse::Fetched(response));
+            }
+            replica.changed.clone()
+        };
+        let notified = changed.notified();
+        // Registered before the lock's release would be ideal; a missed wake-up costs at most
+        // `max_wait_ms`, which is bounded.
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+fn metadata(view: &ClusterView, topics: Option<Vec<String>>) -> MetadataResponse {
+    let brokers = view
+        .brokers
+        .iter()
+        .map(|(id, live)| BrokerInfo {
+            id: *id,
+            addr: live.registration.addr.clone(),
+        })
+        .collect();
+    let topics = view
+        .topics
+        .iter()
+        .filter(|(name, _)| topics.as_ref().is_none_or(|wanted| wanted.contains(name)))
+        .map(|(name, assignment)| TopicMetadata {
+            name: name.clone(),
+            min_insync: assignment.min_insync,
+            partitions: assignment
+                .replicas
+                .iter()
+                .enumerate()
+                .map(|(partition, replicas)| {
+                    let tp = TopicPartition::new(name.clone(), partition as u32);
+                    let state = view.states.get(&tp).map(|entry| &entry.state);
+                    PartitionMetadata {
+                        partition: partition as u32,
+                        leader: state.and_then(|s| s.leader),
+                        leader_epoch: state.map_or(0, |s| s.leader_epoch),
+                        replicas: replicas.clone(),
+                        isr: state.map_or_else(Vec::new, |s| s.isr.clone()),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    MetadataResponse {
+        brokers,
+        controller: view.controller,
+        topics,
+    }
+}
+
+async fn create_topic(
+    shared: &Arc<Shared>,
+    request: CreateTopicRequest,
+) -> Result<BrokerResponse, BrokerError> {
+    let invalid = |reason: String| Err(BrokerError::InvalidRequest { reason });
+    if request.name.is_empty() || request.name.contains(['/', '\0']) || request.name.len() > 200 {
+        return invalid(format!("bad topic name {:?}", request.name));
+    }
+    if request.partitions == 0 || request.partitions > TOPIC_PARTITIONS_MAX {
+        return invalid(format!("partitions must be in 1..={TOPIC_PARTITIONS_MAX}"));
+    }
+    if request.min_insync == 0 || request.min_insync > request.replication {
+        return invalid("min_insync must be in 1..=replication".into());
+    }
+    let live: Vec<BrokerId> = shared.lock().view.brokers.keys().copied().collect();
+    if request.replication == 0 || request.replication as usize > live.len() {
+        return invalid(format!(
+            "replication {} but {} live brokers",
+            request.replication,
+            live.len()
+        ));
+    }
+    // Round-robin: partition p's replicas start at live broker p, preferred leader first.
+    let replicas = (0..request.partitions as usize)
+        .map(|p| {
+            (0..request.replication as usize)
+                .map(|i| live[(p + i) % live.len()])
+                .collect()
+        })
+        .collect();
+    let assignment = TopicAssignment {
+        replicas,
+        min_insync: request.min_insync,
+    };
+    let Some(registered) = shared.session.get() else {
+        return Err(BrokerError::CoordinatorUnavailable);
+    };
+    match registered
+        .client
+        .create(
+            &znodes::topic_path(&request.name),
+            znodes::encode(&assignment),
+            CreateMode::Persistent,
+        )
+        .await
+    {
+        Ok(_) => Ok(BrokerResponse::TopicCreated),
+        Err(ClientError::Coord(CoordError::NodeExists { .. })) => Err(BrokerError::TopicExists),
+        Err(_) => Err(BrokerError::CoordinatorUnavailable),
+    }
+}
+
+/// Re-reads the cluster view whenever a watch fires (or every `metadata_refresh`) and turns
+/// partition states into roles.
+async fn metadata_loop(shared: Arc<Shared>) {
+    let options = shared.options.clone();
+    let (watches, mut changed) = WatchSet::new();
+    let mut session_changes = shared.session.subscribe();
+    let mut session_seen = 0;
+    loop {
+        let generation = *session_changes.borrow_and_update();
+        if generation != session_seen {
+            watches.reset();
+            session_seen = generation;
+        }
+        if let Some(registered) = shared.session.get() {
+            match view::read(&registered.client, &watches).await {
+                Ok(view) => apply_view(&shared, view, registered.zxid),
+                Err(error) => tracing::debug!(broker = options.id, %error, "metadata read failed"),
+            }
+        }
+        let _ = tokio::time::timeout(options.metadata_refresh, changed.recv()).await;
+    }
+}
+
+fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
+    let me = shared.options.id;
+    let now = Instant::now();
+    let mut fetchers = Vec::new();
+    let mut state = shared.lock();
+    state.registration_zxid = Some(registration_zxid);
+    for tp in view.partitions() {
+        let (Some(replicas), Some(entry)) = (view.replicas(&tp), view.states.get(&tp)) else {
+            continue;
+        };
+        if !replicas.contains(&me) {
+            continue;
+        }
+        if !state.replicas.contains_key(&tp) {
+            if state.replicas.len() >= REPLICAS_MAX {
+                continue;
+            }
+            match Replica::open(&shared.disk, tp.clone(), me, shared.options.log, now) {
+                Ok(replica) => {
+                    state.replicas.insert(tp.clone(), replica);
+                }
+                Err(error) => {
+                    tracing::error!(%tp, %error, "cannot open the partition log");
+                    continue;
+                }
+            }
+        }
+        let Some(replica) = state.replicas.get_mut(&tp) else {
+            continue;
+        };
+        replica.replicas = replicas.clone();
+        replica.min_insync = view.topics.get(&tp.topic).map_or(1, |a| a.min_insync);
+        let partition: &PartitionState = &entry.state;
+        let epoch = partition.leader_epoch;
+        let current = replica.leader_epoch();
+        if current.is_some_and(|current| epoch < current) {
+            continue; // A stale read; a newer state was already applied.
+        }
+        match partition.leader {
+            Some(leader) if leader == me => match &replica.role {
+                Role::Leader(leadership) if leadership.epoch == epoch => replica.confirmed_at = now,
+                // Only lead on a state written after this incarnation registered: an older one
+                // may predate a restart that lost unsynced data.
+                _ if entry.mzxid > registration_zxid => {
+                    replica.become_leader(epoch, &partition.isr, entry.version, now)
+                }
+                _ => {}
+            },
+            leader => match &replica.role {
+                Role::Follower(f) if f.epoch == epoch && f.leader == leader => {
+                    replica.confirmed_at = now
+                }
+                _ => {
+                    replica.become_follower(leader, epoch, now);
+                    if let Some(leader) = leader {
+                        if let Some(live) = view.brokers.get(&leader) {
+                            fetchers.push((
+                                tp.clone(),
+                                leader,
+                                live.registration.addr.clone(),
+                                epoch,
+                            ));
+                        }
+                    }
+                }
+            },
+        }
+    }
+    state.view = view;
+    drop(state);
+    for (tp, leader, addr, epoch) in fetchers {
+        tokio::spawn(fetcher::run(shared.clone(), tp, leader, addr, epoch));
+    }
+}
+
+/// Shrinks and expands ISRs, writing each change to the coordinator before using it.
+async fn isr_loop(shared: Arc<Shared>) {
+    let options = shared.options.clone();
+    let tick = options.replica_lag_max / 4;
+    loop {
+        tokio::time::sleep(tick).await;
+        let proposals = {
+            let mut state = shared.lock();
+            let now = Instant::now();
+            let proposals: Vec<_> = state
+                .replicas
+                .values()
+                .filter_map(|replica| replica.isr_proposal(now, options.replica_lag_max))
+                .collect();
+            for proposal in &proposals {
+                if let Some(replica) = state.replicas.get_mut(&proposal.tp) {
+                    replica.set_isr_change_pending(true);
+                }
+            }
+            proposals
+        };
+        for proposal in proposals {
+            let controller_epoch = shared
+                .lock()
+                .view
+                .states
+                .get(&proposal.tp)
+                .map_or(0, |entry| entry.state.controller_epoch);
+            let state = PartitionState {
+                leader: Some(options.id),
+                leader_epoch: proposal.epoch,
+                isr: proposal.isr.clone(),
+                controller_epoch,
+            };
+            let written = match shared.session.get() {
+                Some(registered) => registered
+                    .client
+                    .set(
+                        &znodes::state_path(&proposal.tp),
+                        znodes::encode(&state),
+                        Some(proposal.expected_version),
+                    )
+                    .await
+                    .ok(),
+                None => None,
+            };
+            let mut guard = shared.lock();
+            if let Some(replica) = guard.replicas.get_mut(&proposal.tp) {
+                match written {
+                    Some(stat) => replica.apply_isr(
+                        proposal.epoch,
+                        &proposal.isr,
+                        stat.version,
+                        Instant::now(),
+                    ),
+                    // Lost a race (or the coordinator is away): the metadata loop will re-read.
+                    None => replica.set_isr_change_pending(false),
+                }
+            }
+        }
+    }
+}
+
+async fn sync_loop(shared: Arc<Shared>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let mut state = shared.lock();
+        for replica in state.replicas.values_mut() {
+            replica.sync_if_due();
+        }
+    }
+}
