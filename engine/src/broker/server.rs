@@ -70,15 +70,15 @@ pub struct BrokerStartError {
 }
 
 impl Broker {
-    pub async fn start(env: &Env, options: BrokerOptions) -> Result<Broker, BrokerStartError> {
-        let listener = env
-            .net
-            .bind(&options.listen)
-            .await
-            .map_err(|source| BrokerStartError {
-                addr: options.listen.clone(),
-                source,
-            })?;
+    /// Binds the listener. An advertised port of 0 becomes the bound port (real mode with
+    /// `--listen host:0`).
+    pub async fn start(env: &Env, mut options: BrokerOptions) -> Result<Broker, BrokerStartError> {
+        let addr = options.listen.clone();
+        let error = |source| BrokerStartError { addr: addr.clone(), source };
+        let listener = env.net.bind(&options.listen).await.map_err(error)?;
+        if options.advertised.port == 0 {
+            options.advertised.port = listener.local_port().map_err(error)?;
+        }
         let state = BrokerState {
             replicas: BTreeMap::new(),
             view: ClusterView::default(),
