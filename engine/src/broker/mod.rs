@@ -11,6 +11,7 @@ pub mod controller;
 pub mod epoch_cache;
 pub mod fetcher;
 pub mod options;
+pub mod producer_state;
 pub mod protocol;
 pub mod replica;
 pub mod server;

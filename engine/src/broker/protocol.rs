@@ -170,6 +170,8 @@ pub enum BrokerRequest {
         offset: u64,
         max_bytes: u64,
     },
+    /// Allocates a producer id, unique in the cluster across restarts.
+    InitProducerId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +183,10 @@ pub enum BrokerResponse {
     TopicCreated,
     Error(BrokerError),
     Log(LogDump),
+    ProducerId {
+        producer_id: u64,
+        producer_epoch: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

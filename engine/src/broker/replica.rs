@@ -10,6 +10,7 @@
 //! counted out). A follower truncates by leader epoch, never to its high watermark.
 
 use crate::broker::epoch_cache::EpochCache;
+use crate::broker::producer_state::{Admission, ProducerState};
 use crate::broker::protocol::{
     Acks, BrokerError, BrokerId, EpochEndRequest, EpochEndResponse, FetchRequest, FetchResponse,
     LogDump, ProduceRequest, ProduceResponse, TopicPartition,
@@ -83,6 +84,7 @@ pub struct Replica {
     me: BrokerId,
     log: Log,
     epochs: EpochCache,
+    producers: ProducerState,
     hw: u64,
     pub role: Role,
     pub replicas: Vec<BrokerId>,
@@ -118,14 +120,17 @@ impl Replica {
     ) -> Result<Replica, StorageError> {
         let log = Log::open(disk, Path::new(&tp.dir_name()), options)?;
         let mut epochs = EpochCache::default();
+        let mut producers = ProducerState::default();
         for batch in log.batches()? {
             epochs.assign(batch.meta.leader_epoch, batch.base_offset);
+            producers.replay(&batch);
         }
         Ok(Replica {
             tp,
             me,
             log,
             epochs,
+            producers,
             hw: 0,
             role: Role::None,
             replicas: Vec::new(),
@@ -316,6 +321,22 @@ impl Replica {
             .map(|r| r.timestamp_ms)
             .max()
             .unwrap_or(0);
+        let count = request.records.len() as u32;
+        if let Some(stamp) = &request.producer {
+            if let Admission::Duplicate {
+                first_offset,
+                last_offset,
+            } = self.producers.admit(stamp, count)?
+            {
+                // Written before (a retry): answer with the original offsets, write nothing.
+                let response = ProduceResponse {
+                    base_offset: first_offset,
+                    last_offset,
+                    leader_epoch: epoch,
+                };
+                return Ok(self.acknowledge(request.acks, response));
+            }
+        }
         let info = match self.log.append(meta, request.records) {
             Ok(info) => info,
             Err(StorageError::InvalidBatch { reason }) => {
@@ -331,6 +352,9 @@ impl Replica {
                 return Err(error);
             }
         };
+        if let Some(stamp) = &request.producer {
+            self.producers.record(stamp, count, info.base_offset);
+        }
         let response = ProduceResponse {
             base_offset: info.base_offset,
             last_offset: info.last_offset,
@@ -338,20 +362,23 @@ impl Replica {
         };
         self.advance_hw();
         self.changed.notify_waiters();
-        if request.acks != Acks::All {
-            return Ok(Produced::Done(response));
-        }
-        let required = info.last_offset + 1;
-        if self.hw >= required {
-            return Ok(Produced::Done(response));
-        }
-        if self.waiter_count >= WAITERS_MAX {
-            return Err(BrokerError::RequestTimedOut);
+        Ok(self.acknowledge(request.acks, response))
+    }
+
+    /// Answers now, or once the high watermark covers the write (`acks=all`).
+    fn acknowledge(&mut self, acks: Acks, response: ProduceResponse) -> Produced {
+        let required = response.last_offset + 1;
+        if acks != Acks::All || self.hw >= required {
+            return Produced::Done(response);
         }
         let (sender, receiver) = oneshot::channel();
+        if self.waiter_count >= WAITERS_MAX {
+            let _ = sender.send(Err(BrokerError::RequestTimedOut));
+            return Produced::Wait(response, receiver);
+        }
         self.waiters.entry(required).or_default().push(sender);
         self.waiter_count += 1;
-        Ok(Produced::Wait(response, receiver))
+        Produced::Wait(response, receiver)
     }
 
     /// Moves the high watermark to the smallest durable log end among the ISR and completes
@@ -599,6 +626,18 @@ impl Replica {
         };
         self.epochs.truncate_from(end);
         self.hw = self.hw.min(end);
+        // Forget batches that are gone: rebuild the producer table from what remains.
+        self.producers = ProducerState::default();
+        match self.log.batches() {
+            Ok(batches) => batches
+                .iter()
+                .for_each(|batch| self.producers.replay(batch)),
+            Err(error) => {
+                let error = storage_error(error);
+                self.take_offline(&error);
+                return Err(error);
+            }
+        }
         if let Role::Follower(followership) = &mut self.role {
             followership.needs_truncation = false;
         }
@@ -629,6 +668,7 @@ impl Replica {
             }
             self.epochs
                 .assign(batch.meta.leader_epoch, batch.base_offset);
+            self.producers.replay(&batch);
         }
         self.hw = self.hw.max(leader_hw.min(self.durable_end()));
         self.changed.notify_waiters();

@@ -74,7 +74,10 @@ impl Broker {
     /// `--listen host:0`).
     pub async fn start(env: &Env, mut options: BrokerOptions) -> Result<Broker, BrokerStartError> {
         let addr = options.listen.clone();
-        let error = |source| BrokerStartError { addr: addr.clone(), source };
+        let error = |source| BrokerStartError {
+            addr: addr.clone(),
+            source,
+        };
         let listener = env.net.bind(&options.listen).await.map_err(error)?;
         if options.advertised.port == 0 {
             options.advertised.port = listener.local_port().map_err(error)?;
@@ -153,6 +156,7 @@ async fn handle(shared: &Arc<Shared>, request: BrokerRequest) -> BrokerResponse 
             topics,
         ))),
         BrokerRequest::CreateTopic(request) => create_topic(shared, request).await,
+        BrokerRequest::InitProducerId => init_producer_id(shared).await,
         BrokerRequest::DumpLog {
             tp,
             offset,
@@ -313,6 +317,33 @@ async fn create_topic(
         Err(ClientError::Coord(CoordError::NodeExists { .. })) => Err(BrokerError::TopicExists),
         Err(_) => Err(BrokerError::CoordinatorUnavailable),
     }
+}
+
+/// Allocates a producer id from a sequential znode: the coordinator's sequence counter is
+/// durable, so ids never repeat across broker or coordinator restarts.
+async fn init_producer_id(shared: &Arc<Shared>) -> Result<BrokerResponse, BrokerError> {
+    let Some(registered) = shared.session.get() else {
+        return Err(BrokerError::CoordinatorUnavailable);
+    };
+    let client = &registered.client;
+    session::ensure_path(client, znodes::PRODUCER_IDS)
+        .await
+        .map_err(|_| BrokerError::CoordinatorUnavailable)?;
+    let prefix = format!("{}/id-", znodes::PRODUCER_IDS);
+    let path = client
+        .create(&prefix, Vec::new(), CreateMode::PersistentSequential)
+        .await
+        .map_err(|_| BrokerError::CoordinatorUnavailable)?;
+    let producer_id = path
+        .strip_prefix(&prefix)
+        .and_then(|suffix| suffix.parse::<u64>().ok())
+        .ok_or_else(|| BrokerError::InvalidRequest {
+            reason: format!("odd sequential path {path}"),
+        })?;
+    Ok(BrokerResponse::ProducerId {
+        producer_id,
+        producer_epoch: 0,
+    })
 }
 
 /// Re-reads the cluster view whenever a watch fires (or every `metadata_refresh`) and turns

@@ -19,6 +19,8 @@ pub const BROKER_IDS: &str = "/brokers/ids";
 pub const TOPICS: &str = "/brokers/topics";
 pub const CONTROLLER: &str = "/controller";
 pub const CONTROLLER_EPOCH: &str = "/controller_epoch";
+/// Parent of the sequential nodes that number idempotent producers.
+pub const PRODUCER_IDS: &str = "/producer_ids";
 
 pub fn broker_path(id: BrokerId) -> String {
     format!("{BROKER_IDS}/{id}")

@@ -120,6 +120,15 @@ impl ClusterClient {
         }
     }
 
+    /// Sends one request to a specific broker.
+    pub async fn call_broker(
+        &mut self,
+        addr: &NodeAddr,
+        request: BrokerRequest,
+    ) -> Result<BrokerResponse, ClusterError> {
+        self.call(addr, request, Duration::ZERO).await
+    }
+
     /// Asks brokers (known ones first, then the bootstrap list, round-robin) for metadata.
     pub async fn refresh_metadata(&mut self) -> Result<&MetadataResponse, ClusterError> {
         let mut candidates: Vec<NodeAddr> = self
