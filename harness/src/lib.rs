@@ -1,4 +1,11 @@
 //! The faultline harness: scenario -> deterministic simulation -> history -> checkers ->
 //! verdict, and the `faultline` command line.
 
+pub mod check_cmd;
+pub mod checker;
 pub mod demo;
+pub mod local_cluster;
+pub mod run;
+pub mod history;
+pub mod invocation;
+pub mod scenario;

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod serve;
 
 #[derive(Parser)]
@@ -18,6 +19,45 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run scenarios (files or folders) for their seeds and judge each run.
+    Run {
+        /// Scenario files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// Run only this seed (overrides the scenarios' `seeds`).
+        #[arg(long, conflicts_with = "seeds", env = "FAULTLINE_SEED")]
+        seed: Option<u64>,
+        /// Run these seeds, A..B inclusive (overrides the scenarios' `seeds`).
+        #[arg(long, env = "FAULTLINE_SEEDS")]
+        seeds: Option<String>,
+        /// Simulations run at once (one per worker thread).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Run only this shard's share, K/N with 1 <= K <= N.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Store directory.
+        #[arg(long, default_value = "store")]
+        out: std::path::PathBuf,
+        /// Run every run twice and compare history digests.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Log filter for sim.log (RUST_LOG syntax); default: harness=info,engine=warn.
+        #[arg(long, env = "RUST_LOG")]
+        log: Option<String>,
+    },
+    /// Re-check a stored history (no expectation: 0 valid, 1 invalid, 2 bad input, 3 unknown).
+    Check {
+        history: std::path::PathBuf,
+        /// Print a result.json-shaped object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks against a real local cluster.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Run a real node on real TCP and a real data directory.
     Serve {
         #[command(subcommand)]
@@ -34,6 +74,12 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum BenchWhat {
+    /// acks=all produce throughput and latency on 1 coordinator + 3 brokers (127.0.0.1).
+    Produce(bench::ProduceBench),
+}
+
+#[derive(Subcommand)]
 enum ServeNode {
     /// The ZooKeeper-like coordinator. Prints `listening on HOST:PORT` once it serves.
     Coordinator {
@@ -43,6 +89,28 @@ enum ServeNode {
         /// Data directory (created if missing).
         #[arg(long)]
         data: std::path::PathBuf,
+    },
+    /// A Kafka-like broker. Prints `listening on HOST:PORT` once it serves.
+    Broker {
+        /// This broker's id (unique in the cluster, at least 1).
+        #[arg(long)]
+        id: u32,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        listen: String,
+        /// Address other nodes and clients use; defaults to the listen address (with the
+        /// picked port).
+        #[arg(long)]
+        advertise: Option<String>,
+        /// The coordinator's address.
+        #[arg(long, default_value = "127.0.0.1:2181")]
+        coordinator: String,
+        /// Data directory (created if missing).
+        #[arg(long)]
+        data: std::path::PathBuf,
+        /// always | never | interval:<ms>ms
+        #[arg(long, default_value = "always")]
+        fsync: String,
     },
 }
 
@@ -72,6 +140,25 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve { node } => serve::run(node),
+        Command::Check { history, json } => Ok(harness::check_cmd::main(&history, json)),
+        Command::Run { paths, seed, seeds, jobs, shard, out, check_determinism, log } => {
+            let seeds = match (seed, seeds) {
+                (Some(seed), _) => Some(seed..=seed),
+                (None, Some(text)) => Some(parse_seeds(&text)?),
+                (None, None) => None,
+            };
+            let shard = shard.map(|text| text.parse()).transpose()?;
+            let args = harness::invocation::RunArgs { paths, seeds, jobs, shard, out, check_determinism, log_filter: log };
+            let mut stdout = std::io::stdout();
+            match harness::invocation::execute(&args, &mut stdout) {
+                Ok(code) => Ok(std::process::ExitCode::from(code)),
+                Err(error) => {
+                    eprintln!("faultline run: {error}");
+                    Ok(std::process::ExitCode::from(harness::invocation::EXIT_BAD_INPUT))
+                }
+            }
+        }
+        Command::Bench { what: BenchWhat::Produce(options) } => bench::run(options),
         Command::Demo { seeds } => {
             let mut broken = 0;
             for seed in parse_seeds(&seeds)? {

@@ -3,7 +3,9 @@
 
 use crate::ServeNode;
 use anyhow::Context;
+use engine::broker::{Broker, BrokerOptions};
 use engine::coordinator::{Coordinator, CoordinatorOptions};
+use engine::storage::{FsyncPolicy, LogOptions};
 use engine::env::{DiskFaults, Env, EnvOptions, Mode, NodeAddr};
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +39,35 @@ pub fn run(node: ServeNode) -> anyhow::Result<ExitCode> {
                 println!("listening on {}", NodeAddr::new(listen.host, port));
                 std::io::stdout().flush()?;
                 coordinator.serve().await;
+                Ok(ExitCode::SUCCESS)
+            }
+            ServeNode::Broker { id, listen, advertise, coordinator, data, fsync } => {
+                anyhow::ensure!(id >= 1, "--id must be at least 1");
+                let listen: NodeAddr = listen.parse()?;
+                let advertised: NodeAddr = match advertise {
+                    Some(advertise) => advertise.parse()?,
+                    None => listen.clone(),
+                };
+                let fsync: FsyncPolicy = fsync.parse()?;
+                let env = Env::open(EnvOptions {
+                    mode: Mode::Real,
+                    data_dir: data.clone(),
+                    seed: u64::from(id),
+                    disk_faults: DiskFaults::new(),
+                })
+                .with_context(|| format!("cannot open data directory {}", data.display()))?;
+                let mut options = BrokerOptions::new(id, listen.clone(), advertised, coordinator.parse()?);
+                options.log = LogOptions { fsync, ..LogOptions::default() };
+                // Real networks and disks are slower than the simulation's defaults assume.
+                options.session_timeout = std::time::Duration::from_secs(6);
+                options.metadata_expiry = options.session_timeout;
+                options.replica_lag_max = std::time::Duration::from_secs(10);
+                options.request_timeout = std::time::Duration::from_secs(3);
+                let broker = Broker::start(&env, options).await?;
+                let port = broker.local_port()?;
+                println!("listening on {}", NodeAddr::new(listen.host, port));
+                std::io::stdout().flush()?;
+                broker.serve().await;
                 Ok(ExitCode::SUCCESS)
             }
         }

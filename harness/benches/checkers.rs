@@ -1,0 +1,86 @@
+//! How fast the checkers judge a history: a valid synthetic history of 1,000,000 ops
+//! (deterministic, seeded), then every check over it; prints history ops per second for
+//! the checks alone and for each stage around them. Target: at least 1M ops/s for the checks.
+//!
+//! `cargo bench -p faultline --bench checkers` (set `FAULTLINE_BENCH_OPS` for another size).
+
+// A benchmark measures wall time; it never runs inside a simulation.
+#![allow(clippy::disallowed_methods)]
+
+use harness::checker::{self, CheckOptions, Verdict};
+use harness::history::synthetic::{synthetic_history, SyntheticOptions};
+use harness::history::{parse_history, write_history, History};
+use std::time::{Duration, Instant};
+
+fn rate(ops: usize, took: Duration) -> String {
+    format!(
+        "{:>10.0} ops/s  ({:.3} s)",
+        ops as f64 / took.as_secs_f64(),
+        took.as_secs_f64()
+    )
+}
+
+fn main() {
+    let target: usize = std::env::var("FAULTLINE_BENCH_OPS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(1_000_000);
+    let options = SyntheticOptions {
+        ops: target,
+        seed: 42,
+        ..SyntheticOptions::default()
+    };
+
+    let started = Instant::now();
+    let ops = synthetic_history(&options);
+    let generated = started.elapsed();
+    let count = ops.len();
+
+    let mut bytes = Vec::with_capacity(count * 120);
+    let started = Instant::now();
+    write_history(&ops, &mut bytes).expect("writing to memory");
+    let written = started.elapsed();
+
+    let started = Instant::now();
+    let history = History::from_ops(ops).expect("the synthetic history is valid");
+    let indexed = started.elapsed();
+
+    let started = Instant::now();
+    let parsed = parse_history(bytes.as_slice(), "bench.jsonl").expect("reads back");
+    let read = started.elapsed();
+    assert_eq!(parsed.len(), count);
+    drop(parsed);
+
+    let checkers = checker::all();
+    let opts = CheckOptions::default();
+    let mut per_check = Vec::new();
+    let started = Instant::now();
+    for check in &checkers {
+        let one = Instant::now();
+        let result = check.check(&history, &opts);
+        per_check.push((check.name(), one.elapsed()));
+        assert_eq!(
+            result.verdict,
+            Verdict::Valid,
+            "{}: {:#?}",
+            check.name(),
+            result.anomalies
+        );
+    }
+    let checked = started.elapsed();
+
+    println!(
+        "history: {count} ops, {} bytes of JSON Lines, digest {}",
+        bytes.len(),
+        history.digest()
+    );
+    println!("generate           {}", rate(count, generated));
+    println!("write jsonl        {}", rate(count, written));
+    println!("parse+validate     {}", rate(count, read));
+    println!("validate+index     {}", rate(count, indexed));
+    for (name, took) in &per_check {
+        println!("  {name:<24} {}", rate(count, *took));
+    }
+    println!("all checks         {}", rate(count, checked));
+    println!("checks (incl. index) {}", rate(count, checked + indexed));
+}

@@ -1,0 +1,396 @@
+//! `idempotent-consumption`: each consumer group applies every message it committed past
+//! exactly once, and its committed offsets never go backwards.
+//!
+//! A group's business state is the `final-state` op's `applied` record when present (the
+//! ground truth), else the ok `apply` ops of its members. A group's commit point per key is the
+//! final state's `committed-offsets` when present, else the highest ok `commit-offsets`.
+//! Committed offsets are Kafka's: the next offset to read, so every offset below it must have
+//! been applied; groups start at offset 0. A process belongs to the group named by its latest
+//! `assign`/`subscribe`; a process that never named one is in group `""`.
+//!
+//! - `double-apply`: one value's effect is in a group's state twice.
+//! - `missed-apply`: a group committed past an offset known to hold a value, but applied none
+//!   of the values seen there.
+//! - `offset-regression`: an ok commit of a group and key lower than one that had completed
+//!   before it was invoked (a stale-generation commit accepted), or a final committed offset
+//!   lower than an ok commit (a committed offset lost).
+
+use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
+use crate::history::{Body, History, KeyId, OpType, F};
+use std::collections::BTreeMap;
+
+pub const NAME: &str = "idempotent-consumption";
+
+/// The anomalies this check reports.
+pub const ANOMALIES: &[&str] = &["double-apply", "missed-apply", "offset-regression"];
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdempotentConsumption;
+
+/// Group names, interned.
+#[derive(Default)]
+struct Groups {
+    names: Vec<String>,
+    ids: BTreeMap<String, u32>,
+}
+
+impl Groups {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+}
+
+impl Checker for IdempotentConsumption {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn anomalies(&self) -> &'static [&'static str] {
+        ANOMALIES
+    }
+
+    fn applies(&self, history: &History) -> bool {
+        history
+            .ops()
+            .iter()
+            .any(|op| matches!(op.f, F::Apply | F::CommitOffsets))
+            || history.final_state().is_some_and(|(_, state)| {
+                state.applied.is_some() || state.committed_offsets.is_some()
+            })
+    }
+
+    fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
+        let log = history.log();
+        let mut findings = Findings::default();
+        let mut groups = Groups::default();
+        let ungrouped = groups.intern("");
+        let mut group_of: Vec<u32> = vec![ungrouped; history.slot_count()];
+        // (group, key) -> (highest ok commit, its op).
+        let mut committed: BTreeMap<(u32, KeyId), (u64, u64)> = BTreeMap::new();
+        // Per process slot: the commits that had completed when its open commit was invoked.
+        let mut snapshots: Vec<Vec<(KeyId, u64, u64)>> = vec![Vec::new(); history.slot_count()];
+        // (group, value, key, op) of every ok apply.
+        let mut applies: Vec<(u32, i64, KeyId, u64)> = Vec::new();
+
+        for (op, body) in history.entries() {
+            let slot = history.slot(op.index);
+            match (op.kind, body) {
+                (OpType::Invoke, Body::Membership(membership)) => {
+                    if let Some(group) = &membership.group {
+                        group_of[slot] = groups.intern(group);
+                    }
+                }
+                (OpType::Invoke, Body::CommitOffsets(offsets)) => {
+                    let group = group_of[slot];
+                    snapshots[slot].clear();
+                    for &(key, _) in offsets {
+                        if let Some(&(offset, by)) = committed.get(&(group, key)) {
+                            snapshots[slot].push((key, offset, by));
+                        }
+                    }
+                }
+                (OpType::Ok, Body::CommitOffsets(offsets)) => {
+                    let group = group_of[slot];
+                    for &(key, offset) in offsets {
+                        if let Some(&(_, before, by)) =
+                            snapshots[slot].iter().find(|(k, _, _)| *k == key)
+                        {
+                            if offset < before {
+                                let key_name = history.key_name(key);
+                                let group_name = &groups.names[group as usize];
+                                findings.add(
+                                    "offset-regression",
+                                    Anomaly::new(format!(
+                                        "group {group_name:?} committed {key_name} offset {offset} (op {}) after a commit of offset {before} (op {by}) had completed.",
+                                        op.index
+                                    ))
+                                    .key(key_name)
+                                    .offsets([before, offset])
+                                    .ops([by, op.index])
+                                    .detail("group", group_name.as_str()),
+                                );
+                            }
+                        }
+                        let entry = committed.entry((group, key)).or_insert((offset, op.index));
+                        if offset >= entry.0 {
+                            *entry = (offset, op.index);
+                        }
+                    }
+                    snapshots[slot].clear();
+                }
+                (OpType::Ok, Body::Apply(apply)) => {
+                    applies.push((group_of[slot], apply.value, apply.key, op.index));
+                }
+                _ => {}
+            }
+        }
+
+        let final_state = history.final_state();
+        let final_index = final_state.map(|(index, _)| index);
+        let final_applied = final_state.and_then(|(_, state)| state.applied.as_ref());
+        let final_committed = final_state.and_then(|(_, state)| state.committed_offsets.as_ref());
+
+        // Commit points: (group, key) -> (offset, op that proves it).
+        let mut points: BTreeMap<(u32, KeyId), (u64, u64)> = BTreeMap::new();
+        if let (Some(final_committed), Some(final_index)) = (final_committed, final_index) {
+            for (group, per_key) in final_committed {
+                let group = groups.intern(group);
+                for (&key, &offset) in per_key {
+                    points.insert((group, key), (offset, final_index));
+                }
+            }
+            for (&(group, key), &(offset, by)) in &committed {
+                let key_name = history.key_name(key);
+                let group_name = groups.names[group as usize].clone();
+                match points.get(&(group, key)) {
+                    Some(&(end, _)) if end < offset => findings.add(
+                        "offset-regression",
+                        Anomaly::new(format!(
+                            "group {group_name:?}'s committed offset for {key_name} is {end} at the end, below the offset {offset} it committed at op {by}.",
+                        ))
+                        .key(key_name)
+                        .offsets([offset, end])
+                        .ops([by, final_index])
+                        .detail("group", group_name),
+                    ),
+                    Some(_) => {}
+                    None => findings.doubt(|| {
+                        format!("the final state has no committed offset for group {group_name:?} and {key_name}, which committed {offset} at op {by}")
+                    }),
+                }
+            }
+        } else {
+            points = committed.clone();
+        }
+
+        // Applied values per group, sorted; duplicates reported as they are found.
+        let mut applied: BTreeMap<u32, Vec<i64>> = BTreeMap::new();
+        let mut has_applied_state = false;
+        if let (Some(final_applied), Some(final_index)) = (final_applied, final_index) {
+            has_applied_state = true;
+            for (group_name, per_key) in final_applied {
+                let group = groups.intern(group_name);
+                let mut values: Vec<(i64, KeyId)> = per_key
+                    .iter()
+                    .flat_map(|(&key, values)| values.iter().map(move |&value| (value, key)))
+                    .collect();
+                values.sort_unstable();
+                for run in values.chunk_by(|a, b| a.0 == b.0) {
+                    if run.len() > 1 {
+                        let (value, key) = run[0];
+                        let key_name = history.key_name(key);
+                        findings.add(
+                            "double-apply",
+                            Anomaly::new(format!(
+                                "group {group_name:?}'s final state holds the effect of {key_name} value {value} {} times.",
+                                run.len()
+                            ))
+                            .key(key_name)
+                            .value(value)
+                            .ops([final_index])
+                            .detail("group", group_name.as_str())
+                            .detail("times", run.len()),
+                        );
+                    }
+                }
+                let mut set: Vec<i64> = values.iter().map(|&(value, _)| value).collect();
+                set.dedup();
+                applied.insert(group, set);
+            }
+        } else if !applies.is_empty() {
+            has_applied_state = true;
+            applies.sort_unstable();
+            for run in applies.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+                let (group, value, key, _) = run[0];
+                if run.len() > 1 {
+                    let key_name = history.key_name(key);
+                    let group_name = &groups.names[group as usize];
+                    findings.add(
+                        "double-apply",
+                        Anomaly::new(format!(
+                            "group {group_name:?} applied {key_name} value {value} {} times.",
+                            run.len()
+                        ))
+                        .key(key_name)
+                        .value(value)
+                        .ops(run.iter().map(|&(_, _, _, op)| op))
+                        .detail("group", group_name.as_str())
+                        .detail("times", run.len()),
+                    );
+                }
+                applied.entry(group).or_default().push(value);
+            }
+        }
+
+        if !points.is_empty() && !has_applied_state {
+            findings.doubt(|| {
+                "groups committed offsets, but no applied state was recorded (final-state \"applied\" or apply ops), so missed and double applies cannot be judged".to_string()
+            });
+        }
+        if has_applied_state {
+            let nothing = Vec::new();
+            for (&(group, key), &(commit, by)) in &points {
+                let set = applied.get(&group).unwrap_or(&nothing);
+                let key_log = log.key(key);
+                let group_name = &groups.names[group as usize];
+                let key_name = history.key_name(key);
+                let below = key_log
+                    .order
+                    .partition_point(|&id| log.observation(id).offset < commit);
+                for run in key_log.order[..below]
+                    .chunk_by(|&a, &b| log.observation(a).offset == log.observation(b).offset)
+                {
+                    if run
+                        .iter()
+                        .any(|&id| set.binary_search(&log.observation(id).value).is_ok())
+                    {
+                        continue;
+                    }
+                    let seen = log.observation(run[0]);
+                    findings.add(
+                        "missed-apply",
+                        Anomaly::new(format!(
+                            "group {group_name:?} committed {key_name} up to offset {commit} (op {by}), but never applied value {} at offset {} (seen by op {}).",
+                            seen.value, seen.offset, seen.op
+                        ))
+                        .key(key_name)
+                        .value(seen.value)
+                        .offsets([seen.offset])
+                        .ops([seen.op, by])
+                        .detail("group", group_name.as_str())
+                        .detail("committed", commit),
+                    );
+                }
+            }
+        }
+        if points.is_empty() && !has_applied_state {
+            findings
+                .doubt(|| "no consumer group committed an offset or applied a message".to_string());
+        }
+        findings.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::testing::{assert_exactly, assert_unknown, assert_valid, check};
+
+    /// orders/0 offsets 0..=2 hold 10..=12; process 2 is in group billing and read them all.
+    const LOG: &str = r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",10],["send","orders/0",11],["send","orders/0",12]]}
+        {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,10]],["send","orders/0",[1,11]],["send","orders/0",[2,12]]]}
+        {"index":2,"time":3000,"process":2,"type":"invoke","f":"subscribe","value":{"group":"billing","topics":["orders"]}}
+        {"index":3,"time":3100,"process":2,"type":"ok","f":"subscribe","value":{"group":"billing","topics":["orders"]}}
+        {"index":4,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+        {"index":5,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,10],[1,11],[2,12]]}]]}"#;
+
+    fn with_log(rest: &str) -> String {
+        format!("{LOG}\n{rest}")
+    }
+
+    #[test]
+    fn valid_when_everything_committed_was_applied_once() {
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":7,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":8,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,11,12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
+            ),
+        );
+        assert_valid(&result);
+    }
+
+    #[test]
+    fn double_apply_in_the_final_business_state() {
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":7,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":8,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,11,11,12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
+            ),
+        );
+        assert_exactly(&result, &["double-apply"]);
+        assert_eq!(result.anomalies["double-apply"][0].value, Some(11));
+    }
+
+    #[test]
+    fn double_apply_from_apply_ops() {
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":6000,"process":2,"type":"invoke","f":"apply","value":{"key":"orders/0","value":10,"offset":0}}
+                   {"index":7,"time":6100,"process":2,"type":"ok","f":"apply","value":{"key":"orders/0","value":10,"offset":0}}
+                   {"index":8,"time":6200,"process":2,"type":"invoke","f":"apply","value":{"key":"orders/0","value":10,"offset":0}}
+                   {"index":9,"time":6300,"process":2,"type":"ok","f":"apply","value":{"key":"orders/0","value":10,"offset":0}}"#,
+            ),
+        );
+        assert_exactly(&result, &["double-apply"]);
+        assert_eq!(result.anomalies["double-apply"][0].ops, vec![7, 9]);
+    }
+
+    #[test]
+    fn missed_apply_when_the_group_committed_past_a_message() {
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":7,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":8,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
+            ),
+        );
+        assert_exactly(&result, &["missed-apply"]);
+        let missed = &result.anomalies["missed-apply"][0];
+        assert_eq!((missed.value, missed.offsets.clone()), (Some(11), vec![1]));
+    }
+
+    #[test]
+    fn offset_regression_when_a_later_commit_goes_down() {
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":7,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":8,"time":7500,"process":3,"type":"invoke","f":"assign","value":{"group":"billing","keys":["orders/0"],"generation":1}}
+                   {"index":9,"time":7600,"process":3,"type":"ok","f":"assign","value":{"group":"billing","keys":["orders/0"],"generation":1}}
+                   {"index":10,"time":8000,"process":3,"type":"invoke","f":"commit-offsets","value":{"orders/0":1}}
+                   {"index":11,"time":8100,"process":3,"type":"ok","f":"commit-offsets","value":{"orders/0":1}}
+                   {"index":12,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,11,12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
+            ),
+        );
+        assert_exactly(&result, &["offset-regression"]);
+        assert_eq!(result.anomalies["offset-regression"][0].ops, vec![7, 11]);
+    }
+
+    #[test]
+    fn offset_regression_when_the_final_committed_offset_is_lower() {
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":7,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":8,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,11,12]}},"committed-offsets":{"billing":{"orders/0":2}}}}"#,
+            ),
+        );
+        assert_exactly(&result, &["offset-regression"]);
+    }
+
+    #[test]
+    fn unknown_without_any_applied_state() {
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":7,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}"#,
+            ),
+        );
+        assert_unknown(&result);
+    }
+}

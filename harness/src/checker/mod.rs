@@ -1,0 +1,438 @@
+//! Checkers: pure functions from a history to a verdict and named anomalies (design.md
+//! section 9). Each check lives in its own file and reports only its own anomaly names.
+//!
+//! Rules every checker keeps:
+//! - `info` ops may or may not have happened: they are never required, but a read of one of
+//!   their values proves they happened.
+//! - A checker that cannot decide says `unknown` with a reason, never `valid`; an anomaly
+//!   with proof beats any doubt, so `invalid` wins over `unknown`.
+//! - Cost is linear in the history, or n log n where it sorts; the shared indexes
+//!   ([`crate::history::InferredLog`]) are built once with the history.
+//! - Output is deterministic: anomalies are listed in history order, maps are `BTreeMap`s.
+
+pub mod consumer_order;
+pub mod exactly_once_txn;
+pub mod idempotent_consumption;
+pub mod liveness;
+pub mod log_consistency;
+pub mod no_loss;
+pub mod per_producer_order;
+pub mod run_result;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use consumer_order::ConsumerOrder;
+pub use exactly_once_txn::ExactlyOnceTxn;
+pub use idempotent_consumption::IdempotentConsumption;
+pub use liveness::Liveness;
+pub use log_consistency::LogConsistency;
+pub use no_loss::NoLoss;
+pub use per_producer_order::PerProducerOrder;
+pub use run_result::{history_check, history_stats, run_result, RunMeta};
+
+use crate::history::History;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// At most this many anomalies of one name are kept per check; the rest are counted in
+/// [`CheckResult::omitted`].
+pub const ANOMALIES_PER_NAME_MAX: usize = 1000;
+
+/// Every check, in the order of design.md section 9.
+pub const CHECK_NAMES: [&str; 7] = [
+    no_loss::NAME,
+    log_consistency::NAME,
+    per_producer_order::NAME,
+    consumer_order::NAME,
+    exactly_once_txn::NAME,
+    idempotent_consumption::NAME,
+    liveness::NAME,
+];
+
+/// Knobs a scenario sets for its checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// After the heal the cluster must serve a send or poll within this much simulated time.
+    pub recovery: Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            recovery: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A check's verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No anomaly was found and everything the check needed was there.
+    Valid,
+    /// At least one anomaly, with proof.
+    Invalid,
+    /// The history does not hold what the check needs to decide, and why.
+    Unknown { reason: String },
+}
+
+impl Verdict {
+    fn rank(&self) -> u8 {
+        match self {
+            Verdict::Valid => 0,
+            Verdict::Unknown { .. } => 1,
+            Verdict::Invalid => 2,
+        }
+    }
+
+    /// The worse of two verdicts: invalid > unknown > valid. Between two unknowns, the first.
+    pub fn worst(self, other: Verdict) -> Verdict {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Unknown { .. } => "unknown",
+        }
+    }
+
+    pub fn to_report(&self) -> reports::Verdict {
+        match self {
+            Verdict::Valid => reports::Verdict::Valid,
+            Verdict::Invalid => reports::Verdict::Invalid,
+            Verdict::Unknown { .. } => reports::Verdict::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Unknown { reason } => write!(f, "unknown ({reason})"),
+            verdict => f.write_str(verdict.as_str()),
+        }
+    }
+}
+
+/// A named, explained violation with the ops that prove it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offsets: Vec<u64>,
+    /// Indexes of the ops that prove it, ascending.
+    pub ops: Vec<u64>,
+    /// One sentence a person can act on.
+    pub explanation: String,
+    /// Anything else that pins it down (process, group, txn, expected/got, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub detail: BTreeMap<String, serde_json::Value>,
+}
+
+impl Anomaly {
+    pub fn new(explanation: impl Into<String>) -> Anomaly {
+        Anomaly {
+            explanation: explanation.into(),
+            ..Anomaly::default()
+        }
+    }
+
+    pub fn key(mut self, key: &str) -> Anomaly {
+        self.key = Some(key.to_string());
+        self
+    }
+
+    pub fn value(mut self, value: i64) -> Anomaly {
+        self.value = Some(value);
+        self
+    }
+
+    pub fn offsets(mut self, offsets: impl IntoIterator<Item = u64>) -> Anomaly {
+        self.offsets = offsets.into_iter().collect();
+        self
+    }
+
+    /// The proving ops; sorted and deduplicated here.
+    pub fn ops(mut self, ops: impl IntoIterator<Item = u64>) -> Anomaly {
+        self.ops = ops.into_iter().collect();
+        self.ops.sort_unstable();
+        self.ops.dedup();
+        self
+    }
+
+    pub fn detail(mut self, name: &str, value: impl Into<serde_json::Value>) -> Anomaly {
+        self.detail.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn to_report(&self) -> reports::Anomaly {
+        reports::Anomaly {
+            key: self.key.clone(),
+            value: self.value,
+            offsets: self.offsets.clone(),
+            ops: self.ops.clone(),
+            explanation: self.explanation.clone(),
+            detail: self.detail.clone(),
+        }
+    }
+}
+
+/// What one check found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckResult {
+    pub verdict: Verdict,
+    /// Anomaly name -> anomalies, in history order.
+    pub anomalies: BTreeMap<String, Vec<Anomaly>>,
+    /// Anomaly name -> how many more were found beyond [`ANOMALIES_PER_NAME_MAX`].
+    pub omitted: BTreeMap<String, u64>,
+}
+
+impl CheckResult {
+    /// The number of anomalies found of `name`, including omitted ones.
+    pub fn count(&self, name: &str) -> u64 {
+        self.anomalies.get(name).map_or(0, |list| list.len() as u64)
+            + self.omitted.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// A check.
+pub trait Checker {
+    fn name(&self) -> &'static str;
+
+    /// Every anomaly name this check can report.
+    fn anomalies(&self) -> &'static [&'static str];
+
+    fn check(&self, history: &History, opts: &CheckOptions) -> CheckResult;
+
+    /// Does the history hold any op this check judges? `faultline check` runs only the checks
+    /// that apply; a scenario runs the checks it names, and one that finds nothing to judge
+    /// says `unknown`.
+    fn applies(&self, _history: &History) -> bool {
+        true
+    }
+}
+
+/// Every check, in the order of design.md section 9.
+pub fn all() -> Vec<Box<dyn Checker>> {
+    vec![
+        Box::new(NoLoss),
+        Box::new(LogConsistency),
+        Box::new(PerProducerOrder),
+        Box::new(ConsumerOrder),
+        Box::new(ExactlyOnceTxn),
+        Box::new(IdempotentConsumption),
+        Box::new(Liveness),
+    ]
+}
+
+/// The check called `name`.
+pub fn by_name(name: &str) -> Option<Box<dyn Checker>> {
+    all().into_iter().find(|checker| checker.name() == name)
+}
+
+/// The check that reports anomaly `name` (for validating a scenario's `expect`).
+pub fn check_of_anomaly(name: &str) -> Option<&'static str> {
+    all()
+        .iter()
+        .find(|checker| checker.anomalies().contains(&name))
+        .map(|checker| checker.name())
+}
+
+/// The checks that apply to `history`.
+pub fn applicable(history: &History) -> Vec<Box<dyn Checker>> {
+    all()
+        .into_iter()
+        .filter(|checker| checker.applies(history))
+        .collect()
+}
+
+/// Several checks' results composed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked {
+    /// The worst of the checks' verdicts; `unknown` if no check ran.
+    pub verdict: Verdict,
+    /// Check name -> result.
+    pub results: BTreeMap<&'static str, CheckResult>,
+}
+
+impl Checked {
+    /// Every anomaly of every check, by anomaly name.
+    pub fn anomalies(&self) -> BTreeMap<&str, &[Anomaly]> {
+        let mut all = BTreeMap::new();
+        for result in self.results.values() {
+            for (name, list) in &result.anomalies {
+                all.insert(name.as_str(), list.as_slice());
+            }
+        }
+        all
+    }
+}
+
+/// Runs `checkers` over `history` and composes their verdicts.
+pub fn run_checks(
+    history: &History,
+    checkers: &[Box<dyn Checker>],
+    opts: &CheckOptions,
+) -> Checked {
+    let mut verdict: Option<Verdict> = None;
+    let mut results = BTreeMap::new();
+    for checker in checkers {
+        let result = checker.check(history, opts);
+        verdict = Some(match verdict {
+            None => result.verdict.clone(),
+            Some(worst) => worst.worst(result.verdict.clone()),
+        });
+        results.insert(checker.name(), result);
+    }
+    Checked {
+        verdict: verdict.unwrap_or_else(|| Verdict::Unknown {
+            reason: "no check applies to this history".to_string(),
+        }),
+        results,
+    }
+}
+
+/// Collects one check's anomalies and doubts, then turns them into a [`CheckResult`].
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    anomalies: BTreeMap<String, Vec<Anomaly>>,
+    omitted: BTreeMap<String, u64>,
+    doubts: u64,
+    doubt_first: Option<String>,
+}
+
+impl Findings {
+    pub(crate) fn add(&mut self, name: &str, anomaly: Anomaly) {
+        let list = self.anomalies.entry(name.to_string()).or_default();
+        if list.len() < ANOMALIES_PER_NAME_MAX {
+            list.push(anomaly);
+        } else {
+            *self.omitted.entry(name.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Something the check could not decide; the first reason is kept, the rest counted.
+    pub(crate) fn doubt(&mut self, reason: impl FnOnce() -> String) {
+        self.doubts += 1;
+        if self.doubt_first.is_none() {
+            self.doubt_first = Some(reason());
+        }
+    }
+
+    pub(crate) fn is_clean(&self) -> bool {
+        self.anomalies.is_empty() && self.doubts == 0
+    }
+
+    pub(crate) fn finish(self) -> CheckResult {
+        let verdict = if !self.anomalies.is_empty() {
+            Verdict::Invalid
+        } else if let Some(first) = self.doubt_first {
+            Verdict::Unknown {
+                reason: if self.doubts > 1 {
+                    format!("{first} (and {} more undecided)", self.doubts - 1)
+                } else {
+                    first
+                },
+            }
+        } else {
+            Verdict::Valid
+        };
+        CheckResult {
+            verdict,
+            anomalies: self.anomalies,
+            omitted: self.omitted,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_anomaly_of_the_design_has_one_check() {
+        // design.md section 9, verbatim.
+        let design: &[(&str, &[&str])] = &[
+            ("no-loss", &["lost-write", "unseen"]),
+            (
+                "log-consistency",
+                &["inconsistent-offsets", "duplicate", "aborted-read"],
+            ),
+            (
+                "per-producer-order",
+                &[
+                    "nonmonotonic-send",
+                    "int-nonmonotonic-send",
+                    "int-send-skip",
+                    "sequence-gap",
+                ],
+            ),
+            (
+                "consumer-order",
+                &[
+                    "poll-skip",
+                    "nonmonotonic-poll",
+                    "int-poll-skip",
+                    "int-nonmonotonic-poll",
+                ],
+            ),
+            (
+                "exactly-once-txn",
+                &[
+                    "txn-aborted-visible",
+                    "txn-committed-lost",
+                    "txn-duplicate",
+                    "txn-premature-visible",
+                ],
+            ),
+            (
+                "idempotent-consumption",
+                &["double-apply", "missed-apply", "offset-regression"],
+            ),
+            ("liveness", &["no-recovery"]),
+        ];
+        for (check, anomalies) in design {
+            for anomaly in *anomalies {
+                assert_eq!(check_of_anomaly(anomaly), Some(*check), "{anomaly}");
+            }
+        }
+        let names: Vec<&str> = all().iter().map(|checker| checker.name()).collect();
+        assert_eq!(names, CHECK_NAMES);
+        assert!(by_name("no-loss").is_some() && by_name("no-such").is_none());
+    }
+
+    #[test]
+    fn verdicts_compose_to_the_worst() {
+        let unknown = || Verdict::Unknown {
+            reason: "why".to_string(),
+        };
+        assert_eq!(Verdict::Valid.worst(unknown()), unknown());
+        assert_eq!(unknown().worst(Verdict::Invalid), Verdict::Invalid);
+        assert_eq!(Verdict::Invalid.worst(Verdict::Valid), Verdict::Invalid);
+        assert_eq!(Verdict::Valid.worst(Verdict::Valid), Verdict::Valid);
+    }
+
+    #[test]
+    fn findings_keep_a_bounded_number_of_anomalies() {
+        let mut findings = Findings::default();
+        for value in 0..ANOMALIES_PER_NAME_MAX as i64 + 5 {
+            findings.add("unseen", Anomaly::new("x.").value(value).ops([1]));
+        }
+        let result = findings.finish();
+        assert_eq!(result.anomalies["unseen"].len(), ANOMALIES_PER_NAME_MAX);
+        assert_eq!(result.omitted["unseen"], 5);
+        assert_eq!(result.count("unseen"), ANOMALIES_PER_NAME_MAX as u64 + 5);
+        assert_eq!(result.verdict, Verdict::Invalid);
+    }
+}

@@ -1,0 +1,253 @@
+//! `no-loss`: every acknowledged send is eventually read.
+//!
+//! - `lost-write`: an ok send (or an info send proven written by a read) whose offset is below
+//!   the highest offset any poll returned for its key, yet no poll ever returned it. Reads
+//!   went past it, so it should have been seen: the log lost it (unclean leader election,
+//!   truncation below the high watermark, an ack before fsync).
+//! - `unseen`: an ok send never read, although the drain reached its key's end. Reported only
+//!   for writes that are not already a `lost-write`.
+//!
+//! An info send is never required; one whose value was read is proven written, and so counts
+//! like an ok send (which, having been read, it can never be missing). Without a drain, or if
+//! the drain never reached a key's end, an unread ok send above every read offset is
+//! undecided: the verdict is `unknown` unless some other write is provably lost.
+
+use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
+use crate::history::{History, Outcome, WriteKind};
+
+pub const NAME: &str = "no-loss";
+
+/// The anomalies this check reports.
+pub const ANOMALIES: &[&str] = &["lost-write", "unseen"];
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoLoss;
+
+impl Checker for NoLoss {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn anomalies(&self) -> &'static [&'static str] {
+        ANOMALIES
+    }
+
+    fn applies(&self, history: &History) -> bool {
+        history
+            .log()
+            .writes
+            .iter()
+            .any(|write| write.kind == WriteKind::Send)
+    }
+
+    fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
+        let log = history.log();
+        let drain = history.drain();
+        let mut findings = Findings::default();
+        let mut required = 0u64;
+        for write in &log.writes {
+            if write.kind != WriteKind::Send {
+                continue;
+            }
+            let proven = match write.outcome {
+                Outcome::Ok => true,
+                Outcome::Info => write.reads > 0,
+                Outcome::Fail => false,
+            };
+            if !proven {
+                continue;
+            }
+            required += 1;
+            if write.reads > 0 {
+                continue;
+            }
+            let key_name = history.key_name(write.key);
+            let key = log.key(write.key);
+            let acked = write.completion.unwrap_or(write.invoke);
+            match (write.offset, key.read_max) {
+                (Some(offset), Some((read_max, proof))) if offset < read_max => {
+                    let proof = log.observation(proof);
+                    findings.add(
+                        "lost-write",
+                        Anomaly::new(format!(
+                            "{key_name} value {} was acknowledged at offset {offset} (op {acked}), and op {} read up to offset {read_max}, but no poll ever returned it.",
+                            write.value, proof.op
+                        ))
+                        .key(key_name)
+                        .value(write.value)
+                        .offsets([offset])
+                        .ops([acked, proof.op])
+                        .detail("highest_read", read_max),
+                    );
+                }
+                _ if drain.is_some() && key.drained => {
+                    let at = write
+                        .offset
+                        .map_or("an unknown offset".to_string(), |o| format!("offset {o}"));
+                    findings.add(
+                        "unseen",
+                        Anomaly::new(format!(
+                            "{key_name} value {} was acknowledged at {at} (op {acked}), but the final drain read {key_name} to its end without seeing it.",
+                            write.value
+                        ))
+                        .key(key_name)
+                        .value(write.value)
+                        .offsets(write.offset)
+                        .ops([acked]),
+                    );
+                }
+                _ => findings.doubt(|| match drain {
+                    None => format!(
+                        "{key_name} value {} (op {acked}) was acknowledged but never read, and the history has no drain, so it may simply not have been read yet",
+                        write.value
+                    ),
+                    Some(drain) => format!(
+                        "{key_name} value {} (op {acked}) was acknowledged but never read, and no poll after the drain (op {}) reached the end of {key_name}",
+                        write.value, drain.index
+                    ),
+                }),
+            }
+        }
+        if required == 0 && findings.is_clean() && drain.is_none() {
+            findings.doubt(|| "no send was acknowledged, and the history has no drain".to_string());
+        }
+        findings.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::testing::{assert_exactly, assert_unknown, assert_valid, check};
+
+    #[test]
+    fn valid_when_every_acknowledged_send_is_read() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,17]]}]]}"#,
+        );
+        assert_valid(&result);
+    }
+
+    #[test]
+    fn lost_write_when_a_read_went_past_an_acknowledged_offset() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/0",18]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]],["send","orders/0",[1,18]]]}
+               {"index":2,"time":3000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":3,"time":4000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[1,18]]}]]}"#,
+        );
+        assert_exactly(&result, &["lost-write"]);
+        let lost = &result.anomalies["lost-write"][0];
+        assert_eq!(
+            (lost.value, lost.offsets.as_slice(), lost.ops.as_slice()),
+            (Some(17), &[0][..], &[1, 3][..])
+        );
+    }
+
+    #[test]
+    fn unseen_when_the_drain_reached_the_end_without_it() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[]}]]}"#,
+        );
+        assert_exactly(&result, &["unseen"]);
+        assert_eq!(result.anomalies["unseen"][0].value, Some(17));
+    }
+
+    #[test]
+    fn unknown_without_a_drain() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}"#,
+        );
+        let reason = assert_unknown(&result);
+        assert!(reason.contains("no drain"), "{reason}");
+    }
+
+    #[test]
+    fn unknown_when_the_drain_never_listed_the_key() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/1":[]}]]}"#,
+        );
+        assert_unknown(&result);
+    }
+
+    #[test]
+    fn unknown_when_the_drain_never_reached_the_end() {
+        // The drain poll returned records for orders/0 but never an empty list: it may have
+        // stopped short of the end, where 18 could still be.
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/0",18]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]],["send","orders/0",[1,18]]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,17]]}]]}"#,
+        );
+        let reason = assert_unknown(&result);
+        assert!(reason.contains("reached the end of orders/0"), "{reason}");
+    }
+
+    #[test]
+    fn an_info_send_that_was_read_counts() {
+        // The info send of 18 was read at offset 1, so it happened; that read went past the
+        // acknowledged offset 0 of value 17, which nobody read: a lost write.
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}
+               {"index":2,"time":3000,"process":3,"type":"invoke","f":"send","value":[["send","orders/0",18]]}
+               {"index":3,"time":4000,"process":3,"type":"info","f":"send","value":[["send","orders/0",18]]}
+               {"index":4,"time":5000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":5,"time":6000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[1,18]]}]]}"#,
+        );
+        assert_exactly(&result, &["lost-write"]);
+        assert_eq!(result.anomalies["lost-write"][0].value, Some(17));
+        assert_eq!(result.anomalies["lost-write"][0].ops, vec![1, 5]);
+    }
+
+    #[test]
+    fn an_unread_info_send_is_not_required() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}
+               {"index":2,"time":3000,"process":3,"type":"invoke","f":"send","value":[["send","orders/0",18]]}
+               {"index":3,"time":4000,"process":3,"type":"info","f":"send","value":[["send","orders/0",18]]}
+               {"index":4,"time":5000,"process":4,"type":"invoke","f":"send","value":[["send","orders/0",19]]}
+               {"index":5,"time":5500,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":6,"time":6000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":7,"time":7000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,17]]}]]}"#,
+        );
+        assert_valid(&result);
+    }
+
+    #[test]
+    fn a_failed_send_is_not_required() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"fail","f":"send","value":[["send","orders/0",17]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[]}]]}"#,
+        );
+        assert_valid(&result);
+    }
+}

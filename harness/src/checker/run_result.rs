@@ -1,0 +1,116 @@
+//! From check results to the report schemas. `reports` knows nothing of the harness, so the
+//! conversion lives here: composed verdicts, per-check verdicts and reasons, anomalies, and the
+//! statistics a history alone can tell.
+
+use super::Checked;
+use crate::history::{History, Process, F};
+use reports::{HistoryCheck, HistoryStats, RunResult, Stats};
+use std::collections::BTreeMap;
+
+/// What a run knows beyond its history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunMeta {
+    pub scenario: String,
+    pub seed: u64,
+    /// The command that replays the run, e.g. `faultline run scenarios/x.yaml --seed 42`.
+    pub repro: String,
+    /// Measured by the caller (real-mode code): the harness never reads the wall clock.
+    pub wall_seconds: f64,
+}
+
+/// The `result.json` of one run.
+pub fn run_result(history: &History, checked: &Checked, meta: RunMeta) -> RunResult {
+    let parts = Parts::of(history, checked);
+    RunResult {
+        scenario: meta.scenario,
+        seed: meta.seed,
+        verdict: checked.verdict.to_report(),
+        checks: parts.checks,
+        reasons: parts.reasons,
+        anomalies: parts.anomalies,
+        anomalies_omitted: parts.omitted,
+        stats: Stats {
+            ops: parts.stats.ops,
+            sends_ok: parts.stats.sends_ok,
+            sim_seconds: parts.stats.sim_seconds,
+            wall_seconds: meta.wall_seconds,
+            faults: parts.stats.faults,
+        },
+        history_digest: history.digest().hex(),
+        repro: meta.repro,
+    }
+}
+
+/// The `faultline check --json` output; `skipped` names checks that did not apply.
+pub fn history_check(
+    source_name: &str,
+    history: &History,
+    checked: &Checked,
+    skipped: Vec<String>,
+) -> HistoryCheck {
+    let parts = Parts::of(history, checked);
+    HistoryCheck {
+        history: source_name.to_string(),
+        verdict: checked.verdict.to_report(),
+        checks: parts.checks,
+        reasons: parts.reasons,
+        skipped,
+        anomalies: parts.anomalies,
+        anomalies_omitted: parts.omitted,
+        stats: parts.stats,
+        history_digest: history.digest().hex(),
+    }
+}
+
+/// Statistics of a history: ops, ok sends, simulated seconds, faults started.
+pub fn history_stats(history: &History) -> HistoryStats {
+    HistoryStats {
+        ops: history.len() as u64,
+        sends_ok: history.log().sends_ok(),
+        sim_seconds: history.time_end() as f64 / 1e9,
+        faults: history
+            .ops()
+            .iter()
+            .filter(|op| op.process == Process::Nemesis && matches!(op.f, F::Start(_)))
+            .count() as u64,
+    }
+}
+
+struct Parts {
+    checks: BTreeMap<String, reports::Verdict>,
+    reasons: BTreeMap<String, String>,
+    anomalies: BTreeMap<String, Vec<reports::Anomaly>>,
+    omitted: BTreeMap<String, u64>,
+    stats: HistoryStats,
+}
+
+impl Parts {
+    fn of(history: &History, checked: &Checked) -> Parts {
+        let mut parts = Parts {
+            checks: BTreeMap::new(),
+            reasons: BTreeMap::new(),
+            anomalies: BTreeMap::new(),
+            omitted: BTreeMap::new(),
+            stats: history_stats(history),
+        };
+        for (name, result) in &checked.results {
+            parts
+                .checks
+                .insert(name.to_string(), result.verdict.to_report());
+            if let super::Verdict::Unknown { reason } = &result.verdict {
+                parts.reasons.insert(name.to_string(), reason.clone());
+            }
+            for (anomaly, list) in &result.anomalies {
+                parts
+                    .anomalies
+                    .entry(anomaly.clone())
+                    .or_default()
+                    .extend(list.iter().map(super::Anomaly::to_report));
+            }
+            for (anomaly, count) in &result.omitted {
+                *parts.omitted.entry(anomaly.clone()).or_default() += count;
+            }
+        }
+        parts
+    }
+}

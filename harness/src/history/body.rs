@@ -1,0 +1,558 @@
+//! The typed reading of an op's `value`. Each value shape of design.md section 8 decodes once,
+//! when a history is built, into a [`Body`]; checkers read bodies and never walk JSON. Keys are
+//! interned into [`KeyId`]s so per-key state lives in vectors, not string-keyed maps.
+//!
+//! Shapes (`k` is a key `"topic/partition"`, `v` an integer value unique per run, `o` an offset):
+//!
+//! | f | invoke | completion |
+//! |---|---|---|
+//! | `send` | `[["send",k,v], ...]` | `[["send",k,[o,v]], ...]`, `o` may be `null` |
+//! | `poll` | `[["poll"]]` | `[["poll",{k:[[o,v], ...]}]]` |
+//! | `txn` | a mix of send and poll micro-ops | same |
+//! | `assign`, `subscribe` | `[k, ...]` or `{"group":g,"keys":[k...],"topics":[t...],"generation":n}` | same |
+//! | `commit-offsets` | `{k:o, ...}` (the next offset to read) | same |
+//! | `txn-send` | `{"txn":id,"key":k,"value":v}` | plus `"local":"commit"\|"rollback"\|"unknown"` |
+//! | `apply` | `{"key":k,"value":v,"offset":o}` | same |
+//! | `sequence-gap` | event: `{"key":k,"producer":p,"expected":n,"got":m}` | |
+//! | `final-state` | event: see [`super::final_state`] | |
+//! | `crash`, nemesis | free-form | |
+
+use super::final_state::FinalState;
+use super::op::{OpType, F};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// An interned key (`"topic/partition"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(pub u32);
+
+impl KeyId {
+    pub fn slot(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The key interner of one history.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    names: Vec<String>,
+    ids: BTreeMap<String, KeyId>,
+}
+
+impl Keys {
+    pub fn intern(&mut self, name: &str) -> KeyId {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = KeyId(u32::try_from(self.names.len()).expect("fewer than 2^32 keys"));
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    pub fn name(&self, id: KeyId) -> &str {
+        &self.names[id.slot()]
+    }
+
+    pub fn id(&self, name: &str) -> Option<KeyId> {
+        self.ids.get(name).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// A decoded op value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// `send`, `poll`, `txn`.
+    Mops(Vec<Mop>),
+    /// `assign`, `subscribe`.
+    Membership(Membership),
+    /// `commit-offsets`, sorted by key.
+    CommitOffsets(Vec<(KeyId, u64)>),
+    TxnSend(TxnSend),
+    Apply(Apply),
+    FinalState(Box<FinalState>),
+    SequenceGap(SequenceGap),
+    /// `crash` and nemesis ops: free-form values no checker reads.
+    Opaque,
+}
+
+impl Body {
+    pub fn mops(&self) -> &[Mop] {
+        match self {
+            Body::Mops(mops) => mops,
+            _ => &[],
+        }
+    }
+}
+
+/// One micro-op of a `send`, `poll` or `txn` op.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mop {
+    Send(SendMop),
+    Poll(PollMop),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendMop {
+    pub key: KeyId,
+    pub value: i64,
+    /// The offset the broker assigned; `None` on an invoke, or when the client never learned it.
+    pub offset: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollMop {
+    /// `None` for `["poll"]` (an invoke, or a completion that carries no records).
+    pub reads: Option<Vec<KeyReads>>,
+}
+
+/// The records one poll returned for one key, in the order returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyReads {
+    pub key: KeyId,
+    pub records: Vec<Record>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub offset: u64,
+    pub value: i64,
+}
+
+/// A consumer's (re)assignment: after it, the process's read position is whatever the group
+/// coordinator says, so consumer-order stops comparing across it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Membership {
+    pub group: Option<String>,
+    pub keys: Vec<KeyId>,
+    pub topics: Vec<String>,
+    pub generation: Option<u64>,
+}
+
+/// The producer's local transaction record for one transactional message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Local {
+    Commit,
+    Rollback,
+    Unknown,
+}
+
+impl Local {
+    pub fn parse(text: &str) -> Option<Local> {
+        match text {
+            "commit" => Some(Local::Commit),
+            "rollback" => Some(Local::Rollback),
+            "unknown" => Some(Local::Unknown),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Local::Commit => "commit",
+            Local::Rollback => "rollback",
+            Local::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnSend {
+    /// The transaction id, as a string (integers are written in decimal).
+    pub txn: String,
+    pub key: KeyId,
+    pub value: i64,
+    /// Present on completions: the local transaction's result when the op returned.
+    pub local: Option<Local>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Apply {
+    pub key: KeyId,
+    pub value: i64,
+    pub offset: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SequenceGap {
+    pub key: KeyId,
+    pub producer: u64,
+    pub expected: u64,
+    pub got: u64,
+}
+
+/// Where in a value a reader looked: built without allocating, printed only on error, e.g.
+/// `value[0][1]["orders/0"][3]`.
+#[derive(Clone, Copy)]
+pub(crate) enum At<'p> {
+    Root(&'static str),
+    Index(&'p At<'p>, usize),
+    Field(&'p At<'p>, &'p str),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(name) => f.write_str(name),
+            At::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            At::Field(parent, name) => {
+                if name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    write!(f, "{parent}.{name}")
+                } else {
+                    write!(f, "{parent}[{name:?}]")
+                }
+            }
+        }
+    }
+}
+
+const VALUE: At<'static> = At::Root("value");
+
+/// Decodes `value` for an op with function `f` and type `kind`. The error is a reason a
+/// person can act on, naming the part of the value that is wrong.
+pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Body, String> {
+    match f {
+        F::Send | F::Poll | F::Txn => decode_mops(f, kind, value, keys).map(Body::Mops),
+        F::Assign | F::Subscribe => decode_membership(value, keys).map(Body::Membership),
+        F::CommitOffsets => {
+            let map = object(value, &VALUE)?;
+            let mut offsets = Vec::with_capacity(map.len());
+            for (key, offset) in map {
+                let offset = offset_of(offset, &At::Field(&VALUE, key))?;
+                offsets.push((intern(keys, key, &VALUE)?, offset));
+            }
+            offsets.sort_unstable();
+            Ok(Body::CommitOffsets(offsets))
+        }
+        F::TxnSend => decode_txn_send(kind, value, keys).map(Body::TxnSend),
+        F::Apply => {
+            let map = object(value, &VALUE)?;
+            only_fields(map, &["key", "value", "offset"], &VALUE)?;
+            let offset = match map.get("offset") {
+                None | Some(Value::Null) => None,
+                Some(offset) => Some(offset_of(offset, &At::Field(&VALUE, "offset"))?),
+            };
+            Ok(Body::Apply(Apply {
+                key: key_field(map, keys)?,
+                value: integer_of(field(map, "value", &VALUE)?, &At::Field(&VALUE, "value"))?,
+                offset,
+            }))
+        }
+        F::SequenceGap => {
+            let map = object(value, &VALUE)?;
+            only_fields(map, &["key", "producer", "expected", "got"], &VALUE)?;
+            let number = |name: &'static str| -> Result<u64, String> {
+                offset_of(field(map, name, &VALUE)?, &At::Field(&VALUE, name))
+            };
+            Ok(Body::SequenceGap(SequenceGap {
+                producer: number("producer")?,
+                expected: number("expected")?,
+                got: number("got")?,
+                key: key_field(map, keys)?,
+            }))
+        }
+        F::FinalState => {
+            FinalState::decode(value, keys).map(|state| Body::FinalState(Box::new(state)))
+        }
+        F::Crash | F::Heal | F::Drain | F::Start(_) | F::Stop(_) | F::Other(_) => Ok(Body::Opaque),
+    }
+}
+
+fn decode_mops(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Vec<Mop>, String> {
+    let items = value.as_array().ok_or_else(|| {
+        format!(
+            "value: expected a list of micro-ops like [[\"send\",\"orders/0\",17]], found {}",
+            shape(value)
+        )
+    })?;
+    if items.is_empty() {
+        return Err("value: a list of micro-ops must not be empty".to_string());
+    }
+    let mut mops = Vec::with_capacity(items.len());
+    for (position, item) in items.iter().enumerate() {
+        let at = At::Index(&VALUE, position);
+        let parts = item.as_array().ok_or_else(|| {
+            format!(
+                "{at}: expected a micro-op like [\"send\",k,v] or [\"poll\"], found {}",
+                shape(item)
+            )
+        })?;
+        let mop = match parts.first().and_then(Value::as_str) {
+            Some("send") => Mop::Send(decode_send(parts, &at, keys)?),
+            Some("poll") => Mop::Poll(decode_poll(parts, &at, keys)?),
+            _ => return Err(format!("{at}: a micro-op starts with \"send\" or \"poll\"")),
+        };
+        match (f, &mop) {
+            (F::Send, Mop::Poll(_)) => {
+                return Err(format!("{at}: a send op holds only send micro-ops"))
+            }
+            (F::Poll, Mop::Send(_)) => {
+                return Err(format!("{at}: a poll op holds only poll micro-ops"))
+            }
+            _ => {}
+        }
+        if kind == OpType::Invoke {
+            if let Mop::Poll(PollMop { reads: Some(_) }) = mop {
+                return Err(format!(
+                    "{at}: an invoke's poll carries no records; write [\"poll\"]"
+                ));
+            }
+        }
+        mops.push(mop);
+    }
+    Ok(mops)
+}
+
+fn decode_send(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<SendMop, String> {
+    if parts.len() != 3 {
+        return Err(format!(
+            "{at}: a send micro-op is [\"send\",key,value] or [\"send\",key,[offset,value]]"
+        ));
+    }
+    let key = intern(keys, string_of(&parts[1], &At::Index(at, 1))?, at)?;
+    let (offset, value) = match &parts[2] {
+        Value::Array(pair) if pair.len() == 2 => {
+            let pair_at = At::Index(at, 2);
+            let offset = match &pair[0] {
+                Value::Null => None,
+                offset => Some(offset_of(offset, &At::Index(&pair_at, 0))?),
+            };
+            (offset, integer_of(&pair[1], &At::Index(&pair_at, 1))?)
+        }
+        Value::Array(_) => return Err(format!("{}: expected [offset, value]", At::Index(at, 2))),
+        value => (None, integer_of(value, &At::Index(at, 2))?),
+    };
+    Ok(SendMop { key, value, offset })
+}
+
+fn decode_poll(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<PollMop, String> {
+    match parts.len() {
+        1 => Ok(PollMop { reads: None }),
+        2 => {
+            let map_at = At::Index(at, 1);
+            let map = parts[1].as_object().ok_or_else(|| {
+                format!(
+                    "{map_at}: expected {{key: [[offset, value], ...]}}, found {}",
+                    shape(&parts[1])
+                )
+            })?;
+            let mut reads = Vec::with_capacity(map.len());
+            for (name, records) in map {
+                let key_at = At::Field(&map_at, name);
+                let list = records.as_array().ok_or_else(|| {
+                    format!(
+                        "{key_at}: expected a list of [offset, value], found {}",
+                        shape(records)
+                    )
+                })?;
+                let mut decoded = Vec::with_capacity(list.len());
+                for (position, record) in list.iter().enumerate() {
+                    let record_at = At::Index(&key_at, position);
+                    match record.as_array().map(Vec::as_slice) {
+                        Some([offset, value]) => decoded.push(Record {
+                            offset: offset_of(offset, &At::Index(&record_at, 0))?,
+                            value: integer_of(value, &At::Index(&record_at, 1))?,
+                        }),
+                        _ => {
+                            return Err(format!(
+                                "{record_at}: expected [offset, value], found {}",
+                                shape(record)
+                            ))
+                        }
+                    }
+                }
+                reads.push(KeyReads {
+                    key: intern(keys, name, &map_at)?,
+                    records: decoded,
+                });
+            }
+            Ok(PollMop { reads: Some(reads) })
+        }
+        _ => Err(format!(
+            "{at}: a poll micro-op is [\"poll\"] or [\"poll\",{{key: records}}]"
+        )),
+    }
+}
+
+fn decode_membership(value: &Value, keys: &mut Keys) -> Result<Membership, String> {
+    match value {
+        Value::Null => Ok(Membership::default()),
+        Value::Array(items) => Ok(Membership {
+            keys: key_list(items, &VALUE, keys)?,
+            ..Membership::default()
+        }),
+        Value::Object(map) => {
+            only_fields(map, &["group", "keys", "topics", "generation"], &VALUE)?;
+            let group = match map.get("group") {
+                None | Some(Value::Null) => None,
+                Some(group) => Some(string_of(group, &At::Field(&VALUE, "group"))?.to_string()),
+            };
+            let keys_at = At::Field(&VALUE, "keys");
+            let keys = match map.get("keys") {
+                None => Vec::new(),
+                Some(list) => key_list(array(list, &keys_at)?, &keys_at, keys)?,
+            };
+            let topics_at = At::Field(&VALUE, "topics");
+            let topics = match map.get("topics") {
+                None => Vec::new(),
+                Some(list) => array(list, &topics_at)?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| string_of(t, &At::Index(&topics_at, i)).map(str::to_string))
+                    .collect::<Result<_, _>>()?,
+            };
+            let generation = match map.get("generation") {
+                None | Some(Value::Null) => None,
+                Some(generation) => {
+                    Some(offset_of(generation, &At::Field(&VALUE, "generation"))?)
+                }
+            };
+            Ok(Membership {
+                group,
+                keys,
+                topics,
+                generation,
+            })
+        }
+        other => Err(format!(
+            "value: expected a list of keys or {{\"group\",\"keys\",\"topics\",\"generation\"}}, found {}",
+            shape(other)
+        )),
+    }
+}
+
+fn decode_txn_send(kind: OpType, value: &Value, keys: &mut Keys) -> Result<TxnSend, String> {
+    let map = object(value, &VALUE)?;
+    only_fields(map, &["txn", "key", "value", "local"], &VALUE)?;
+    let txn = match field(map, "txn", &VALUE)? {
+        Value::String(text) if !text.is_empty() => text.clone(),
+        Value::Number(number) if number.is_u64() || number.is_i64() => number.to_string(),
+        other => {
+            return Err(format!(
+                "value.txn: expected a transaction id (string or integer), found {}",
+                shape(other)
+            ))
+        }
+    };
+    let local = match map.get("local") {
+        None | Some(Value::Null) => None,
+        Some(local) => Some(local.as_str().and_then(Local::parse).ok_or_else(|| {
+            format!("value.local: expected \"commit\", \"rollback\" or \"unknown\", found {local}")
+        })?),
+    };
+    if kind == OpType::Invoke && local.is_some() {
+        return Err(
+            "value.local: an invoke cannot know its local transaction's result yet".to_string(),
+        );
+    }
+    Ok(TxnSend {
+        txn,
+        key: key_field(map, keys)?,
+        value: integer_of(field(map, "value", &VALUE)?, &At::Field(&VALUE, "value"))?,
+        local,
+    })
+}
+
+// --- small readers, each naming where it looked ---
+
+pub(crate) fn shape(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+pub(crate) fn object<'v>(value: &'v Value, at: &At<'_>) -> Result<&'v Map<String, Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("{at}: expected an object, found {}", shape(value)))
+}
+
+pub(crate) fn array<'v>(value: &'v Value, at: &At<'_>) -> Result<&'v Vec<Value>, String> {
+    value
+        .as_array()
+        .ok_or_else(|| format!("{at}: expected a list, found {}", shape(value)))
+}
+
+pub(crate) fn field<'v>(
+    map: &'v Map<String, Value>,
+    name: &str,
+    at: &At<'_>,
+) -> Result<&'v Value, String> {
+    map.get(name)
+        .ok_or_else(|| format!("{at}: missing field \"{name}\""))
+}
+
+pub(crate) fn only_fields(
+    map: &Map<String, Value>,
+    known: &[&str],
+    at: &At<'_>,
+) -> Result<(), String> {
+    for name in map.keys() {
+        if !known.contains(&name.as_str()) {
+            return Err(format!(
+                "{at}: unknown field {name:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn string_of<'v>(value: &'v Value, at: &At<'_>) -> Result<&'v str, String> {
+    value
+        .as_str()
+        .ok_or_else(|| format!("{at}: expected a string, found {}", shape(value)))
+}
+
+pub(crate) fn integer_of(value: &Value, at: &At<'_>) -> Result<i64, String> {
+    value
+        .as_i64()
+        .ok_or_else(|| format!("{at}: expected an integer value, found {value}"))
+}
+
+pub(crate) fn offset_of(value: &Value, at: &At<'_>) -> Result<u64, String> {
+    value
+        .as_u64()
+        .ok_or_else(|| format!("{at}: expected a non-negative integer, found {value}"))
+}
+
+pub(crate) fn intern(keys: &mut Keys, name: &str, at: &At<'_>) -> Result<KeyId, String> {
+    if name.is_empty() {
+        return Err(format!(
+            "{at}: a key must not be empty (keys look like \"orders/0\")"
+        ));
+    }
+    Ok(keys.intern(name))
+}
+
+fn key_field(map: &Map<String, Value>, keys: &mut Keys) -> Result<KeyId, String> {
+    let name = string_of(field(map, "key", &VALUE)?, &At::Field(&VALUE, "key"))?;
+    intern(keys, name, &VALUE)
+}
+
+fn key_list(items: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<Vec<KeyId>, String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let item_at = At::Index(at, i);
+            intern(keys, string_of(item, &item_at)?, &item_at)
+        })
+        .collect()
+}

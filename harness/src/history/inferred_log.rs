@@ -1,0 +1,414 @@
+//! The log a history implies, built once and shared by every checker. Each sent value becomes
+//! a [`Write`] with its outcome; each acknowledged offset and each polled record becomes an
+//! [`Observation`] of a (key, offset, value). Per key, the observations sorted by offset are
+//! the inferred "version order" (Jepsen's term): the checkers compare what clients saw against
+//! it. The log is *inferred*, never trusted: two values at one offset, or one value at two
+//! offsets, are kept side by side so the log-consistency check can report them.
+//!
+//! Cost: one pass over the ops, one sort of the sent values, one sort per key — n log n.
+
+use super::body::{Body, KeyId, Mop};
+use super::op::{Op, OpType, F};
+use super::{HistoryError, OpError, NONE};
+
+/// A write's dense id: its position in [`InferredLog::writes`].
+pub type WriteId = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    /// A `send` micro-op (in a `send` or `txn` op).
+    Send,
+    /// A transactional message (`txn-send`).
+    TxnSend,
+}
+
+/// How the op that wrote a value ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Fail,
+    /// `info`, or the invoke never completed: may or may not have happened.
+    Info,
+}
+
+/// One value some client tried to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    pub key: KeyId,
+    pub value: i64,
+    pub kind: WriteKind,
+    pub invoke: u64,
+    pub completion: Option<u64>,
+    pub outcome: Outcome,
+    /// The acknowledged offset (ok sends that learned it).
+    pub offset: Option<u64>,
+    /// How many polled records carried this value.
+    pub reads: u32,
+    /// The first observation that read it (index into [`InferredLog::observations`]).
+    pub read_first: Option<u32>,
+    /// The first observation of this value at any (key, offset), ack or read.
+    pub seen_first: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// An ok send's acknowledged offset.
+    Ack,
+    /// A record an ok poll returned.
+    Read,
+}
+
+/// A (key, offset, value) some op saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observation {
+    pub key: KeyId,
+    pub offset: u64,
+    pub value: i64,
+    /// The completion op that saw it.
+    pub op: u64,
+    pub source: Source,
+    /// The write of this value, if any client sent it.
+    pub write: Option<WriteId>,
+}
+
+/// Per key: what was seen where.
+#[derive(Clone, Debug, Default)]
+pub struct KeyLog {
+    /// Observation ids sorted by (offset, value, op): the version order with its witnesses.
+    pub order: Vec<u32>,
+    /// Distinct offsets known to hold a value, ascending.
+    pub offsets: Vec<u64>,
+    /// The highest offset any poll returned, and the observation that proves it.
+    pub read_max: Option<(u64, u32)>,
+    /// A poll completing after the drain marker listed this key with no records: the drain
+    /// reached the key's end.
+    pub drained: bool,
+}
+
+impl KeyLog {
+    /// Is some offset strictly between `low` and `high` known to hold a value?
+    pub fn known_between(&self, low: u64, high: u64) -> Option<u64> {
+        if high <= low.saturating_add(1) {
+            return None;
+        }
+        let at = self.offsets.partition_point(|&offset| offset <= low);
+        self.offsets
+            .get(at)
+            .copied()
+            .filter(|&offset| offset < high)
+    }
+}
+
+/// A value observed at a second (key, offset): `first` and `again` are observation ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relocation {
+    pub write: WriteId,
+    pub first: u32,
+    pub again: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InferredLog {
+    pub writes: Vec<Write>,
+    pub observations: Vec<Observation>,
+    pub keys: Vec<KeyLog>,
+    /// Values seen at more than one (key, offset), one entry per extra place.
+    pub relocations: Vec<Relocation>,
+    /// Observations of values no client ever sent.
+    pub garbage: Vec<u32>,
+    table: ValueTable,
+}
+
+impl InferredLog {
+    pub(crate) fn build(
+        ops: &[Op],
+        bodies: &[Body],
+        partner: &[u64],
+        key_count: usize,
+        drain: Option<u64>,
+    ) -> Result<InferredLog, Vec<HistoryError>> {
+        let mut writes: Vec<Write> = Vec::new();
+        let mut observations: Vec<Observation> = Vec::new();
+        let mut keys = vec![KeyLog::default(); key_count];
+        // First write id of each invoke's micro-ops.
+        let mut write_base: Vec<WriteId> = vec![WriteId::MAX; ops.len()];
+        let drain = drain.unwrap_or(NONE);
+
+        for (position, (op, body)) in ops.iter().zip(bodies).enumerate() {
+            let index = position as u64;
+            match (op.kind, body) {
+                (OpType::Invoke, Body::Mops(mops)) => {
+                    write_base[position] = writes.len() as WriteId;
+                    for mop in mops {
+                        if let Mop::Send(send) = mop {
+                            writes.push(Write::new(send.key, send.value, WriteKind::Send, index));
+                        }
+                    }
+                }
+                (OpType::Invoke, Body::TxnSend(txn)) => {
+                    write_base[position] = writes.len() as WriteId;
+                    writes.push(Write::new(txn.key, txn.value, WriteKind::TxnSend, index));
+                }
+                (kind, Body::Mops(mops)) => {
+                    let invoke = partner[position];
+                    if invoke == NONE {
+                        continue;
+                    }
+                    let mut write = write_base[invoke as usize] as usize;
+                    for mop in mops {
+                        match mop {
+                            Mop::Send(send) => {
+                                let entry = &mut writes[write];
+                                write += 1;
+                                entry.completion = Some(index);
+                                entry.outcome = outcome(kind);
+                                if kind == OpType::Ok {
+                                    entry.offset = send.offset;
+                                    if let Some(offset) = send.offset {
+                                        observations.push(Observation {
+                                            key: send.key,
+                                            offset,
+                                            value: send.value,
+                                            op: index,
+                                            source: Source::Ack,
+                                            write: None,
+                                        });
+                                    }
+                                }
+                            }
+                            Mop::Poll(poll) => {
+                                let (OpType::Ok, Some(reads)) = (kind, &poll.reads) else {
+                                    continue;
+                                };
+                                for key_reads in reads {
+                                    if drain != NONE
+                                        && index > drain
+                                        && key_reads.records.is_empty()
+                                    {
+                                        keys[key_reads.key.slot()].drained = true;
+                                    }
+                                    for record in &key_reads.records {
+                                        observations.push(Observation {
+                                            key: key_reads.key,
+                                            offset: record.offset,
+                                            value: record.value,
+                                            op: index,
+                                            source: Source::Read,
+                                            write: None,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                (kind, Body::TxnSend(_)) if op.f == F::TxnSend => {
+                    let invoke = partner[position];
+                    if invoke == NONE {
+                        continue;
+                    }
+                    let entry = &mut writes[write_base[invoke as usize] as usize];
+                    entry.completion = Some(index);
+                    entry.outcome = outcome(kind);
+                }
+                _ => {}
+            }
+        }
+
+        let table = ValueTable::build(&writes).map_err(|(value, first, again)| {
+            vec![HistoryError {
+                index: writes[again as usize].invoke,
+                error: OpError::DuplicateValue {
+                    value,
+                    first: writes[first as usize].invoke,
+                },
+            }]
+        })?;
+
+        let mut relocations = Vec::new();
+        let mut garbage = Vec::new();
+        for (id, observation) in observations.iter_mut().enumerate() {
+            let id = id as u32;
+            let key = &mut keys[observation.key.slot()];
+            if observation.source == Source::Read
+                && key
+                    .read_max
+                    .is_none_or(|(offset, _)| observation.offset > offset)
+            {
+                key.read_max = Some((observation.offset, id));
+            }
+            let Some(write_id) = table.get(observation.value) else {
+                garbage.push(id);
+                continue;
+            };
+            observation.write = Some(write_id);
+            let write = &mut writes[write_id as usize];
+            if observation.source == Source::Read {
+                write.reads += 1;
+                write.read_first.get_or_insert(id);
+            }
+            write.seen_first.get_or_insert(id);
+        }
+        // Relocations need the first observation's place, which the loop above cannot borrow
+        // while it mutates the observations.
+        for (id, observation) in observations.iter().enumerate() {
+            let Some(write_id) = observation.write else {
+                continue;
+            };
+            let first = writes[write_id as usize].seen_first.expect("set above");
+            let seen = &observations[first as usize];
+            if (seen.key, seen.offset) != (observation.key, observation.offset) {
+                relocations.push(Relocation {
+                    write: write_id,
+                    first,
+                    again: id as u32,
+                });
+            }
+        }
+
+        for (id, observation) in observations.iter().enumerate() {
+            keys[observation.key.slot()].order.push(id as u32);
+        }
+        for key in &mut keys {
+            key.order.sort_unstable_by_key(|&id| {
+                let o = &observations[id as usize];
+                (o.offset, o.value, o.op)
+            });
+            key.offsets = key
+                .order
+                .iter()
+                .map(|&id| observations[id as usize].offset)
+                .collect();
+            key.offsets.dedup();
+        }
+
+        Ok(InferredLog {
+            writes,
+            observations,
+            keys,
+            relocations,
+            garbage,
+            table,
+        })
+    }
+
+    /// The write of `value`, if some client sent it.
+    pub fn write_of(&self, value: i64) -> Option<&Write> {
+        self.table.get(value).map(|id| &self.writes[id as usize])
+    }
+
+    pub fn write(&self, id: WriteId) -> &Write {
+        &self.writes[id as usize]
+    }
+
+    pub fn observation(&self, id: u32) -> &Observation {
+        &self.observations[id as usize]
+    }
+
+    pub fn key(&self, key: KeyId) -> &KeyLog {
+        &self.keys[key.slot()]
+    }
+
+    /// Ok sends (micro-ops), for the run statistics.
+    pub fn sends_ok(&self) -> u64 {
+        self.writes
+            .iter()
+            .filter(|w| w.kind == WriteKind::Send && w.outcome == Outcome::Ok)
+            .count() as u64
+    }
+}
+
+impl Write {
+    fn new(key: KeyId, value: i64, kind: WriteKind, invoke: u64) -> Write {
+        Write {
+            key,
+            value,
+            kind,
+            invoke,
+            completion: None,
+            outcome: Outcome::Info,
+            offset: None,
+            reads: 0,
+            read_first: None,
+            seen_first: None,
+        }
+    }
+}
+
+fn outcome(kind: OpType) -> Outcome {
+    match kind {
+        OpType::Ok => Outcome::Ok,
+        OpType::Fail => Outcome::Fail,
+        OpType::Info | OpType::Invoke => Outcome::Info,
+    }
+}
+
+/// Value -> write id. Values are usually a dense run of integers, so a direct table is tried
+/// first; sparse values fall back to a sorted vector and binary search.
+#[derive(Clone, Debug, Default)]
+enum ValueTable {
+    #[default]
+    Empty,
+    Dense {
+        min: i64,
+        slots: Vec<WriteId>,
+    },
+    Sorted(Vec<(i64, WriteId)>),
+}
+
+/// A dense table may be at most this many times larger than the number of writes.
+const DENSE_SPREAD_MAX: u64 = 4;
+
+impl ValueTable {
+    /// Fails with (value, first write, second write) when a value was sent twice.
+    fn build(writes: &[Write]) -> Result<ValueTable, (i64, WriteId, WriteId)> {
+        if writes.is_empty() {
+            return Ok(ValueTable::Empty);
+        }
+        let min = writes.iter().map(|w| w.value).min().expect("not empty");
+        let max = writes.iter().map(|w| w.value).max().expect("not empty");
+        let spread = max.abs_diff(min);
+        if spread < DENSE_SPREAD_MAX * writes.len() as u64 + 1024 {
+            let mut slots = vec![WriteId::MAX; spread as usize + 1];
+            for (id, write) in writes.iter().enumerate() {
+                let slot = &mut slots[write.value.abs_diff(min) as usize];
+                if *slot != WriteId::MAX {
+                    return Err((write.value, *slot, id as WriteId));
+                }
+                *slot = id as WriteId;
+            }
+            return Ok(ValueTable::Dense { min, slots });
+        }
+        let mut sorted: Vec<(i64, WriteId)> = writes
+            .iter()
+            .enumerate()
+            .map(|(id, write)| (write.value, id as WriteId))
+            .collect();
+        sorted.sort_unstable();
+        for pair in sorted.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                return Err((pair[0].0, pair[0].1, pair[1].1));
+            }
+        }
+        Ok(ValueTable::Sorted(sorted))
+    }
+
+    fn get(&self, value: i64) -> Option<WriteId> {
+        match self {
+            ValueTable::Empty => None,
+            ValueTable::Dense { min, slots } => {
+                if value < *min {
+                    return None;
+                }
+                slots
+                    .get(value.abs_diff(*min) as usize)
+                    .copied()
+                    .filter(|&id| id != WriteId::MAX)
+            }
+            ValueTable::Sorted(sorted) => sorted
+                .binary_search_by_key(&value, |&(v, _)| v)
+                .ok()
+                .map(|at| sorted[at].1),
+        }
+    }
+}

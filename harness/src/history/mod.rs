@@ -1,0 +1,420 @@
+//! The history: every operation the clients and the nemesis performed, in simulated-time order,
+//! stored as JSON Lines (design.md section 8). Modelled on Jepsen's Kafka workload so histories
+//! stay comparable. A history is the only input of the checkers, so it is validated whole when
+//! it is built: indexes run 0, 1, 2, ...; time never goes backwards; every client completion
+//! answers that process's open invoke with the same function and the same micro-ops; a process
+//! that completed with `info` is never reused; sent values are unique. A history that breaks
+//! one of these is bad input (exit 2), never a verdict.
+//!
+//! Fault model of the recording itself: a client op may never complete (the run ended, or its
+//! process crashed); such an invoke is treated like an `info` — it may or may not have
+//! happened. Nothing else about the recording is assumed to be lossy.
+//!
+//! Phase markers are nemesis ops: `heal` (every fault lifted; liveness is measured from it) and
+//! `drain` (the final reads start). A key is *drained* once a poll that completes after the
+//! drain marker lists it with no records (`"orders/0":[]`): the recorder writes that only when
+//! the consumer's position has reached the key's end (its high watermark), so checks that need
+//! "never read, even at the end" (`unseen`, `txn-committed-lost`) have their proof. See
+//! [`final_state`] for the `final-state` value.
+
+pub mod body;
+pub mod digest;
+pub mod final_state;
+pub mod inferred_log;
+pub mod op;
+pub mod read;
+pub mod recorder;
+pub mod synthetic;
+pub mod values;
+pub mod write;
+
+pub use body::{
+    Apply, Body, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record, SendMop,
+    SequenceGap, TxnSend,
+};
+pub use digest::HistoryDigest;
+pub use final_state::FinalState;
+pub use inferred_log::{InferredLog, KeyLog, Observation, Outcome, Source, Write, WriteKind};
+pub use op::{Op, OpType, Process, F};
+pub use read::{parse_history, read_history, LineError, ReadError};
+pub use recorder::Recorder;
+pub use write::{write_history, write_op};
+
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// At most this many problems are collected from one history before giving up on it.
+pub const ERRORS_MAX: usize = 20;
+
+/// Marks "no such op" in dense per-op tables.
+const NONE: u64 = u64::MAX;
+
+/// Why an op cannot be part of a valid history.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum OpError {
+    #[error("not a history op: {0}")]
+    Syntax(String),
+    #[error("index {found} is out of sequence (expected {expected}: indexes count lines from 0)")]
+    Index { expected: u64, found: u64 },
+    #[error("time {time} is before the previous op's time {previous} (ops are in sim-time order)")]
+    TimeBackwards { previous: u64, time: u64 },
+    #[error("{0}")]
+    Value(String),
+    #[error("{0}")]
+    Process(String),
+    #[error("{0}")]
+    Pairing(String),
+    #[error("value {value} was already sent by op {first}; values are unique per run")]
+    DuplicateValue { value: i64, first: u64 },
+}
+
+/// One problem, at the op with this index.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("op {index}: {error}")]
+pub struct HistoryError {
+    pub index: u64,
+    pub error: OpError,
+}
+
+/// A validated history with every value decoded and the log it implies inferred.
+#[derive(Debug)]
+pub struct History {
+    ops: Vec<Op>,
+    bodies: Vec<Body>,
+    keys: Keys,
+    /// Invoke <-> completion, both ways; `NONE` for events and unpaired ops.
+    partner: Vec<u64>,
+    /// Dense process number per op: clients in order of first appearance, then the nemesis.
+    slots: Vec<u32>,
+    slot_count: usize,
+    final_state: Option<u64>,
+    heal: Option<u64>,
+    drain: Option<u64>,
+    log: InferredLog,
+}
+
+struct Open {
+    invoke: u64,
+}
+
+impl History {
+    /// Validates and indexes `ops`. On failure returns up to [`ERRORS_MAX`] problems, in order.
+    pub fn from_ops(ops: Vec<Op>) -> Result<History, Vec<HistoryError>> {
+        let mut errors = Vec::new();
+        let mut keys = Keys::default();
+        let mut bodies = Vec::with_capacity(ops.len());
+        let mut partner = vec![NONE; ops.len()];
+        let mut slots = Vec::with_capacity(ops.len());
+        let mut slot_of: BTreeMap<u64, u32> = BTreeMap::new();
+        let mut last_client: Option<(u64, u32)> = None;
+        let mut open: Vec<Option<Open>> = Vec::new();
+        let mut retired: Vec<Option<u64>> = Vec::new();
+        let mut final_state = None;
+        let mut heal = None;
+        let mut last_stop = None;
+        let mut drain = None;
+        let mut previous_time = 0;
+
+        for (position, op) in ops.iter().enumerate() {
+            let index = position as u64;
+            let mut fail = |error: OpError| {
+                if errors.len() < ERRORS_MAX {
+                    errors.push(HistoryError { index, error });
+                }
+            };
+            if op.index != index {
+                fail(OpError::Index {
+                    expected: index,
+                    found: op.index,
+                });
+            }
+            if op.time < previous_time {
+                fail(OpError::TimeBackwards {
+                    previous: previous_time,
+                    time: op.time,
+                });
+            }
+            previous_time = previous_time.max(op.time);
+
+            // Dense process slots; the nemesis takes slot u32::MAX until the end.
+            let slot = match op.process {
+                Process::Nemesis => u32::MAX,
+                Process::Client(id) => match last_client {
+                    Some((last, slot)) if last == id => slot,
+                    _ => {
+                        let next = slot_of.len() as u32;
+                        let slot = *slot_of.entry(id).or_insert(next);
+                        if slot as usize == open.len() {
+                            open.push(None);
+                            retired.push(None);
+                        }
+                        last_client = Some((id, slot));
+                        slot
+                    }
+                },
+            };
+            slots.push(slot);
+
+            // An undecodable value is reported and read as opaque, so pairing still runs and
+            // one bad line yields one problem, not a cascade.
+            let (body, decoded) = match body::decode(&op.f, op.kind, &op.value, &mut keys) {
+                Ok(body) => (body, true),
+                Err(reason) => {
+                    fail(OpError::Value(reason));
+                    (Body::Opaque, false)
+                }
+            };
+
+            match (&op.process, &op.f) {
+                (Process::Nemesis, f) if f.is_request() => fail(OpError::Process(format!(
+                    "\"{f}\" is a client function; the nemesis cannot perform it"
+                ))),
+                (Process::Client(id), f) if f.is_nemesis_only() => {
+                    fail(OpError::Process(format!(
+                        "process {id} performed \"{f}\", which only the nemesis performs (client functions: {})",
+                        op::CLIENT_FUNCTIONS
+                    )))
+                }
+                _ => {}
+            }
+
+            match &op.f {
+                F::FinalState => {
+                    if let Some(first) = final_state {
+                        fail(OpError::Pairing(format!(
+                            "a second final-state op (the first is op {first}); record the ground truth once"
+                        )));
+                    } else {
+                        final_state = Some(index);
+                    }
+                }
+                F::Heal => heal = Some(index),
+                F::Stop(_) => last_stop = Some(index),
+                F::Drain => {
+                    drain.get_or_insert(index);
+                }
+                _ => {}
+            }
+
+            if let Process::Client(id) = op.process {
+                let slot = slot as usize;
+                if op.f.is_request() {
+                    if op.kind == OpType::Invoke {
+                        if let Some(at) = retired[slot] {
+                            fail(OpError::Pairing(format!(
+                                "process {id} completed with info at op {at} and may not be reused; a reconnecting client takes a new process id"
+                            )));
+                        }
+                        if let Some(still) = &open[slot] {
+                            fail(OpError::Pairing(format!(
+                                "process {id} invoked again while op {} is still open",
+                                still.invoke
+                            )));
+                        }
+                        open[slot] = Some(Open { invoke: index });
+                    } else {
+                        match open[slot].take() {
+                            None if !decoded => {}
+                            None => fail(OpError::Pairing(format!(
+                                "process {id} completed \"{}\" with no open invoke",
+                                op.f
+                            ))),
+                            Some(Open { invoke }) => {
+                                let invoked = &ops[invoke as usize];
+                                if invoked.f != op.f {
+                                    fail(OpError::Pairing(format!(
+                                        "process {id} completed \"{}\" but its open invoke (op {invoke}) is \"{}\"",
+                                        op.f, invoked.f
+                                    )));
+                                } else if let Err(reason) =
+                                    matches_invoke(&bodies[invoke as usize], &body)
+                                {
+                                    fail(OpError::Pairing(format!(
+                                        "the completion does not match its invoke (op {invoke}): {reason}"
+                                    )));
+                                } else {
+                                    partner[invoke as usize] = index;
+                                    partner[position] = invoke;
+                                }
+                            }
+                        }
+                        if op.kind == OpType::Info {
+                            retired[slot] = Some(index);
+                        }
+                    }
+                } else if op.kind == OpType::Invoke {
+                    fail(OpError::Pairing(format!(
+                        "\"{}\" is an event, recorded once as ok or info, never invoked",
+                        op.f
+                    )));
+                }
+            }
+            bodies.push(body);
+        }
+
+        let slot_count = slot_of.len() + 1;
+        let nemesis_slot = (slot_count - 1) as u32;
+        for slot in &mut slots {
+            if *slot == u32::MAX {
+                *slot = nemesis_slot;
+            }
+        }
+
+        let heal = heal.or(last_stop);
+        let log = if errors.is_empty() {
+            match InferredLog::build(&ops, &bodies, &partner, keys.len(), drain) {
+                Ok(log) => log,
+                Err(mut problems) => {
+                    problems.truncate(ERRORS_MAX);
+                    return Err(problems);
+                }
+            }
+        } else {
+            return Err(errors);
+        };
+
+        Ok(History {
+            ops,
+            bodies,
+            keys,
+            partner,
+            slots,
+            slot_count,
+            final_state,
+            heal,
+            drain,
+            log,
+        })
+    }
+
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn op(&self, index: u64) -> &Op {
+        &self.ops[index as usize]
+    }
+
+    pub fn body(&self, index: u64) -> &Body {
+        &self.bodies[index as usize]
+    }
+
+    /// Every op with its decoded value, in history order.
+    pub fn entries(&self) -> impl Iterator<Item = (&Op, &Body)> {
+        self.ops.iter().zip(self.bodies.iter())
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn key_name(&self, key: KeyId) -> &str {
+        self.keys.name(key)
+    }
+
+    /// The invoke a completion answers.
+    pub fn invoke_of(&self, completion: u64) -> Option<u64> {
+        let partner = self.partner[completion as usize];
+        (partner != NONE && partner < completion).then_some(partner)
+    }
+
+    /// The completion of an invoke, if it completed.
+    pub fn completion_of(&self, invoke: u64) -> Option<u64> {
+        let partner = self.partner[invoke as usize];
+        (partner != NONE && partner > invoke).then_some(partner)
+    }
+
+    /// A dense number for the op's process, `0..slot_count()`; stable within this history.
+    pub fn slot(&self, index: u64) -> usize {
+        self.slots[index as usize] as usize
+    }
+
+    pub fn slot_count(&self) -> usize {
+        self.slot_count
+    }
+
+    /// The `final-state` op, if recorded.
+    pub fn final_state(&self) -> Option<(u64, &FinalState)> {
+        let index = self.final_state?;
+        match &self.bodies[index as usize] {
+            Body::FinalState(state) => Some((index, state)),
+            _ => None,
+        }
+    }
+
+    /// The heal: the last `heal` marker, else the last `stop-*` nemesis op.
+    pub fn heal(&self) -> Option<&Op> {
+        self.heal.map(|index| self.op(index))
+    }
+
+    /// The first `drain` marker.
+    pub fn drain(&self) -> Option<&Op> {
+        self.drain.map(|index| self.op(index))
+    }
+
+    /// The log the history implies: writes, reads and per-key version orders.
+    pub fn log(&self) -> &InferredLog {
+        &self.log
+    }
+
+    /// Simulated time of the last op, in nanoseconds.
+    pub fn time_end(&self) -> u64 {
+        self.ops.last().map_or(0, |op| op.time)
+    }
+
+    /// The digest of the canonical JSON Lines form.
+    pub fn digest(&self) -> HistoryDigest {
+        HistoryDigest::of_ops(&self.ops)
+    }
+}
+
+/// A completion repeats its invoke's micro-ops (adding offsets and records) and its
+/// transactional message.
+fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
+    match (invoke, completion) {
+        (Body::Mops(asked), Body::Mops(answered)) => {
+            if asked.len() != answered.len() {
+                return Err(format!(
+                    "{} micro-ops invoked, {} completed",
+                    asked.len(),
+                    answered.len()
+                ));
+            }
+            for (position, (asked, answered)) in asked.iter().zip(answered).enumerate() {
+                match (asked, answered) {
+                    (Mop::Send(asked), Mop::Send(answered)) => {
+                        if asked.key != answered.key || asked.value != answered.value {
+                            return Err(format!(
+                                "micro-op {position} sends a different key or value"
+                            ));
+                        }
+                    }
+                    (Mop::Poll(_), Mop::Poll(_)) => {}
+                    _ => return Err(format!("micro-op {position} changed between send and poll")),
+                }
+            }
+            Ok(())
+        }
+        (Body::TxnSend(asked), Body::TxnSend(answered)) => {
+            if asked.txn != answered.txn
+                || asked.key != answered.key
+                || asked.value != answered.value
+            {
+                return Err("the transactional message differs".to_string());
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+//! Reading a history file. Every malformed line is reported with its line number and the
+//! reason, up to [`super::ERRORS_MAX`] of them, so one run of `faultline check` shows what to
+//! fix; a history with any problem is rejected whole (exit 2), never half-checked.
+
+use super::op::Op;
+use super::{History, OpError, ERRORS_MAX};
+use std::fmt;
+use std::io::{self, BufRead};
+use std::path::Path;
+use thiserror::Error;
+
+/// A problem on one line (1-based).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("line {line}: {error}")]
+pub struct LineError {
+    pub line: u64,
+    pub error: OpError,
+}
+
+/// Why a history could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    Io {
+        source_name: String,
+        error: io::Error,
+    },
+    /// One entry per malformed line, in line order.
+    Invalid {
+        source_name: String,
+        problems: Vec<LineError>,
+    },
+}
+
+impl std::error::Error for ReadError {}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io { source_name, error } => write!(f, "{source_name}: {error}"),
+            ReadError::Invalid {
+                source_name,
+                problems,
+            } => {
+                for (position, problem) in problems.iter().enumerate() {
+                    if position > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{source_name}:{}: {}", problem.line, problem.error)?;
+                }
+                if problems.len() >= ERRORS_MAX {
+                    write!(f, "\n{source_name}: stopped after {ERRORS_MAX} problems")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ReadError {
+    /// The line problems, empty for an I/O error.
+    pub fn problems(&self) -> &[LineError] {
+        match self {
+            ReadError::Io { .. } => &[],
+            ReadError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+/// Reads and validates the history at `path`.
+pub fn read_history(path: &Path) -> Result<History, ReadError> {
+    let source_name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|error| ReadError::Io {
+        source_name: source_name.clone(),
+        error,
+    })?;
+    parse_history(io::BufReader::new(file), &source_name)
+}
+
+/// Parses and validates JSON Lines from `reader`; `source_name` prefixes error messages.
+/// Blank lines are skipped (line numbers still count them).
+pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<History, ReadError> {
+    let mut ops = Vec::new();
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    let mut buffer = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buffer.clear();
+        let read = reader
+            .read_until(b'\n', &mut buffer)
+            .map_err(|error| ReadError::Io {
+                source_name: source_name.to_string(),
+                error,
+            })?;
+        if read == 0 {
+            break;
+        }
+        line += 1;
+        let text = buffer.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Op>(text) {
+            Ok(op) => {
+                ops.push(op);
+                lines.push(line);
+            }
+            Err(error) => {
+                problems.push(LineError {
+                    line,
+                    error: OpError::Syntax(syntax_reason(&error)),
+                });
+                if problems.len() >= ERRORS_MAX {
+                    break;
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ReadError::Invalid {
+            source_name: source_name.to_string(),
+            problems,
+        });
+    }
+    History::from_ops(ops).map_err(|errors| ReadError::Invalid {
+        source_name: source_name.to_string(),
+        problems: errors
+            .into_iter()
+            .map(|error| LineError {
+                line: lines.get(error.index as usize).copied().unwrap_or(line),
+                error: error.error,
+            })
+            .collect(),
+    })
+}
+
+/// serde_json's message without its "at line 1 column N" suffix (we parse one line at a
+/// time), with the column kept.
+fn syntax_reason(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let reason = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |at| &text[..at]);
+    format!("{reason} (column {})", error.column())
+}

@@ -1,0 +1,453 @@
+//! The history format: reading, validating, writing, digesting.
+
+use super::*;
+use serde_json::json;
+
+/// design.md section 8's example, verbatim.
+const DESIGN_EXAMPLE: &str = r#"{"index":0,"time":1500000,"process":3,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+{"index":1,"time":1730000,"process":3,"type":"ok","f":"send","value":[["send","orders/0",[5,17]]]}
+{"index":2,"time":1800000,"process":4,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":3,"time":1900000,"process":4,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[5,17],[6,18]]}]]}
+{"index":4,"time":2000000,"process":"nemesis","type":"info","f":"start-partition","value":{"isolate":"broker-2"}}
+"#;
+
+fn parse(text: &str) -> Result<History, ReadError> {
+    parse_history(text.as_bytes(), "h.jsonl")
+}
+
+/// The single problem `text` has: (line, message).
+fn problem(text: &str) -> (u64, String) {
+    match parse(text) {
+        Ok(_) => panic!("expected a problem"),
+        Err(ReadError::Invalid { problems, .. }) => {
+            assert_eq!(problems.len(), 1, "{problems:#?}");
+            (problems[0].line, problems[0].error.to_string())
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[test]
+fn the_design_example_reads_and_writes_back_byte_for_byte() {
+    let history = parse(DESIGN_EXAMPLE).expect("valid");
+    assert_eq!(history.len(), 5);
+    let mut written = Vec::new();
+    write_history(history.ops(), &mut written).unwrap();
+    assert_eq!(String::from_utf8(written).unwrap(), DESIGN_EXAMPLE);
+    assert_eq!(history.op(4).f, F::Start("partition".into()));
+    assert_eq!(history.op(4).process, Process::Nemesis);
+    assert_eq!(history.completion_of(0), Some(1));
+    assert_eq!(history.invoke_of(3), Some(2));
+}
+
+#[test]
+fn typed_values_decode() {
+    let history = parse(DESIGN_EXAMPLE).unwrap();
+    let orders = history.keys().id("orders/0").unwrap();
+    assert_eq!(
+        history.body(1).mops(),
+        &[Mop::Send(SendMop {
+            key: orders,
+            value: 17,
+            offset: Some(5)
+        })]
+    );
+    let Mop::Poll(poll) = &history.body(3).mops()[0] else {
+        panic!("a poll")
+    };
+    let reads = poll.reads.as_ref().unwrap();
+    assert_eq!(
+        reads[0].records[1],
+        Record {
+            offset: 6,
+            value: 18
+        }
+    );
+    let log = history.log();
+    assert_eq!(log.write_of(17).unwrap().offset, Some(5));
+    assert_eq!(log.write_of(17).unwrap().reads, 1);
+    assert!(log.write_of(18).is_none(), "18 was read but never sent");
+    assert_eq!(log.garbage.len(), 1);
+    assert_eq!(log.key(orders).offsets, vec![5, 6]);
+    assert_eq!(log.key(orders).known_between(4, 6), Some(5));
+    assert_eq!(log.key(orders).known_between(5, 6), None);
+}
+
+#[test]
+fn writing_sorts_object_keys_and_the_digest_follows_the_bytes() {
+    let op = Op {
+        index: 0,
+        time: 7,
+        process: Process::Nemesis,
+        kind: OpType::Info,
+        f: F::Start("partition".into()),
+        value: json!({"z": 1, "a": {"y": 2, "b": 3}}),
+    };
+    let mut written = Vec::new();
+    write_op(&op, &mut written).unwrap();
+    let text = String::from_utf8(written.clone()).unwrap();
+    assert_eq!(
+        text,
+        "{\"index\":0,\"time\":7,\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"start-partition\",\"value\":{\"a\":{\"b\":3,\"y\":2},\"z\":1}}\n"
+    );
+    assert_eq!(
+        HistoryDigest::of_ops(&[op]),
+        HistoryDigest::of_bytes(&written)
+    );
+}
+
+#[test]
+fn the_digest_is_pinned() {
+    // A change here means every stored history's digest changed: bump it deliberately.
+    let history = parse(DESIGN_EXAMPLE).unwrap();
+    assert_eq!(history.digest().to_string(), "4cad4259dcf21f81");
+    assert_eq!(
+        history.digest(),
+        HistoryDigest::of_bytes(DESIGN_EXAMPLE.as_bytes())
+    );
+}
+
+#[test]
+fn blank_lines_are_skipped_but_counted() {
+    let text = "\n{\"index\":0,\"time\":1,\"process\":1,\"type\":\"invoke\",\"f\":\"send\",\"value\":[[\"send\",\"k\",1]]}\n\n{\"index\":1,\"time\":0,\"process\":1,\"type\":\"ok\",\"f\":\"send\",\"value\":[[\"send\",\"k\",[0,1]]]}\n";
+    let (line, message) = problem(text);
+    assert_eq!(line, 4);
+    assert!(
+        message.contains("before the previous op's time"),
+        "{message}"
+    );
+}
+
+#[test]
+fn malformed_lines_name_their_line_and_reason() {
+    let send =
+        r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#;
+    let cases: &[(&str, &str)] = &[
+        ("{not json", "key must be a string"),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[],"extra":1}"#,
+            "unknown field `extra`",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":-1,"type":"invoke","f":"send","value":[]}"#,
+            "client id",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"begin","f":"send","value":[]}"#,
+            "unknown variant `begin`",
+        ),
+        (
+            r#"{"index":3,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            "out of sequence",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k","x"]]}"#,
+            "value[0][2]: expected an integer value",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["poll"]]}"#,
+            "a send op holds only send micro-ops",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"ok","f":"poll","value":[["poll",{"k":[[0]]}]]}"#,
+            "value[0][1].k[0]: expected [offset, value]",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"ok","f":"send","value":[["send","k",[0,1]]]}"#,
+            "no open invoke",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"info","f":"heal","value":null}"#,
+            "only the nemesis",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            "client function",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"crash","value":null}"#,
+            "an event",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"txn-send","value":{"txn":1,"key":"k","value":1,"local":"commit"}}"#,
+            "cannot know",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{"txn_local":{}}}"#,
+            "unknown field \"txn_local\"",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"g":{"k":["x"]}}}}"#,
+            "value.applied.g.k[0]: expected an integer",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"info","f":"sequence-gap","value":{"key":"k","producer":1,"expected":3}}"#,
+            "missing field \"got\"",
+        ),
+    ];
+    for (line, expected) in cases {
+        let (number, message) = problem(line);
+        assert_eq!(number, 1, "{line}");
+        assert!(
+            message.contains(expected),
+            "{line}\n  gave: {message}\n  want: {expected}"
+        );
+    }
+    // Problems that need two lines.
+    let pairs: &[(&str, &str)] = &[
+        (
+            r#"{"index":1,"time":2,"process":1,"type":"invoke","f":"send","value":[["send","k",2]]}"#,
+            "still open",
+        ),
+        (
+            r#"{"index":1,"time":2,"process":1,"type":"ok","f":"poll","value":[["poll"]]}"#,
+            "open invoke (op 0) is \"send\"",
+        ),
+        (
+            r#"{"index":1,"time":2,"process":1,"type":"ok","f":"send","value":[["send","k",[0,2]]]}"#,
+            "different key or value",
+        ),
+        (
+            r#"{"index":1,"time":2,"process":2,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            "value 1 was already sent by op 0",
+        ),
+    ];
+    for (second, expected) in pairs {
+        let (number, message) = problem(&format!("{send}\n{second}\n"));
+        assert_eq!(number, 2, "{second}");
+        assert!(
+            message.contains(expected),
+            "{second}\n  gave: {message}\n  want: {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_process_is_not_reused_after_info() {
+    let (line, message) = problem(
+        r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}
+           {"index":1,"time":2,"process":1,"type":"info","f":"send","value":[["send","k",1]]}
+           {"index":2,"time":3,"process":1,"type":"invoke","f":"send","value":[["send","k",2]]}"#,
+    );
+    assert_eq!(line, 3);
+    assert!(message.contains("may not be reused"), "{message}");
+}
+
+#[test]
+fn only_one_final_state() {
+    let (line, _) = problem(
+        r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{}}
+           {"index":1,"time":2,"process":"nemesis","type":"ok","f":"final-state","value":{}}"#,
+    );
+    assert_eq!(line, 2);
+}
+
+#[test]
+fn errors_render_as_file_line_reason() {
+    let error = parse("{\"index\":0}\n").unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("h.jsonl:1: not a history op: missing field"),
+        "{text}"
+    );
+}
+
+#[test]
+fn problems_are_bounded() {
+    let text = "nope\n".repeat(ERRORS_MAX * 3);
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.problems().len(), ERRORS_MAX);
+    assert!(error
+        .to_string()
+        .ends_with(&format!("stopped after {ERRORS_MAX} problems")));
+}
+
+#[test]
+fn the_recorder_writes_what_the_reader_reads() {
+    let mut recorder = Recorder::new();
+    recorder.event(0, Process::Client(9), OpType::Info, F::Crash, json!(null));
+    recorder.invoke(
+        1,
+        1,
+        F::Send,
+        values::send_invoke(&[("orders/0", 17), ("orders/1", 18)]),
+    );
+    recorder.complete(
+        2,
+        1,
+        OpType::Ok,
+        F::Send,
+        values::send_complete(&[("orders/0", Some(0), 17), ("orders/1", None, 18)]),
+    );
+    recorder.invoke(
+        3,
+        2,
+        F::TxnSend,
+        values::txn_send("t1", "orders/0", 19, None),
+    );
+    recorder.complete(
+        4,
+        2,
+        OpType::Ok,
+        F::TxnSend,
+        values::txn_send("t1", "orders/0", 19, Some(Local::Commit)),
+    );
+    recorder.invoke(
+        5,
+        3,
+        F::Subscribe,
+        values::membership(Some("billing"), &["orders/0"], Some(1)),
+    );
+    recorder.complete(
+        6,
+        3,
+        OpType::Ok,
+        F::Subscribe,
+        values::membership(Some("billing"), &["orders/0"], Some(1)),
+    );
+    recorder.invoke(7, 3, F::Poll, values::poll_invoke());
+    recorder.complete(
+        8,
+        3,
+        OpType::Ok,
+        F::Poll,
+        values::poll_complete(&[("orders/0", &[(0, 17), (1, 19)])]),
+    );
+    recorder.invoke(9, 3, F::Apply, values::apply("orders/0", 17, Some(0)));
+    recorder.complete(
+        10,
+        3,
+        OpType::Ok,
+        F::Apply,
+        values::apply("orders/0", 17, Some(0)),
+    );
+    recorder.invoke(
+        11,
+        3,
+        F::CommitOffsets,
+        values::commit_offsets(&[("orders/0", 2)]),
+    );
+    recorder.complete(
+        12,
+        3,
+        OpType::Ok,
+        F::CommitOffsets,
+        values::commit_offsets(&[("orders/0", 2)]),
+    );
+    recorder.event(
+        13,
+        Process::Client(3),
+        OpType::Info,
+        F::SequenceGap,
+        values::sequence_gap("orders/0", 4, 1, 3),
+    );
+    recorder.nemesis(14, F::Heal, json!(null));
+    recorder.nemesis(15, F::Drain, json!(null));
+    let record = values::FinalStateRecord {
+        txn_local: Some([("t1".to_string(), Local::Commit)].into_iter().collect()),
+        applied: Some(
+            [(
+                "billing".to_string(),
+                [("orders/0".to_string(), vec![17, 19])]
+                    .into_iter()
+                    .collect(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        committed_offsets: Some(
+            [(
+                "billing".to_string(),
+                [("orders/0".to_string(), 2)].into_iter().collect(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+    };
+    recorder.nemesis(16, F::FinalState, record.to_value());
+
+    let mut bytes = Vec::new();
+    recorder.write_to(&mut bytes).unwrap();
+    let ops = recorder.ops().to_vec();
+    let history = recorder.finish().expect("valid");
+    let reread = parse(std::str::from_utf8(&bytes).unwrap()).expect("reads back");
+    assert_eq!(reread.ops(), ops.as_slice());
+    assert_eq!(reread.digest(), history.digest());
+
+    let orders = history.keys().id("orders/0").unwrap();
+    let (_, state) = history.final_state().unwrap();
+    assert_eq!(state.txn_local.as_ref().unwrap()["t1"], Local::Commit);
+    assert_eq!(
+        state.applied.as_ref().unwrap()["billing"][&orders],
+        vec![17, 19]
+    );
+    assert_eq!(
+        state.committed_offsets.as_ref().unwrap()["billing"][&orders],
+        2
+    );
+    assert!(matches!(
+        history.body(13),
+        Body::SequenceGap(SequenceGap {
+            producer: 4,
+            expected: 1,
+            got: 3,
+            ..
+        })
+    ));
+    assert!(matches!(
+        history.body(9),
+        Body::Apply(Apply {
+            value: 17,
+            offset: Some(0),
+            ..
+        })
+    ));
+    assert_eq!(history.heal().unwrap().index, 14);
+    assert_eq!(history.drain().unwrap().index, 15);
+    assert_eq!(history.log().sends_ok(), 2);
+    assert_eq!(history.log().write_of(19).unwrap().kind, WriteKind::TxnSend);
+}
+
+#[test]
+#[should_panic(expected = "time went backwards")]
+fn the_recorder_refuses_time_going_backwards() {
+    let mut recorder = Recorder::new();
+    recorder.nemesis(10, F::Heal, json!(null));
+    recorder.nemesis(9, F::Drain, json!(null));
+}
+
+#[test]
+#[should_panic(expected = "while op Some(0) is open")]
+fn the_recorder_refuses_a_second_open_op() {
+    let mut recorder = Recorder::new();
+    recorder.invoke(1, 1, F::Poll, values::poll_invoke());
+    recorder.invoke(2, 1, F::Poll, values::poll_invoke());
+}
+
+#[test]
+fn an_unfinished_invoke_is_an_info() {
+    let history = parse(
+        r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+    )
+    .unwrap();
+    let write = history.log().write_of(1).unwrap();
+    assert_eq!((write.outcome, write.completion), (Outcome::Info, None));
+}
+
+#[test]
+fn sparse_values_use_the_sorted_table() {
+    let history = parse(
+        r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",-9000000000],["send","k",9000000000]]}
+           {"index":1,"time":2,"process":1,"type":"ok","f":"send","value":[["send","k",[0,-9000000000]],["send","k",[1,9000000000]]]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        history.log().write_of(9_000_000_000).unwrap().offset,
+        Some(1)
+    );
+    assert_eq!(
+        history.log().write_of(-9_000_000_000).unwrap().offset,
+        Some(0)
+    );
+    assert!(history.log().write_of(0).is_none());
+}

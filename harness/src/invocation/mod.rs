@@ -1,0 +1,119 @@
+//! `faultline run`: expand scenario files and folders, pick the seeds (and this shard's share),
+//! run them on `--jobs` worker threads — each thread runs whole simulations, one at a time, so
+//! nothing is shared inside a simulation — print one line per run ending with its repro
+//! command, and write the store. Exit codes (design.md section 10): 0 every run met its
+//! expectation, 1 some did not, 2 bad input, 3 some run could not be judged.
+
+pub mod expectation;
+pub mod one_run;
+pub mod shard;
+pub mod store;
+pub mod summary;
+
+use crate::scenario::{load_suite, ScenarioError};
+use expectation::Met;
+use one_run::{RunRecord, RunRequest};
+use shard::Shard;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    pub paths: Vec<PathBuf>,
+    /// Overrides every scenario's `seeds`.
+    pub seeds: Option<RangeInclusive<u64>>,
+    pub jobs: usize,
+    pub shard: Option<Shard>,
+    pub out: PathBuf,
+    pub check_determinism: bool,
+    pub log_filter: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("cannot write the store: {0}")]
+    Store(#[from] std::io::Error),
+}
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_UNMET: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_UNJUDGED: u8 = 3;
+
+fn line(record: &RunRecord) -> String {
+    let verdict = record.result.as_ref().map_or("unknown", |r| r.verdict.as_str());
+    let stats = record
+        .result
+        .as_ref()
+        .map(|r| format!("{} ops, {:.1} sim s in {:.2} s", r.stats.ops, r.stats.sim_seconds, record.wall_seconds))
+        .unwrap_or_default();
+    let status = match &record.met {
+        Met::Yes => "ok".to_string(),
+        Met::No(reason) => format!("FAILED ({reason})"),
+        Met::Unjudged(reason) => format!("UNJUDGED ({reason})"),
+    };
+    format!("{verdict:<7} {:<32} seed {:<5} {status:<10} {stats}  {}", record.scenario, record.seed, record.repro)
+}
+
+/// Runs everything; returns the exit code.
+pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, InvocationError> {
+    let suite = load_suite(&args.paths)?;
+    let mut requests = VecDeque::new();
+    for entry in suite {
+        let seeds = args.seeds.clone().unwrap_or_else(|| entry.scenario.seeds.clone());
+        for seed in seeds {
+            if args.shard.is_some_and(|shard| !shard.owns(&entry.scenario.name, seed)) {
+                continue;
+            }
+            requests.push_back(RunRequest {
+                scenario: entry.scenario.clone(),
+                path: entry.path.clone(),
+                seed,
+                check_determinism: args.check_determinism,
+                log_filter: args.log_filter.clone(),
+                out: args.out.clone(),
+            });
+        }
+    }
+    let queue = Mutex::new(requests);
+    let records = Mutex::new(Vec::new());
+    let printer = Mutex::new(out);
+    let jobs = args.jobs.max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            // One simulation per worker thread at a time: threads never share a simulation.
+            #[allow(clippy::disallowed_methods)]
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some(request) = next else { break };
+                let record = one_run::execute(&request);
+                {
+                    let mut out = printer.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = writeln!(out, "{}", line(&record));
+                }
+                records.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+            });
+        }
+    });
+    let mut records = records.into_inner().unwrap_or_else(|p| p.into_inner());
+    records.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
+    summary::write(&args.out, &records)?;
+    let code = if records.iter().any(|r| r.bad_input) {
+        EXIT_BAD_INPUT
+    } else if records.iter().any(|r| matches!(r.met, Met::No(_))) {
+        EXIT_UNMET
+    } else if records.iter().any(|r| matches!(r.met, Met::Unjudged(_))) {
+        EXIT_UNJUDGED
+    } else {
+        EXIT_OK
+    };
+    let out = printer.into_inner().unwrap_or_else(|p| p.into_inner());
+    let unmet = records.iter().filter(|r| r.met != Met::Yes).count();
+    let _ = writeln!(out, "{} runs, {} met their expectation; store: {}", records.len(), records.len() - unmet, args.out.display());
+    Ok(code)
+}

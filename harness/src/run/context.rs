@@ -1,0 +1,143 @@
+//! What the simulated clients of one run share: the history recorder, the run's phase, the
+//! driver's to-do list (only the driver can crash and restart hosts), fresh values and process
+//! ids, and each node's disk-fault switches. Everything here lives on the simulation's single
+//! thread, so `Rc` and `RefCell` suffice and no lock can reorder anything.
+
+use crate::history::{OpType, Process, Recorder, F};
+use crate::scenario::Scenario;
+use engine::env::DiskFaults;
+use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The phases of a run (design.md section 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Topics are created and leaders elected; nothing is recorded.
+    Setup,
+    /// The workload runs and the nemesis injects faults.
+    Faulty,
+    /// Every fault was lifted; the workload keeps going to show the cluster recovered.
+    Healing,
+    /// The workload stopped; fresh readers read every partition to its end.
+    Drain,
+    Done,
+}
+
+/// Something only the driver (outside the simulation) can do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SimAction {
+    Crash(String),
+    Bounce(String),
+    FailRate(f64),
+    MaxLatency(Duration),
+}
+
+pub struct RunContext {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub recorder: RefCell<Recorder>,
+    pub phase: Cell<Phase>,
+    pub actions: RefCell<Vec<SimAction>>,
+    pub disk_faults: BTreeMap<String, DiskFaults>,
+    value_next: Cell<i64>,
+    process_next: Cell<u64>,
+    /// Workload clients that stopped for the drain, by client number.
+    clients_done: RefCell<std::collections::BTreeSet<u32>>,
+    clients: u32,
+    /// Incarnations started per client (a crashed client restarts as a new process).
+    incarnations: RefCell<BTreeMap<u32, u32>>,
+    /// Successful workload ops since the heal.
+    pub ok_after_heal: Cell<u64>,
+    pub faults_started: Cell<u64>,
+}
+
+/// Simulated nanoseconds since the run began.
+pub fn now_ns() -> u64 {
+    turmoil::sim_elapsed().map_or(0, |elapsed| elapsed.as_nanos() as u64)
+}
+
+impl RunContext {
+    pub fn new(scenario: Scenario, seed: u64, disk_faults: BTreeMap<String, DiskFaults>, clients: u32) -> RunContext {
+        RunContext {
+            scenario,
+            seed,
+            recorder: RefCell::new(Recorder::new()),
+            phase: Cell::new(Phase::Setup),
+            actions: RefCell::new(Vec::new()),
+            disk_faults,
+            value_next: Cell::new(1),
+            // Processes 1..=clients are the clients' first identities; fresh ones follow.
+            process_next: Cell::new(u64::from(clients) + 1),
+            clients_done: RefCell::new(std::collections::BTreeSet::new()),
+            clients,
+            incarnations: RefCell::new(BTreeMap::new()),
+            ok_after_heal: Cell::new(0),
+            faults_started: Cell::new(0),
+        }
+    }
+
+    /// A value no other send of this run uses.
+    pub fn fresh_value(&self) -> i64 {
+        let value = self.value_next.get();
+        self.value_next.set(value + 1);
+        value
+    }
+
+    /// A process id never used before (after an `info`, a client continues as a new process).
+    pub fn fresh_process(&self) -> u64 {
+        let process = self.process_next.get();
+        self.process_next.set(process + 1);
+        process
+    }
+
+    /// The process id for a client's new incarnation: its number the first time, fresh after.
+    pub fn fresh_process_for_incarnation(&self, client: u32) -> u64 {
+        let mut incarnations = self.incarnations.borrow_mut();
+        let count = incarnations.entry(client).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            u64::from(client)
+        } else {
+            drop(incarnations);
+            self.fresh_process()
+        }
+    }
+
+    pub fn client_done(&self, client: u32) {
+        self.clients_done.borrow_mut().insert(client);
+    }
+
+    pub fn all_clients_done(&self) -> bool {
+        self.clients_done.borrow().len() as u32 >= self.clients
+    }
+
+    pub fn act(&self, action: SimAction) {
+        self.actions.borrow_mut().push(action);
+    }
+
+    pub fn invoke(&self, process: u64, f: F, value: Value) {
+        self.recorder.borrow_mut().invoke(now_ns(), process, f, value);
+    }
+
+    pub fn complete(&self, process: u64, kind: OpType, f: F, value: Value) {
+        if kind == OpType::Ok && self.phase.get() == Phase::Healing {
+            self.ok_after_heal.set(self.ok_after_heal.get() + 1);
+        }
+        self.recorder.borrow_mut().complete(now_ns(), process, kind, f, value);
+    }
+
+    pub fn nemesis(&self, f: F, value: Value) {
+        self.recorder.borrow_mut().nemesis(now_ns(), f, value);
+    }
+
+    pub fn event(&self, process: Process, kind: OpType, f: F, value: Value) {
+        self.recorder.borrow_mut().event(now_ns(), process, kind, f, value);
+    }
+
+    /// Whether the workload should start another op.
+    pub fn workload_running(&self) -> bool {
+        matches!(self.phase.get(), Phase::Faulty | Phase::Healing)
+    }
+}

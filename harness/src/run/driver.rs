@@ -1,0 +1,163 @@
+//! The driver: builds the simulation for (scenario, seed), steps it, does what only it can do
+//! (crash and restart hosts, change link loss and latency), and returns the recorded history.
+//! A run is a pure function of (scenario, seed, code): every RNG derives from the seed, the
+//! sim epoch is fixed, and nothing here reads a clock that influences the run.
+
+use crate::history::Op;
+use crate::run::context::{RunContext, SimAction};
+use crate::run::nodes::{self, client_host};
+use crate::run::{orchestrator, producer, simlog, swarm};
+use crate::scenario::{ClientRole, DiskFault, Fault, FaultKind, FaultSchedule, Faults, Scenario};
+use engine::env::derive_seed;
+use engine::env::rng::rng_for;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Simulated time a run may take beyond its workload, recovery and drain before it is cut.
+const SLACK: Duration = Duration::from_secs(180);
+/// The simulation's fixed epoch: 2023-11-14T22:13:20Z.
+const EPOCH_SECS: u64 = 1_700_000_000;
+/// Torn writes happen at this granularity when a run can lose power.
+const TORN_BLOCK_BYTES: u64 = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("the simulation failed: {0}")]
+    Sim(String),
+    #[error("{0}")]
+    Setup(String),
+    #[error("the run did not finish within {0:?} of simulated time")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// What a run produced.
+pub struct SimOutcome {
+    pub ops: Vec<Op>,
+    pub schedule: FaultSchedule,
+    pub sim_seconds: f64,
+    pub faults: u64,
+    pub log: Vec<u8>,
+}
+
+fn powers_off(schedule: &FaultSchedule, faults: &Faults) -> bool {
+    let scheduled = schedule.0.iter().any(|event| {
+        matches!(event.fault, Fault::Disk { fault: DiskFault::TornWrites, .. } | Fault::Crash(_))
+    });
+    let random = matches!(faults, Faults::Random(r) if r.kinds.iter().any(|k| matches!(k, FaultKind::Disk | FaultKind::Crash)));
+    scheduled || random
+}
+
+/// The schedule this run plays: the scenario's, or one drawn from the seed.
+pub fn schedule_for(scenario: &Scenario, seed: u64) -> FaultSchedule {
+    match &scenario.faults {
+        Faults::None => FaultSchedule::default(),
+        Faults::Schedule(schedule) => schedule.clone(),
+        Faults::Random(random) => swarm::draw(random, scenario, &mut rng_for(seed, "swarm")),
+    }
+}
+
+/// Runs (scenario, seed) with `schedule` and returns its history.
+pub fn simulate(scenario: &Scenario, seed: u64, schedule: FaultSchedule, log_filter: Option<&str>) -> Result<SimOutcome, SimError> {
+    if scenario.cluster.coordinators > 1 {
+        return Err(SimError::Unsupported(format!(
+            "{} coordinators: the coordinator is a single node for now (use coordinators: 1)",
+            scenario.cluster.coordinators
+        )));
+    }
+    for role in scenario.workload.client_roles() {
+        if !matches!(role, ClientRole::Producer { .. }) {
+            return Err(SimError::Unsupported(format!("{role:?} clients are not wired into runs yet")));
+        }
+    }
+    let buffer = simlog::LogBuffer::default();
+    let outcome = simlog::capture(&buffer, log_filter, || simulate_inner(scenario, seed, schedule));
+    outcome.map(|mut outcome| {
+        outcome.log = buffer.take();
+        outcome
+    })
+}
+
+fn simulate_inner(scenario: &Scenario, seed: u64, schedule: FaultSchedule) -> Result<SimOutcome, SimError> {
+    let limit = Duration::from_millis(scenario.workload.duration_ms + scenario.recovery_ms) + SLACK;
+    let mut builder = turmoil::Builder::new();
+    builder
+        .rng_seed(derive_seed(seed, "turmoil"))
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+        .tick_duration(Duration::from_millis(1))
+        .simulation_duration(limit)
+        .min_message_latency(Duration::from_millis(scenario.network.latency_ms.0))
+        .max_message_latency(Duration::from_millis(scenario.network.latency_ms.1))
+        .fail_rate(scenario.network.loss)
+        .tcp_capacity(1 << 16);
+    if powers_off(&schedule, &scenario.faults) {
+        builder.fs().block_size(TORN_BLOCK_BYTES);
+    }
+    let mut sim = builder.build();
+    let faults = nodes::disk_faults(scenario);
+    let roles = scenario.workload.client_roles();
+    let ctx = Rc::new(RunContext::new(scenario.clone(), seed, faults.clone(), roles.len() as u32));
+    nodes::add_servers(&mut sim, scenario, seed, &faults);
+    for (i, role) in roles.iter().enumerate() {
+        let client = i as u32 + 1;
+        let ctx = ctx.clone();
+        if let ClientRole::Producer { .. } = role {
+            sim.host(client_host(client).as_str(), move || {
+                let ctx = ctx.clone();
+                async move {
+                    producer::run(ctx, client).await;
+                    Ok(())
+                }
+            });
+        }
+    }
+    let result: Rc<RefCell<Option<Result<(), String>>>> = Rc::new(RefCell::new(None));
+    {
+        let (ctx, result, schedule) = (ctx.clone(), result.clone(), schedule.clone());
+        sim.client("nemesis", async move {
+            let outcome = orchestrator::run(ctx, schedule).await.map_err(|e| e.to_string());
+            *result.borrow_mut() = Some(outcome);
+            Ok(())
+        });
+    }
+    let steps_max = limit.as_millis() as u64;
+    let mut finished = false;
+    for _ in 0..steps_max {
+        let actions = std::mem::take(&mut *ctx.actions.borrow_mut());
+        for action in actions {
+            match action {
+                SimAction::Crash(host) => sim.crash(host.as_str()),
+                SimAction::Bounce(host) => sim.bounce(host.as_str()),
+                SimAction::FailRate(rate) => sim.set_fail_rate(rate),
+                SimAction::MaxLatency(latency) => sim.set_max_message_latency(latency),
+            }
+        }
+        match sim.step() {
+            Ok(true) => {
+                finished = true;
+                break;
+            }
+            Ok(false) => {}
+            Err(error) => return Err(SimError::Sim(error.to_string())),
+        }
+    }
+    if !finished {
+        return Err(SimError::Timeout(limit));
+    }
+    if let Some(Err(error)) = result.borrow_mut().take() {
+        return Err(SimError::Setup(error));
+    }
+    let sim_seconds = sim.elapsed().as_secs_f64();
+    let faults_started = ctx.faults_started.get();
+    drop(sim);
+    let ctx = Rc::try_unwrap(ctx).map_err(|_| SimError::Sim("the run's context is still shared".into()))?;
+    Ok(SimOutcome {
+        ops: ctx.recorder.into_inner().into_ops(),
+        schedule,
+        sim_seconds,
+        faults: faults_started,
+        log: Vec::new(),
+    })
+}

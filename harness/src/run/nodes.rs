@@ -1,0 +1,119 @@
+//! The cluster's hosts in a simulation: the coordinator and the brokers, each a turmoil host
+//! that recovers from its disk whenever it is (re)started, with per-node disk-fault switches.
+//! Every node's seed is derived from the run's seed and the node's name.
+
+use crate::scenario::Scenario;
+use engine::broker::{Broker, BrokerOptions};
+use engine::coordinator::{Coordinator, CoordinatorOptions};
+use engine::env::{derive_seed, DiskFaults, Env, EnvOptions, Mode, NodeAddr};
+use engine::storage::LogOptions;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const COORDINATOR: &str = "coordinator";
+pub const COORDINATOR_PORT: u16 = 2181;
+pub const BROKER_PORT: u16 = 9092;
+/// A node that cannot open its data (e.g. a disk fault at start) tries again after this.
+const START_RETRY: Duration = Duration::from_millis(500);
+/// Start attempts per incarnation before the host gives up (and stays down until bounced).
+const START_ATTEMPTS_MAX: u32 = 120;
+const SEGMENT_BYTES: u64 = 256 * 1024;
+
+pub fn broker_host(id: u32) -> String {
+    format!("broker-{id}")
+}
+
+pub fn client_host(n: u32) -> String {
+    format!("client-{n}")
+}
+
+/// Every server host name, coordinator first.
+pub fn server_hosts(scenario: &Scenario) -> Vec<String> {
+    let mut hosts = vec![COORDINATOR.to_string()];
+    hosts.extend((1..=scenario.cluster.brokers).map(broker_host));
+    hosts
+}
+
+pub fn bootstrap(scenario: &Scenario) -> Vec<NodeAddr> {
+    (1..=scenario.cluster.brokers).map(|id| NodeAddr::new(broker_host(id), BROKER_PORT)).collect()
+}
+
+pub fn coordinator_addr() -> NodeAddr {
+    NodeAddr::new(COORDINATOR, COORDINATOR_PORT)
+}
+
+/// Disk-fault switches for every server, created before the hosts so the nemesis can reach
+/// them across restarts.
+pub fn disk_faults(scenario: &Scenario) -> BTreeMap<String, DiskFaults> {
+    server_hosts(scenario).into_iter().map(|host| (host, DiskFaults::new())).collect()
+}
+
+fn env(host: &str, seed: u64, faults: DiskFaults) -> Result<Env, engine::env::DiskError> {
+    Env::open(EnvOptions {
+        mode: Mode::Sim,
+        data_dir: PathBuf::from("/data"),
+        seed: derive_seed(seed, host),
+        disk_faults: faults,
+    })
+}
+
+/// Registers the coordinator and broker hosts.
+pub fn add_servers(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, seed: u64, faults: &BTreeMap<String, DiskFaults>) {
+    let coordinator_faults = faults.get(COORDINATOR).cloned().unwrap_or_default();
+    sim.host(COORDINATOR, move || {
+        let faults = coordinator_faults.clone();
+        async move {
+            for _ in 0..START_ATTEMPTS_MAX {
+                let started = match env(COORDINATOR, seed, faults.clone()) {
+                    Ok(env) => {
+                        let options = CoordinatorOptions::new(NodeAddr::new("0.0.0.0", COORDINATOR_PORT));
+                        Coordinator::start(&env, options).await.map_err(|e| e.to_string())
+                    }
+                    Err(error) => Err(error.to_string()),
+                };
+                match started {
+                    Ok(coordinator) => {
+                        coordinator.serve().await;
+                        return Ok(());
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "coordinator cannot start; retrying");
+                        tokio::time::sleep(START_RETRY).await;
+                    }
+                }
+            }
+            Ok(())
+        }
+    });
+    let fsync = scenario.cluster.broker.fsync.to_policy();
+    for id in 1..=scenario.cluster.brokers {
+        let host = broker_host(id);
+        let broker_faults = faults.get(&host).cloned().unwrap_or_default();
+        sim.host(host.as_str(), move || {
+            let faults = broker_faults.clone();
+            let host = broker_host(id);
+            async move {
+                let env = loop {
+                    match env(&host, seed, faults.clone()) {
+                        Ok(env) => break env,
+                        Err(error) => {
+                            tracing::warn!(%error, "broker cannot open its disk; retrying");
+                            tokio::time::sleep(START_RETRY).await;
+                        }
+                    }
+                };
+                let mut options = BrokerOptions::new(
+                    id,
+                    NodeAddr::new("0.0.0.0", BROKER_PORT),
+                    NodeAddr::new(host.clone(), BROKER_PORT),
+                    coordinator_addr(),
+                );
+                options.log = LogOptions { segment_bytes_max: SEGMENT_BYTES, fsync };
+                let broker = Broker::start(&env, options).await?;
+                broker.serve().await;
+                Ok(())
+            }
+        });
+    }
+}

@@ -1,0 +1,116 @@
+//! The run's conductor, a simulation client of its own: sets the cluster up, starts the
+//! workload, plays the fault schedule, heals, waits for recovery and for the workload to stop,
+//! then drains. Its end is the run's end.
+
+use crate::history::F;
+use crate::run::context::{now_ns, Phase, RunContext};
+use crate::run::drain;
+use crate::run::nemesis::Nemesis;
+use crate::run::nodes::bootstrap;
+use crate::scenario::FaultSchedule;
+use engine::broker::protocol::CreateTopicRequest;
+use engine::broker::BrokerError;
+use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
+use engine::env::rng::rng_for;
+use engine::env::Net;
+use serde_json::json;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Setup attempts (topic creation, leader election) before the run is declared broken.
+const SETUP_ATTEMPTS_MAX: usize = 600;
+const SETUP_PAUSE: Duration = Duration::from_millis(50);
+/// How long the conductor waits for every workload client to stop before draining anyway.
+const CLIENT_STOP_WAIT: Duration = Duration::from_secs(30);
+/// The drain's time budget.
+const DRAIN_BUDGET: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+#[error("setup failed: {0}")]
+pub struct SetupError(String);
+
+async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), SetupError> {
+    for topic in &ctx.scenario.cluster.topics {
+        let request = CreateTopicRequest {
+            name: topic.name.clone(),
+            partitions: topic.partitions,
+            replication: topic.replication,
+            min_insync: topic.min_insync,
+        };
+        let mut created = false;
+        for _ in 0..SETUP_ATTEMPTS_MAX {
+            match cluster.create_topic(request.clone()).await {
+                Ok(()) | Err(ClusterError::Broker(BrokerError::TopicExists)) => {
+                    created = true;
+                    break;
+                }
+                Err(_) => tokio::time::sleep(SETUP_PAUSE).await,
+            }
+        }
+        if !created {
+            return Err(SetupError(format!("topic {} could not be created", topic.name)));
+        }
+        cluster
+            .await_leaders(&topic.name, SETUP_ATTEMPTS_MAX, SETUP_PAUSE)
+            .await
+            .map_err(|_| SetupError(format!("topic {} got no leaders", topic.name)))?;
+    }
+    Ok(())
+}
+
+fn elapsed_ms(start_ns: u64) -> u64 {
+    now_ns().saturating_sub(start_ns) / 1_000_000
+}
+
+async fn sleep_until_ms(start_ns: u64, at_ms: u64) {
+    let now = elapsed_ms(start_ns);
+    if at_ms > now {
+        tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
+    }
+}
+
+/// Conducts the whole run.
+pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), SetupError> {
+    let mut cluster = ClusterClient::new(Net::Sim, bootstrap(&ctx.scenario), ClusterClientOptions::default());
+    setup(&ctx, &mut cluster).await?;
+    ctx.phase.set(Phase::Faulty);
+    let start_ns = now_ns();
+    let duration_ms = ctx.scenario.workload.duration_ms;
+    let mut nemesis = Nemesis::new(&ctx, rng_for(ctx.seed, "nemesis"), cluster);
+    let mut events = schedule.0.iter().peekable();
+    // Each pass starts or lifts at least one fault, or ends the faulty phase.
+    loop {
+        let next_event = events.peek().map(|event| event.at_ms);
+        let next_lift = nemesis.next_lift_ms();
+        let next = [next_event, next_lift].into_iter().flatten().min().unwrap_or(duration_ms).min(duration_ms);
+        sleep_until_ms(start_ns, next).await;
+        let now = elapsed_ms(start_ns);
+        nemesis.lift_due(now);
+        if now >= duration_ms {
+            break;
+        }
+        while let Some(event) = events.next_if(|event| event.at_ms <= now) {
+            nemesis.start(event, now).await;
+        }
+    }
+    nemesis.heal();
+    ctx.phase.set(Phase::Healing);
+    let heal_ns = now_ns();
+    let recovery = Duration::from_millis(ctx.scenario.recovery_ms);
+    while Duration::from_nanos(now_ns() - heal_ns) < recovery
+        && ctx.ok_after_heal.get() < crate::run::producer::OKS_AFTER_HEAL_ENOUGH
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ctx.phase.set(Phase::Drain);
+    let stop_wait_ns = now_ns();
+    while !ctx.all_clients_done() && Duration::from_nanos(now_ns() - stop_wait_ns) < CLIENT_STOP_WAIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !ctx.all_clients_done() {
+        ctx.nemesis(F::Other("clients-still-running".into()), json!(null));
+    }
+    drain::run(&ctx, DRAIN_BUDGET).await;
+    ctx.phase.set(Phase::Done);
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The producer workload: each producer client sends unique integer values at the scenario's
+//! rate to seeded-random partitions and records every send as a history op — `ok` with the
+//! offset, `fail` when surely not written, `info` when the outcome is unknown (and then goes
+//! on as a new process). `sync` mode sends one value per op; `async` mode puts several
+//! concurrent sends in one op.
+
+use crate::history::{OpType, F};
+use crate::run::context::{now_ns, Phase, RunContext};
+use crate::run::nodes::bootstrap;
+use crate::scenario::{Acks, ProducerMode, Producers};
+use engine::broker::protocol::TopicPartition;
+use engine::broker::Acks as WireAcks;
+use engine::client::{Producer, ProducerInterceptor, ProducerOptions, SendError, SequenceStamper};
+use engine::env::rng::rng_for;
+use engine::env::Net;
+use engine::storage::Record;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Sends per op in async mode.
+const ASYNC_SENDS_PER_OP: usize = 4;
+/// How long a send may take, retries included, before its outcome is recorded as unknown.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
+/// Successful ops after the heal that show the cluster recovered; then producers may stop.
+pub const OKS_AFTER_HEAL_ENOUGH: u64 = 20;
+
+pub fn record_of(value: i64) -> Record {
+    Record::value(value.to_be_bytes())
+}
+
+pub fn value_of(record: &Record) -> Option<i64> {
+    let bytes: [u8; 8] = record.value.as_slice().try_into().ok()?;
+    Some(i64::from_be_bytes(bytes))
+}
+
+pub fn keys(ctx: &RunContext) -> Vec<TopicPartition> {
+    let mut keys = Vec::new();
+    for topic in &ctx.scenario.cluster.topics {
+        for partition in 0..topic.partitions {
+            keys.push(TopicPartition::new(topic.name.clone(), partition));
+        }
+    }
+    keys
+}
+
+fn options(producers: &Producers) -> ProducerOptions {
+    let acks = match producers.acks {
+        Acks::Zero => WireAcks::None,
+        Acks::One => WireAcks::Leader,
+        Acks::All => WireAcks::All,
+    };
+    ProducerOptions {
+        acks,
+        idempotent: producers.idempotent,
+        linger: match producers.mode {
+            ProducerMode::Sync => Duration::ZERO,
+            ProducerMode::Async => Duration::from_millis(2),
+        },
+        delivery_timeout: DELIVERY_TIMEOUT,
+        ..ProducerOptions::default()
+    }
+}
+
+/// Runs one producer client (`client-{client}`) until the drain.
+pub async fn run(ctx: Rc<RunContext>, client: u32) {
+    let Some(producers) = ctx.scenario.workload.producers.clone() else { return };
+    let mut rng = rng_for(ctx.seed, &format!("client-{client}"));
+    let mut process = ctx.fresh_process_for_incarnation(client);
+    let stamper: Arc<dyn ProducerInterceptor> = Arc::new(SequenceStamper::new(u64::from(client)));
+    let producer = Producer::new(Net::Sim, bootstrap(&ctx.scenario), options(&producers), vec![stamper]);
+    let keys = keys(&ctx);
+    let interval = Duration::from_millis(1000 / producers.rate_per_s.max(1));
+    while ctx.phase.get() == Phase::Setup {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let per_op = match producers.mode {
+        ProducerMode::Sync => 1,
+        ProducerMode::Async => ASYNC_SENDS_PER_OP,
+    };
+    while ctx.workload_running() {
+        if ctx.phase.get() == Phase::Healing && ctx.ok_after_heal.get() >= OKS_AFTER_HEAL_ENOUGH {
+            break;
+        }
+        let started_ns = now_ns();
+        let sends: Vec<(TopicPartition, i64)> =
+            (0..per_op).map(|_| (keys[rng.random_range(0..keys.len())].clone(), ctx.fresh_value())).collect();
+        let invoke: Vec<Value> = sends.iter().map(|(tp, v)| json!(["send", tp.to_string(), v])).collect();
+        ctx.invoke(process, F::Send, json!(invoke));
+        let mut waiting = Vec::new();
+        for (tp, value) in &sends {
+            let producer = producer.clone();
+            let (tp, record) = (tp.clone(), record_of(*value));
+            waiting.push(tokio::spawn(async move { producer.send(&tp, record).await }));
+        }
+        let mut results = Vec::new();
+        for handle in waiting {
+            results.push(handle.await.unwrap_or_else(|_| Err(SendError::Unknown("send task lost".into()))));
+        }
+        let completion: Vec<Value> = sends
+            .iter()
+            .zip(&results)
+            .map(|((tp, value), result)| match result {
+                Ok(metadata) => json!(["send", tp.to_string(), [metadata.offset, value]]),
+                Err(_) => json!(["send", tp.to_string(), value]),
+            })
+            .collect();
+        let kind = if results.iter().all(Result::is_ok) {
+            OpType::Ok
+        } else if results.iter().all(|r| matches!(r, Err(SendError::Failed(_)))) {
+            OpType::Fail
+        } else {
+            OpType::Info
+        };
+        ctx.complete(process, kind, F::Send, json!(completion));
+        if kind == OpType::Info {
+            process = ctx.fresh_process();
+        }
+        let elapsed = Duration::from_nanos(now_ns().saturating_sub(started_ns));
+        tokio::time::sleep(interval.saturating_sub(elapsed)).await;
+    }
+    ctx.client_done(client);
+}

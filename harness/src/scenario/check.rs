@@ -1,0 +1,201 @@
+//! Checks, anomalies and a scenario's expectation (design.md §9, §10). The names are the
+//! contract with `result.json` and the checkers, spelt exactly as in the design. A scenario
+//! that expects an anomaly must also run the check that reports it; otherwise the expectation
+//! could never be met and every run would fail for a reason unrelated to the system.
+
+use super::names::Keyword;
+
+/// A named property a checker verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckName {
+    NoLoss,
+    LogConsistency,
+    PerProducerOrder,
+    ConsumerOrder,
+    ExactlyOnceTxn,
+    IdempotentConsumption,
+    Liveness,
+    /// Reserved for a later issue (a bound on throughput under faults); accepted, reports
+    /// nothing yet.
+    RateBound,
+}
+
+impl Keyword for CheckName {
+    const ALL: &'static [Self] = &[
+        CheckName::NoLoss,
+        CheckName::LogConsistency,
+        CheckName::PerProducerOrder,
+        CheckName::ConsumerOrder,
+        CheckName::ExactlyOnceTxn,
+        CheckName::IdempotentConsumption,
+        CheckName::Liveness,
+        CheckName::RateBound,
+    ];
+    const WHAT: &'static str = "check";
+
+    fn as_str(&self) -> &'static str {
+        match self {
+            CheckName::NoLoss => "no-loss",
+            CheckName::LogConsistency => "log-consistency",
+            CheckName::PerProducerOrder => "per-producer-order",
+            CheckName::ConsumerOrder => "consumer-order",
+            CheckName::ExactlyOnceTxn => "exactly-once-txn",
+            CheckName::IdempotentConsumption => "idempotent-consumption",
+            CheckName::Liveness => "liveness",
+            CheckName::RateBound => "rate-bound",
+        }
+    }
+}
+
+impl CheckName {
+    /// The anomalies this check reports (design.md §9).
+    pub fn anomalies(&self) -> &'static [AnomalyName] {
+        use AnomalyName::*;
+        match self {
+            CheckName::NoLoss => &[LostWrite, Unseen],
+            CheckName::LogConsistency => &[InconsistentOffsets, Duplicate, AbortedRead],
+            CheckName::PerProducerOrder => &[
+                NonmonotonicSend,
+                IntNonmonotonicSend,
+                IntSendSkip,
+                SequenceGap,
+            ],
+            CheckName::ConsumerOrder => {
+                &[PollSkip, NonmonotonicPoll, IntPollSkip, IntNonmonotonicPoll]
+            }
+            CheckName::ExactlyOnceTxn => &[
+                TxnAbortedVisible,
+                TxnCommittedLost,
+                TxnDuplicate,
+                TxnPrematureVisible,
+            ],
+            CheckName::IdempotentConsumption => &[DoubleApply, MissedApply, OffsetRegression],
+            CheckName::Liveness => &[NoRecovery],
+            CheckName::RateBound => &[],
+        }
+    }
+
+    /// The check that reports `anomaly`.
+    pub fn reporting(anomaly: AnomalyName) -> Option<CheckName> {
+        CheckName::ALL
+            .iter()
+            .copied()
+            .find(|check| check.anomalies().contains(&anomaly))
+    }
+}
+
+/// A named violation (design.md §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AnomalyName {
+    LostWrite,
+    Unseen,
+    InconsistentOffsets,
+    Duplicate,
+    AbortedRead,
+    NonmonotonicSend,
+    IntNonmonotonicSend,
+    IntSendSkip,
+    SequenceGap,
+    PollSkip,
+    NonmonotonicPoll,
+    IntPollSkip,
+    IntNonmonotonicPoll,
+    TxnAbortedVisible,
+    TxnCommittedLost,
+    TxnDuplicate,
+    TxnPrematureVisible,
+    DoubleApply,
+    MissedApply,
+    OffsetRegression,
+    NoRecovery,
+}
+
+impl Keyword for AnomalyName {
+    const ALL: &'static [Self] = &[
+        AnomalyName::LostWrite,
+        AnomalyName::Unseen,
+        AnomalyName::InconsistentOffsets,
+        AnomalyName::Duplicate,
+        AnomalyName::AbortedRead,
+        AnomalyName::NonmonotonicSend,
+        AnomalyName::IntNonmonotonicSend,
+        AnomalyName::IntSendSkip,
+        AnomalyName::SequenceGap,
+        AnomalyName::PollSkip,
+        AnomalyName::NonmonotonicPoll,
+        AnomalyName::IntPollSkip,
+        AnomalyName::IntNonmonotonicPoll,
+        AnomalyName::TxnAbortedVisible,
+        AnomalyName::TxnCommittedLost,
+        AnomalyName::TxnDuplicate,
+        AnomalyName::TxnPrematureVisible,
+        AnomalyName::DoubleApply,
+        AnomalyName::MissedApply,
+        AnomalyName::OffsetRegression,
+        AnomalyName::NoRecovery,
+    ];
+    const WHAT: &'static str = "anomaly";
+
+    fn as_str(&self) -> &'static str {
+        match self {
+            AnomalyName::LostWrite => "lost-write",
+            AnomalyName::Unseen => "unseen",
+            AnomalyName::InconsistentOffsets => "inconsistent-offsets",
+            AnomalyName::Duplicate => "duplicate",
+            AnomalyName::AbortedRead => "aborted-read",
+            AnomalyName::NonmonotonicSend => "nonmonotonic-send",
+            AnomalyName::IntNonmonotonicSend => "int-nonmonotonic-send",
+            AnomalyName::IntSendSkip => "int-send-skip",
+            AnomalyName::SequenceGap => "sequence-gap",
+            AnomalyName::PollSkip => "poll-skip",
+            AnomalyName::NonmonotonicPoll => "nonmonotonic-poll",
+            AnomalyName::IntPollSkip => "int-poll-skip",
+            AnomalyName::IntNonmonotonicPoll => "int-nonmonotonic-poll",
+            AnomalyName::TxnAbortedVisible => "txn-aborted-visible",
+            AnomalyName::TxnCommittedLost => "txn-committed-lost",
+            AnomalyName::TxnDuplicate => "txn-duplicate",
+            AnomalyName::TxnPrematureVisible => "txn-premature-visible",
+            AnomalyName::DoubleApply => "double-apply",
+            AnomalyName::MissedApply => "missed-apply",
+            AnomalyName::OffsetRegression => "offset-regression",
+            AnomalyName::NoRecovery => "no-recovery",
+        }
+    }
+}
+
+/// What every run of the scenario must show (design.md §10, exit codes of `run`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// No anomaly at all.
+    Valid,
+    /// At least these anomalies (a scenario with a planted bug, or a known-broken setting such
+    /// as `acks: 1` under a leader crash). Non-empty, no duplicates, in file order.
+    Invalid(Vec<AnomalyName>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_anomaly_belongs_to_exactly_one_check() {
+        for anomaly in AnomalyName::ALL {
+            let owners = CheckName::ALL
+                .iter()
+                .filter(|check| check.anomalies().contains(anomaly))
+                .count();
+            assert_eq!(owners, 1, "{}", anomaly.as_str());
+        }
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for check in CheckName::ALL {
+            assert_eq!(CheckName::parse(check.as_str()), Some(*check));
+        }
+        for anomaly in AnomalyName::ALL {
+            assert_eq!(AnomalyName::parse(anomaly.as_str()), Some(*anomaly));
+        }
+        assert!(CheckName::hint_for("no-los").starts_with("did you mean \"no-loss\"?"));
+    }
+}

@@ -1,0 +1,97 @@
+//! `faultline check`: exit codes, the human report, the JSON report, bad input.
+
+use harness::check_cmd::{run_check, CheckError, CheckExit};
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(path: &Path, json: bool) -> (CheckExit, String) {
+    let mut out = Vec::new();
+    let exit = run_check(path, json, &mut out).expect("a readable history");
+    (exit, String::from_utf8(out).unwrap())
+}
+
+const VALID: &str = r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+{"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}
+{"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+{"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,17]]}]]}
+"#;
+
+const LOST: &str = r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/0",18]]}
+{"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]],["send","orders/0",[1,18]]]}
+{"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+{"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[1,18]]}]]}
+"#;
+
+#[test]
+fn valid_exits_0_and_says_so_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, text) = run(&write(dir.path(), "valid.jsonl", VALID), false);
+    assert_eq!((exit, exit.code()), (CheckExit::Valid, 0));
+    assert!(text.starts_with("valid: "), "{text}");
+    assert!(text.contains("exactly-once-txn         skipped"), "{text}");
+}
+
+#[test]
+fn invalid_exits_1_with_the_anomaly_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, text) = run(&write(dir.path(), "lost.jsonl", LOST), false);
+    assert_eq!(exit.code(), 1);
+    let text = text.replace(dir.path().to_str().unwrap(), "<dir>");
+    insta::assert_snapshot!("check_lost_write_human", text);
+}
+
+#[test]
+fn json_output_is_the_history_check_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, text) = run(&write(dir.path(), "lost.jsonl", LOST), true);
+    assert_eq!(exit, CheckExit::Invalid);
+    let report: reports::HistoryCheck = serde_json::from_str(&text).unwrap();
+    assert_eq!(report.verdict, reports::Verdict::Invalid);
+    assert_eq!(report.anomalies["lost-write"][0].value, Some(17));
+    assert_eq!(report.checks["no-loss"], reports::Verdict::Invalid);
+    assert_eq!(report.stats.ops, 5);
+    assert_eq!(report.render_json(), text, "byte-stable");
+}
+
+#[test]
+fn unknown_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_drain: String = VALID
+        .lines()
+        .take(2)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let (exit, text) = run(&write(dir.path(), "undrained.jsonl", &no_drain), false);
+    assert_eq!(exit.code(), 3);
+    assert!(text.starts_with("unknown: could not decide"), "{text}");
+    assert!(text.contains("no drain"), "{text}");
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = VALID.replace(
+        "\"f\":\"poll\",\"value\":[[\"poll\"]]",
+        "\"f\":\"pole\",\"value\":[[\"poll\"]]",
+    );
+    let path = write(dir.path(), "broken.jsonl", &broken);
+    let mut out = Vec::new();
+    let error = run_check(&path, false, &mut out).unwrap_err();
+    assert!(matches!(error, CheckError::Read(_)));
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("{}:4: ", path.display())),
+        "{message}"
+    );
+    assert!(message.contains("\"pole\""), "{message}");
+
+    let missing = run_check(&dir.path().join("nope.jsonl"), false, &mut out).unwrap_err();
+    assert!(missing.to_string().contains("nope.jsonl"), "{missing}");
+}
