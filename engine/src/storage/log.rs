@@ -255,10 +255,7 @@ impl Log {
                 reason: format!("the log already holds {SEGMENTS_MAX} segments"),
             });
         }
-        let sealed = self
-            .active()
-            .sync_log()
-            .and_then(|()| self.active().sync_index());
+        let sealed = self.active().seal(&self.disk);
         if let Err(error) = sealed {
             return self.go_offline(error);
         }

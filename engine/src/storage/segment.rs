@@ -1,10 +1,12 @@
 //! One segment: a `.log` file of consecutive batches and its `.index`, named by the segment's
 //! base offset (`00000000000000000042.log`). Only the last segment of a log is appended to;
-//! earlier ones were synced, log and index, when the log rolled past them.
+//! earlier ones were synced, log and index, when the log rolled past them. The active segment's
+//! index lives in memory only and is written when the segment is sealed: it is rebuilt by the
+//! recovery scan anyway, and writing it per batch would only add unsynced writes.
 
 use crate::env::{Disk, DiskFile};
 use crate::storage::batch::{BatchHeader, RecordBatch, BATCH_HEADER_BYTES};
-use crate::storage::index::{lookup, parse_index, IndexEntry, INDEX_ENTRY_BYTES};
+use crate::storage::index::{lookup, parse_index, IndexEntry};
 use crate::storage::StorageError;
 use std::path::PathBuf;
 
@@ -41,7 +43,6 @@ pub struct Segment {
     pub base_offset: u64,
     next_offset: u64,
     log: DiskFile,
-    index: DiskFile,
     entries: Vec<IndexEntry>,
 }
 
@@ -53,15 +54,13 @@ struct Scan {
 }
 
 impl Segment {
-    /// Creates an empty segment; both files' directory entries are synced before it returns.
+    /// Creates an empty segment; its directory entry is synced before it returns.
     pub fn create(disk: &Disk, base_offset: u64) -> Result<Segment, StorageError> {
         let log = disk.create(&PathBuf::from(log_name(base_offset)))?;
-        let index = disk.create(&PathBuf::from(index_name(base_offset)))?;
         Ok(Segment {
             base_offset,
             next_offset: base_offset,
             log,
-            index,
             entries: Vec::new(),
         })
     }
@@ -75,16 +74,12 @@ impl Segment {
     ) -> Result<Segment, StorageError> {
         let log = disk.open_file(&PathBuf::from(log_name(base_offset)))?;
         let index_path = PathBuf::from(index_name(base_offset));
-        let parsed = match disk.open_file(&index_path) {
-            Ok(index) => {
-                let mut bytes = vec![0u8; usize::try_from(index.len()).unwrap_or(0)];
-                index.read_exact_at(&mut bytes, 0)?;
-                parse_index(&bytes, base_offset, log.len()).map(|entries| (index, entries))
-            }
+        let parsed = match disk.read(&index_path) {
+            Ok(bytes) => parse_index(&bytes, base_offset, log.len()),
             Err(error) if error.is_not_found() => None,
             Err(error) => return Err(error.into()),
         };
-        let (index, entries) = match parsed {
+        let entries = match parsed {
             Some(found) => found,
             None => {
                 let scan = scan(&log, base_offset)?;
@@ -95,8 +90,8 @@ impl Segment {
                         reason,
                     });
                 }
-                let index = rewrite_index(disk, base_offset, &scan.entries)?;
-                (index, scan.entries)
+                write_index(disk, base_offset, &scan.entries)?;
+                scan.entries
             }
         };
         if entries
@@ -113,13 +108,13 @@ impl Segment {
             base_offset,
             next_offset,
             log,
-            index,
             entries,
         })
     }
 
     /// Opens the active (last) segment: scans every batch, keeps the intact prefix, truncates
-    /// the first torn or corrupt batch and everything after it, and rewrites the index.
+    /// the first torn or corrupt batch and everything after it, and rebuilds the index in
+    /// memory (an index file left from an earlier seal is stale and ignored).
     pub fn recover(disk: &Disk, base_offset: u64) -> Result<(Segment, Recovery), StorageError> {
         let mut log = disk.open_file(&PathBuf::from(log_name(base_offset)))?;
         let scan = scan(&log, base_offset)?;
@@ -128,12 +123,10 @@ impl Segment {
             log.truncate(scan.valid_bytes)?;
             log.sync()?;
         }
-        let index = rewrite_index(disk, base_offset, &scan.entries)?;
         let segment = Segment {
             base_offset,
             next_offset: scan.next_offset,
             log,
-            index,
             entries: scan.entries,
         };
         Ok((
@@ -165,15 +158,6 @@ impl Segment {
             position: self.log.len(),
         };
         self.log.append(bytes)?;
-        if let Err(error) = self.index.append(&entry.encode()) {
-            // Keep log and index in step; if even the undo fails the log must go offline.
-            if let Err(undo) = self.log.truncate(entry.position) {
-                return Err(StorageError::Offline {
-                    reason: format!("index append failed ({error}) and so did the undo ({undo})"),
-                });
-            }
-            return Err(error.into());
-        }
         self.entries.push(entry);
         self.next_offset = header.next_offset();
         Ok(())
@@ -183,8 +167,10 @@ impl Segment {
         Ok(self.log.sync()?)
     }
 
-    pub fn sync_index(&self) -> Result<(), StorageError> {
-        Ok(self.index.sync()?)
+    /// Seals the segment: its log and its index file are durable when this returns.
+    pub fn seal(&self, disk: &Disk) -> Result<(), StorageError> {
+        self.log.sync()?;
+        write_index(disk, self.base_offset, &self.entries)
     }
 
     /// The byte position of the batch holding `offset`.
@@ -225,9 +211,7 @@ impl Segment {
             .get(keep)
             .map_or(self.next_offset, |entry| entry.offset);
         self.log.truncate(cut_position)?;
-        self.index.truncate((keep * INDEX_ENTRY_BYTES) as u64)?;
         self.log.sync()?;
-        self.index.sync()?;
         self.entries.truncate(keep);
         self.next_offset = new_next;
         Ok(new_next)
@@ -316,16 +300,13 @@ fn scan(log: &DiskFile, base_offset: u64) -> Result<Scan, StorageError> {
     Ok(scan)
 }
 
-fn rewrite_index(
-    disk: &Disk,
-    base_offset: u64,
-    entries: &[IndexEntry],
-) -> Result<DiskFile, StorageError> {
+/// Writes a segment's whole index durably (file synced; its directory entry synced on create).
+fn write_index(disk: &Disk, base_offset: u64, entries: &[IndexEntry]) -> Result<(), StorageError> {
     let mut index = disk.create(&PathBuf::from(index_name(base_offset)))?;
     let bytes: Vec<u8> = entries.iter().flat_map(|entry| entry.encode()).collect();
     if !bytes.is_empty() {
         index.append(&bytes)?;
     }
     index.sync()?;
-    Ok(index)
+    Ok(())
 }
