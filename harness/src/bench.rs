@@ -3,12 +3,12 @@
 //! fsync always and 1 KiB records. Real-mode entry point: wall-clock time is what it measures.
 
 use anyhow::Context;
-use harness::local_cluster::LocalCluster;
 use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
 use engine::broker::Acks;
 use engine::client::{ClusterClient, ClusterClientOptions};
 use engine::env::{Net, NodeAddr};
 use engine::storage::Record;
+use harness::local_cluster::LocalCluster;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -33,7 +33,9 @@ pub fn run(bench: ProduceBench) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the faultline binary")?;
     let cluster = LocalCluster::start(&exe, root.path(), BROKERS, "always")?;
     let bootstrap = cluster.bootstrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let latencies = runtime.block_on(produce(bench.clone(), bootstrap))?;
     drop(cluster);
     report(&bench, latencies);
@@ -57,8 +59,12 @@ struct Measured {
 
 async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Result<Measured> {
     let mut admin = ClusterClient::new(Net::Real, bootstrap.clone(), options());
-    let request =
-        CreateTopicRequest { name: "bench".into(), partitions: bench.partitions, replication: BROKERS, min_insync: 2 };
+    let request = CreateTopicRequest {
+        name: "bench".into(),
+        partitions: bench.partitions,
+        replication: BROKERS,
+        min_insync: 2,
+    };
     let mut created = false;
     for _ in 0..100 {
         if admin.create_topic(request.clone()).await.is_ok() {
@@ -85,7 +91,8 @@ async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Resul
             let mut latencies = Vec::with_capacity(per_producer as usize);
             let mut failed = 0;
             for i in 0..per_producer {
-                let tp = TopicPartition::new("bench", (u64::from(producer) + i) as u32 % partitions);
+                let tp =
+                    TopicPartition::new("bench", (u64::from(producer) + i) as u32 % partitions);
                 let record = Record::value(vec![(i % 251) as u8; RECORD_BYTES]);
                 #[allow(clippy::disallowed_methods)]
                 let sent = std::time::Instant::now();
@@ -109,7 +116,11 @@ async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Resul
         latencies_us.extend(latencies);
         failed += failures;
     }
-    Ok(Measured { latencies_us, elapsed: started.elapsed(), failed })
+    Ok(Measured {
+        latencies_us,
+        elapsed: started.elapsed(),
+        failed,
+    })
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {

@@ -4,8 +4,8 @@
 pub mod check_cmd;
 pub mod checker;
 pub mod demo;
-pub mod local_cluster;
-pub mod run;
 pub mod history;
 pub mod invocation;
+pub mod local_cluster;
+pub mod run;
 pub mod scenario;

@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 #[derive(Debug, thiserror::Error)]
 pub enum LocalClusterError {
     #[error("cannot start {what}: {source}")]
-    Spawn { what: String, source: std::io::Error },
+    Spawn {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("{what} did not start: its first line was {line:?}")]
     NoAddress { what: String, line: String },
 }
@@ -38,12 +41,18 @@ impl NodeProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|source| LocalClusterError::Spawn { what: what.clone(), source })?;
+            .map_err(|source| LocalClusterError::Spawn {
+                what: what.clone(),
+                source,
+            })?;
         let mut line = String::new();
         if let Some(stdout) = child.stdout.take() {
             let _ = BufReader::new(stdout).read_line(&mut line);
         }
-        let addr = line.trim().strip_prefix("listening on ").and_then(|addr| addr.parse().ok());
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse().ok());
         match addr {
             Some(addr) => Ok(NodeProcess { child, addr, args }),
             None => {
@@ -81,7 +90,12 @@ fn dir(root: &Path, name: &str) -> String {
 
 impl LocalCluster {
     /// Starts the coordinator, then `brokers` brokers with ids 1..=brokers, all on free ports.
-    pub fn start(exe: &Path, root: &Path, brokers: u32, fsync: &str) -> Result<LocalCluster, LocalClusterError> {
+    pub fn start(
+        exe: &Path,
+        root: &Path,
+        brokers: u32,
+        fsync: &str,
+    ) -> Result<LocalCluster, LocalClusterError> {
         let coordinator = NodeProcess::spawn(
             exe,
             vec![
@@ -113,7 +127,11 @@ impl LocalCluster {
                 ],
             )?);
         }
-        Ok(LocalCluster { coordinator, brokers: nodes, root: root.to_path_buf() })
+        Ok(LocalCluster {
+            coordinator,
+            brokers: nodes,
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn bootstrap(&self) -> Vec<NodeAddr> {

@@ -141,24 +141,45 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve { node } => serve::run(node),
         Command::Check { history, json } => Ok(harness::check_cmd::main(&history, json)),
-        Command::Run { paths, seed, seeds, jobs, shard, out, check_determinism, log } => {
+        Command::Run {
+            paths,
+            seed,
+            seeds,
+            jobs,
+            shard,
+            out,
+            check_determinism,
+            log,
+        } => {
             let seeds = match (seed, seeds) {
                 (Some(seed), _) => Some(seed..=seed),
                 (None, Some(text)) => Some(parse_seeds(&text)?),
                 (None, None) => None,
             };
             let shard = shard.map(|text| text.parse()).transpose()?;
-            let args = harness::invocation::RunArgs { paths, seeds, jobs, shard, out, check_determinism, log_filter: log };
+            let args = harness::invocation::RunArgs {
+                paths,
+                seeds,
+                jobs,
+                shard,
+                out,
+                check_determinism,
+                log_filter: log,
+            };
             let mut stdout = std::io::stdout();
             match harness::invocation::execute(&args, &mut stdout) {
                 Ok(code) => Ok(std::process::ExitCode::from(code)),
                 Err(error) => {
                     eprintln!("faultline run: {error}");
-                    Ok(std::process::ExitCode::from(harness::invocation::EXIT_BAD_INPUT))
+                    Ok(std::process::ExitCode::from(
+                        harness::invocation::EXIT_BAD_INPUT,
+                    ))
                 }
             }
         }
-        Command::Bench { what: BenchWhat::Produce(options) } => bench::run(options),
+        Command::Bench {
+            what: BenchWhat::Produce(options),
+        } => bench::run(options),
         Command::Demo { seeds } => {
             let mut broken = 0;
             for seed in parse_seeds(&seeds)? {

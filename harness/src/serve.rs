@@ -5,8 +5,8 @@ use crate::ServeNode;
 use anyhow::Context;
 use engine::broker::{Broker, BrokerOptions};
 use engine::coordinator::{Coordinator, CoordinatorOptions};
-use engine::storage::{FsyncPolicy, LogOptions};
 use engine::env::{DiskFaults, Env, EnvOptions, Mode, NodeAddr};
+use engine::storage::{FsyncPolicy, LogOptions};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -41,7 +41,14 @@ pub fn run(node: ServeNode) -> anyhow::Result<ExitCode> {
                 coordinator.serve().await;
                 Ok(ExitCode::SUCCESS)
             }
-            ServeNode::Broker { id, listen, advertise, coordinator, data, fsync } => {
+            ServeNode::Broker {
+                id,
+                listen,
+                advertise,
+                coordinator,
+                data,
+                fsync,
+            } => {
                 anyhow::ensure!(id >= 1, "--id must be at least 1");
                 let listen: NodeAddr = listen.parse()?;
                 let advertised: NodeAddr = match advertise {
@@ -56,8 +63,12 @@ pub fn run(node: ServeNode) -> anyhow::Result<ExitCode> {
                     disk_faults: DiskFaults::new(),
                 })
                 .with_context(|| format!("cannot open data directory {}", data.display()))?;
-                let mut options = BrokerOptions::new(id, listen.clone(), advertised, coordinator.parse()?);
-                options.log = LogOptions { fsync, ..LogOptions::default() };
+                let mut options =
+                    BrokerOptions::new(id, listen.clone(), advertised, coordinator.parse()?);
+                options.log = LogOptions {
+                    fsync,
+                    ..LogOptions::default()
+                };
                 // Real networks and disks are slower than the simulation's defaults assume.
                 options.session_timeout = std::time::Duration::from_secs(6);
                 options.metadata_expiry = options.session_timeout;

@@ -19,11 +19,23 @@ fn options() -> ClusterClientOptions {
     }
 }
 
-async fn produce(client: &mut ClusterClient, tp: &TopicPartition, values: std::ops::Range<u32>) -> Vec<u32> {
+async fn produce(
+    client: &mut ClusterClient,
+    tp: &TopicPartition,
+    values: std::ops::Range<u32>,
+) -> Vec<u32> {
     let mut acked = Vec::new();
     for value in values {
         for _ in 0..100 {
-            match client.produce(tp, vec![Record::value(value.to_be_bytes())], Acks::All, None).await {
+            match client
+                .produce(
+                    tp,
+                    vec![Record::value(value.to_be_bytes())],
+                    Acks::All,
+                    None,
+                )
+                .await
+            {
                 Ok(_) => {
                     acked.push(value);
                     break;
@@ -67,22 +79,37 @@ fn real_cluster_produces_fetches_and_survives_a_leader_kill() {
     let exe = Path::new(env!("CARGO_BIN_EXE_faultline"));
     let root = tempfile::tempdir().expect("tempdir");
     let mut cluster = LocalCluster::start(exe, root.path(), 3, "always").expect("cluster");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let tp = TopicPartition::new("orders", 0);
     let (mut acked, leader) = runtime.block_on(async {
         tokio::time::timeout(Duration::from_secs(60), async {
             let mut client = ClusterClient::new(Net::Real, cluster.bootstrap(), options());
-            let request = CreateTopicRequest { name: "orders".into(), partitions: 1, replication: 3, min_insync: 2 };
+            let request = CreateTopicRequest {
+                name: "orders".into(),
+                partitions: 1,
+                replication: 3,
+                min_insync: 2,
+            };
             for _ in 0..100 {
                 if client.create_topic(request.clone()).await.is_ok() {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            client.await_leaders("orders", 100, Duration::from_millis(100)).await.expect("leader");
+            client
+                .await_leaders("orders", 100, Duration::from_millis(100))
+                .await
+                .expect("leader");
             let acked = produce(&mut client, &tp, 0..100).await;
             assert_eq!(acked.len(), 100);
-            assert_eq!(read_all(&mut client, &tp).await, acked, "fetched in produce order");
+            assert_eq!(
+                read_all(&mut client, &tp).await,
+                acked,
+                "fetched in produce order"
+            );
             let leader = client.leader(&tp).expect("leader").0;
             (acked, leader)
         })
@@ -94,7 +121,11 @@ fn real_cluster_produces_fetches_and_survives_a_leader_kill() {
         tokio::time::timeout(Duration::from_secs(90), async {
             let mut client = ClusterClient::new(Net::Real, cluster.bootstrap(), options());
             acked.extend(produce(&mut client, &tp, 100..150).await);
-            assert!(acked.len() >= 140, "a new leader took writes: {}", acked.len());
+            assert!(
+                acked.len() >= 140,
+                "a new leader took writes: {}",
+                acked.len()
+            );
             let read = read_all(&mut client, &tp).await;
             for value in &acked {
                 assert!(read.contains(value), "acknowledged {value} lost");
@@ -103,5 +134,7 @@ fn real_cluster_produces_fetches_and_survives_a_leader_kill() {
         .await
         .expect("second phase in time")
     });
-    cluster.brokers[(leader - 1) as usize].restart(exe).expect("restart");
+    cluster.brokers[(leader - 1) as usize]
+        .restart(exe)
+        .expect("restart");
 }

@@ -2,3 +2,6 @@
 
 mod check_cmd;
 mod checkers;
+mod serve_cluster;
+mod serve_coordinator;
+mod suite;

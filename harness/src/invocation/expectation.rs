@@ -22,7 +22,12 @@ pub fn judge(expect: &Expectation, result: &RunResult) -> Met {
                 Met::No(format!("expected valid, found {}", names.join(", ")))
             }
             Verdict::Unknown => Met::Unjudged(
-                result.reasons.values().next().cloned().unwrap_or_else(|| "a check could not decide".into()),
+                result
+                    .reasons
+                    .values()
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| "a check could not decide".into()),
             ),
         },
         Expectation::Invalid(names) => {
@@ -34,9 +39,15 @@ pub fn judge(expect: &Expectation, result: &RunResult) -> Met {
             if missing.is_empty() {
                 Met::Yes
             } else if result.verdict == Verdict::Unknown {
-                Met::Unjudged(format!("expected {} but a check could not decide", missing.join(", ")))
+                Met::Unjudged(format!(
+                    "expected {} but a check could not decide",
+                    missing.join(", ")
+                ))
             } else {
-                Met::No(format!("expected {} but it was not found", missing.join(", ")))
+                Met::No(format!(
+                    "expected {} but it was not found",
+                    missing.join(", ")
+                ))
             }
         }
     }

@@ -46,18 +46,29 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_UNJUDGED: u8 = 3;
 
 fn line(record: &RunRecord) -> String {
-    let verdict = record.result.as_ref().map_or("unknown", |r| r.verdict.as_str());
+    let verdict = record
+        .result
+        .as_ref()
+        .map_or("unknown", |r| r.verdict.as_str());
     let stats = record
         .result
         .as_ref()
-        .map(|r| format!("{} ops, {:.1} sim s in {:.2} s", r.stats.ops, r.stats.sim_seconds, record.wall_seconds))
+        .map(|r| {
+            format!(
+                "{} ops, {:.1} sim s in {:.2} s",
+                r.stats.ops, r.stats.sim_seconds, record.wall_seconds
+            )
+        })
         .unwrap_or_default();
     let status = match &record.met {
         Met::Yes => "ok".to_string(),
         Met::No(reason) => format!("FAILED ({reason})"),
         Met::Unjudged(reason) => format!("UNJUDGED ({reason})"),
     };
-    format!("{verdict:<7} {:<32} seed {:<5} {status:<10} {stats}  {}", record.scenario, record.seed, record.repro)
+    format!(
+        "{verdict:<7} {:<32} seed {:<5} {status:<10} {stats}  {}",
+        record.scenario, record.seed, record.repro
+    )
 }
 
 /// Runs everything; returns the exit code.
@@ -65,9 +76,15 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
     let suite = load_suite(&args.paths)?;
     let mut requests = VecDeque::new();
     for entry in suite {
-        let seeds = args.seeds.clone().unwrap_or_else(|| entry.scenario.seeds.clone());
+        let seeds = args
+            .seeds
+            .clone()
+            .unwrap_or_else(|| entry.scenario.seeds.clone());
         for seed in seeds {
-            if args.shard.is_some_and(|shard| !shard.owns(&entry.scenario.name, seed)) {
+            if args
+                .shard
+                .is_some_and(|shard| !shard.owns(&entry.scenario.name, seed))
+            {
                 continue;
             }
             requests.push_back(RunRequest {
@@ -96,7 +113,10 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
                     let mut out = printer.lock().unwrap_or_else(|p| p.into_inner());
                     let _ = writeln!(out, "{}", line(&record));
                 }
-                records.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+                records
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(record);
             });
         }
     });
@@ -114,6 +134,12 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
     };
     let out = printer.into_inner().unwrap_or_else(|p| p.into_inner());
     let unmet = records.iter().filter(|r| r.met != Met::Yes).count();
-    let _ = writeln!(out, "{} runs, {} met their expectation; store: {}", records.len(), records.len() - unmet, args.out.display());
+    let _ = writeln!(
+        out,
+        "{} runs, {} met their expectation; store: {}",
+        records.len(),
+        records.len() - unmet,
+        args.out.display()
+    );
     Ok(code)
 }

@@ -68,7 +68,12 @@ pub fn execute(request: &RunRequest) -> RunRecord {
     let started = std::time::Instant::now();
     let wall = || started.elapsed().as_secs_f64();
     let schedule = schedule_for(&request.scenario, request.seed);
-    let outcome = match simulate(&request.scenario, request.seed, schedule.clone(), request.log_filter.as_deref()) {
+    let outcome = match simulate(
+        &request.scenario,
+        request.seed,
+        schedule.clone(),
+        request.log_filter.as_deref(),
+    ) {
         Ok(outcome) => outcome,
         Err(SimError::Unsupported(reason)) => return unjudged(request, reason, true, wall()),
         Err(error) => return unjudged(request, error.to_string(), false, wall()),
@@ -78,14 +83,24 @@ pub fn execute(request: &RunRequest) -> RunRecord {
         Ok(history) => history,
         Err(errors) => {
             let first = errors.first().map(ToString::to_string).unwrap_or_default();
-            return unjudged(request, format!("the recorded history is malformed: {first}"), false, wall());
+            return unjudged(
+                request,
+                format!("the recorded history is malformed: {first}"),
+                false,
+                wall(),
+            );
         }
     };
     let mut nondeterminism = None;
     if request.check_determinism {
-        let again = simulate(&request.scenario, request.seed, schedule.clone(), request.log_filter.as_deref())
-            .map_err(|e| e.to_string())
-            .and_then(|o| History::from_ops(o.ops).map_err(|_| "malformed history".to_string()));
+        let again = simulate(
+            &request.scenario,
+            request.seed,
+            schedule.clone(),
+            request.log_filter.as_deref(),
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|o| History::from_ops(o.ops).map_err(|_| "malformed history".to_string()));
         match again {
             Ok(second) if second.digest() == history.digest() => {}
             Ok(second) => {
@@ -98,12 +113,23 @@ pub fn execute(request: &RunRequest) -> RunRecord {
             Err(error) => nondeterminism = Some(format!("the second run failed: {error}")),
         }
     }
-    let options = CheckOptions { recovery: Duration::from_millis(request.scenario.recovery_ms) };
-    let checkers: Vec<_> =
-        request.scenario.checks.iter().filter_map(|name| checker::by_name(name.as_str())).collect();
+    let options = CheckOptions {
+        recovery: Duration::from_millis(request.scenario.recovery_ms),
+    };
+    let checkers: Vec<_> = request
+        .scenario
+        .checks
+        .iter()
+        .filter_map(|name| checker::by_name(name.as_str()))
+        .collect();
     let checked = checker::run_checks(&history, &checkers, &options);
     let repro = repro(&request.path, request.seed);
-    let meta = RunMeta { scenario: request.scenario.name.clone(), seed: request.seed, repro: repro.clone(), wall_seconds: wall() };
+    let meta = RunMeta {
+        scenario: request.scenario.name.clone(),
+        seed: request.seed,
+        repro: repro.clone(),
+        wall_seconds: wall(),
+    };
     let mut result = checker::run_result::run_result(&history, &checked, meta);
     result.stats.faults = outcome.faults;
     let met = match nondeterminism {
@@ -113,7 +139,14 @@ pub fn execute(request: &RunRequest) -> RunRecord {
     let played = as_played(&request.scenario, &outcome.schedule);
     let written = store::write_run(
         &request.out,
-        &store::RunFiles { scenario: &played, history: &history, result: &result, log: &log, repro: &repro, met: &met },
+        &store::RunFiles {
+            scenario: &played,
+            history: &history,
+            result: &result,
+            log: &log,
+            repro: &repro,
+            met: &met,
+        },
     );
     if let Err(error) = written {
         tracing::error!(%error, "could not write the run's store");

@@ -32,7 +32,12 @@ impl FromStr for Shard {
 
 pub fn stable_hash(scenario: &str, seed: u64) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in scenario.as_bytes().iter().chain(&[0u8]).chain(&seed.to_be_bytes()) {
+    for byte in scenario
+        .as_bytes()
+        .iter()
+        .chain(&[0u8])
+        .chain(&seed.to_be_bytes())
+    {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -53,7 +58,10 @@ mod tests {
     fn shards_are_disjoint_and_cover_everything() {
         let shards: Vec<Shard> = (1..=3).map(|k| format!("{k}/3").parse().unwrap()).collect();
         for seed in 0..500 {
-            let owners = shards.iter().filter(|s| s.owns("leader-crash", seed)).count();
+            let owners = shards
+                .iter()
+                .filter(|s| s.owns("leader-crash", seed))
+                .count();
             assert_eq!(owners, 1);
         }
         assert!("0/3".parse::<Shard>().is_err());

@@ -24,11 +24,18 @@ pub fn run_dir(out: &Path, scenario: &str, seed: u64) -> PathBuf {
 
 fn markdown(files: &RunFiles) -> String {
     let result = files.result;
-    let mut text = format!("# {} — seed {}: **{}**\n\n", result.scenario, result.seed, result.verdict);
+    let mut text = format!(
+        "# {} — seed {}: **{}**\n\n",
+        result.scenario, result.seed, result.verdict
+    );
     match files.met {
         Met::Yes => text.push_str("The run met its scenario's expectation.\n\n"),
-        Met::No(reason) => text.push_str(&format!("The run did **not** meet its expectation: {reason}.\n\n")),
-        Met::Unjudged(reason) => text.push_str(&format!("The run could not be judged: {reason}.\n\n")),
+        Met::No(reason) => text.push_str(&format!(
+            "The run did **not** meet its expectation: {reason}.\n\n"
+        )),
+        Met::Unjudged(reason) => {
+            text.push_str(&format!("The run could not be judged: {reason}.\n\n"))
+        }
     }
     text.push_str(&format!("Reproduce: `{}`\n\n", files.repro));
     text.push_str("| check | verdict |\n|---|---|\n");
@@ -41,7 +48,10 @@ fn markdown(files: &RunFiles) -> String {
     for (name, anomalies) in &result.anomalies {
         text.push_str(&format!("\n## {name} ({})\n\n", anomalies.len()));
         for anomaly in anomalies {
-            text.push_str(&format!("- {} (ops {:?})\n", anomaly.explanation, anomaly.ops));
+            text.push_str(&format!(
+                "- {} (ops {:?})\n",
+                anomaly.explanation, anomaly.ops
+            ));
         }
     }
     let stats = &result.stats;
@@ -55,14 +65,23 @@ fn markdown(files: &RunFiles) -> String {
 pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
     let dir = run_dir(out, &files.result.scenario, files.result.seed);
     std::fs::create_dir_all(&dir)?;
-    let yaml = files.scenario.to_yaml().map_err(|e| io::Error::other(e.to_string()))?;
+    let yaml = files
+        .scenario
+        .to_yaml()
+        .map_err(|e| io::Error::other(e.to_string()))?;
     std::fs::write(dir.join("scenario.yaml"), yaml)?;
     let mut history = Vec::new();
     write_history(files.history.ops(), &mut history)?;
     std::fs::write(dir.join("history.jsonl"), history)?;
     std::fs::write(dir.join("result.json"), reports::render_json(files.result))?;
     std::fs::write(dir.join("report.md"), markdown(files))?;
-    std::fs::write(dir.join("repro.sh"), format!("#!/bin/sh\n# Replays this run exactly.\nexec {}\n", files.repro))?;
+    std::fs::write(
+        dir.join("repro.sh"),
+        format!(
+            "#!/bin/sh\n# Replays this run exactly.\nexec {}\n",
+            files.repro
+        ),
+    )?;
     std::fs::write(dir.join("sim.log"), files.log)?;
     Ok(())
 }

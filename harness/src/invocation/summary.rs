@@ -30,7 +30,10 @@ fn met_words(met: &Met) -> (&'static str, Option<&str>) {
 }
 
 fn verdict(record: &RunRecord) -> &'static str {
-    record.result.as_ref().map_or("unknown", |result| result.verdict.as_str())
+    record
+        .result
+        .as_ref()
+        .map_or("unknown", |result| result.verdict.as_str())
 }
 
 pub fn write(out: &Path, records: &[RunRecord]) -> io::Result<()> {
@@ -39,7 +42,14 @@ pub fn write(out: &Path, records: &[RunRecord]) -> io::Result<()> {
         .iter()
         .map(|record| {
             let (met, reason) = met_words(&record.met);
-            SummaryRun { scenario: &record.scenario, seed: record.seed, verdict: verdict(record), met, reason, repro: &record.repro }
+            SummaryRun {
+                scenario: &record.scenario,
+                seed: record.seed,
+                verdict: verdict(record),
+                met,
+                reason,
+                repro: &record.repro,
+            }
         })
         .collect();
     let counts = records.iter().fold(BTreeMap::new(), |mut counts, record| {
@@ -47,7 +57,10 @@ pub fn write(out: &Path, records: &[RunRecord]) -> io::Result<()> {
         counts
     });
     let summary = serde_json::json!({"runs": runs, "counts": counts});
-    std::fs::write(out.join("summary.json"), serde_json::to_string_pretty(&summary)? + "\n")?;
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
 
     let mut markdown = format!(
         "# faultline summary\n\n{} runs: {} met their expectation, {} did not, {} could not be judged.\n\n",
@@ -58,7 +71,8 @@ pub fn write(out: &Path, records: &[RunRecord]) -> io::Result<()> {
     );
     let failing: Vec<&RunRecord> = records.iter().filter(|r| r.met != Met::Yes).collect();
     if !failing.is_empty() {
-        markdown.push_str("| scenario | seed | verdict | why | reproduce |\n|---|---|---|---|---|\n");
+        markdown
+            .push_str("| scenario | seed | verdict | why | reproduce |\n|---|---|---|---|---|\n");
         for record in failing {
             let (_, reason) = met_words(&record.met);
             markdown.push_str(&format!(
@@ -75,7 +89,10 @@ pub fn write(out: &Path, records: &[RunRecord]) -> io::Result<()> {
 
     let mut suites: BTreeMap<&str, Vec<&RunRecord>> = BTreeMap::new();
     for record in records {
-        suites.entry(record.scenario.as_str()).or_default().push(record);
+        suites
+            .entry(record.scenario.as_str())
+            .or_default()
+            .push(record);
     }
     let mut report = Report::new("faultline");
     for (scenario, records) in suites {
@@ -101,6 +118,8 @@ pub fn write(out: &Path, records: &[RunRecord]) -> io::Result<()> {
         }
         report.add_test_suite(suite);
     }
-    let xml = report.to_string().map_err(|e| io::Error::other(e.to_string()))?;
+    let xml = report
+        .to_string()
+        .map_err(|e| io::Error::other(e.to_string()))?;
     std::fs::write(out.join("junit.xml"), xml)
 }

@@ -59,7 +59,12 @@ pub fn now_ns() -> u64 {
 }
 
 impl RunContext {
-    pub fn new(scenario: Scenario, seed: u64, disk_faults: BTreeMap<String, DiskFaults>, clients: u32) -> RunContext {
+    pub fn new(
+        scenario: Scenario,
+        seed: u64,
+        disk_faults: BTreeMap<String, DiskFaults>,
+        clients: u32,
+    ) -> RunContext {
         RunContext {
             scenario,
             seed,
@@ -118,14 +123,18 @@ impl RunContext {
     }
 
     pub fn invoke(&self, process: u64, f: F, value: Value) {
-        self.recorder.borrow_mut().invoke(now_ns(), process, f, value);
+        self.recorder
+            .borrow_mut()
+            .invoke(now_ns(), process, f, value);
     }
 
     pub fn complete(&self, process: u64, kind: OpType, f: F, value: Value) {
         if kind == OpType::Ok && self.phase.get() == Phase::Healing {
             self.ok_after_heal.set(self.ok_after_heal.get() + 1);
         }
-        self.recorder.borrow_mut().complete(now_ns(), process, kind, f, value);
+        self.recorder
+            .borrow_mut()
+            .complete(now_ns(), process, kind, f, value);
     }
 
     pub fn nemesis(&self, f: F, value: Value) {
@@ -133,7 +142,9 @@ impl RunContext {
     }
 
     pub fn event(&self, process: Process, kind: OpType, f: F, value: Value) {
-        self.recorder.borrow_mut().event(now_ns(), process, kind, f, value);
+        self.recorder
+            .borrow_mut()
+            .event(now_ns(), process, kind, f, value);
     }
 
     /// Whether the workload should start another op.

@@ -19,7 +19,11 @@ const FETCHES_MAX: usize = 10_000;
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Reads one partition to its end; `None` if it could not be read to the end by `deadline`.
-async fn read_to_end(cluster: &mut ClusterClient, tp: &engine::broker::protocol::TopicPartition, deadline: Instant) -> (Vec<(u64, i64)>, bool) {
+async fn read_to_end(
+    cluster: &mut ClusterClient,
+    tp: &engine::broker::protocol::TopicPartition,
+    deadline: Instant,
+) -> (Vec<(u64, i64)>, bool) {
     let mut records = Vec::new();
     let mut offset = 0;
     for _ in 0..FETCHES_MAX {
@@ -29,7 +33,9 @@ async fn read_to_end(cluster: &mut ClusterClient, tp: &engine::broker::protocol:
         match cluster.fetch(tp, offset).await {
             Ok(response) => {
                 for bytes in &response.batches {
-                    let Ok(batch) = RecordBatch::decode(bytes) else { continue };
+                    let Ok(batch) = RecordBatch::decode(bytes) else {
+                        continue;
+                    };
                     for (o, record) in batch.offsets() {
                         if o >= offset {
                             if let Some(value) = value_of(record) {
@@ -52,7 +58,11 @@ async fn read_to_end(cluster: &mut ClusterClient, tp: &engine::broker::protocol:
 /// Reads every partition; each read is one `poll` op of a fresh process.
 pub async fn run(ctx: &RunContext, budget: Duration) {
     ctx.nemesis(F::Drain, json!(null));
-    let mut cluster = ClusterClient::new(Net::Sim, bootstrap(&ctx.scenario), ClusterClientOptions::default());
+    let mut cluster = ClusterClient::new(
+        Net::Sim,
+        bootstrap(&ctx.scenario),
+        ClusterClientOptions::default(),
+    );
     let deadline = Instant::now() + budget;
     let mut drained = Map::new();
     for tp in keys(ctx) {

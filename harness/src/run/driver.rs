@@ -44,7 +44,13 @@ pub struct SimOutcome {
 
 fn powers_off(schedule: &FaultSchedule, faults: &Faults) -> bool {
     let scheduled = schedule.0.iter().any(|event| {
-        matches!(event.fault, Fault::Disk { fault: DiskFault::TornWrites, .. } | Fault::Crash(_))
+        matches!(
+            event.fault,
+            Fault::Disk {
+                fault: DiskFault::TornWrites,
+                ..
+            } | Fault::Crash(_)
+        )
     });
     let random = matches!(faults, Faults::Random(r) if r.kinds.iter().any(|k| matches!(k, FaultKind::Disk | FaultKind::Crash)));
     scheduled || random
@@ -60,7 +66,12 @@ pub fn schedule_for(scenario: &Scenario, seed: u64) -> FaultSchedule {
 }
 
 /// Runs (scenario, seed) with `schedule` and returns its history.
-pub fn simulate(scenario: &Scenario, seed: u64, schedule: FaultSchedule, log_filter: Option<&str>) -> Result<SimOutcome, SimError> {
+pub fn simulate(
+    scenario: &Scenario,
+    seed: u64,
+    schedule: FaultSchedule,
+    log_filter: Option<&str>,
+) -> Result<SimOutcome, SimError> {
     if scenario.cluster.coordinators > 1 {
         return Err(SimError::Unsupported(format!(
             "{} coordinators: the coordinator is a single node for now (use coordinators: 1)",
@@ -69,18 +80,26 @@ pub fn simulate(scenario: &Scenario, seed: u64, schedule: FaultSchedule, log_fil
     }
     for role in scenario.workload.client_roles() {
         if !matches!(role, ClientRole::Producer { .. }) {
-            return Err(SimError::Unsupported(format!("{role:?} clients are not wired into runs yet")));
+            return Err(SimError::Unsupported(format!(
+                "{role:?} clients are not wired into runs yet"
+            )));
         }
     }
     let buffer = simlog::LogBuffer::default();
-    let outcome = simlog::capture(&buffer, log_filter, || simulate_inner(scenario, seed, schedule));
+    let outcome = simlog::capture(&buffer, log_filter, || {
+        simulate_inner(scenario, seed, schedule)
+    });
     outcome.map(|mut outcome| {
         outcome.log = buffer.take();
         outcome
     })
 }
 
-fn simulate_inner(scenario: &Scenario, seed: u64, schedule: FaultSchedule) -> Result<SimOutcome, SimError> {
+fn simulate_inner(
+    scenario: &Scenario,
+    seed: u64,
+    schedule: FaultSchedule,
+) -> Result<SimOutcome, SimError> {
     let limit = Duration::from_millis(scenario.workload.duration_ms + scenario.recovery_ms) + SLACK;
     let mut builder = turmoil::Builder::new();
     builder
@@ -98,7 +117,12 @@ fn simulate_inner(scenario: &Scenario, seed: u64, schedule: FaultSchedule) -> Re
     let mut sim = builder.build();
     let faults = nodes::disk_faults(scenario);
     let roles = scenario.workload.client_roles();
-    let ctx = Rc::new(RunContext::new(scenario.clone(), seed, faults.clone(), roles.len() as u32));
+    let ctx = Rc::new(RunContext::new(
+        scenario.clone(),
+        seed,
+        faults.clone(),
+        roles.len() as u32,
+    ));
     nodes::add_servers(&mut sim, scenario, seed, &faults);
     for (i, role) in roles.iter().enumerate() {
         let client = i as u32 + 1;
@@ -117,7 +141,9 @@ fn simulate_inner(scenario: &Scenario, seed: u64, schedule: FaultSchedule) -> Re
     {
         let (ctx, result, schedule) = (ctx.clone(), result.clone(), schedule.clone());
         sim.client("nemesis", async move {
-            let outcome = orchestrator::run(ctx, schedule).await.map_err(|e| e.to_string());
+            let outcome = orchestrator::run(ctx, schedule)
+                .await
+                .map_err(|e| e.to_string());
             *result.borrow_mut() = Some(outcome);
             Ok(())
         });
@@ -152,7 +178,8 @@ fn simulate_inner(scenario: &Scenario, seed: u64, schedule: FaultSchedule) -> Re
     let sim_seconds = sim.elapsed().as_secs_f64();
     let faults_started = ctx.faults_started.get();
     drop(sim);
-    let ctx = Rc::try_unwrap(ctx).map_err(|_| SimError::Sim("the run's context is still shared".into()))?;
+    let ctx = Rc::try_unwrap(ctx)
+        .map_err(|_| SimError::Sim("the run's context is still shared".into()))?;
     Ok(SimOutcome {
         ops: ctx.recorder.into_inner().into_ops(),
         schedule,

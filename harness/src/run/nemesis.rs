@@ -75,11 +75,18 @@ fn pairs(a: &[String], b: &[String]) -> Vec<(String, String)> {
 
 impl<'a> Nemesis<'a> {
     pub fn new(ctx: &'a RunContext, rng: ChaCha8Rng, cluster: ClusterClient) -> Nemesis<'a> {
-        Nemesis { ctx, rng, cluster, active: Vec::new() }
+        Nemesis {
+            ctx,
+            rng,
+            cluster,
+            active: Vec::new(),
+        }
     }
 
     fn clients(&self) -> Vec<String> {
-        (1..=self.ctx.scenario.workload.client_roles().len() as u32).map(client_host).collect()
+        (1..=self.ctx.scenario.workload.client_roles().len() as u32)
+            .map(client_host)
+            .collect()
     }
 
     async fn metadata(&mut self) -> Option<MetadataResponse> {
@@ -87,8 +94,15 @@ impl<'a> Nemesis<'a> {
     }
 
     async fn targets(&mut self, target: &Target) -> Vec<String> {
-        let needs_metadata = matches!(target, Target::Leader(_) | Target::Follower(_) | Target::Controller);
-        let metadata = if needs_metadata { self.metadata().await } else { None };
+        let needs_metadata = matches!(
+            target,
+            Target::Leader(_) | Target::Follower(_) | Target::Controller
+        );
+        let metadata = if needs_metadata {
+            self.metadata().await
+        } else {
+            None
+        };
         roles::resolve(target, &self.ctx.scenario, metadata.as_ref(), &mut self.rng)
     }
 
@@ -107,13 +121,15 @@ impl<'a> Nemesis<'a> {
                 servers.shuffle(&mut self.rng);
                 let (a, b) = servers.split_at(servers.len() / 2);
                 let cut = pairs(a, b);
-                cut.iter().for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                cut.iter()
+                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
                 (a.to_vec(), Undo::Repair(cut))
             }
             PartitionShape::Isolate(target) => {
                 let nodes = self.targets(target).await;
                 let cut = pairs(&nodes, &self.others(&nodes));
-                cut.iter().for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                cut.iter()
+                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
                 (nodes, Undo::Repair(cut))
             }
             PartitionShape::MajorityRing => {
@@ -130,7 +146,8 @@ impl<'a> Nemesis<'a> {
                         }
                     }
                 }
-                cut.iter().for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                cut.iter()
+                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
                 (servers, Undo::Repair(cut))
             }
             PartitionShape::Bridge => {
@@ -140,13 +157,15 @@ impl<'a> Nemesis<'a> {
                 let a: Vec<String> = servers[..middle].to_vec();
                 let b: Vec<String> = servers[middle + 1..].to_vec();
                 let cut = pairs(&a, &b);
-                cut.iter().for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                cut.iter()
+                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
                 (vec![bridge], Undo::Repair(cut))
             }
             PartitionShape::OneWay { from, to } => {
                 let (from, to) = (self.targets(from).await, self.targets(to).await);
                 let cut = pairs(&from, &to);
-                cut.iter().for_each(|(x, y)| turmoil::partition_oneway(x.as_str(), y.as_str()));
+                cut.iter()
+                    .for_each(|(x, y)| turmoil::partition_oneway(x.as_str(), y.as_str()));
                 (from, Undo::RepairOneWay(cut))
             }
         }
@@ -154,12 +173,15 @@ impl<'a> Nemesis<'a> {
 
     fn hold_all(&self, nodes: &[String]) -> Undo {
         let held = pairs(nodes, &self.others(nodes));
-        held.iter().for_each(|(x, y)| turmoil::hold(x.as_str(), y.as_str()));
+        held.iter()
+            .for_each(|(x, y)| turmoil::hold(x.as_str(), y.as_str()));
         Undo::Release(held)
     }
 
     fn crash(&self, nodes: &[String]) -> Undo {
-        nodes.iter().for_each(|host| self.ctx.act(SimAction::Crash(host.clone())));
+        nodes
+            .iter()
+            .for_each(|host| self.ctx.act(SimAction::Crash(host.clone())));
         Undo::Bounce(nodes.to_vec())
     }
 
@@ -168,7 +190,9 @@ impl<'a> Nemesis<'a> {
             if let Some(faults) = self.ctx.disk_faults.get(host) {
                 let fault = match fault {
                     // Full at what it holds now: any growth fails.
-                    InjectedFault::Full { .. } => InjectedFault::Full { capacity_bytes: faults.snapshot().used_bytes },
+                    InjectedFault::Full { .. } => InjectedFault::Full {
+                        capacity_bytes: faults.snapshot().used_bytes,
+                    },
                     other => other,
                 };
                 faults.inject(fault);
@@ -192,8 +216,14 @@ impl<'a> Nemesis<'a> {
                 (Vec::new(), Undo::FailRate(self.ctx.scenario.network.loss))
             }
             Fault::LatencySpike { latency_ms } => {
-                self.ctx.act(SimAction::MaxLatency(Duration::from_millis(latency_ms.1)));
-                (Vec::new(), Undo::MaxLatency(Duration::from_millis(self.ctx.scenario.network.latency_ms.1)))
+                self.ctx
+                    .act(SimAction::MaxLatency(Duration::from_millis(latency_ms.1)));
+                (
+                    Vec::new(),
+                    Undo::MaxLatency(Duration::from_millis(
+                        self.ctx.scenario.network.latency_ms.1,
+                    )),
+                )
             }
             Fault::Crash(target) | Fault::ProducerCrash(target) | Fault::ConsumerCrash(target) => {
                 let nodes = self.targets(target).await;
@@ -202,7 +232,9 @@ impl<'a> Nemesis<'a> {
             }
             Fault::Restart(target) => {
                 let nodes = self.targets(target).await;
-                nodes.iter().for_each(|host| self.ctx.act(SimAction::Bounce(host.clone())));
+                nodes
+                    .iter()
+                    .for_each(|host| self.ctx.act(SimAction::Bounce(host.clone())));
                 (nodes, Undo::Nothing)
             }
             Fault::Disk { fault, node } => {
@@ -211,7 +243,9 @@ impl<'a> Nemesis<'a> {
                     DiskFault::FsyncError => self.inject(&nodes, InjectedFault::FsyncError),
                     DiskFault::WriteError => self.inject(&nodes, InjectedFault::WriteError),
                     DiskFault::ReadCorruption => self.inject(&nodes, InjectedFault::ReadCorruption),
-                    DiskFault::DiskFull => self.inject(&nodes, InjectedFault::Full { capacity_bytes: 0 }),
+                    DiskFault::DiskFull => {
+                        self.inject(&nodes, InjectedFault::Full { capacity_bytes: 0 })
+                    }
                     // Both are power losses: unsynced writes vanish (torn at block boundaries
                     // when the run was built with torn writes on), then the node restarts.
                     DiskFault::TornWrites | DiskFault::LoseUnsynced => {
@@ -225,28 +259,44 @@ impl<'a> Nemesis<'a> {
                 (nodes, undo)
             }
         };
-        self.ctx.faults_started.set(self.ctx.faults_started.get() + 1);
+        self.ctx
+            .faults_started
+            .set(self.ctx.faults_started.get() + 1);
         let detail = match &event.fault {
             Fault::Disk { fault, .. } => json!(crate::scenario::Keyword::as_str(fault)),
             Fault::Partition(shape) => json!(format!("{shape:?}").to_lowercase()),
             _ => json!(null),
         };
-        self.ctx.nemesis(F::Start(name.to_string()), json!({"nodes": nodes, "detail": detail}));
+        self.ctx.nemesis(
+            F::Start(name.to_string()),
+            json!({"nodes": nodes, "detail": detail}),
+        );
         if matches!(undo, Undo::Nothing) {
             return;
         }
         let until_ms = event.duration_ms.map(|duration| now_ms + duration);
-        self.active.push(Active { name, undo, until_ms, nodes });
+        self.active.push(Active {
+            name,
+            undo,
+            until_ms,
+            nodes,
+        });
     }
 
     fn lift(&self, active: Active) {
         match &active.undo {
-            Undo::Repair(cut) => cut.iter().for_each(|(x, y)| turmoil::repair(x.as_str(), y.as_str())),
-            Undo::RepairOneWay(cut) => {
-                cut.iter().for_each(|(x, y)| turmoil::repair_oneway(x.as_str(), y.as_str()))
-            }
-            Undo::Release(held) => held.iter().for_each(|(x, y)| turmoil::release(x.as_str(), y.as_str())),
-            Undo::Bounce(nodes) => nodes.iter().for_each(|host| self.ctx.act(SimAction::Bounce(host.clone()))),
+            Undo::Repair(cut) => cut
+                .iter()
+                .for_each(|(x, y)| turmoil::repair(x.as_str(), y.as_str())),
+            Undo::RepairOneWay(cut) => cut
+                .iter()
+                .for_each(|(x, y)| turmoil::repair_oneway(x.as_str(), y.as_str())),
+            Undo::Release(held) => held
+                .iter()
+                .for_each(|(x, y)| turmoil::release(x.as_str(), y.as_str())),
+            Undo::Bounce(nodes) => nodes
+                .iter()
+                .for_each(|host| self.ctx.act(SimAction::Bounce(host.clone()))),
             Undo::Disk(nodes, kind) => {
                 for host in nodes {
                     if let Some(faults) = self.ctx.disk_faults.get(host) {
@@ -258,13 +308,17 @@ impl<'a> Nemesis<'a> {
             Undo::MaxLatency(latency) => self.ctx.act(SimAction::MaxLatency(*latency)),
             Undo::Nothing => {}
         }
-        self.ctx.nemesis(F::Stop(active.name.to_string()), json!({"nodes": active.nodes}));
+        self.ctx.nemesis(
+            F::Stop(active.name.to_string()),
+            json!({"nodes": active.nodes}),
+        );
     }
 
     /// Lifts the faults whose time is up.
     pub fn lift_due(&mut self, now_ms: u64) {
-        let (due, keep): (Vec<Active>, Vec<Active>) =
-            std::mem::take(&mut self.active).into_iter().partition(|a| a.until_ms.is_some_and(|until| until <= now_ms));
+        let (due, keep): (Vec<Active>, Vec<Active>) = std::mem::take(&mut self.active)
+            .into_iter()
+            .partition(|a| a.until_ms.is_some_and(|until| until <= now_ms));
         self.active = keep;
         for active in due {
             self.lift(active);

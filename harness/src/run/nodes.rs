@@ -36,7 +36,9 @@ pub fn server_hosts(scenario: &Scenario) -> Vec<String> {
 }
 
 pub fn bootstrap(scenario: &Scenario) -> Vec<NodeAddr> {
-    (1..=scenario.cluster.brokers).map(|id| NodeAddr::new(broker_host(id), BROKER_PORT)).collect()
+    (1..=scenario.cluster.brokers)
+        .map(|id| NodeAddr::new(broker_host(id), BROKER_PORT))
+        .collect()
 }
 
 pub fn coordinator_addr() -> NodeAddr {
@@ -46,7 +48,10 @@ pub fn coordinator_addr() -> NodeAddr {
 /// Disk-fault switches for every server, created before the hosts so the nemesis can reach
 /// them across restarts.
 pub fn disk_faults(scenario: &Scenario) -> BTreeMap<String, DiskFaults> {
-    server_hosts(scenario).into_iter().map(|host| (host, DiskFaults::new())).collect()
+    server_hosts(scenario)
+        .into_iter()
+        .map(|host| (host, DiskFaults::new()))
+        .collect()
 }
 
 fn env(host: &str, seed: u64, faults: DiskFaults) -> Result<Env, engine::env::DiskError> {
@@ -59,7 +64,12 @@ fn env(host: &str, seed: u64, faults: DiskFaults) -> Result<Env, engine::env::Di
 }
 
 /// Registers the coordinator and broker hosts.
-pub fn add_servers(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, seed: u64, faults: &BTreeMap<String, DiskFaults>) {
+pub fn add_servers(
+    sim: &mut turmoil::Sim<'_>,
+    scenario: &Scenario,
+    seed: u64,
+    faults: &BTreeMap<String, DiskFaults>,
+) {
     let coordinator_faults = faults.get(COORDINATOR).cloned().unwrap_or_default();
     sim.host(COORDINATOR, move || {
         let faults = coordinator_faults.clone();
@@ -67,8 +77,11 @@ pub fn add_servers(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, seed: u64, f
             for _ in 0..START_ATTEMPTS_MAX {
                 let started = match env(COORDINATOR, seed, faults.clone()) {
                     Ok(env) => {
-                        let options = CoordinatorOptions::new(NodeAddr::new("0.0.0.0", COORDINATOR_PORT));
-                        Coordinator::start(&env, options).await.map_err(|e| e.to_string())
+                        let options =
+                            CoordinatorOptions::new(NodeAddr::new("0.0.0.0", COORDINATOR_PORT));
+                        Coordinator::start(&env, options)
+                            .await
+                            .map_err(|e| e.to_string())
                     }
                     Err(error) => Err(error.to_string()),
                 };
@@ -109,7 +122,10 @@ pub fn add_servers(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, seed: u64, f
                     NodeAddr::new(host.clone(), BROKER_PORT),
                     coordinator_addr(),
                 );
-                options.log = LogOptions { segment_bytes_max: SEGMENT_BYTES, fsync };
+                options.log = LogOptions {
+                    segment_bytes_max: SEGMENT_BYTES,
+                    fsync,
+                };
                 let broker = Broker::start(&env, options).await?;
                 broker.serve().await;
                 Ok(())

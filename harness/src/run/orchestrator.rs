@@ -48,7 +48,10 @@ async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), Setu
             }
         }
         if !created {
-            return Err(SetupError(format!("topic {} could not be created", topic.name)));
+            return Err(SetupError(format!(
+                "topic {} could not be created",
+                topic.name
+            )));
         }
         cluster
             .await_leaders(&topic.name, SETUP_ATTEMPTS_MAX, SETUP_PAUSE)
@@ -71,7 +74,11 @@ async fn sleep_until_ms(start_ns: u64, at_ms: u64) {
 
 /// Conducts the whole run.
 pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), SetupError> {
-    let mut cluster = ClusterClient::new(Net::Sim, bootstrap(&ctx.scenario), ClusterClientOptions::default());
+    let mut cluster = ClusterClient::new(
+        Net::Sim,
+        bootstrap(&ctx.scenario),
+        ClusterClientOptions::default(),
+    );
     setup(&ctx, &mut cluster).await?;
     ctx.phase.set(Phase::Faulty);
     let start_ns = now_ns();
@@ -82,7 +89,12 @@ pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), Set
     loop {
         let next_event = events.peek().map(|event| event.at_ms);
         let next_lift = nemesis.next_lift_ms();
-        let next = [next_event, next_lift].into_iter().flatten().min().unwrap_or(duration_ms).min(duration_ms);
+        let next = [next_event, next_lift]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(duration_ms)
+            .min(duration_ms);
         sleep_until_ms(start_ns, next).await;
         let now = elapsed_ms(start_ns);
         nemesis.lift_due(now);
@@ -104,7 +116,9 @@ pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), Set
     }
     ctx.phase.set(Phase::Drain);
     let stop_wait_ns = now_ns();
-    while !ctx.all_clients_done() && Duration::from_nanos(now_ns() - stop_wait_ns) < CLIENT_STOP_WAIT {
+    while !ctx.all_clients_done()
+        && Duration::from_nanos(now_ns() - stop_wait_ns) < CLIENT_STOP_WAIT
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if !ctx.all_clients_done() {

@@ -66,11 +66,18 @@ fn options(producers: &Producers) -> ProducerOptions {
 
 /// Runs one producer client (`client-{client}`) until the drain.
 pub async fn run(ctx: Rc<RunContext>, client: u32) {
-    let Some(producers) = ctx.scenario.workload.producers.clone() else { return };
+    let Some(producers) = ctx.scenario.workload.producers.clone() else {
+        return;
+    };
     let mut rng = rng_for(ctx.seed, &format!("client-{client}"));
     let mut process = ctx.fresh_process_for_incarnation(client);
     let stamper: Arc<dyn ProducerInterceptor> = Arc::new(SequenceStamper::new(u64::from(client)));
-    let producer = Producer::new(Net::Sim, bootstrap(&ctx.scenario), options(&producers), vec![stamper]);
+    let producer = Producer::new(
+        Net::Sim,
+        bootstrap(&ctx.scenario),
+        options(&producers),
+        vec![stamper],
+    );
     let keys = keys(&ctx);
     let interval = Duration::from_millis(1000 / producers.rate_per_s.max(1));
     while ctx.phase.get() == Phase::Setup {
@@ -85,19 +92,34 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
             break;
         }
         let started_ns = now_ns();
-        let sends: Vec<(TopicPartition, i64)> =
-            (0..per_op).map(|_| (keys[rng.random_range(0..keys.len())].clone(), ctx.fresh_value())).collect();
-        let invoke: Vec<Value> = sends.iter().map(|(tp, v)| json!(["send", tp.to_string(), v])).collect();
+        let sends: Vec<(TopicPartition, i64)> = (0..per_op)
+            .map(|_| {
+                (
+                    keys[rng.random_range(0..keys.len())].clone(),
+                    ctx.fresh_value(),
+                )
+            })
+            .collect();
+        let invoke: Vec<Value> = sends
+            .iter()
+            .map(|(tp, v)| json!(["send", tp.to_string(), v]))
+            .collect();
         ctx.invoke(process, F::Send, json!(invoke));
         let mut waiting = Vec::new();
         for (tp, value) in &sends {
             let producer = producer.clone();
             let (tp, record) = (tp.clone(), record_of(*value));
-            waiting.push(tokio::spawn(async move { producer.send(&tp, record).await }));
+            waiting.push(tokio::spawn(
+                async move { producer.send(&tp, record).await },
+            ));
         }
         let mut results = Vec::new();
         for handle in waiting {
-            results.push(handle.await.unwrap_or_else(|_| Err(SendError::Unknown("send task lost".into()))));
+            results.push(
+                handle
+                    .await
+                    .unwrap_or_else(|_| Err(SendError::Unknown("send task lost".into()))),
+            );
         }
         let completion: Vec<Value> = sends
             .iter()
@@ -109,7 +131,10 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
             .collect();
         let kind = if results.iter().all(Result::is_ok) {
             OpType::Ok
-        } else if results.iter().all(|r| matches!(r, Err(SendError::Failed(_)))) {
+        } else if results
+            .iter()
+            .all(|r| matches!(r, Err(SendError::Failed(_))))
+        {
             OpType::Fail
         } else {
             OpType::Info

@@ -10,7 +10,12 @@ use rand_chacha::ChaCha8Rng;
 
 /// The hosts `target` names now; empty when it names nobody at the moment (e.g. a partition
 /// without a leader), in which case the fault is skipped and recorded as such.
-pub fn resolve(target: &Target, scenario: &Scenario, metadata: Option<&MetadataResponse>, rng: &mut ChaCha8Rng) -> Vec<String> {
+pub fn resolve(
+    target: &Target,
+    scenario: &Scenario,
+    metadata: Option<&MetadataResponse>,
+    rng: &mut ChaCha8Rng,
+) -> Vec<String> {
     let brokers: Vec<String> = (1..=scenario.cluster.brokers).map(broker_host).collect();
     let partition = |reference: &crate::scenario::PartitionRef| {
         let tp = TopicPartition::new(reference.topic.clone(), reference.partition);
@@ -23,18 +28,40 @@ pub fn resolve(target: &Target, scenario: &Scenario, metadata: Option<&MetadataR
         Target::Broker(n) => vec![broker_host(*n)],
         Target::Coordinator | Target::CoordinatorNode(_) => vec![COORDINATOR.to_string()],
         Target::Client(n) => vec![client_host(*n)],
-        Target::Leader(reference) => {
-            partition(reference).and_then(|p| p.leader).map(broker_host).into_iter().collect()
-        }
+        Target::Leader(reference) => partition(reference)
+            .and_then(|p| p.leader)
+            .map(broker_host)
+            .into_iter()
+            .collect(),
         Target::Follower(reference) => {
-            let Some(p) = partition(reference) else { return Vec::new() };
-            let mut followers: Vec<u32> = p.isr.iter().copied().filter(|id| Some(*id) != p.leader).collect();
+            let Some(p) = partition(reference) else {
+                return Vec::new();
+            };
+            let mut followers: Vec<u32> = p
+                .isr
+                .iter()
+                .copied()
+                .filter(|id| Some(*id) != p.leader)
+                .collect();
             if followers.is_empty() {
-                followers = p.replicas.iter().copied().filter(|id| Some(*id) != p.leader).collect();
+                followers = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|id| Some(*id) != p.leader)
+                    .collect();
             }
-            followers.choose(rng).map(|id| broker_host(*id)).into_iter().collect()
+            followers
+                .choose(rng)
+                .map(|id| broker_host(*id))
+                .into_iter()
+                .collect()
         }
-        Target::Controller => metadata.and_then(|m| m.controller).map(broker_host).into_iter().collect(),
+        Target::Controller => metadata
+            .and_then(|m| m.controller)
+            .map(broker_host)
+            .into_iter()
+            .collect(),
         Target::Minority | Target::Majority => {
             let mut shuffled = brokers.clone();
             shuffled.shuffle(rng);

@@ -60,7 +60,8 @@ impl<'a> MakeWriter<'a> for LogBuffer {
 
 /// Runs `work` with a subscriber that writes into `buffer` at `filter` (or the default).
 pub fn capture<T>(buffer: &LogBuffer, filter: Option<&str>, work: impl FnOnce() -> T) -> T {
-    let filter = EnvFilter::try_new(filter.unwrap_or(DEFAULT_FILTER)).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_new(filter.unwrap_or(DEFAULT_FILTER))
+        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_timer(SimTime)

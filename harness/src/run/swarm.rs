@@ -3,7 +3,8 @@
 //! schedule is an ordinary `FaultSchedule`: it can be printed, replayed and shrunk.
 
 use crate::scenario::{
-    DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, PartitionShape, RandomFaults, Scenario, Target,
+    ClientRole, DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, PartitionShape,
+    RandomFaults, Scenario, Target,
 };
 use rand::seq::IndexedRandom;
 use rand::Rng;
@@ -16,12 +17,17 @@ fn node_target(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Target {
     let mut choices = vec![Target::Controller, Target::Random, Target::Coordinator];
     for topic in &scenario.cluster.topics {
         for partition in 0..topic.partitions {
-            let reference = crate::scenario::PartitionRef { topic: topic.name.clone(), partition };
+            let reference = crate::scenario::PartitionRef {
+                topic: topic.name.clone(),
+                partition,
+            };
             choices.push(Target::Leader(reference.clone()));
             choices.push(Target::Follower(reference));
         }
     }
-    choices.push(Target::Broker(rng.random_range(1..=scenario.cluster.brokers.max(1))));
+    choices.push(Target::Broker(
+        rng.random_range(1..=scenario.cluster.brokers.max(1)),
+    ));
     choices.choose(rng).cloned().unwrap_or(Target::Random)
 }
 
@@ -37,10 +43,14 @@ fn draw_fault(kind: FaultKind, scenario: &Scenario, rng: &mut ChaCha8Rng) -> Opt
             Fault::Partition(shapes.choose(rng).cloned()?)
         }
         FaultKind::Clog => Fault::Clog(node_target(scenario, rng)),
-        FaultKind::Loss => Fault::Loss { rate: rng.random_range(0.05..0.3) },
+        FaultKind::Loss => Fault::Loss {
+            rate: rng.random_range(0.05..0.3),
+        },
         FaultKind::LatencySpike => {
             let low = rng.random_range(20..200);
-            Fault::LatencySpike { latency_ms: (low, low * 2) }
+            Fault::LatencySpike {
+                latency_ms: (low, low * 2),
+            }
         }
         FaultKind::Crash => Fault::Crash(node_target(scenario, rng)),
         FaultKind::Restart => Fault::Restart(node_target(scenario, rng)),
@@ -53,18 +63,23 @@ fn draw_fault(kind: FaultKind, scenario: &Scenario, rng: &mut ChaCha8Rng) -> Opt
                 DiskFault::DiskFull,
                 DiskFault::TornWrites,
             ];
-            Fault::Disk { fault: *faults.choose(rng)?, node: node_target(scenario, rng) }
+            Fault::Disk {
+                fault: *faults.choose(rng)?,
+                node: node_target(scenario, rng),
+            }
         }
         FaultKind::ProducerCrash | FaultKind::ConsumerCrash => {
             let roles = scenario.workload.client_roles();
             let wanted: Vec<u32> = roles
                 .iter()
                 .enumerate()
-                .filter(|(_, role)| match (kind, role) {
-                    (FaultKind::ProducerCrash, crate::scenario::ClientRole::Producer { .. })
-                    | (FaultKind::ProducerCrash, crate::scenario::ClientRole::TxnProducer { .. }) => true,
-                    (FaultKind::ConsumerCrash, crate::scenario::ClientRole::Consumer { .. }) => true,
-                    _ => false,
+                .filter(|(_, role)| {
+                    matches!(
+                        (kind, role),
+                        (FaultKind::ProducerCrash, ClientRole::Producer { .. })
+                            | (FaultKind::ProducerCrash, ClientRole::TxnProducer { .. })
+                            | (FaultKind::ConsumerCrash, ClientRole::Consumer { .. })
+                    )
                 })
                 .map(|(i, _)| i as u32 + 1)
                 .collect();
@@ -90,7 +105,11 @@ pub fn draw(random: &RandomFaults, scenario: &Scenario, rng: &mut ChaCha8Rng) ->
                     Fault::Restart(_) => None,
                     _ => Some(rng.random_range(random.duration_ms.0..=random.duration_ms.1)),
                 };
-                events.push(FaultEvent { at_ms, fault, duration_ms });
+                events.push(FaultEvent {
+                    at_ms,
+                    fault,
+                    duration_ms,
+                });
             }
         }
         at_ms += rng.random_range(random.every_ms.0..=random.every_ms.1);
