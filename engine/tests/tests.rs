@@ -2,6 +2,8 @@
 
 mod broker;
 mod cluster_sim;
+mod consumer;
 mod coordinator;
+mod producer;
 mod storage;
 mod wire;

@@ -16,6 +16,54 @@ const RECORD_BYTES: usize = 1024;
 const BROKERS: u32 = 3;
 
 #[derive(Clone, Debug, clap::Args)]
+pub struct SimBench {
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios/smoke")]
+    pub paths: Vec<std::path::PathBuf>,
+    /// Seed of each run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Simulated seconds per wall-clock second for each scenario (design target: at least 100).
+pub fn run_sim(bench: SimBench) -> anyhow::Result<ExitCode> {
+    let suite = harness::scenario::load_suite(&bench.paths)?;
+    println!(
+        "faultline bench sim: one run per scenario, seed {}",
+        bench.seed
+    );
+    println!();
+    println!("| scenario | history ops | simulated s | wall s | simulated s per wall s |");
+    println!("|---|---|---|---|---|");
+    let (mut sim_total, mut wall_total) = (0.0, 0.0);
+    for entry in suite {
+        let schedule = harness::run::schedule_for(&entry.scenario, bench.seed);
+        // Real-mode measurement: the wall clock is the point.
+        #[allow(clippy::disallowed_methods)]
+        let started = std::time::Instant::now();
+        let outcome = harness::run::simulate(&entry.scenario, bench.seed, schedule, None)?;
+        let wall = started.elapsed().as_secs_f64();
+        sim_total += outcome.sim_seconds;
+        wall_total += wall;
+        println!(
+            "| {} | {} | {:.1} | {:.3} | {:.0}x |",
+            entry.scenario.name,
+            outcome.ops.len(),
+            outcome.sim_seconds,
+            wall,
+            outcome.sim_seconds / wall.max(1e-9)
+        );
+    }
+    println!(
+        "| **all** | | {:.1} | {:.3} | {:.0}x |",
+        sim_total,
+        wall_total,
+        sim_total / wall_total.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Debug, clap::Args)]
 pub struct ProduceBench {
     /// Records to produce in total.
     #[arg(long, default_value_t = 5000)]

@@ -77,6 +77,8 @@ enum Command {
 enum BenchWhat {
     /// acks=all produce throughput and latency on 1 coordinator + 3 brokers (127.0.0.1).
     Produce(bench::ProduceBench),
+    /// Simulation speed: simulated seconds per wall second for each scenario.
+    Sim(bench::SimBench),
 }
 
 #[derive(Subcommand)]
@@ -180,6 +182,9 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Bench {
             what: BenchWhat::Produce(options),
         } => bench::run(options),
+        Command::Bench {
+            what: BenchWhat::Sim(options),
+        } => bench::run_sim(options),
         Command::Demo { seeds } => {
             let mut broken = 0;
             for seed in parse_seeds(&seeds)? {

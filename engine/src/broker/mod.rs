@@ -1,6 +1,7 @@
 //! The Kafka-like broker (design.md section 6): replicated partitions with an ISR and a high
 //! watermark, leader epochs and epoch-based truncation, a controller elected through the
-//! coordinator, and produce with `acks` 0 / 1 / all.
+//! coordinator, produce with `acks` 0 / 1 / all, and consumer groups whose coordinator keeps
+//! committed offsets in the replicated `__consumer_offsets` topic.
 //!
 //! Fault model: brokers crash (power loss), restart, pause and get partitioned; disks fail.
 //! Invariants: an `acks=all` write acknowledged with `min_insync` replicas and `fsync: always`
@@ -10,6 +11,11 @@
 pub mod controller;
 pub mod epoch_cache;
 pub mod fetcher;
+pub mod group;
+pub mod group_assignor;
+pub mod group_coordinator;
+pub mod group_table;
+pub mod offsets_topic;
 pub mod options;
 pub mod producer_state;
 pub mod protocol;
@@ -20,5 +26,7 @@ pub mod view;
 pub mod znodes;
 
 pub use options::BrokerOptions;
-pub use protocol::{Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, TopicPartition};
+pub use protocol::{
+    Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, Strategy, TopicPartition,
+};
 pub use server::Broker;

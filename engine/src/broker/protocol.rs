@@ -154,6 +154,37 @@ pub struct CreateTopicRequest {
     pub min_insync: u32,
 }
 
+/// How a group's coordinator spreads partitions over its members. Both are deterministic over
+/// sorted member ids and sorted partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Strategy {
+    /// Per topic, contiguous ranges of partitions; the first members get one extra.
+    Range,
+    /// Every subscribed partition in order, dealt to the members in turn.
+    RoundRobin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinGroupRequest {
+    pub group: String,
+    /// `None` for a new member; the coordinator names it.
+    pub member_id: Option<String>,
+    pub topics: Vec<String>,
+    pub strategy: Strategy,
+    pub session_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetCommitRequest {
+    pub group: String,
+    /// Both `None`: a consumer with manually assigned partitions, allowed only while the group
+    /// has no members (Kafka's "simple consumer").
+    pub member_id: Option<String>,
+    pub generation: Option<u64>,
+    /// The next offset to read, per partition.
+    pub offsets: Vec<(TopicPartition, u64)>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BrokerRequest {
     Produce(ProduceRequest),
@@ -172,6 +203,27 @@ pub enum BrokerRequest {
     },
     /// Allocates a producer id, unique in the cluster across restarts.
     InitProducerId,
+    /// Which broker coordinates `group` (the leader of its `__consumer_offsets` partition).
+    /// Any broker answers; the first ask creates the offsets topic.
+    FindCoordinator {
+        group: String,
+    },
+    JoinGroup(JoinGroupRequest),
+    Heartbeat {
+        group: String,
+        member_id: String,
+        generation: u64,
+    },
+    LeaveGroup {
+        group: String,
+        member_id: String,
+    },
+    /// Answered once the commit is replicated (acks=all on the offsets partition).
+    OffsetCommit(OffsetCommitRequest),
+    OffsetFetch {
+        group: String,
+        partitions: Vec<TopicPartition>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +238,22 @@ pub enum BrokerResponse {
     ProducerId {
         producer_id: u64,
         producer_epoch: u32,
+    },
+    Coordinator {
+        broker: BrokerId,
+        addr: NodeAddr,
+    },
+    Joined {
+        member_id: String,
+        generation: u64,
+        assignment: Vec<TopicPartition>,
+    },
+    HeartbeatAccepted,
+    Left,
+    OffsetsCommitted,
+    /// The committed offset of each requested partition, `None` where nothing was committed.
+    OffsetsFetched {
+        offsets: Vec<(TopicPartition, Option<u64>)>,
     },
 }
 
@@ -230,10 +298,34 @@ pub enum BrokerError {
     OutOfOrderSequence { expected: u32, got: u32 },
     #[error("the coordinator is unavailable")]
     CoordinatorUnavailable,
+    /// This broker does not coordinate the group (it does not lead the group's offsets
+    /// partition, or its leadership is unconfirmed): find the coordinator again.
+    #[error("this broker is not the group's coordinator; find the coordinator again")]
+    NotCoordinator,
+    /// The coordinator is replaying its offsets partition after becoming its leader.
+    #[error("the group coordinator is loading its groups from the log; retry shortly")]
+    CoordinatorLoading,
+    #[error("unknown member id: join the group again as a new member")]
+    UnknownMemberId,
+    /// The request's generation is not the group's: the member missed a rebalance.
+    #[error("illegal generation (current {current}): join the group again")]
+    IllegalGeneration { current: u64 },
+    /// The group moved to `generation`; the member keeps its id but must join again to learn
+    /// its new assignment.
+    #[error("the group rebalanced to generation {generation}: join again")]
+    RebalanceInProgress { generation: u64 },
+    /// The group's offsets partition has no leader yet (or the offsets topic is being created).
+    #[error("no group coordinator is available yet; retry shortly")]
+    GroupCoordinatorNotAvailable,
 }
 
 impl BrokerError {
-    /// Whether the client should refresh metadata and/or retry.
+    /// Whether the client should refresh metadata and/or retry. For consumer groups: retriable
+    /// errors leave the member's identity valid — retry after finding the coordinator again
+    /// (`NotCoordinator`, `GroupCoordinatorNotAvailable`), after a pause (`CoordinatorLoading`),
+    /// or after rejoining under the same member id (`RebalanceInProgress`). `UnknownMemberId` and
+    /// `IllegalGeneration` are not: the member's id or generation is void, so the request is
+    /// never retried as is — the member joins again (as a new member after `UnknownMemberId`).
     pub fn is_retriable(&self) -> bool {
         matches!(
             self,
@@ -246,6 +338,10 @@ impl BrokerError {
                 | BrokerError::FencedLeaderEpoch { .. }
                 | BrokerError::UnknownLeaderEpoch
                 | BrokerError::CoordinatorUnavailable
+                | BrokerError::NotCoordinator
+                | BrokerError::CoordinatorLoading
+                | BrokerError::RebalanceInProgress { .. }
+                | BrokerError::GroupCoordinatorNotAvailable
         )
     }
 

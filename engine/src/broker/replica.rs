@@ -16,7 +16,7 @@ use crate::broker::protocol::{
     LogDump, ProduceRequest, ProduceResponse, TopicPartition,
 };
 use crate::env::Disk;
-use crate::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, RecordBatch, StorageError};
+use crate::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, RecordBatch, StorageError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -371,14 +371,62 @@ impl Replica {
         if acks != Acks::All || self.hw >= required {
             return Produced::Done(response);
         }
+        Produced::Wait(response, self.waiter(required))
+    }
+
+    /// Resolves once the high watermark reaches `required`.
+    fn waiter(&mut self, required: u64) -> Waiter {
         let (sender, receiver) = oneshot::channel();
         if self.waiter_count >= WAITERS_MAX {
             let _ = sender.send(Err(BrokerError::RequestTimedOut));
-            return Produced::Wait(response, receiver);
+            return receiver;
         }
         self.waiters.entry(required).or_default().push(sender);
         self.waiter_count += 1;
-        Produced::Wait(response, receiver)
+        receiver
+    }
+
+    /// Appends records the broker itself writes as leader (a group coordinator's offsets and
+    /// generations), with `acks=all` semantics: the checks, and the waiter, of a produce.
+    pub fn append_internal(
+        &mut self,
+        records: Vec<Record>,
+        now: Instant,
+        expiry: Duration,
+    ) -> Result<Produced, BrokerError> {
+        let request = ProduceRequest {
+            tp: self.tp.clone(),
+            acks: Acks::All,
+            timeout_ms: 0,
+            records,
+            producer: None,
+            flags: 0,
+        };
+        self.produce(request, now, expiry)
+    }
+
+    /// Moves the high watermark if it can (a leader alone in its ISR has no follower fetch to
+    /// move it) and returns it.
+    pub fn refresh_high_watermark(&mut self) -> u64 {
+        self.advance_hw();
+        self.hw
+    }
+
+    /// A waiter that resolves, like an `acks=all` produce's, once the high watermark reaches
+    /// `required`; `None` when it already has.
+    pub fn high_watermark_waiter(&mut self, required: u64) -> Option<Waiter> {
+        if self.refresh_high_watermark() >= required {
+            return None;
+        }
+        Some(self.waiter(required))
+    }
+
+    /// This replica's own batches from `offset` (clamped to the log start), whatever its role:
+    /// how a new group coordinator reads its offsets partition back.
+    pub fn read_local(&self, offset: u64, max_bytes: u64) -> Result<Vec<RecordBatch>, BrokerError> {
+        self.check_online()?;
+        let offset = offset.max(self.log.start()).min(self.log.end());
+        self.log.read(offset, max_bytes).map_err(storage_error)
     }
 
     /// Moves the high watermark to the smallest durable log end among the ISR and completes

@@ -1,5 +1,5 @@
-//! The broker node: serves produce, fetch, epoch-end, metadata and create-topic requests, and
-//! runs its background loops — the coordinator session, the metadata watcher that turns
+//! The broker node: serves produce, fetch, epoch-end, metadata and create-topic requests (and
+//! hands consumer-group requests to `group_coordinator`), and runs its background loops — the coordinator session, the metadata watcher that turns
 //! partition states into leader and follower roles, the controller candidacy, ISR maintenance,
 //! interval syncs, and one fetcher per followed partition.
 //!
@@ -9,6 +9,8 @@
 
 use crate::broker::controller;
 use crate::broker::fetcher;
+use crate::broker::group_coordinator;
+use crate::broker::group_table::GroupTable;
 use crate::broker::options::BrokerOptions;
 use crate::broker::protocol::{
     BrokerError, BrokerId, BrokerInfo, BrokerRequest, BrokerResponse, CreateTopicRequest,
@@ -36,6 +38,8 @@ pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
 pub struct BrokerState {
     pub replicas: BTreeMap<TopicPartition, Replica>,
     pub view: ClusterView,
+    /// The consumer groups this broker coordinates.
+    pub groups: GroupTable,
     /// The zxid of this incarnation's registration, once registered.
     registration_zxid: Option<u64>,
 }
@@ -85,6 +89,7 @@ impl Broker {
         let state = BrokerState {
             replicas: BTreeMap::new(),
             view: ClusterView::default(),
+            groups: GroupTable::default(),
             registration_zxid: None,
         };
         let shared = Arc::new(Shared {
@@ -117,6 +122,7 @@ impl Broker {
         tokio::spawn(controller::run(options.clone(), shared.session.clone()));
         tokio::spawn(metadata_loop(shared.clone()));
         tokio::spawn(isr_loop(shared.clone()));
+        tokio::spawn(group_coordinator::run(shared.clone()));
         if let FsyncPolicy::Interval(every) = options.log.fsync {
             tokio::spawn(sync_loop(shared.clone(), every));
         }
@@ -165,6 +171,24 @@ async fn handle(shared: &Arc<Shared>, request: BrokerRequest) -> BrokerResponse 
             Some(replica) => replica.dump(offset, max_bytes).map(BrokerResponse::Log),
             None => Err(BrokerError::UnknownTopicOrPartition),
         },
+        BrokerRequest::FindCoordinator { group } => {
+            group_coordinator::find_coordinator(shared, group).await
+        }
+        BrokerRequest::JoinGroup(request) => group_coordinator::join_group(shared, request).await,
+        BrokerRequest::Heartbeat {
+            group,
+            member_id,
+            generation,
+        } => group_coordinator::heartbeat(shared, &group, &member_id, generation),
+        BrokerRequest::LeaveGroup { group, member_id } => {
+            group_coordinator::leave_group(shared, &group, &member_id)
+        }
+        BrokerRequest::OffsetCommit(request) => {
+            group_coordinator::offset_commit(shared, request).await
+        }
+        BrokerRequest::OffsetFetch { group, partitions } => {
+            group_coordinator::offset_fetch(shared, &group, partitions)
+        }
     };
     result.unwrap_or_else(BrokerResponse::Error)
 }
@@ -267,7 +291,7 @@ fn metadata(view: &ClusterView, topics: Option<Vec<String>>) -> MetadataResponse
     }
 }
 
-async fn create_topic(
+pub(crate) async fn create_topic(
     shared: &Arc<Shared>,
     request: CreateTopicRequest,
 ) -> Result<BrokerResponse, BrokerError> {

@@ -108,7 +108,12 @@ impl ClusterClient {
         request: BrokerRequest,
         extra: Duration,
     ) -> Result<BrokerResponse, ClusterError> {
-        let options = self.rpc_options(extra);
+        // One connection per broker serves every kind of request, so it must allow the longest
+        // wait any of them may need (a produce waiting for replication, a long-polling fetch).
+        let longest = extra
+            .max(self.options.produce_timeout)
+            .max(self.options.fetch_max_wait);
+        let options = self.rpc_options(longest);
         let rpc = self
             .connections
             .entry(addr.clone())

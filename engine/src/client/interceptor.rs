@@ -6,7 +6,7 @@
 
 use crate::broker::protocol::TopicPartition;
 use crate::storage::Record;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The header the stamp travels in.
@@ -25,6 +25,10 @@ pub trait ConsumerInterceptor: Send + Sync {
         offset: u64,
         record: &Record,
     ) -> Option<SequenceEvent>;
+
+    /// The consumer moved its position in `tp` to `offset` other than by reading: an assignment
+    /// resumed from a committed offset, a seek, a reset after `OffsetOutOfRange`.
+    fn on_reset(&self, _tp: &TopicPartition, _offset: u64) {}
 }
 
 /// `(producer, sequence)` as carried in [`SEQUENCE_HEADER`].
@@ -115,18 +119,26 @@ impl SequenceEvent {
 }
 
 /// Checks contiguity per (producer, partition). Reading from the start of a partition is
-/// assumed; a consumer that seeks must call [`SequenceChecker::reset`].
+/// assumed; a consumer that seeks must call [`SequenceChecker::reset`]. After a reset to a
+/// later offset ([`ConsumerInterceptor::on_reset`]), the first sequence read per producer is the
+/// baseline: what came before the resume point is not this reader's to check.
 #[derive(Default)]
 pub struct SequenceChecker {
     next: Mutex<BTreeMap<(u64, TopicPartition), u64>>,
+    resumed: Mutex<BTreeSet<TopicPartition>>,
 }
 
 impl SequenceChecker {
+    /// Forgets `tp`: the next read is expected to start at the partition's beginning.
     pub fn reset(&self, tp: &TopicPartition) {
         self.next
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(_, t), _| t != tp);
+        self.resumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tp);
     }
 }
 
@@ -139,7 +151,13 @@ impl ConsumerInterceptor for SequenceChecker {
     ) -> Option<SequenceEvent> {
         let stamp = Stamp::of(record)?;
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-        let expected = next.entry((stamp.producer, tp.clone())).or_insert(0);
+        let resumed = self
+            .resumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(tp);
+        let first = if resumed { stamp.sequence } else { 0 };
+        let expected = next.entry((stamp.producer, tp.clone())).or_insert(first);
         let event = (stamp.sequence != *expected).then(|| SequenceEvent {
             tp: tp.clone(),
             offset,
@@ -149,6 +167,16 @@ impl ConsumerInterceptor for SequenceChecker {
         });
         *expected = (*expected).max(stamp.sequence + 1);
         event
+    }
+
+    fn on_reset(&self, tp: &TopicPartition, offset: u64) {
+        self.reset(tp);
+        if offset > 0 {
+            self.resumed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(tp.clone());
+        }
     }
 }
 
@@ -176,5 +204,16 @@ mod tests {
         assert_eq!(checker.on_consume(&tp, 3, &records[4]), None);
         let repeat = checker.on_consume(&tp, 4, &records[4]).expect("a repeat");
         assert!(!repeat.is_gap());
+        // Resumed mid-partition: the first sequence read is the baseline, later gaps still show.
+        checker.on_reset(&tp, 2);
+        assert_eq!(checker.on_consume(&tp, 2, &records[2]), None);
+        assert!(checker
+            .on_consume(&tp, 4, &records[4])
+            .is_some_and(|e| e.is_gap()));
+        // Back to the beginning: a read from the middle is a gap again.
+        checker.on_reset(&tp, 0);
+        assert!(checker
+            .on_consume(&tp, 3, &records[3])
+            .is_some_and(|e| e.is_gap()));
     }
 }

@@ -51,6 +51,31 @@ pub struct RunContext {
     /// Successful workload ops since the heal.
     pub ok_after_heal: Cell<u64>,
     pub faults_started: Cell<u64>,
+    /// What became of each stamped send: (stamping producer, key, sequence) -> outcome. The
+    /// consumers' loss detector reports a gap only if an acknowledged send is missing from it.
+    pub stamps: RefCell<BTreeMap<(u64, String, u64), StampOutcome>>,
+    /// Each consumer group's business state (the "database" the consumers apply to; it
+    /// outlives consumer crashes).
+    pub business: RefCell<BTreeMap<String, GroupState>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StampOutcome {
+    Pending,
+    Acknowledged,
+    NotWritten,
+    Unknown,
+}
+
+/// One consumer group's applied effects and its idempotence bookkeeping.
+#[derive(Clone, Debug, Default)]
+pub struct GroupState {
+    /// key -> values applied, in order, repeats kept.
+    pub applied: BTreeMap<String, Vec<i64>>,
+    /// Message ids already applied (unique-key, record-and-check).
+    pub seen: std::collections::BTreeSet<i64>,
+    /// key -> next offset a versioned apply accepts.
+    pub versions: BTreeMap<String, u64>,
 }
 
 /// Simulated nanoseconds since the run began.
@@ -80,6 +105,8 @@ impl RunContext {
             incarnations: RefCell::new(BTreeMap::new()),
             ok_after_heal: Cell::new(0),
             faults_started: Cell::new(0),
+            stamps: RefCell::new(BTreeMap::new()),
+            business: RefCell::new(BTreeMap::new()),
         }
     }
 

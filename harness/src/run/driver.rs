@@ -6,7 +6,7 @@
 use crate::history::Op;
 use crate::run::context::{RunContext, SimAction};
 use crate::run::nodes::{self, client_host};
-use crate::run::{orchestrator, producer, simlog, swarm};
+use crate::run::{consumer, orchestrator, producer, simlog, swarm};
 use crate::scenario::{ClientRole, DiskFault, Fault, FaultKind, FaultSchedule, Faults, Scenario};
 use engine::env::derive_seed;
 use engine::env::rng::rng_for;
@@ -79,10 +79,10 @@ pub fn simulate(
         )));
     }
     for role in scenario.workload.client_roles() {
-        if !matches!(role, ClientRole::Producer { .. }) {
-            return Err(SimError::Unsupported(format!(
-                "{role:?} clients are not wired into runs yet"
-            )));
+        if matches!(role, ClientRole::TxnProducer { .. }) {
+            return Err(SimError::Unsupported(
+                "transactional producers are not wired into runs yet".into(),
+            ));
         }
     }
     let buffer = simlog::LogBuffer::default();
@@ -127,15 +127,18 @@ fn simulate_inner(
     for (i, role) in roles.iter().enumerate() {
         let client = i as u32 + 1;
         let ctx = ctx.clone();
-        if let ClientRole::Producer { .. } = role {
-            sim.host(client_host(client).as_str(), move || {
-                let ctx = ctx.clone();
-                async move {
-                    producer::run(ctx, client).await;
-                    Ok(())
+        let role = *role;
+        sim.host(client_host(client).as_str(), move || {
+            let ctx = ctx.clone();
+            async move {
+                match role {
+                    ClientRole::Producer { .. } => producer::run(ctx, client).await,
+                    ClientRole::Consumer { group, .. } => consumer::run(ctx, client, group).await,
+                    ClientRole::TxnProducer { .. } => ctx.client_done(client),
                 }
-            });
-        }
+                Ok(())
+            }
+        });
     }
     let result: Rc<RefCell<Option<Result<(), String>>>> = Rc::new(RefCell::new(None));
     {

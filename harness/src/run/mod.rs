@@ -2,6 +2,7 @@
 //! the simulation; the orchestrator (a simulated client) runs the phases; the nemesis plays the
 //! fault schedule; workload clients record every operation they perform.
 
+pub mod consumer;
 pub mod context;
 pub mod drain;
 pub mod driver;

@@ -2,18 +2,22 @@
 //! workload, plays the fault schedule, heals, waits for recovery and for the workload to stop,
 //! then drains. Its end is the run's end.
 
-use crate::history::F;
+use crate::history::values::FinalStateRecord;
+use crate::history::{OpType, Process, F};
 use crate::run::context::{now_ns, Phase, RunContext};
 use crate::run::drain;
 use crate::run::nemesis::Nemesis;
 use crate::run::nodes::bootstrap;
 use crate::scenario::FaultSchedule;
 use engine::broker::protocol::CreateTopicRequest;
+use engine::broker::protocol::Strategy;
 use engine::broker::BrokerError;
+use engine::client::group_member::GroupMember;
 use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
 use engine::env::rng::rng_for;
 use engine::env::Net;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -24,6 +28,8 @@ const SETUP_PAUSE: Duration = Duration::from_millis(50);
 const CLIENT_STOP_WAIT: Duration = Duration::from_secs(30);
 /// The drain's time budget.
 const DRAIN_BUDGET: Duration = Duration::from_secs(60);
+/// Attempts to read each group's committed offsets at the end.
+const FINAL_READ_ATTEMPTS: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 #[error("setup failed: {0}")]
@@ -70,6 +76,71 @@ async fn sleep_until_ms(start_ns: u64, at_ms: u64) {
     if at_ms > now {
         tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
     }
+}
+
+/// Records the ground truth at the end: each consumer group's business state and committed
+/// offsets (as the group coordinator reports them).
+async fn final_state(ctx: &RunContext) {
+    let Some(consumers) = &ctx.scenario.workload.consumers else {
+        return;
+    };
+    let keys = crate::run::producer::keys(ctx);
+    let mut cluster = ClusterClient::new(
+        Net::Sim,
+        bootstrap(&ctx.scenario),
+        ClusterClientOptions::default(),
+    );
+    let mut applied = BTreeMap::new();
+    let mut committed = BTreeMap::new();
+    for group in &consumers.groups {
+        let state = ctx
+            .business
+            .borrow()
+            .get(&group.name)
+            .cloned()
+            .unwrap_or_default();
+        applied.insert(group.name.clone(), state.applied);
+        let mut member = GroupMember::new(
+            group.name.clone(),
+            Strategy::Range,
+            Duration::from_secs(3),
+            Duration::from_millis(300),
+            bootstrap(&ctx.scenario),
+        );
+        let mut offsets = None;
+        for _ in 0..FINAL_READ_ATTEMPTS {
+            match member.committed(&mut cluster, keys.clone()).await {
+                Ok(found) => {
+                    offsets = Some(found);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(SETUP_PAUSE).await,
+            }
+        }
+        match offsets {
+            Some(found) => {
+                let by_key: BTreeMap<String, u64> = found
+                    .into_iter()
+                    .filter_map(|(tp, o)| o.map(|o| (tp.to_string(), o)))
+                    .collect();
+                committed.insert(group.name.clone(), by_key);
+            }
+            None => {
+                tracing::warn!(group = %group.name, "committed offsets could not be read at the end")
+            }
+        }
+    }
+    let record = FinalStateRecord {
+        txn_local: None,
+        applied: Some(applied),
+        committed_offsets: Some(committed),
+    };
+    ctx.event(
+        Process::Nemesis,
+        OpType::Ok,
+        F::FinalState,
+        record.to_value(),
+    );
 }
 
 /// Conducts the whole run.
@@ -125,6 +196,7 @@ pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), Set
         ctx.nemesis(F::Other("clients-still-running".into()), json!(null));
     }
     drain::run(&ctx, DRAIN_BUDGET).await;
+    final_state(&ctx).await;
     ctx.phase.set(Phase::Done);
     Ok(())
 }

@@ -5,19 +5,20 @@
 //! concurrent sends in one op.
 
 use crate::history::{OpType, F};
-use crate::run::context::{now_ns, Phase, RunContext};
+use crate::run::context::{now_ns, Phase, RunContext, StampOutcome};
 use crate::run::nodes::bootstrap;
 use crate::scenario::{Acks, ProducerMode, Producers};
 use engine::broker::protocol::TopicPartition;
 use engine::broker::Acks as WireAcks;
-use engine::client::{Producer, ProducerInterceptor, ProducerOptions, SendError, SequenceStamper};
+use engine::client::{
+    Producer, ProducerInterceptor, ProducerOptions, SendError, SequenceStamper, Stamp,
+};
 use engine::env::rng::rng_for;
 use engine::env::Net;
 use engine::storage::Record;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Sends per op in async mode.
@@ -71,12 +72,14 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
     };
     let mut rng = rng_for(ctx.seed, &format!("client-{client}"));
     let mut process = ctx.fresh_process_for_incarnation(client);
-    let stamper: Arc<dyn ProducerInterceptor> = Arc::new(SequenceStamper::new(u64::from(client)));
+    // The loss detector's stamper runs here, in op order, so the run knows which stamp each
+    // value carries (and can tell a gap of acknowledged sends from one of failed sends).
+    let stamper = SequenceStamper::new(u64::from(client));
     let producer = Producer::new(
         Net::Sim,
         bootstrap(&ctx.scenario),
         options(&producers),
-        vec![stamper],
+        Vec::new(),
     );
     let keys = keys(&ctx);
     let interval = Duration::from_millis(1000 / producers.rate_per_s.max(1));
@@ -106,9 +109,19 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
             .collect();
         ctx.invoke(process, F::Send, json!(invoke));
         let mut waiting = Vec::new();
+        let mut stamps = Vec::new();
         for (tp, value) in &sends {
+            let mut record = record_of(*value);
+            stamper.on_send(tp, &mut record);
+            let stamp = Stamp::of(&record).map(|s| (s.producer, tp.to_string(), s.sequence));
+            if let Some(stamp) = &stamp {
+                ctx.stamps
+                    .borrow_mut()
+                    .insert(stamp.clone(), StampOutcome::Pending);
+            }
+            stamps.push(stamp);
             let producer = producer.clone();
-            let (tp, record) = (tp.clone(), record_of(*value));
+            let tp = tp.clone();
             waiting.push(tokio::spawn(
                 async move { producer.send(&tp, record).await },
             ));
@@ -120,6 +133,16 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
                     .await
                     .unwrap_or_else(|_| Err(SendError::Unknown("send task lost".into()))),
             );
+        }
+        for (stamp, result) in stamps.iter().zip(&results) {
+            let outcome = match result {
+                Ok(_) => StampOutcome::Acknowledged,
+                Err(SendError::Failed(_)) => StampOutcome::NotWritten,
+                Err(SendError::Unknown(_)) => StampOutcome::Unknown,
+            };
+            if let Some(stamp) = stamp {
+                ctx.stamps.borrow_mut().insert(stamp.clone(), outcome);
+            }
         }
         let completion: Vec<Value> = sends
             .iter()
