@@ -484,3 +484,33 @@ fn read_corruption_real() {
 fn read_corruption_sim() {
     run_sim(read_corruption_is_caught_by_the_checksum);
 }
+
+async fn a_failing_read_is_never_mistaken_for_a_torn_tail(disk: Disk) {
+    let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open");
+    for i in 0..5u8 {
+        log.append(BatchMeta::default(), one(&[i; 40]))
+            .expect("append");
+    }
+    log.sync().expect("sync");
+    let synced_end = log.synced_end();
+    drop(log);
+    disk.faults().inject(DiskFault::ReadCorruption);
+    let refused = Log::open_keeping(&disk, Path::new(LOG_DIR), options(), synced_end);
+    assert!(
+        matches!(refused, Err(StorageError::Corrupt { .. })),
+        "refuses to cut synced records"
+    );
+    disk.faults().lift(DiskFaultKind::ReadCorruption);
+    let log = Log::open_keeping(&disk, Path::new(LOG_DIR), options(), synced_end).expect("reopen");
+    assert_eq!(log.end(), 5, "nothing was cut while the reads were failing");
+}
+
+#[test]
+fn failing_read_real() {
+    run_real(a_failing_read_is_never_mistaken_for_a_torn_tail);
+}
+
+#[test]
+fn failing_read_sim() {
+    run_sim(a_failing_read_is_never_mistaken_for_a_torn_tail);
+}

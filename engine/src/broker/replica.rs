@@ -118,7 +118,20 @@ impl Replica {
         options: LogOptions,
         now: Instant,
     ) -> Result<Replica, StorageError> {
-        let log = Log::open(disk, Path::new(&tp.dir_name()), options)?;
+        Replica::reopen(disk, tp, me, options, now, 0)
+    }
+
+    /// Opens the log again after this replica went offline, refusing while recovery would cut
+    /// offsets below `synced_end` (they were synced; a read that says otherwise is failing).
+    pub fn reopen(
+        disk: &Disk,
+        tp: TopicPartition,
+        me: BrokerId,
+        options: LogOptions,
+        now: Instant,
+        synced_end: u64,
+    ) -> Result<Replica, StorageError> {
+        let log = Log::open_keeping(disk, Path::new(&tp.dir_name()), options, synced_end)?;
         let mut epochs = EpochCache::default();
         let mut producers = ProducerState::default();
         for batch in log.batches()? {
@@ -141,6 +154,10 @@ impl Replica {
             waiters: BTreeMap::new(),
             waiter_count: 0,
         })
+    }
+
+    pub fn synced_end(&self) -> u64 {
+        self.log.synced_end()
     }
 
     pub fn log_end(&self) -> u64 {

@@ -122,6 +122,7 @@ impl Broker {
         tokio::spawn(controller::run(options.clone(), shared.session.clone()));
         tokio::spawn(metadata_loop(shared.clone()));
         tokio::spawn(isr_loop(shared.clone()));
+        tokio::spawn(repair_loop(shared.clone()));
         tokio::spawn(group_coordinator::run(shared.clone()));
         if let FsyncPolicy::Interval(every) = options.log.fsync {
             tokio::spawn(sync_loop(shared.clone(), every));
@@ -526,6 +527,92 @@ async fn isr_loop(shared: Arc<Shared>) {
                     // Lost a race (or the coordinator is away): the metadata loop will re-read.
                     None => replica.set_isr_change_pending(false),
                 }
+            }
+        }
+    }
+}
+
+/// How often offline replicas are looked after.
+const REPAIR_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Looks after replicas a disk fault took offline: a leader resigns (writes its partition's
+/// state without a leader and without itself in the ISR, version-conditioned, so the controller
+/// elects another in-sync replica with a new epoch), and every offline replica is reopened from
+/// its disk — recovery keeps what survived — once the disk lets it. A reopened replica has no
+/// role until the metadata loop gives it one, and the state it may lead on must be newer than
+/// its resignation, so it never leads on with a log it could not trust.
+async fn repair_loop(shared: Arc<Shared>) {
+    let me = shared.options.id;
+    loop {
+        tokio::time::sleep(REPAIR_INTERVAL).await;
+        let (offline, resignations) = {
+            let state = shared.lock();
+            let offline: Vec<TopicPartition> = state
+                .replicas
+                .iter()
+                .filter(|(_, r)| r.is_offline())
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            let resignations: Vec<(TopicPartition, PartitionState, u64)> = offline
+                .iter()
+                .filter_map(|tp| {
+                    let entry = state.view.states.get(tp)?;
+                    if entry.state.leader != Some(me) {
+                        return None;
+                    }
+                    let isr: Vec<BrokerId> = entry
+                        .state
+                        .isr
+                        .iter()
+                        .copied()
+                        .filter(|id| *id != me)
+                        .collect();
+                    let resigned = PartitionState {
+                        leader: None,
+                        isr,
+                        ..entry.state.clone()
+                    };
+                    Some((tp.clone(), resigned, entry.version))
+                })
+                .collect();
+            (offline, resignations)
+        };
+        if offline.is_empty() {
+            continue;
+        }
+        if let Some(registered) = shared.session.get() {
+            for (tp, resigned, version) in resignations {
+                if resigned.isr.is_empty() {
+                    continue; // Nobody else could take over: stay, and recover in place.
+                }
+                let written = registered
+                    .client
+                    .set(
+                        &znodes::state_path(&tp),
+                        znodes::encode(&resigned),
+                        Some(version),
+                    )
+                    .await;
+                tracing::warn!(%tp, ok = written.is_ok(), "leader with an offline replica resigns");
+            }
+        }
+        let now = Instant::now();
+        let mut state = shared.lock();
+        for tp in offline {
+            let synced_end = state.replicas.get(&tp).map_or(0, Replica::synced_end);
+            match Replica::reopen(
+                &shared.disk,
+                tp.clone(),
+                me,
+                shared.options.log,
+                now,
+                synced_end,
+            ) {
+                Ok(replica) => {
+                    tracing::info!(%tp, log_end = replica.log_end(), "offline replica reopened from disk");
+                    state.replicas.insert(tp, replica);
+                }
+                Err(error) => tracing::debug!(%tp, %error, "offline replica cannot reopen yet"),
             }
         }
     }

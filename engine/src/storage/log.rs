@@ -60,6 +60,18 @@ impl Log {
     /// Opens the log in `dir` (relative to `disk`'s root), creating it if absent, and recovers
     /// the active segment. Everything recovered is on disk, so it counts as synced.
     pub fn open(disk: &Disk, dir: &Path, options: LogOptions) -> Result<Log, StorageError> {
+        Log::open_keeping(disk, dir, options, 0)
+    }
+
+    /// [`Log::open`], refusing (without cutting anything) if recovery would drop offsets below
+    /// `keep_end`, which the caller knows were synced. A process that reopens a log it had open
+    /// uses this so a failing read is never mistaken for a torn tail.
+    pub fn open_keeping(
+        disk: &Disk,
+        dir: &Path,
+        options: LogOptions,
+        keep_end: u64,
+    ) -> Result<Log, StorageError> {
         let disk = disk.subdir(dir)?;
         let names = disk.list(Path::new(""))?;
         let mut bases: Vec<u64> = names
@@ -86,7 +98,7 @@ impl Log {
                     let next_base = bases[i + 1];
                     segments.insert(base, Segment::open_sealed(&disk, base, next_base)?);
                 }
-                let (active, recovery) = Segment::recover(&disk, last)?;
+                let (active, recovery) = Segment::recover(&disk, last, keep_end)?;
                 segments.insert(last, active);
                 recovery
             }

@@ -115,9 +115,28 @@ impl Segment {
     /// Opens the active (last) segment: scans every batch, keeps the intact prefix, truncates
     /// the first torn or corrupt batch and everything after it, and rebuilds the index in
     /// memory (an index file left from an earlier seal is stale and ignored).
-    pub fn recover(disk: &Disk, base_offset: u64) -> Result<(Segment, Recovery), StorageError> {
+    ///
+    /// `keep_end`: offsets below it are known durable (synced by this process before it lost
+    /// track of the log); if the scan would cut below it, the damage is not a torn tail but a
+    /// failing read, and nothing is cut: the open fails so the caller can retry later.
+    pub fn recover(
+        disk: &Disk,
+        base_offset: u64,
+        keep_end: u64,
+    ) -> Result<(Segment, Recovery), StorageError> {
         let mut log = disk.open_file(&PathBuf::from(log_name(base_offset)))?;
         let scan = scan(&log, base_offset)?;
+        if scan.next_offset < keep_end {
+            return Err(StorageError::Corrupt {
+                segment: log.path().display().to_string(),
+                position: scan.valid_bytes,
+                reason: format!(
+                    "recovery would cut synced offsets {}..{keep_end}: {}",
+                    scan.next_offset,
+                    scan.stop_reason.unwrap_or_default()
+                ),
+            });
+        }
         let truncated_bytes = log.len() - scan.valid_bytes;
         if truncated_bytes > 0 {
             log.truncate(scan.valid_bytes)?;
