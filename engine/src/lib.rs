@@ -5,6 +5,7 @@
 //! chosen when the node starts, never by rebuilding.
 
 pub mod broker;
+pub mod bugs;
 pub mod client;
 pub mod coordinator;
 pub mod env;

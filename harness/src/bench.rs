@@ -41,7 +41,12 @@ pub fn run_sim(bench: SimBench) -> anyhow::Result<ExitCode> {
         // Real-mode measurement: the wall clock is the point.
         #[allow(clippy::disallowed_methods)]
         let started = std::time::Instant::now();
-        let outcome = harness::run::simulate(&entry.scenario, bench.seed, schedule, None)?;
+        let outcome = harness::run::simulate(
+            &entry.scenario,
+            bench.seed,
+            schedule,
+            &harness::run::SimOptions::default(),
+        )?;
         let wall = started.elapsed().as_secs_f64();
         sim_total += outcome.sim_seconds;
         wall_total += wall;

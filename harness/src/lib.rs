@@ -1,6 +1,7 @@
 //! The faultline harness: scenario -> deterministic simulation -> history -> checkers ->
 //! verdict, and the `faultline` command line.
 
+pub mod bugs;
 pub mod check_cmd;
 pub mod checker;
 pub mod demo;
@@ -9,3 +10,4 @@ pub mod invocation;
 pub mod local_cluster;
 pub mod run;
 pub mod scenario;
+pub mod shrink;

@@ -45,6 +45,27 @@ enum Command {
         /// Log filter for sim.log (RUST_LOG syntax); default: harness=info,engine=warn.
         #[arg(long, env = "RUST_LOG")]
         log: Option<String>,
+        /// Switch on a planted bug (repeatable; `faultline bugs` lists them).
+        #[arg(long = "bug", value_name = "NAME")]
+        bugs: Vec<String>,
+    },
+    /// List the planted bugs: name, what each breaks, and the scenario that catches it.
+    Bugs,
+    /// Minimise a failing run: fewer fault events, shorter faults, a lighter workload — while
+    /// the same anomaly persists. Writes the result to scenarios/regression/.
+    Shrink {
+        scenario: std::path::PathBuf,
+        #[arg(long)]
+        seed: u64,
+        /// Keep this anomaly (default: the first the run reports).
+        #[arg(long)]
+        anomaly: Option<String>,
+        /// Planted bugs to keep switched on while shrinking.
+        #[arg(long = "bug", value_name = "NAME")]
+        bugs: Vec<String>,
+        /// Where to write the shrunk scenario.
+        #[arg(long, default_value = "scenarios/regression")]
+        out: std::path::PathBuf,
     },
     /// Re-check a stored history (no expectation: 0 valid, 1 invalid, 2 bad input, 3 unknown).
     Check {
@@ -143,6 +164,59 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve { node } => serve::run(node),
         Command::Check { history, json } => Ok(harness::check_cmd::main(&history, json)),
+        Command::Shrink {
+            scenario,
+            seed,
+            anomaly,
+            bugs,
+            out,
+        } => {
+            let mut planted = engine::bugs::Bugs::none();
+            for name in &bugs {
+                let bug = engine::bugs::Bug::parse(name).with_context(|| {
+                    format!("unknown bug {name:?}: `faultline bugs` lists the planted bugs")
+                })?;
+                planted = planted.with(bug);
+            }
+            let args = harness::shrink::ShrinkArgs {
+                path: scenario,
+                seed,
+                bugs: planted,
+                anomaly,
+                out_dir: out,
+            };
+            match harness::shrink::shrink(&args) {
+                Ok(report) => {
+                    println!(
+                        "shrunk while {} persisted ({} runs): fault events {} -> {}, workload {} ms -> {} ms\nwrote {}",
+                        report.anomaly,
+                        report.runs,
+                        report.events_before,
+                        report.events_after,
+                        report.duration_ms_before,
+                        report.duration_ms_after,
+                        report.written.display()
+                    );
+                    Ok(std::process::ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("faultline shrink: {error}");
+                    Ok(std::process::ExitCode::from(2))
+                }
+            }
+        }
+        Command::Bugs => {
+            for (bug, scenario) in harness::bugs::CATALOGUE {
+                println!(
+                    "{:<34} {}\n{:<34} caught by {}",
+                    bug.name(),
+                    bug.breaks(),
+                    "",
+                    scenario
+                );
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Run {
             paths,
             seed,
@@ -152,7 +226,15 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             out,
             check_determinism,
             log,
+            bugs,
         } => {
+            let mut planted = engine::bugs::Bugs::none();
+            for name in &bugs {
+                let bug = engine::bugs::Bug::parse(name).with_context(|| {
+                    format!("unknown bug {name:?}: `faultline bugs` lists the planted bugs")
+                })?;
+                planted = planted.with(bug);
+            }
             let seeds = match (seed, seeds) {
                 (Some(seed), _) => Some(seed..=seed),
                 (None, Some(text)) => Some(parse_seeds(&text)?),
@@ -167,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 out,
                 check_determinism,
                 log_filter: log,
+                bugs: planted,
             };
             let mut stdout = std::io::stdout();
             match harness::invocation::execute(&args, &mut stdout) {

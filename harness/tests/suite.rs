@@ -26,6 +26,7 @@ fn run(
         out: out.path().to_path_buf(),
         check_determinism,
         log_filter: None,
+        bugs: engine::bugs::Bugs::none(),
     };
     let mut printed = Vec::new();
     let code = execute(&args, &mut printed).expect("the suite loads");
@@ -42,7 +43,9 @@ fn smoke_suite_is_valid_and_deterministic() {
 
 #[test]
 fn every_scenario_meets_its_expectation_on_seed_1() {
-    let folders = ["network", "crash", "disk"].map(scenarios).to_vec();
+    let folders = ["network", "crash", "disk", "consume"]
+        .map(scenarios)
+        .to_vec();
     let (code, printed) = run(folders, 1..=1, false);
     assert_eq!(code, EXIT_OK, "{printed}");
 }

@@ -14,6 +14,7 @@ use crate::broker::protocol::{BrokerId, TopicPartition};
 use crate::broker::session::{ensure_path, Registered, SessionSlot};
 use crate::broker::view::{self, ClusterView, StateEntry, WatchSet};
 use crate::broker::znodes::{self, ControllerInfo, PartitionState};
+use crate::bugs::{Bug, Bugs};
 use crate::coordinator::{ClientError, CoordError, CoordinatorClient, CreateMode, Op};
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ pub fn decide(
     tp: &TopicPartition,
     view: &ClusterView,
     controller_epoch: u64,
+    bugs: Bugs,
 ) -> Option<PartitionState> {
     let replicas = view.replicas(tp)?;
     let entry: &StateEntry = view.states.get(tp)?;
@@ -38,16 +40,24 @@ pub fn decide(
     if leader_ok {
         return None;
     }
-    if state.leader.is_none() && !state.isr.iter().any(live) {
+    let unclean = bugs.has(Bug::UncleanLeaderElection);
+    if state.leader.is_none()
+        && !state.isr.iter().any(live)
+        && !(unclean && replicas.iter().any(live))
+    {
         // Offline and nobody eligible has come back: nothing to do (no unclean election).
         return None;
     }
     // ISR members in replica order, preferring those that did not restart.
-    let in_isr: Vec<BrokerId> = replicas
+    let mut in_isr: Vec<BrokerId> = replicas
         .iter()
         .copied()
         .filter(|id| state.isr.contains(id) && live(id))
         .collect();
+    if in_isr.is_empty() && unclean {
+        // Planted bug: any live replica will do.
+        in_isr = replicas.iter().copied().filter(live).collect();
+    }
     let leader = in_isr
         .iter()
         .copied()
@@ -123,6 +133,7 @@ struct Reign {
     client: CoordinatorClient,
     epoch: u64,
     epoch_version: u64,
+    bugs: Bugs,
 }
 
 impl Reign {
@@ -160,7 +171,7 @@ impl Reign {
             }
         }
         for tp in view.partitions() {
-            let Some(state) = decide(&tp, view, self.epoch) else {
+            let Some(state) = decide(&tp, view, self.epoch, self.bugs) else {
                 continue;
             };
             let Some(entry) = view.states.get(&tp) else {
@@ -218,6 +229,7 @@ async fn reign(registered: Registered, options: &BrokerOptions) {
         client,
         epoch,
         epoch_version,
+        bugs: options.bugs,
     };
     let (watches, mut changed) = WatchSet::new();
     loop {

@@ -2,6 +2,7 @@
 //! of a few seconds exercise expiry, ISR shrink and leader election.
 
 use crate::broker::protocol::BrokerId;
+use crate::bugs::Bugs;
 use crate::env::NodeAddr;
 use crate::storage::LogOptions;
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub struct BrokerOptions {
     pub request_timeout: Duration,
     /// Pause after a failed step in a background loop.
     pub retry_backoff: Duration,
+    /// Planted bugs switched on (none unless a run asks for them).
+    pub bugs: Bugs,
 }
 
 impl BrokerOptions {
@@ -52,6 +55,7 @@ impl BrokerOptions {
             fetch_max_bytes: 1024 * 1024,
             request_timeout: Duration::from_millis(1000),
             retry_backoff: Duration::from_millis(50),
+            bugs: Bugs::none(),
         }
     }
 }

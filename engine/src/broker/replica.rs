@@ -15,6 +15,7 @@ use crate::broker::protocol::{
     Acks, BrokerError, BrokerId, EpochEndRequest, EpochEndResponse, FetchRequest, FetchResponse,
     LogDump, ProduceRequest, ProduceResponse, TopicPartition,
 };
+use crate::bugs::{Bug, Bugs};
 use crate::env::Disk;
 use crate::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, RecordBatch, StorageError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,6 +89,8 @@ pub struct Replica {
     hw: u64,
     pub role: Role,
     pub replicas: Vec<BrokerId>,
+    /// Planted bugs (none unless a run asks for them).
+    pub bugs: Bugs,
     pub min_insync: u32,
     /// When the coordinator last confirmed this replica's role.
     pub confirmed_at: Instant,
@@ -147,6 +150,7 @@ impl Replica {
             hw: 0,
             role: Role::None,
             replicas: Vec::new(),
+            bugs: Bugs::none(),
             min_insync: 1,
             confirmed_at: now,
             offline: None,
@@ -224,6 +228,9 @@ impl Replica {
 
     /// The end of what is durable here per the fsync policy.
     fn durable_end(&self) -> u64 {
+        if self.bugs.has(Bug::AckBeforeFsync) {
+            return self.log.end();
+        }
         match self.log.options().fsync {
             FsyncPolicy::Always => self.log.synced_end(),
             FsyncPolicy::Interval(_) | FsyncPolicy::Never => self.log.end(),
@@ -339,7 +346,8 @@ impl Replica {
             .max()
             .unwrap_or(0);
         let count = request.records.len() as u32;
-        if let Some(stamp) = &request.producer {
+        let dedup = !self.bugs.has(Bug::IdempotenceIgnored);
+        if let Some(stamp) = request.producer.as_ref().filter(|_| dedup) {
             if let Admission::Duplicate {
                 first_offset,
                 last_offset,
@@ -454,8 +462,9 @@ impl Replica {
             return;
         };
         let mut candidate = durable_end;
+        let replicated = !self.bugs.has(Bug::AcksAllWithoutReplication);
         for member in &leadership.isr {
-            if *member == self.me {
+            if *member == self.me || !replicated {
                 continue;
             }
             let end = leadership
@@ -532,7 +541,7 @@ impl Replica {
                 end: log_end,
             });
         }
-        let limit = if request.replica.is_some() {
+        let limit = if request.replica.is_some() || self.bugs.has(Bug::ReadUncommitted) {
             log_end
         } else {
             self.hw
@@ -733,7 +742,9 @@ impl Replica {
             }
             self.epochs
                 .assign(batch.meta.leader_epoch, batch.base_offset);
-            self.producers.replay(&batch);
+            if !self.bugs.has(Bug::ProducerStateNotReplicated) {
+                self.producers.replay(&batch);
+            }
         }
         self.hw = self.hw.max(leader_hw.min(self.durable_end()));
         self.changed.notify_waiters();

@@ -23,7 +23,8 @@ use crate::broker::view::{self, ClusterView, WatchSet};
 use crate::broker::znodes::{self, PartitionState, TopicAssignment};
 use crate::coordinator::{ClientError, CoordError, CreateMode};
 use crate::env::{Disk, Env, Listener, Net};
-use crate::storage::FsyncPolicy;
+use crate::bugs::Bug;
+use crate::storage::{FsyncPolicy, LogOptions};
 use crate::wire::{serve, ErrorCode, ErrorResponse, Request, Response};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +59,15 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Log options for this broker's replicas (a planted `ack-before-fsync` never syncs).
+    fn log_options(&self) -> LogOptions {
+        let mut options = self.options.log;
+        if self.options.bugs.has(Bug::AckBeforeFsync) {
+            options.fsync = FsyncPolicy::Never;
+        }
+        options
+    }
+
     }
 }
 
@@ -411,8 +421,9 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
             if state.replicas.len() >= REPLICAS_MAX {
                 continue;
             }
-            match Replica::open(&shared.disk, tp.clone(), me, shared.options.log, now) {
-                Ok(replica) => {
+            match Replica::open(&shared.disk, tp.clone(), me, shared.log_options(), now) {
+                Ok(mut replica) => {
+                    replica.bugs = shared.options.bugs;
                     state.replicas.insert(tp.clone(), replica);
                 }
                 Err(error) => {
@@ -527,7 +538,18 @@ async fn isr_loop(shared: Arc<Shared>) {
                     // Lost a race (or the coordinator is away): the metadata loop will re-read.
                     None => replica.set_isr_change_pending(false),
                 }
+            let unrecorded = shared.options.bugs.has(Bug::IsrShrinkUnrecorded);
             }
+                // Planted bug: use the new ISR without recording it in the coordinator.
+                Some(_) if unrecorded => Some(crate::coordinator::Stat {
+                    version: proposal.expected_version,
+                    cversion: 0,
+                    czxid: 0,
+                    mzxid: 0,
+                    ephemeral_owner: None,
+                    data_bytes: 0,
+                    children: 0,
+                }),
         }
     }
 }
@@ -604,11 +626,12 @@ async fn repair_loop(shared: Arc<Shared>) {
                 &shared.disk,
                 tp.clone(),
                 me,
-                shared.options.log,
+                shared.log_options(),
                 now,
                 synced_end,
             ) {
-                Ok(replica) => {
+                Ok(mut replica) => {
+                    replica.bugs = shared.options.bugs;
                     tracing::info!(%tp, log_end = replica.log_end(), "offline replica reopened from disk");
                     state.replicas.insert(tp, replica);
                 }

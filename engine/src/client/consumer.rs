@@ -45,6 +45,8 @@ pub struct ConsumerOptions {
     pub strategy: Strategy,
     pub cluster: ClusterClientOptions,
     pub auto_offset_reset: OffsetReset,
+    /// Planted bugs (none unless a run asks for them).
+    pub bugs: crate::bugs::Bugs,
 }
 
 impl Default for ConsumerOptions {
@@ -56,6 +58,7 @@ impl Default for ConsumerOptions {
             strategy: Strategy::Range,
             cluster: ClusterClientOptions::default(),
             auto_offset_reset: OffsetReset::Earliest,
+            bugs: crate::bugs::Bugs::none(),
         }
     }
 }
@@ -379,6 +382,10 @@ impl Consumer {
                 }
             }
             next = batch.next_offset();
+            if self.options.bugs.has(crate::bugs::Bug::ConsumerOffByOne) {
+                // Planted bug: the position moves one past the end of each batch.
+                next += 1;
+            }
         }
         if let Some(position) = self.positions.get_mut(tp) {
             *position = Position::At(next);

@@ -39,6 +39,8 @@ pub struct ProducerOptions {
     /// How long a record may take from `send` to acknowledgement, retries included.
     pub delivery_timeout: Duration,
     pub cluster: ClusterClientOptions,
+    /// Planted bugs (none unless a run asks for them).
+    pub bugs: crate::bugs::Bugs,
 }
 
 impl Default for ProducerOptions {
@@ -51,6 +53,7 @@ impl Default for ProducerOptions {
             retry_backoff: Duration::from_millis(100),
             delivery_timeout: Duration::from_secs(10),
             cluster: ClusterClientOptions::default(),
+            bugs: crate::bugs::Bugs::none(),
         }
     }
 }
@@ -266,6 +269,11 @@ async fn send_batch(
             }
         }
         tokio::time::sleep(options.retry_backoff).await;
+        if options.bugs.has(crate::bugs::Bug::ProducerIdResetOnRetry) && options.idempotent {
+            // Planted bug: every retry goes out under a fresh producer id, so the broker cannot
+            // recognise a batch it already wrote.
+            identity.stamp = init_producer_id(cluster, deadline, options.retry_backoff).await;
+        }
     }
     if maybe_written {
         // The broker may hold this batch under its sequence: start a fresh identity.

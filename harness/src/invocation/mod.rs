@@ -30,6 +30,8 @@ pub struct RunArgs {
     pub out: PathBuf,
     pub check_determinism: bool,
     pub log_filter: Option<String>,
+    /// Planted bugs to switch on.
+    pub bugs: engine::bugs::Bugs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,7 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
                 check_determinism: args.check_determinism,
                 log_filter: args.log_filter.clone(),
                 out: args.out.clone(),
+                bugs: args.bugs,
             });
         }
     }

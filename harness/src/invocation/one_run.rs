@@ -5,7 +5,7 @@ use crate::checker::{self, run_result::RunMeta, CheckOptions};
 use crate::history::History;
 use crate::invocation::expectation::{self, Met};
 use crate::invocation::store;
-use crate::run::{schedule_for, simulate, SimError};
+use crate::run::{schedule_for, simulate, SimError, SimOptions};
 use crate::scenario::{Faults, Keyword, Scenario};
 use reports::RunResult;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,7 @@ pub struct RunRequest {
     pub check_determinism: bool,
     pub log_filter: Option<String>,
     pub out: PathBuf,
+    pub bugs: engine::bugs::Bugs,
 }
 
 /// What happened, for the summary and the exit code.
@@ -36,8 +37,12 @@ pub struct RunRecord {
     pub bad_input: bool,
 }
 
-pub fn repro(path: &Path, seed: u64) -> String {
-    format!("faultline run {} --seed {seed}", path.display())
+pub fn repro(path: &Path, seed: u64, bugs: engine::bugs::Bugs) -> String {
+    let mut command = format!("faultline run {} --seed {seed}", path.display());
+    for bug in bugs.iter() {
+        command.push_str(&format!(" --bug {bug}"));
+    }
+    command
 }
 
 /// The scenario as played: a random fault mix is replaced by the schedule drawn for this seed,
@@ -56,7 +61,7 @@ fn unjudged(request: &RunRequest, reason: String, bad_input: bool, wall_seconds:
         seed: request.seed,
         met: Met::Unjudged(reason),
         result: None,
-        repro: repro(&request.path, request.seed),
+        repro: repro(&request.path, request.seed, request.bugs),
         wall_seconds,
         bad_input,
     }
@@ -68,11 +73,15 @@ pub fn execute(request: &RunRequest) -> RunRecord {
     let started = std::time::Instant::now();
     let wall = || started.elapsed().as_secs_f64();
     let schedule = schedule_for(&request.scenario, request.seed);
+    let sim_options = SimOptions {
+        log_filter: request.log_filter.clone(),
+        bugs: request.bugs,
+    };
     let outcome = match simulate(
         &request.scenario,
         request.seed,
         schedule.clone(),
-        request.log_filter.as_deref(),
+        &sim_options,
     ) {
         Ok(outcome) => outcome,
         Err(SimError::Unsupported(reason)) => return unjudged(request, reason, true, wall()),
@@ -97,7 +106,7 @@ pub fn execute(request: &RunRequest) -> RunRecord {
             &request.scenario,
             request.seed,
             schedule.clone(),
-            request.log_filter.as_deref(),
+            &sim_options,
         )
         .map_err(|e| e.to_string())
         .and_then(|o| History::from_ops(o.ops).map_err(|_| "malformed history".to_string()));
@@ -123,7 +132,7 @@ pub fn execute(request: &RunRequest) -> RunRecord {
         .filter_map(|name| checker::by_name(name.as_str()))
         .collect();
     let checked = checker::run_checks(&history, &checkers, &options);
-    let repro = repro(&request.path, request.seed);
+    let repro = repro(&request.path, request.seed, request.bugs);
     let meta = RunMeta {
         scenario: request.scenario.name.clone(),
         seed: request.seed,

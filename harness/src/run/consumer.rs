@@ -11,10 +11,10 @@ use crate::run::context::{Phase, RunContext, StampOutcome};
 use crate::run::nodes::bootstrap;
 use crate::run::producer::value_of;
 use crate::scenario::ApplyStrategy;
+use engine::bugs::Bug;
 use engine::client::consumer::{Consumer, ConsumerOptions, ConsumerRecord};
 use engine::client::{SequenceChecker, SequenceEvent};
 use engine::env::Net;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -105,6 +105,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize) {
     let checker = Arc::new(SequenceChecker::default());
     let options = ConsumerOptions {
         group: Some(spec.name.clone()),
+        bugs: ctx.bugs.get(),
         ..ConsumerOptions::default()
     };
     let mut consumer = Consumer::new(Net::Sim, bootstrap(&ctx.scenario), options, vec![checker]);
@@ -174,52 +175,64 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize) {
             );
             ctx.event(Process::Client(process), OpType::Info, F::SequenceGap, gap);
         }
-        for (key, records) in &reads {
-            for (offset, value) in records {
-                ctx.invoke(process, F::Apply, values::apply(key, *value, Some(*offset)));
-                if apply(&ctx, &spec.name, spec.apply, key, *offset, *value) {
-                    ctx.complete(
-                        process,
-                        OpType::Ok,
-                        F::Apply,
-                        values::apply(key, *value, Some(*offset)),
-                    );
-                } else {
-                    ctx.complete(
-                        process,
-                        OpType::Fail,
-                        F::Apply,
-                        values::apply(key, *value, Some(*offset)),
-                    );
-                }
-            }
+        let commit_first = ctx.bugs.get().has(Bug::CommitBeforeProcessing);
+        if commit_first && !result.records.is_empty() {
+            // Planted bug: the position is committed before the records are processed.
+            commit(&ctx, &mut consumer, &mut process).await;
         }
-        if !result.records.is_empty() {
-            let positions: Vec<(String, u64)> = consumer
-                .assignment()
-                .iter()
-                .filter_map(|tp| consumer.position(tp).map(|offset| (tp.to_string(), offset)))
-                .collect();
-            let pairs: Vec<(&str, u64)> = positions.iter().map(|(k, o)| (k.as_str(), *o)).collect();
-            ctx.invoke(process, F::CommitOffsets, values::commit_offsets(&pairs));
-            let kind = match consumer.commit_position().await {
-                Ok(()) => OpType::Ok,
-                Err(error) if error.refusal().is_some() => OpType::Fail,
-                Err(_) => OpType::Info,
-            };
-            ctx.complete(
-                process,
-                kind,
-                F::CommitOffsets,
-                values::commit_offsets(&pairs),
-            );
-            if kind == OpType::Info {
-                process = ctx.fresh_process();
-            }
+        apply_reads(&ctx, process, &spec.name, spec.apply, &reads);
+        if !commit_first && !result.records.is_empty() {
+            commit(&ctx, &mut consumer, &mut process).await;
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
     let _ = consumer.close().await;
     ctx.client_done(client);
-    let _ = json!(null);
+}
+
+/// Applies every record read, one `apply` op each (`fail` when the strategy skipped it).
+fn apply_reads(
+    ctx: &RunContext,
+    process: u64,
+    group: &str,
+    strategy: ApplyStrategy,
+    reads: &BTreeMap<String, Vec<(u64, i64)>>,
+) {
+    for (key, records) in reads {
+        for (offset, value) in records {
+            let op = values::apply(key, *value, Some(*offset));
+            ctx.invoke(process, F::Apply, op.clone());
+            let kind = if apply(ctx, group, strategy, key, *offset, *value) {
+                OpType::Ok
+            } else {
+                OpType::Fail
+            };
+            ctx.complete(process, kind, F::Apply, op);
+        }
+    }
+}
+
+/// Commits the consumer's positions as one `commit-offsets` op.
+async fn commit(ctx: &RunContext, consumer: &mut Consumer, process: &mut u64) {
+    let positions: Vec<(String, u64)> = consumer
+        .assignment()
+        .iter()
+        .filter_map(|tp| consumer.position(tp).map(|offset| (tp.to_string(), offset)))
+        .collect();
+    let pairs: Vec<(&str, u64)> = positions.iter().map(|(k, o)| (k.as_str(), *o)).collect();
+    ctx.invoke(*process, F::CommitOffsets, values::commit_offsets(&pairs));
+    let kind = match consumer.commit_position().await {
+        Ok(()) => OpType::Ok,
+        Err(error) if error.refusal().is_some() => OpType::Fail,
+        Err(_) => OpType::Info,
+    };
+    ctx.complete(
+        *process,
+        kind,
+        F::CommitOffsets,
+        values::commit_offsets(&pairs),
+    );
+    if kind == OpType::Info {
+        *process = ctx.fresh_process();
+    }
 }

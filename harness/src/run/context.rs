@@ -51,6 +51,8 @@ pub struct RunContext {
     /// Successful workload ops since the heal.
     pub ok_after_heal: Cell<u64>,
     pub faults_started: Cell<u64>,
+    /// Planted bugs of this run (the clients' share of them).
+    pub bugs: Cell<engine::bugs::Bugs>,
     /// What became of each stamped send: (stamping producer, key, sequence) -> outcome. The
     /// consumers' loss detector reports a gap only if an acknowledged send is missing from it.
     pub stamps: RefCell<BTreeMap<(u64, String, u64), StampOutcome>>,
@@ -105,6 +107,7 @@ impl RunContext {
             incarnations: RefCell::new(BTreeMap::new()),
             ok_after_heal: Cell::new(0),
             faults_started: Cell::new(0),
+            bugs: Cell::new(engine::bugs::Bugs::none()),
             stamps: RefCell::new(BTreeMap::new()),
             business: RefCell::new(BTreeMap::new()),
         }

@@ -8,6 +8,7 @@ use crate::run::context::{RunContext, SimAction};
 use crate::run::nodes::{self, client_host};
 use crate::run::{consumer, orchestrator, producer, simlog, swarm};
 use crate::scenario::{ClientRole, DiskFault, Fault, FaultKind, FaultSchedule, Faults, Scenario};
+use engine::bugs::Bugs;
 use engine::env::derive_seed;
 use engine::env::rng::rng_for;
 use std::cell::RefCell;
@@ -66,11 +67,20 @@ pub fn schedule_for(scenario: &Scenario, seed: u64) -> FaultSchedule {
 }
 
 /// Runs (scenario, seed) with `schedule` and returns its history.
+/// How to run a simulation beyond (scenario, seed, schedule).
+#[derive(Clone, Debug, Default)]
+pub struct SimOptions {
+    /// `sim.log` filter (RUST_LOG syntax); `None`: the default.
+    pub log_filter: Option<String>,
+    /// Planted bugs to switch on in the nodes and clients.
+    pub bugs: Bugs,
+}
+
 pub fn simulate(
     scenario: &Scenario,
     seed: u64,
     schedule: FaultSchedule,
-    log_filter: Option<&str>,
+    options: &SimOptions,
 ) -> Result<SimOutcome, SimError> {
     if scenario.cluster.coordinators > 1 {
         return Err(SimError::Unsupported(format!(
@@ -86,8 +96,8 @@ pub fn simulate(
         }
     }
     let buffer = simlog::LogBuffer::default();
-    let outcome = simlog::capture(&buffer, log_filter, || {
-        simulate_inner(scenario, seed, schedule)
+    let outcome = simlog::capture(&buffer, options.log_filter.as_deref(), || {
+        simulate_inner(scenario, seed, schedule, options.bugs)
     });
     outcome.map(|mut outcome| {
         outcome.log = buffer.take();
@@ -99,6 +109,7 @@ fn simulate_inner(
     scenario: &Scenario,
     seed: u64,
     schedule: FaultSchedule,
+    bugs: Bugs,
 ) -> Result<SimOutcome, SimError> {
     let limit = Duration::from_millis(scenario.workload.duration_ms + scenario.recovery_ms) + SLACK;
     let mut builder = turmoil::Builder::new();
@@ -123,7 +134,8 @@ fn simulate_inner(
         faults.clone(),
         roles.len() as u32,
     ));
-    nodes::add_servers(&mut sim, scenario, seed, &faults);
+    ctx.bugs.set(bugs);
+    nodes::add_servers(&mut sim, scenario, seed, &faults, bugs);
     for (i, role) in roles.iter().enumerate() {
         let client = i as u32 + 1;
         let ctx = ctx.clone();

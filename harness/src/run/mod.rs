@@ -14,4 +14,4 @@ pub mod roles;
 pub mod simlog;
 pub mod swarm;
 
-pub use driver::{schedule_for, simulate, SimError, SimOutcome};
+pub use driver::{schedule_for, simulate, SimError, SimOptions, SimOutcome};

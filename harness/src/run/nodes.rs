@@ -4,6 +4,7 @@
 
 use crate::scenario::Scenario;
 use engine::broker::{Broker, BrokerOptions};
+use engine::bugs::Bugs;
 use engine::coordinator::{Coordinator, CoordinatorOptions};
 use engine::env::{derive_seed, DiskFaults, Env, EnvOptions, Mode, NodeAddr};
 use engine::storage::LogOptions;
@@ -69,6 +70,7 @@ pub fn add_servers(
     scenario: &Scenario,
     seed: u64,
     faults: &BTreeMap<String, DiskFaults>,
+    bugs: Bugs,
 ) {
     let coordinator_faults = faults.get(COORDINATOR).cloned().unwrap_or_default();
     sim.host(COORDINATOR, move || {
@@ -126,6 +128,7 @@ pub fn add_servers(
                     segment_bytes_max: SEGMENT_BYTES,
                     fsync,
                 };
+                options.bugs = bugs;
                 let broker = Broker::start(&env, options).await?;
                 broker.serve().await;
                 Ok(())

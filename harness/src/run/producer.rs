@@ -47,7 +47,7 @@ pub fn keys(ctx: &RunContext) -> Vec<TopicPartition> {
     keys
 }
 
-fn options(producers: &Producers) -> ProducerOptions {
+fn options(producers: &Producers, bugs: engine::bugs::Bugs) -> ProducerOptions {
     let acks = match producers.acks {
         Acks::Zero => WireAcks::None,
         Acks::One => WireAcks::Leader,
@@ -61,6 +61,7 @@ fn options(producers: &Producers) -> ProducerOptions {
             ProducerMode::Async => Duration::from_millis(2),
         },
         delivery_timeout: DELIVERY_TIMEOUT,
+        bugs,
         ..ProducerOptions::default()
     }
 }
@@ -78,7 +79,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
     let producer = Producer::new(
         Net::Sim,
         bootstrap(&ctx.scenario),
-        options(&producers),
+        options(&producers, ctx.bugs.get()),
         Vec::new(),
     );
     let keys = keys(&ctx);

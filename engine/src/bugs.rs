@@ -1,0 +1,135 @@
+//! Planted bugs: known mistakes from the field's history that `faultline run --bug NAME`
+//! switches on, so the suite can show it catches them (a checker that never fires proves
+//! nothing). Off by default; when off each costs one branch on a plain flag set. The set is
+//! passed to nodes and clients through their options — never a global — so parallel runs and
+//! replays stay independent.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bug {
+    /// The broker acknowledges records before they are fsynced (its log never syncs).
+    AckBeforeFsync,
+    /// With no in-sync replica alive, the controller elects any live replica.
+    UncleanLeaderElection,
+    /// The leader's high watermark ignores its followers: acks=all means "the leader has it".
+    AcksAllWithoutReplication,
+    /// The leader shrinks its ISR without recording the change in the coordinator.
+    IsrShrinkUnrecorded,
+    /// The broker ignores idempotent-producer sequence numbers (no dedup of retries).
+    IdempotenceIgnored,
+    /// Followers do not keep producer state, so a new leader cannot dedup retries.
+    ProducerStateNotReplicated,
+    /// Consumers may read records above the high watermark.
+    ReadUncommitted,
+    /// The consumer moves its position one past the end of every batch it reads.
+    ConsumerOffByOne,
+    /// The producer takes a fresh producer id for every retry.
+    ProducerIdResetOnRetry,
+    /// The consumer commits its position before it processes what it polled.
+    CommitBeforeProcessing,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 10] = [
+        Bug::AckBeforeFsync,
+        Bug::UncleanLeaderElection,
+        Bug::AcksAllWithoutReplication,
+        Bug::IsrShrinkUnrecorded,
+        Bug::IdempotenceIgnored,
+        Bug::ProducerStateNotReplicated,
+        Bug::ReadUncommitted,
+        Bug::CommitBeforeProcessing,
+        Bug::ConsumerOffByOne,
+        Bug::ProducerIdResetOnRetry,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::AckBeforeFsync => "ack-before-fsync",
+            Bug::UncleanLeaderElection => "unclean-leader-election",
+            Bug::AcksAllWithoutReplication => "acks-all-without-replication",
+            Bug::IsrShrinkUnrecorded => "isr-shrink-unrecorded",
+            Bug::IdempotenceIgnored => "idempotence-ignored",
+            Bug::ProducerStateNotReplicated => "producer-state-not-replicated",
+            Bug::ReadUncommitted => "read-uncommitted",
+            Bug::CommitBeforeProcessing => "commit-before-processing",
+            Bug::ConsumerOffByOne => "consumer-off-by-one",
+            Bug::ProducerIdResetOnRetry => "producer-id-reset-on-retry",
+        }
+    }
+
+    /// What it breaks, in one sentence.
+    pub fn breaks(self) -> &'static str {
+        match self {
+            Bug::AckBeforeFsync => "acknowledged records vanish when every replica loses power",
+            Bug::UncleanLeaderElection => "a stale replica leads and acknowledged records are lost",
+            Bug::AcksAllWithoutReplication => "acks=all records are lost when the leader fails",
+            Bug::IsrShrinkUnrecorded => {
+                "the controller elects a replica the leader already counted out; acknowledged records are lost"
+            }
+            Bug::IdempotenceIgnored => "retried sends are written twice",
+            Bug::ProducerStateNotReplicated => "retries across a leader change are written twice",
+            Bug::ReadUncommitted => "consumers read records a leader change later replaces",
+            Bug::CommitBeforeProcessing => "a consumer crash skips messages it committed but never applied",
+            Bug::ConsumerOffByOne => "consumers skip the first record of every batch after the first",
+            Bug::ProducerIdResetOnRetry => "retried sends are written twice despite idempotence",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|bug| bug.name() == name)
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of planted bugs; empty by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Bugs(u32);
+
+impl Bugs {
+    pub fn none() -> Bugs {
+        Bugs(0)
+    }
+
+    pub fn with(self, bug: Bug) -> Bugs {
+        Bugs(self.0 | bug.bit())
+    }
+
+    pub fn has(self, bug: Bug) -> bool {
+        self.0 & bug.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Bug> {
+        Bug::ALL.into_iter().filter(move |bug| self.has(*bug))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_sets_hold_what_was_added() {
+        for bug in Bug::ALL {
+            assert_eq!(Bug::parse(bug.name()), Some(bug));
+        }
+        let bugs = Bugs::none().with(Bug::ReadUncommitted);
+        assert!(bugs.has(Bug::ReadUncommitted));
+        assert!(!bugs.has(Bug::AckBeforeFsync));
+        assert_eq!(bugs.iter().collect::<Vec<_>>(), vec![Bug::ReadUncommitted]);
+    }
+}

@@ -1,0 +1,48 @@
+//! Which scenario catches each planted bug (`faultline bugs`, the catch-bugs sweep, and the
+//! tester's own test).
+
+use engine::bugs::Bug;
+
+/// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
+pub const CATALOGUE: [(Bug, &str); 10] = [
+    (
+        Bug::AckBeforeFsync,
+        "scenarios/crash/all-brokers-power-loss.yaml",
+    ),
+    (
+        Bug::UncleanLeaderElection,
+        "scenarios/crash/follower-cut-then-leader-crash.yaml",
+    ),
+    (
+        Bug::AcksAllWithoutReplication,
+        "scenarios/consume/uncommitted-read.yaml",
+    ),
+    (
+        Bug::IsrShrinkUnrecorded,
+        "scenarios/crash/follower-cut-then-leader-crash.yaml",
+    ),
+    (
+        Bug::IdempotenceIgnored,
+        "scenarios/network/lossy-and-slow.yaml",
+    ),
+    (
+        Bug::ProducerStateNotReplicated,
+        "scenarios/crash/leader-crash-retries.yaml",
+    ),
+    (
+        Bug::ReadUncommitted,
+        "scenarios/consume/uncommitted-read.yaml",
+    ),
+    (
+        Bug::CommitBeforeProcessing,
+        "scenarios/consume/crash-before-commit.yaml",
+    ),
+    (
+        Bug::ConsumerOffByOne,
+        "scenarios/smoke/consume-record-and-check.yaml",
+    ),
+    (
+        Bug::ProducerIdResetOnRetry,
+        "scenarios/network/lossy-and-slow.yaml",
+    ),
+];
