@@ -21,9 +21,9 @@ use crate::broker::replica::{Produced, Replica, Role};
 use crate::broker::session::{self, SessionSlot};
 use crate::broker::view::{self, ClusterView, WatchSet};
 use crate::broker::znodes::{self, PartitionState, TopicAssignment};
+use crate::bugs::Bug;
 use crate::coordinator::{ClientError, CoordError, CreateMode};
 use crate::env::{Disk, Env, Listener, Net};
-use crate::bugs::Bug;
 use crate::storage::{FsyncPolicy, LogOptions};
 use crate::wire::{serve, ErrorCode, ErrorResponse, Request, Response};
 use std::collections::BTreeMap;
@@ -55,10 +55,6 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, BrokerState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     /// Log options for this broker's replicas (a planted `ack-before-fsync` never syncs).
     fn log_options(&self) -> LogOptions {
         let mut options = self.options.log;
@@ -68,6 +64,10 @@ impl Shared {
         options
     }
 
+    pub fn lock(&self) -> MutexGuard<'_, BrokerState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -514,7 +514,18 @@ async fn isr_loop(shared: Arc<Shared>) {
                 isr: proposal.isr.clone(),
                 controller_epoch,
             };
+            let unrecorded = shared.options.bugs.has(Bug::IsrShrinkUnrecorded);
             let written = match shared.session.get() {
+                // Planted bug: use the new ISR without recording it in the coordinator.
+                Some(_) if unrecorded => Some(crate::coordinator::Stat {
+                    version: proposal.expected_version,
+                    cversion: 0,
+                    czxid: 0,
+                    mzxid: 0,
+                    ephemeral_owner: None,
+                    data_bytes: 0,
+                    children: 0,
+                }),
                 Some(registered) => registered
                     .client
                     .set(
@@ -538,18 +549,7 @@ async fn isr_loop(shared: Arc<Shared>) {
                     // Lost a race (or the coordinator is away): the metadata loop will re-read.
                     None => replica.set_isr_change_pending(false),
                 }
-            let unrecorded = shared.options.bugs.has(Bug::IsrShrinkUnrecorded);
             }
-                // Planted bug: use the new ISR without recording it in the coordinator.
-                Some(_) if unrecorded => Some(crate::coordinator::Stat {
-                    version: proposal.expected_version,
-                    cversion: 0,
-                    czxid: 0,
-                    mzxid: 0,
-                    ephemeral_owner: None,
-                    data_bytes: 0,
-                    children: 0,
-                }),
         }
     }
 }
