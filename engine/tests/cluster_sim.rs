@@ -43,8 +43,15 @@ pub struct ClusterSpec {
     pub torn_block_bytes: Option<u64>,
 }
 
+/// Changes a broker's options before it starts (applied on every start, restarts included).
+pub type BrokerTweak = Rc<dyn Fn(&mut BrokerOptions)>;
+
 impl SimCluster {
     pub fn new(spec: ClusterSpec) -> SimCluster {
+        SimCluster::with_broker_options(spec, Rc::new(|_| {}))
+    }
+
+    pub fn with_broker_options(spec: ClusterSpec, tweak: BrokerTweak) -> SimCluster {
         let mut builder = turmoil::Builder::new();
         builder
             .rng_seed(spec.seed)
@@ -78,7 +85,9 @@ impl SimCluster {
             let disk_faults = DiskFaults::new();
             faults.insert(name.clone(), disk_faults.clone());
             let fsync = spec.fsync;
+            let tweak = tweak.clone();
             sim.host(name.as_str(), move || {
+                let tweak = tweak.clone();
                 let (faults, name) = (disk_faults.clone(), broker_name(id));
                 async move {
                     let env = Env::open(EnvOptions {
@@ -97,6 +106,7 @@ impl SimCluster {
                         segment_bytes_max: 64 * 1024,
                         fsync,
                     };
+                    tweak(&mut options);
                     let broker = Broker::start(&env, options).await?;
                     broker.serve().await;
                     Ok(())

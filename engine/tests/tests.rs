@@ -6,4 +6,5 @@ mod consumer;
 mod coordinator;
 mod producer;
 mod storage;
+mod txn;
 mod wire;

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod history;
 pub mod invocation;
 pub mod local_cluster;
+pub mod merge;
 pub mod run;
 pub mod scenario;
 pub mod shrink;

@@ -51,6 +51,15 @@ enum Command {
     },
     /// List the planted bugs: name, what each breaks, and the scenario that catches it.
     Bugs,
+    /// Combine shard stores into one summary.json, summary.md and junit.xml.
+    Merge {
+        /// Shard store directories.
+        #[arg(required = true)]
+        dirs: Vec<std::path::PathBuf>,
+        /// The merged store.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Minimise a failing run: fewer fault events, shorter faults, a lighter workload — while
     /// the same anomaly persists. Writes the result to scenarios/regression/.
     Shrink {
@@ -205,6 +214,13 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
             }
         }
+        Command::Merge { dirs, out } => match harness::merge::merge(&dirs, &out) {
+            Ok(code) => Ok(std::process::ExitCode::from(code)),
+            Err(error) => {
+                eprintln!("faultline merge: {error}");
+                Ok(std::process::ExitCode::from(2))
+            }
+        },
         Command::Bugs => {
             for (bug, scenario) in harness::bugs::CATALOGUE {
                 println!(

@@ -2,6 +2,8 @@
 
 mod check_cmd;
 mod checkers;
+mod ci_files;
+mod reports;
 mod serve_cluster;
 mod serve_coordinator;
 mod suite;

@@ -1,7 +1,8 @@
 //! The Kafka-like broker (design.md section 6): replicated partitions with an ISR and a high
 //! watermark, leader epochs and epoch-based truncation, a controller elected through the
 //! coordinator, produce with `acks` 0 / 1 / all, and consumer groups whose coordinator keeps
-//! committed offsets in the replicated `__consumer_offsets` topic.
+//! committed offsets in the replicated `__consumer_offsets` topic, and transactional messages
+//! (RocketMQ model) whose half messages and decisions live in the replicated `__txn_half` topic.
 //!
 //! Fault model: brokers crash (power loss), restart, pause and get partitioned; disks fail.
 //! Invariants: an `acks=all` write acknowledged with `min_insync` replicas and `fsync: always`
@@ -22,11 +23,16 @@ pub mod protocol;
 pub mod replica;
 pub mod server;
 pub mod session;
+pub mod stop_point;
+pub mod txn_coordinator;
+pub mod txn_table;
+pub mod txn_topic;
 pub mod view;
 pub mod znodes;
 
 pub use options::BrokerOptions;
 pub use protocol::{
-    Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, Strategy, TopicPartition,
+    Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, Decision, DecisionReason,
+    LocalOutcome, Strategy, TopicPartition, TxnStatus,
 };
 pub use server::Broker;

@@ -2,9 +2,11 @@
 //! of a few seconds exercise expiry, ISR shrink and leader election.
 
 use crate::broker::protocol::BrokerId;
+use crate::broker::stop_point::StopPoint;
 use crate::bugs::Bugs;
 use crate::env::NodeAddr;
 use crate::storage::LogOptions;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -31,6 +33,9 @@ pub struct BrokerOptions {
     pub retry_backoff: Duration,
     /// Planted bugs switched on (none unless a run asks for them).
     pub bugs: Bugs,
+    /// Tests only: the transaction coordinator that first publishes a committed message stops
+    /// there, before it records the publication (a crash window). `None` in real use.
+    pub txn_stop_after_publish: Option<Arc<StopPoint>>,
 }
 
 impl BrokerOptions {
@@ -56,6 +61,7 @@ impl BrokerOptions {
             request_timeout: Duration::from_millis(1000),
             retry_backoff: Duration::from_millis(50),
             bugs: Bugs::none(),
+            txn_stop_after_publish: None,
         }
     }
 }

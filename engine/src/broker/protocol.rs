@@ -185,6 +185,65 @@ pub struct OffsetCommitRequest {
     pub offsets: Vec<(TopicPartition, u64)>,
 }
 
+/// A transaction's decision (RocketMQ's commit / rollback of a half message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    /// The message becomes visible in its target partition, exactly once.
+    Commit,
+    /// The message never becomes visible.
+    Rollback,
+}
+
+/// Why a transaction was decided; recorded with the decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DecisionReason {
+    /// The producer sent `EndTxn`.
+    Producer,
+    /// A producer of the group answered a check-back from its local transaction record.
+    CheckBack,
+    /// `unknowns` check-backs in a row were answered unknown (the half's `check_max`).
+    CheckMaxExceeded { unknowns: u32 },
+}
+
+/// A producer's local transaction record: what its local transaction did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LocalOutcome {
+    Commit,
+    Rollback,
+    /// Not known (yet): the coordinator asks again later.
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendHalfRequest {
+    /// Unique in the cluster; routes the transaction to `__txn_half` partition
+    /// `txn_topic::partition_for(txn_id)`.
+    pub txn_id: String,
+    /// Producers of this group answer the transaction's check-backs.
+    pub producer_group: String,
+    /// Where the message becomes visible on commit.
+    pub target: TopicPartition,
+    pub record: Record,
+    /// How long the transaction may stay undecided before (and between) check-backs.
+    pub check_after_ms: u64,
+    /// Unknown answers to check-backs after which the transaction is rolled back.
+    pub check_max: u32,
+}
+
+/// A transaction as its coordinator knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnStatus {
+    /// No decision yet; `unknowns` check-backs were answered unknown (since this coordinator
+    /// loaded the transaction: the count is not durable).
+    Undecided { unknowns: u32 },
+    Decided {
+        decision: Decision,
+        reason: DecisionReason,
+        /// The message's offset in its target partition once it is visible (commits only).
+        published: Option<u64>,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BrokerRequest {
     Produce(ProduceRequest),
@@ -224,6 +283,37 @@ pub enum BrokerRequest {
         group: String,
         partitions: Vec<TopicPartition>,
     },
+    /// Which broker coordinates the transactions of `__txn_half` partition `partition` (its
+    /// leader). Any broker answers, with `Coordinator`; the first ask creates the topic.
+    FindTxnCoordinator {
+        partition: u32,
+    },
+    /// Stores a half message (invisible) on the transaction's coordinator; answered once it is
+    /// replicated. Repeating it for the same `txn_id` answers the original offset.
+    SendHalf(SendHalfRequest),
+    /// The producer's decision. Answered once the decision is replicated (and, for a commit,
+    /// once the message is visible, if that happens within the request's time). A transaction
+    /// already decided answers its recorded decision, whatever this request says.
+    EndTxn {
+        txn_id: String,
+        decision: Decision,
+    },
+    /// Long-polls for the undecided transactions of `producer_group` on this `__txn_half`
+    /// partition that are due for a check-back; answered with `CheckBacks` (maybe empty).
+    PollCheckBacks {
+        producer_group: String,
+        partition: u32,
+        max_wait_ms: u64,
+    },
+    /// A producer's answer to a check-back, read from its local transaction record.
+    CheckBackAnswer {
+        txn_id: String,
+        local: LocalOutcome,
+    },
+    /// The transaction's status as its coordinator knows it (replicated state only).
+    DescribeTxn {
+        txn_id: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +344,16 @@ pub enum BrokerResponse {
     /// The committed offset of each requested partition, `None` where nothing was committed.
     OffsetsFetched {
         offsets: Vec<(TopicPartition, Option<u64>)>,
+    },
+    /// The half message is stored and replicated at this offset of its `__txn_half` partition.
+    HalfStored {
+        offset: u64,
+    },
+    /// Answers `EndTxn`, `CheckBackAnswer` and `DescribeTxn`.
+    Txn(TxnStatus),
+    /// Transactions to check back, at most `txn::CHECK_BACKS_PER_POLL_MAX`.
+    CheckBacks {
+        txn_ids: Vec<String>,
     },
 }
 
@@ -317,6 +417,17 @@ pub enum BrokerError {
     /// The group's offsets partition has no leader yet (or the offsets topic is being created).
     #[error("no group coordinator is available yet; retry shortly")]
     GroupCoordinatorNotAvailable,
+    /// The coordinator knows no transaction of this id (never stored, or forgotten long after
+    /// it was decided).
+    #[error("unknown transaction id")]
+    UnknownTransaction,
+    /// The coordinator's partition holds its maximum of transactions; retry later.
+    #[error("too many open transactions on this coordinator; retry later")]
+    TooManyTransactions,
+    /// The transaction's `__txn_half` partition has no leader yet (or the topic is being
+    /// created); retry shortly.
+    #[error("no transaction coordinator is available yet; retry shortly")]
+    TxnCoordinatorNotAvailable,
 }
 
 impl BrokerError {
@@ -342,6 +453,8 @@ impl BrokerError {
                 | BrokerError::CoordinatorLoading
                 | BrokerError::RebalanceInProgress { .. }
                 | BrokerError::GroupCoordinatorNotAvailable
+                | BrokerError::TooManyTransactions
+                | BrokerError::TxnCoordinatorNotAvailable
         )
     }
 

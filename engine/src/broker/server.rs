@@ -19,6 +19,8 @@ use crate::broker::protocol::{
 };
 use crate::broker::replica::{Produced, Replica, Role};
 use crate::broker::session::{self, SessionSlot};
+use crate::broker::txn_coordinator;
+use crate::broker::txn_table::TxnTable;
 use crate::broker::view::{self, ClusterView, WatchSet};
 use crate::broker::znodes::{self, PartitionState, TopicAssignment};
 use crate::bugs::Bug;
@@ -41,6 +43,8 @@ pub struct BrokerState {
     pub view: ClusterView,
     /// The consumer groups this broker coordinates.
     pub groups: GroupTable,
+    /// The transactions this broker coordinates.
+    pub txns: TxnTable,
     /// The zxid of this incarnation's registration, once registered.
     registration_zxid: Option<u64>,
 }
@@ -100,6 +104,7 @@ impl Broker {
             replicas: BTreeMap::new(),
             view: ClusterView::default(),
             groups: GroupTable::default(),
+            txns: TxnTable::default(),
             registration_zxid: None,
         };
         let shared = Arc::new(Shared {
@@ -124,18 +129,19 @@ impl Broker {
     pub async fn serve(self) {
         let shared = self.shared;
         let options = shared.options.clone();
-        tokio::spawn(session::run(
+        crate::env::spawn(session::run(
             shared.net,
             options.clone(),
             shared.session.clone(),
         ));
-        tokio::spawn(controller::run(options.clone(), shared.session.clone()));
-        tokio::spawn(metadata_loop(shared.clone()));
-        tokio::spawn(isr_loop(shared.clone()));
-        tokio::spawn(repair_loop(shared.clone()));
-        tokio::spawn(group_coordinator::run(shared.clone()));
+        crate::env::spawn(controller::run(options.clone(), shared.session.clone()));
+        crate::env::spawn(metadata_loop(shared.clone()));
+        crate::env::spawn(isr_loop(shared.clone()));
+        crate::env::spawn(repair_loop(shared.clone()));
+        crate::env::spawn(group_coordinator::run(shared.clone()));
+        crate::env::spawn(txn_coordinator::run(shared.clone()));
         if let FsyncPolicy::Interval(every) = options.log.fsync {
-            tokio::spawn(sync_loop(shared.clone(), every));
+            crate::env::spawn(sync_loop(shared.clone(), every));
         }
         let handler_shared = shared.clone();
         let handler = move |request: Request| {
@@ -200,6 +206,24 @@ async fn handle(shared: &Arc<Shared>, request: BrokerRequest) -> BrokerResponse 
         BrokerRequest::OffsetFetch { group, partitions } => {
             group_coordinator::offset_fetch(shared, &group, partitions)
         }
+        BrokerRequest::FindTxnCoordinator { partition } => {
+            txn_coordinator::find_coordinator(shared, partition).await
+        }
+        BrokerRequest::SendHalf(request) => txn_coordinator::send_half(shared, request).await,
+        BrokerRequest::EndTxn { txn_id, decision } => {
+            txn_coordinator::end_txn(shared, txn_id, decision).await
+        }
+        BrokerRequest::PollCheckBacks {
+            producer_group,
+            partition,
+            max_wait_ms,
+        } => {
+            txn_coordinator::poll_check_backs(shared, producer_group, partition, max_wait_ms).await
+        }
+        BrokerRequest::CheckBackAnswer { txn_id, local } => {
+            txn_coordinator::check_back_answer(shared, txn_id, local).await
+        }
+        BrokerRequest::DescribeTxn { txn_id } => txn_coordinator::describe(shared, &txn_id),
     };
     result.unwrap_or_else(BrokerResponse::Error)
 }
@@ -476,7 +500,7 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
     state.view = view;
     drop(state);
     for (tp, leader, addr, epoch) in fetchers {
-        tokio::spawn(fetcher::run(shared.clone(), tp, leader, addr, epoch));
+        crate::env::spawn(fetcher::run(shared.clone(), tp, leader, addr, epoch));
     }
 }
 

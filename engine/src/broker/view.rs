@@ -88,7 +88,7 @@ impl WatchSet {
             .unwrap_or_else(|p| p.into_inner())
             .insert(path.to_string());
         let (watched, fired, path) = (self.watched.clone(), self.fired.clone(), path.to_string());
-        tokio::spawn(async move {
+        crate::env::spawn(async move {
             watch.fired().await;
             watched
                 .lock()

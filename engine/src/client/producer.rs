@@ -126,7 +126,7 @@ impl Producer {
                 .entry(tp.clone())
                 .or_insert_with(|| {
                     let (sender, receiver) = mpsc::channel(QUEUED_PER_PARTITION_MAX);
-                    tokio::spawn(partition_sender(self.config.clone(), tp.clone(), receiver));
+                    crate::env::spawn(partition_sender(self.config.clone(), tp.clone(), receiver));
                     sender
                 })
                 .clone()

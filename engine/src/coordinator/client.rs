@@ -151,7 +151,7 @@ impl CoordinatorClient {
             addr,
             rpc_options(&options, wait + options.request_timeout),
         );
-        tokio::spawn(heartbeat(
+        crate::env::spawn(heartbeat(
             Arc::downgrade(&inner),
             heartbeat_rpc,
             session,

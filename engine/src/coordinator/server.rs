@@ -147,7 +147,7 @@ impl Coordinator {
             (core.options.tick, core.options.serve)
         };
         let expirer = self.core.clone();
-        tokio::spawn(async move {
+        crate::env::spawn(async move {
             loop {
                 tokio::time::sleep(tick).await;
                 lock(&expirer).expire_due(Instant::now());

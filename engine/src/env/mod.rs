@@ -12,6 +12,7 @@ pub mod disk;
 pub mod disk_faults;
 pub mod net;
 pub mod rng;
+pub mod spawn;
 
 pub use addr::NodeAddr;
 pub use clock::Clock;
@@ -19,6 +20,7 @@ pub use disk::{Disk, DiskError, DiskFile, DiskOp};
 pub use disk_faults::{DiskFault, DiskFaultKind, DiskFaults};
 pub use net::{Listener, Net, Stream};
 pub use rng::{derive_seed, NodeRng};
+pub use spawn::spawn;
 
 use std::path::PathBuf;
 

@@ -47,7 +47,8 @@ pub(crate) async fn serve_connection<H, Fut>(
 {
     let (reader, writer) = tokio::io::split(stream);
     let (responses, queue) = mpsc::channel(INFLIGHT_REQUESTS_MAX);
-    let mut writer_task = tokio::spawn(write_responses(writer, queue, peer.to_string(), options));
+    let mut writer_task =
+        crate::env::spawn(write_responses(writer, queue, peer.to_string(), options));
     let mut handlers = JoinSet::new();
     let end = read_requests(reader, peer, &responses, &mut handlers, handler, options).await;
     drop(responses);

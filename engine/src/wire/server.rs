@@ -57,7 +57,7 @@ where
             continue;
         };
         let handler = handler.clone();
-        tokio::spawn(async move {
+        crate::env::spawn(async move {
             serve_connection(stream, &peer, handler, options).await;
             drop(permit);
         });

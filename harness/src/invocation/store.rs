@@ -1,11 +1,17 @@
 //! The store (design.md section 10): `<out>/<scenario>/<seed>/` holds the played scenario, the
-//! history, `result.json`, `report.md`, `repro.sh` and `sim.log`; the invocation adds
-//! `summary.json`, `summary.md` and `junit.xml` at the top.
+//! history, `result.json`, `report.md`, `report.html`, `latency.svg`, `throughput.svg`,
+//! `repro.sh` and `sim.log`; the invocation adds `summary.json`, `summary.md` and `junit.xml`
+//! at the top (see [`super::summary`]).
+//!
+//! Every report is rendered by `reports` from a [`ReportInput`] built here from the history
+//! ([`timeline::timeline`]), so the same run always writes the same report bytes.
+
+pub mod timeline;
 
 use crate::history::{write_history, History};
 use crate::invocation::expectation::Met;
-use crate::scenario::Scenario;
-use reports::RunResult;
+use crate::scenario::{Expectation, Keyword, Scenario};
+use reports::{Judgement, ReportInput, RunResult};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -22,44 +28,57 @@ pub fn run_dir(out: &Path, scenario: &str, seed: u64) -> PathBuf {
     out.join(scenario).join(seed.to_string())
 }
 
-fn markdown(files: &RunFiles) -> String {
-    let result = files.result;
-    let mut text = format!(
-        "# {} — seed {}: **{}**\n\n",
-        result.scenario, result.seed, result.verdict
-    );
-    match files.met {
-        Met::Yes => text.push_str("The run met its scenario's expectation.\n\n"),
-        Met::No(reason) => text.push_str(&format!(
-            "The run did **not** meet its expectation: {reason}.\n\n"
-        )),
-        Met::Unjudged(reason) => {
-            text.push_str(&format!("The run could not be judged: {reason}.\n\n"))
+/// The run directory relative to the store, as `summary.json` names it.
+pub fn run_dir_name(scenario: &str, seed: u64) -> String {
+    format!("{scenario}/{seed}")
+}
+
+/// `valid`, or `invalid with lost-write, duplicate`.
+pub fn expectation_words(expect: &Expectation) -> String {
+    match expect {
+        Expectation::Valid => "valid".to_string(),
+        Expectation::Invalid(names) => {
+            let names: Vec<&str> = names.iter().map(|name| name.as_str()).collect();
+            format!("invalid with {}", names.join(", "))
         }
     }
-    text.push_str(&format!("Reproduce: `{}`\n\n", files.repro));
-    text.push_str("| check | verdict |\n|---|---|\n");
-    for (check, verdict) in &result.checks {
-        text.push_str(&format!("| {check} | {verdict} |\n"));
+}
+
+pub fn report_met(met: &Met) -> reports::Met {
+    match met {
+        Met::Yes => reports::Met::Yes,
+        Met::No(reason) => reports::Met::No(reason.clone()),
+        Met::Unjudged(reason) => reports::Met::Unjudged(reason.clone()),
     }
-    for (check, reason) in &result.reasons {
-        text.push_str(&format!("\n{check} could not decide: {reason}\n"));
+}
+
+/// What a run's reports are rendered from.
+pub fn report_input(
+    history: &History,
+    result: &RunResult,
+    judgement: Judgement,
+    description: &str,
+) -> ReportInput {
+    ReportInput {
+        result: result.clone(),
+        judgement,
+        description: description.to_string(),
+        timeline: timeline::timeline(history),
     }
-    for (name, anomalies) in &result.anomalies {
-        text.push_str(&format!("\n## {name} ({})\n\n", anomalies.len()));
-        for anomaly in anomalies {
-            text.push_str(&format!(
-                "- {} (ops {:?})\n",
-                anomaly.explanation, anomaly.ops
-            ));
-        }
+}
+
+/// Writes `report.md`, `report.html`, `latency.svg` and `throughput.svg` into `dir`.
+pub fn write_reports(dir: &Path, input: &ReportInput) -> io::Result<()> {
+    std::fs::write(dir.join("report.md"), reports::render_markdown(input))?;
+    std::fs::write(dir.join("report.html"), reports::render_html(input))?;
+    let plots = [
+        ("latency.svg", reports::render_latency_svg(input)),
+        ("throughput.svg", reports::render_throughput_svg(input)),
+    ];
+    for (name, svg) in plots {
+        std::fs::write(dir.join(name), svg.map_err(io::Error::other)?)?;
     }
-    let stats = &result.stats;
-    text.push_str(&format!(
-        "\n{} ops, {} sends acknowledged, {:.1} simulated seconds, {} faults, history digest `{}`\n",
-        stats.ops, stats.sends_ok, stats.sim_seconds, stats.faults, result.history_digest
-    ));
-    text
+    Ok(())
 }
 
 pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
@@ -74,7 +93,17 @@ pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
     write_history(files.history.ops(), &mut history)?;
     std::fs::write(dir.join("history.jsonl"), history)?;
     std::fs::write(dir.join("result.json"), reports::render_json(files.result))?;
-    std::fs::write(dir.join("report.md"), markdown(files))?;
+    let judgement = Judgement {
+        expected: expectation_words(&files.scenario.expect),
+        met: report_met(files.met),
+    };
+    let input = report_input(
+        files.history,
+        files.result,
+        judgement,
+        &files.scenario.description,
+    );
+    write_reports(&dir, &input)?;
     std::fs::write(
         dir.join("repro.sh"),
         format!(

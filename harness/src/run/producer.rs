@@ -123,9 +123,9 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
             stamps.push(stamp);
             let producer = producer.clone();
             let tp = tp.clone();
-            waiting.push(tokio::spawn(
-                async move { producer.send(&tp, record).await },
-            ));
+            waiting.push(engine::env::spawn(async move {
+                producer.send(&tp, record).await
+            }));
         }
         let mut results = Vec::new();
         for handle in waiting {

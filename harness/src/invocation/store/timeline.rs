@@ -1,0 +1,203 @@
+//! From a [`History`] to the compact [`reports::Timeline`] the human-readable reports draw: one
+//! interval per client op (invoke to completion, with its sends and reads decoded), the
+//! nemesis' fault windows, and its phase markers. `reports` knows nothing of the harness, so
+//! this conversion lives here.
+//!
+//! Fault windows pair each `start-<fault>` with the next `stop-<fault>` on the same nodes (or,
+//! failing that, the oldest open window of the same fault). A window nothing stopped is closed
+//! by the `heal` marker, or left open to the end of the history.
+
+use crate::history::{Body, History, Mop, OpType, Process, F};
+use reports::{FaultWindow, KeyRecords, Marker, Outcome, SendPoint, Timeline, TimelineOp};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub fn timeline(history: &History) -> Timeline {
+    let mut ops: Vec<TimelineOp> = Vec::new();
+    let mut position_of_invoke: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut faults: Vec<FaultWindow> = Vec::new();
+    let mut open_faults: Vec<usize> = Vec::new();
+    let mut markers = Vec::new();
+
+    for (position, (op, body)) in history.entries().enumerate() {
+        let index = position as u64;
+        match op.process {
+            Process::Nemesis => match &op.f {
+                F::Start(fault) => {
+                    open_faults.push(faults.len());
+                    faults.push(FaultWindow {
+                        fault: fault.clone(),
+                        nodes: nodes(&op.value),
+                        detail: detail(&op.value),
+                        start: index,
+                        start_ns: op.time,
+                        stop: None,
+                        stop_ns: op.time,
+                    });
+                }
+                F::Stop(fault) => {
+                    let stopped = nodes(&op.value);
+                    let same_fault = |slot: &usize| faults[*slot].fault == *fault;
+                    let found = open_faults
+                        .iter()
+                        .position(|slot| same_fault(slot) && faults[*slot].nodes == stopped)
+                        .or_else(|| open_faults.iter().position(same_fault));
+                    if let Some(found) = found {
+                        let slot = open_faults.remove(found);
+                        faults[slot].stop = Some(index);
+                        faults[slot].stop_ns = op.time;
+                    }
+                }
+                other => {
+                    if *other == F::Heal {
+                        for slot in open_faults.drain(..) {
+                            faults[slot].stop = Some(index);
+                            faults[slot].stop_ns = op.time;
+                        }
+                    }
+                    markers.push(Marker {
+                        index,
+                        time_ns: op.time,
+                        name: other.name().into_owned(),
+                    });
+                }
+            },
+            Process::Client(process) => {
+                if op.kind == OpType::Invoke {
+                    position_of_invoke.insert(index, ops.len());
+                    let (sends, _) = decode(history, body);
+                    ops.push(TimelineOp {
+                        process,
+                        f: op.f.name().into_owned(),
+                        invoke: index,
+                        completion: None,
+                        start_ns: op.time,
+                        end_ns: op.time,
+                        outcome: Outcome::Open,
+                        sends,
+                        reads: Vec::new(),
+                        note: note(body, &op.value),
+                    });
+                    continue;
+                }
+                let outcome = match op.kind {
+                    OpType::Ok => Outcome::Ok,
+                    OpType::Fail => Outcome::Fail,
+                    _ => Outcome::Info,
+                };
+                let (sends, reads) = decode(history, body);
+                let invoked = history
+                    .invoke_of(index)
+                    .and_then(|invoke| position_of_invoke.get(&invoke).copied());
+                match invoked.and_then(|position| ops.get_mut(position)) {
+                    Some(interval) => {
+                        interval.completion = Some(index);
+                        interval.end_ns = op.time;
+                        interval.outcome = outcome;
+                        if !sends.is_empty() {
+                            interval.sends = sends;
+                        }
+                        interval.reads = reads;
+                        interval.note = note(body, &op.value);
+                    }
+                    // An event (`crash`, `sequence-gap`, `final-state`): one line.
+                    None => ops.push(TimelineOp {
+                        process,
+                        f: op.f.name().into_owned(),
+                        invoke: index,
+                        completion: Some(index),
+                        start_ns: op.time,
+                        end_ns: op.time,
+                        outcome,
+                        sends,
+                        reads,
+                        note: note(body, &op.value),
+                    }),
+                }
+            }
+        }
+    }
+    let end_ns = history.time_end();
+    for slot in open_faults {
+        faults[slot].stop_ns = end_ns;
+    }
+    Timeline {
+        end_ns,
+        ops,
+        faults,
+        markers,
+    }
+}
+
+fn decode(history: &History, body: &Body) -> (Vec<SendPoint>, Vec<KeyRecords>) {
+    let mut sends = Vec::new();
+    let mut reads = Vec::new();
+    match body {
+        Body::Mops(mops) => {
+            for mop in mops {
+                match mop {
+                    Mop::Send(send) => sends.push(SendPoint {
+                        key: history.key_name(send.key).to_string(),
+                        value: send.value,
+                        offset: send.offset,
+                    }),
+                    Mop::Poll(poll) => {
+                        for key_reads in poll.reads.iter().flatten() {
+                            reads.push(KeyRecords {
+                                key: history.key_name(key_reads.key).to_string(),
+                                records: key_reads
+                                    .records
+                                    .iter()
+                                    .map(|record| (record.offset, record.value))
+                                    .collect(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Body::TxnSend(txn) => sends.push(SendPoint {
+            key: history.key_name(txn.key).to_string(),
+            value: txn.value,
+            offset: None,
+        }),
+        _ => {}
+    }
+    (sends, reads)
+}
+
+/// Ops other than sends and polls keep their value as clipped JSON.
+fn note(body: &Body, value: &Value) -> String {
+    if matches!(body, Body::Mops(_)) || value.is_null() {
+        return String::new();
+    }
+    reports::text::clip(&value.to_string(), reports::NOTE_CHARS_MAX)
+}
+
+fn nodes(value: &Value) -> Vec<String> {
+    value
+        .get("nodes")
+        .and_then(Value::as_array)
+        .map(|nodes| {
+            nodes
+                .iter()
+                .map(|node| match node.as_str() {
+                    Some(text) => text.to_string(),
+                    None => node.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The fault's description: `detail` when the nemesis wrote one, else the whole value.
+fn detail(value: &Value) -> String {
+    let text = match value.get("detail") {
+        Some(Value::String(detail)) => detail.clone(),
+        Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+        None if value.is_null() || value.get("nodes").is_some() => String::new(),
+        None => value.to_string(),
+    };
+    reports::text::clip(&text, reports::NOTE_CHARS_MAX)
+}

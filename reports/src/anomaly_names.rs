@@ -1,0 +1,132 @@
+//! What each anomaly name of design.md section 9 means, in one sentence a reader who has not
+//! read the checker can follow, and the order reports list them in: data loss first, then log
+//! damage, ordering, transactions, consumption and liveness.
+
+/// Anomaly names in report order; names not listed here come after, alphabetically.
+pub const ORDER: [&str; 21] = [
+    "lost-write",
+    "unseen",
+    "aborted-read",
+    "inconsistent-offsets",
+    "duplicate",
+    "txn-committed-lost",
+    "txn-aborted-visible",
+    "txn-duplicate",
+    "txn-premature-visible",
+    "nonmonotonic-send",
+    "int-nonmonotonic-send",
+    "int-send-skip",
+    "sequence-gap",
+    "poll-skip",
+    "nonmonotonic-poll",
+    "int-poll-skip",
+    "int-nonmonotonic-poll",
+    "double-apply",
+    "missed-apply",
+    "offset-regression",
+    "no-recovery",
+];
+
+/// Each check of design.md section 9 with the anomalies it reports.
+pub const CHECKS: [(&str, &[&str]); 7] = [
+    ("no-loss", &["lost-write", "unseen"]),
+    (
+        "log-consistency",
+        &["inconsistent-offsets", "duplicate", "aborted-read"],
+    ),
+    (
+        "per-producer-order",
+        &[
+            "nonmonotonic-send",
+            "int-nonmonotonic-send",
+            "int-send-skip",
+            "sequence-gap",
+        ],
+    ),
+    (
+        "consumer-order",
+        &[
+            "poll-skip",
+            "nonmonotonic-poll",
+            "int-poll-skip",
+            "int-nonmonotonic-poll",
+        ],
+    ),
+    (
+        "exactly-once-txn",
+        &[
+            "txn-aborted-visible",
+            "txn-committed-lost",
+            "txn-duplicate",
+            "txn-premature-visible",
+        ],
+    ),
+    (
+        "idempotent-consumption",
+        &["double-apply", "missed-apply", "offset-regression"],
+    ),
+    ("liveness", &["no-recovery"]),
+];
+
+/// The anomalies a check reports (empty for a check this table does not know).
+pub fn of_check(check: &str) -> &'static [&'static str] {
+    CHECKS
+        .iter()
+        .find(|(name, _)| *name == check)
+        .map_or(&[], |(_, anomalies)| anomalies)
+}
+
+/// The sort key of an anomaly name in reports.
+pub fn rank(name: &str) -> (usize, &str) {
+    let position = ORDER
+        .iter()
+        .position(|known| *known == name)
+        .unwrap_or(ORDER.len());
+    (position, name)
+}
+
+/// One sentence: what the anomaly means for the system under test.
+pub fn meaning(name: &str) -> &'static str {
+    match name {
+        "lost-write" => "An acknowledged write that no reader ever saw, although readers read past its offset: the system lost data it had promised to keep.",
+        "unseen" => "An acknowledged write that no reader saw, even after the final drain read every partition to its end.",
+        "aborted-read" => "A reader saw a value whose send had failed: the producer was told the write did not happen, but it did.",
+        "inconsistent-offsets" => "One offset of a partition was read holding two different values: replicas disagree about the log, so one of them was truncated or overwritten.",
+        "duplicate" => "One value appears at two offsets: a retried or replayed send was written twice.",
+        "txn-committed-lost" => "A message of a committed transaction never became visible.",
+        "txn-aborted-visible" => "A message of a rolled-back transaction became visible to consumers.",
+        "txn-duplicate" => "A transactional message became visible more than once.",
+        "txn-premature-visible" => "A transactional message was read before its producer committed the local transaction.",
+        "nonmonotonic-send" => "A process's later send landed at a lower offset of the same partition than its earlier send: the producer's order was not kept.",
+        "int-nonmonotonic-send" => "Within one op, sends to one partition landed at offsets that go backwards.",
+        "int-send-skip" => "Within one op, consecutive sends to one partition landed at offsets with a gap between them.",
+        "sequence-gap" => "The consumer's interceptor saw a gap in one producer's sequence numbers on a partition: messages in between are missing.",
+        "poll-skip" => "Successive polls of one partition by one consumer skipped offsets it should have seen.",
+        "nonmonotonic-poll" => "Successive polls of one partition by one consumer went back to lower offsets without a reassignment.",
+        "int-poll-skip" => "Within one poll, the records of one partition skipped offsets.",
+        "int-nonmonotonic-poll" => "Within one poll, the offsets of one partition went backwards.",
+        "double-apply" => "A consumer applied one message to its business state twice.",
+        "missed-apply" => "A consumer group committed past a message that was never applied.",
+        "offset-regression" => "A consumer group's committed offset went down.",
+        "no-recovery" => "After every fault was lifted, the cluster served no successful send or poll within the scenario's recovery bound.",
+        _ => "An anomaly reported by a checker; see its explanation.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_ordered_name_has_its_own_meaning() {
+        let generic = meaning("not-an-anomaly");
+        for name in ORDER {
+            assert_ne!(meaning(name), generic, "{name}");
+        }
+        assert!(rank("lost-write") < rank("duplicate"));
+        assert!(rank("no-recovery") < rank("zzz-unknown"));
+        let listed: usize = CHECKS.iter().map(|(_, names)| names.len()).sum();
+        assert_eq!(listed, ORDER.len());
+        assert_eq!(of_check("no-loss"), ["lost-write", "unseen"]);
+    }
+}

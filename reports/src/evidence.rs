@@ -1,0 +1,394 @@
+//! The proof behind an anomaly, in words: each proving op as one row (what it sent or read,
+//! narrowed to the records that matter), the faults active while those ops ran, and a summary
+//! of every anomaly of one name (which keys, offsets and values, when, under which faults).
+//! Markdown and HTML both render from these values.
+
+use crate::input::{End, FaultWindow, Located, Outcome, Timeline, TimelineOp};
+use crate::run_result::Anomaly;
+use crate::text::{clip, duration, range, seconds};
+use std::collections::BTreeMap;
+
+/// At most this many records of one read are shown around an anomaly.
+pub const FOCUS_RECORDS_MAX: usize = 8;
+/// At most this many sends of one op are listed.
+pub const SENDS_SHOWN_MAX: usize = 4;
+/// Longest description of one op, in characters.
+pub const WHAT_CHARS_MAX: usize = 400;
+
+/// What an anomaly is about; reads and sends are narrowed to it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Focus<'a> {
+    pub key: Option<&'a str>,
+    pub value: Option<i64>,
+    pub offsets: &'a [u64],
+}
+
+impl<'a> Focus<'a> {
+    pub fn of(anomaly: &'a Anomaly) -> Focus<'a> {
+        Focus {
+            key: anomaly.key.as_deref(),
+            value: anomaly.value,
+            offsets: &anomaly.offsets,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.value.is_none() && self.offsets.is_empty()
+    }
+
+    fn wants(&self, offset: u64, value: i64) -> bool {
+        self.value == Some(value)
+            || self
+                .offsets
+                .iter()
+                .any(|wanted| offset + 1 >= *wanted && offset <= wanted + 1)
+    }
+}
+
+/// One history line, described for a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpRow {
+    pub index: u64,
+    pub time_ns: u64,
+    /// A client id or `nemesis`.
+    pub process: String,
+    /// `invoke`, `ok`, `fail`, `info`.
+    pub kind: String,
+    pub f: String,
+    pub what: String,
+}
+
+/// Describes history line `index` as the timeline knows it.
+pub fn op_row(located: &BTreeMap<u64, Located<'_>>, index: u64, focus: &Focus) -> OpRow {
+    let row = |time_ns, process: String, kind: &str, f: String, what: String| OpRow {
+        index,
+        time_ns,
+        process,
+        kind: kind.to_string(),
+        f,
+        what: clip(&what, WHAT_CHARS_MAX),
+    };
+    match located.get(&index) {
+        None => row(0, "?".into(), "?", "?".into(), "not in the timeline".into()),
+        Some(Located::Op(op, end)) => {
+            let process = op.process.to_string();
+            match end {
+                End::Invoke => row(
+                    op.start_ns,
+                    process,
+                    "invoke",
+                    op.f.clone(),
+                    invoked(op, focus),
+                ),
+                End::Completion => row(
+                    op.end_ns,
+                    process,
+                    op.outcome.as_str(),
+                    op.f.clone(),
+                    completed(op, focus),
+                ),
+                End::Event => row(
+                    op.start_ns,
+                    process,
+                    op.outcome.as_str(),
+                    op.f.clone(),
+                    op.note.clone(),
+                ),
+            }
+        }
+        Some(Located::FaultStart(window)) => row(
+            window.start_ns,
+            "nemesis".into(),
+            "info",
+            format!("start-{}", window.fault),
+            fault_words(window),
+        ),
+        Some(Located::FaultStop(window)) => row(
+            window.stop_ns,
+            "nemesis".into(),
+            "info",
+            format!("stop-{}", window.fault),
+            format!("lifts {}", window.title()),
+        ),
+        Some(Located::Marker(marker)) => row(
+            marker.time_ns,
+            "nemesis".into(),
+            "info",
+            marker.name.clone(),
+            marker_words(&marker.name).to_string(),
+        ),
+    }
+}
+
+fn marker_words(name: &str) -> &'static str {
+    match name {
+        "heal" => "every fault lifted",
+        "drain" => "the final reads start",
+        _ => "",
+    }
+}
+
+/// `partition on broker-1 (one-way ...)`.
+pub fn fault_words(window: &FaultWindow) -> String {
+    if window.detail.is_empty() {
+        window.title()
+    } else {
+        format!("{} ({})", window.title(), clip(&window.detail, 120))
+    }
+}
+
+fn sends_words(op: &TimelineOp, focus: &Focus, with_offsets: bool) -> Vec<String> {
+    let mut sends: Vec<_> = op.sends.iter().collect();
+    // The sends the anomaly is about first; the rest keep their order.
+    sends.sort_by_key(|send| {
+        !(focus.value == Some(send.value)
+            || send
+                .offset
+                .is_some_and(|offset| focus.offsets.contains(&offset)))
+    });
+    let mut words: Vec<String> = sends
+        .iter()
+        .take(SENDS_SHOWN_MAX)
+        .map(|send| {
+            let offset = match (with_offsets, op.outcome, send.offset) {
+                (false, _, _) => String::new(),
+                (true, _, Some(offset)) => format!(" at offset {offset}"),
+                (true, Outcome::Fail, None) => " (not written)".into(),
+                (true, _, None) => ", offset unknown".into(),
+            };
+            format!("{} value {}{offset}", send.key, send.value)
+        })
+        .collect();
+    if sends.len() > SENDS_SHOWN_MAX {
+        words.push(format!("{} more sends", sends.len() - SENDS_SHOWN_MAX));
+    }
+    words
+}
+
+fn invoked(op: &TimelineOp, focus: &Focus) -> String {
+    let mut parts = sends_words(op, focus, false);
+    if parts.is_empty() && !op.note.is_empty() {
+        parts.push(op.note.clone());
+    }
+    parts.join("; ")
+}
+
+fn completed(op: &TimelineOp, focus: &Focus) -> String {
+    let mut parts = sends_words(op, focus, true);
+    let mut other_keys = 0;
+    for read in &op.reads {
+        if focus.key.is_some_and(|key| key != read.key) {
+            other_keys += 1;
+            continue;
+        }
+        parts.push(read_words(&read.key, &read.records, focus));
+    }
+    if other_keys > 0 {
+        parts.push(format!("and {other_keys} other keys"));
+    }
+    if parts.is_empty() && !op.note.is_empty() {
+        parts.push(op.note.clone());
+    }
+    let verb = match op.outcome {
+        Outcome::Ok => "acknowledged",
+        Outcome::Fail => "failed",
+        Outcome::Info | Outcome::Open => "outcome unknown",
+    };
+    format!(
+        "{} ({verb} {} after its invoke, op {})",
+        parts.join("; "),
+        duration(op.end_ns.saturating_sub(op.start_ns)),
+        op.invoke
+    )
+}
+
+/// `orders/0: 710 records, offsets 0–709; around the anomaly: 299→300, 300→361`.
+pub fn read_words(key: &str, records: &[(u64, i64)], focus: &Focus) -> String {
+    let (Some(low), Some(high)) = (
+        records.iter().map(|r| r.0).min(),
+        records.iter().map(|r| r.0).max(),
+    ) else {
+        return format!("{key}: no records (at its end)");
+    };
+    let mut words = format!(
+        "{key}: {} records, offsets {}",
+        records.len(),
+        range(low, high)
+    );
+    let shown: Vec<String> = records
+        .iter()
+        .filter(|(offset, value)| focus.is_empty() || focus.wants(*offset, *value))
+        .take(FOCUS_RECORDS_MAX)
+        .map(|(offset, value)| format!("{offset}→{value}"))
+        .collect();
+    if !shown.is_empty() {
+        let label = if focus.is_empty() {
+            "first"
+        } else {
+            "around the anomaly (offset→value)"
+        };
+        words.push_str(&format!("; {label}: {}", shown.join(", ")));
+    }
+    words
+}
+
+/// Where in simulated time a history line sits: the interval of its op.
+pub fn interval(located: &BTreeMap<u64, Located<'_>>, index: u64) -> Option<(u64, u64)> {
+    Some(match located.get(&index)? {
+        Located::Op(op, _) => (op.start_ns, op.end_ns),
+        Located::FaultStart(window) => (window.start_ns, window.start_ns),
+        Located::FaultStop(window) => (window.stop_ns, window.stop_ns),
+        Located::Marker(marker) => (marker.time_ns, marker.time_ns),
+    })
+}
+
+/// The faults active while an anomaly's proving ops ran: each window with the ops it
+/// overlapped, in window order.
+pub fn faults_during<'t>(
+    timeline: &'t Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    ops: &[u64],
+) -> Vec<(&'t FaultWindow, Vec<u64>)> {
+    let mut by_window: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+    for index in ops {
+        let Some((from, to)) = interval(located, *index) else {
+            continue;
+        };
+        for (position, window) in timeline.faults.iter().enumerate() {
+            if window.overlaps(from, to) {
+                by_window.entry(position).or_default().push(*index);
+            }
+        }
+    }
+    by_window
+        .into_iter()
+        .filter_map(|(position, ops)| timeline.faults.get(position).map(|w| (w, ops)))
+        .collect()
+}
+
+/// `partition on broker-1 (3.461 s–4.157 s)`.
+pub fn window_words(window: &FaultWindow) -> String {
+    let stop = if window.stop.is_some() {
+        seconds(window.stop_ns)
+    } else {
+        "the end".to_string()
+    };
+    format!("{} ({}–{stop})", window.title(), seconds(window.start_ns))
+}
+
+/// The sentence after an anomaly's explanation: which faults were active, or that none were.
+pub fn faults_sentence(
+    timeline: &Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomaly: &Anomaly,
+) -> String {
+    let active = faults_during(timeline, located, &anomaly.ops);
+    if active.is_empty() {
+        let first = anomaly
+            .ops
+            .iter()
+            .filter_map(|index| interval(located, *index))
+            .map(|(from, _)| from)
+            .min()
+            .unwrap_or(0);
+        return match timeline.fault_before(first) {
+            Some(window) => format!(
+                "No fault was active while these ops ran; the last one lifted before them was {}.",
+                window_words(window)
+            ),
+            None => "No fault was active while these ops ran.".to_string(),
+        };
+    }
+    let words: Vec<String> = active
+        .iter()
+        .map(|(window, ops)| {
+            let ops: Vec<String> = ops.iter().map(u64::to_string).collect();
+            format!("{} during op {}", window_words(window), ops.join(", "))
+        })
+        .collect();
+    format!("Faults active: {}.", words.join("; "))
+}
+
+/// A summary of every listed anomaly of one name: keys, offsets, values, when, under which
+/// faults. `when` is each anomaly's earliest proving op.
+pub fn group_sentence(
+    timeline: &Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomalies: &[Anomaly],
+    omitted: u64,
+) -> String {
+    let total = anomalies.len() as u64 + omitted;
+    let keys: std::collections::BTreeSet<&str> =
+        anomalies.iter().filter_map(|a| a.key.as_deref()).collect();
+    let offsets: Vec<u64> = anomalies
+        .iter()
+        .flat_map(|a| a.offsets.iter().copied())
+        .collect();
+    let values: Vec<i64> = anomalies.iter().filter_map(|a| a.value).collect();
+    let mut words = format!(
+        "{total} found{}",
+        if omitted > 0 {
+            format!(" ({omitted} not listed)")
+        } else {
+            String::new()
+        }
+    );
+    if !keys.is_empty() {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        words.push_str(&format!(" on {}", crate::text::list(&keys, 5)));
+    }
+    if let (Some(low), Some(high)) = (offsets.iter().min(), offsets.iter().max()) {
+        let noun = if low == high { "offset" } else { "offsets" };
+        words.push_str(&format!(", {noun} {}", range(low, high)));
+    }
+    if let (Some(low), Some(high)) = (values.iter().min(), values.iter().max()) {
+        let noun = if low == high { "value" } else { "values" };
+        words.push_str(&format!(", {noun} {}", range(low, high)));
+    }
+    words.push('.');
+    let anchors: Vec<(u64, u64)> = anomalies
+        .iter()
+        .filter_map(|a| {
+            a.ops
+                .iter()
+                .filter_map(|index| interval(located, *index))
+                .min()
+        })
+        .collect();
+    let (Some(first), Some(last)) = (
+        anchors.iter().map(|a| a.0).min(),
+        anchors.iter().map(|a| a.1).max(),
+    ) else {
+        return words;
+    };
+    let mut windows: Vec<&FaultWindow> = timeline
+        .faults
+        .iter()
+        .filter(|window| anchors.iter().any(|(from, to)| window.overlaps(*from, *to)))
+        .collect();
+    windows.dedup_by_key(|w| w.start);
+    let subject = if anchors.len() == 1 {
+        "Its first proving op"
+    } else {
+        "Their first proving ops"
+    };
+    words.push_str(&format!(
+        " {subject} ran {}",
+        if first == last {
+            format!("at {}", seconds(first))
+        } else {
+            format!("between {} and {}", seconds(first), seconds(last))
+        }
+    ));
+    if windows.is_empty() {
+        words.push_str(", while no fault was active.");
+    } else {
+        let names: Vec<String> = windows.iter().map(|w| window_words(w)).collect();
+        words.push_str(&format!(
+            ", while {} {} active.",
+            names.join(" and "),
+            if names.len() == 1 { "was" } else { "were" }
+        ));
+    }
+    words
+}
