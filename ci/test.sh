@@ -11,4 +11,13 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test (the README's test command)"
-cargo test --workspace
+log=$(mktemp)
+status=0
+cargo test --workspace 2>&1 | tee "$log" || status=$?
+# One plain closing line over every test binary (the last `test result:` line alone is the
+# doc tests', which run none).
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
+rm -f "$log"
+echo "tests: ${passed} passed, ${failed} failed"
+exit "$status"

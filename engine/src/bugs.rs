@@ -26,12 +26,15 @@ pub enum Bug {
     ConsumerOffByOne,
     /// The producer takes a fresh producer id for every retry.
     ProducerIdResetOnRetry,
+    /// The transaction coordinator publishes a committed message without its idempotence
+    /// stamp, so a repeated or resumed publication writes it again.
+    TxnPublishNotIdempotent,
     /// The consumer commits its position before it processes what it polled.
     CommitBeforeProcessing,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 11] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -42,6 +45,7 @@ impl Bug {
         Bug::CommitBeforeProcessing,
         Bug::ConsumerOffByOne,
         Bug::ProducerIdResetOnRetry,
+        Bug::TxnPublishNotIdempotent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Bug {
             Bug::CommitBeforeProcessing => "commit-before-processing",
             Bug::ConsumerOffByOne => "consumer-off-by-one",
             Bug::ProducerIdResetOnRetry => "producer-id-reset-on-retry",
+            Bug::TxnPublishNotIdempotent => "txn-publish-not-idempotent",
         }
     }
 
@@ -74,6 +79,7 @@ impl Bug {
             Bug::CommitBeforeProcessing => "a consumer crash skips messages it committed but never applied",
             Bug::ConsumerOffByOne => "consumers skip the first record of every batch after the first",
             Bug::ProducerIdResetOnRetry => "retried sends are written twice despite idempotence",
+            Bug::TxnPublishNotIdempotent => "a committed transactional message becomes visible twice",
         }
     }
 

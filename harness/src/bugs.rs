@@ -4,7 +4,7 @@
 use engine::bugs::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 10] = [
+pub const CATALOGUE: [(Bug, &str); 11] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -44,5 +44,9 @@ pub const CATALOGUE: [(Bug, &str); 10] = [
     (
         Bug::ProducerIdResetOnRetry,
         "scenarios/network/lossy-and-slow.yaml",
+    ),
+    (
+        Bug::TxnPublishNotIdempotent,
+        "scenarios/txn/txn-producer-crash.yaml",
     ),
 ];

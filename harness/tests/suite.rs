@@ -44,7 +44,7 @@ fn smoke_suite_is_valid_and_deterministic() {
 
 #[test]
 fn every_scenario_meets_its_expectation_on_seed_1() {
-    let folders = ["network", "crash", "disk", "consume"]
+    let folders = ["network", "crash", "disk", "consume", "txn"]
         .map(scenarios)
         .to_vec();
     // Twice each, in this one process: a second simulation must not be disturbed by the first

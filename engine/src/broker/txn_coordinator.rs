@@ -390,7 +390,12 @@ async fn publish(shared: &Arc<Shared>, job: &PublishJob) -> Result<u64, BrokerEr
                 &job.target,
                 vec![job.record.clone()],
                 Acks::All,
-                Some(job.stamp),
+                // Planted bug: publish without the stamp, so a repeat is written again.
+                (!shared
+                    .options
+                    .bugs
+                    .has(crate::bugs::Bug::TxnPublishNotIdempotent))
+                .then_some(job.stamp),
             )
             .await;
         match produced {

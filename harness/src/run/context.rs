@@ -59,6 +59,8 @@ pub struct RunContext {
     /// Each consumer group's business state (the "database" the consumers apply to; it
     /// outlives consumer crashes).
     pub business: RefCell<BTreeMap<String, GroupState>>,
+    /// Each transactional producer's local transaction records, reported at its end.
+    pub txn_local: RefCell<BTreeMap<String, crate::history::Local>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +112,7 @@ impl RunContext {
             bugs: Cell::new(engine::bugs::Bugs::none()),
             stamps: RefCell::new(BTreeMap::new()),
             business: RefCell::new(BTreeMap::new()),
+            txn_local: RefCell::new(BTreeMap::new()),
         }
     }
 

@@ -6,7 +6,7 @@
 use crate::history::Op;
 use crate::run::context::{RunContext, SimAction};
 use crate::run::nodes::{self, client_host};
-use crate::run::{consumer, orchestrator, producer, simlog, swarm};
+use crate::run::{consumer, orchestrator, producer, simlog, swarm, txn_producer};
 use crate::scenario::{ClientRole, DiskFault, Fault, FaultKind, FaultSchedule, Faults, Scenario};
 use engine::bugs::Bugs;
 use engine::env::derive_seed;
@@ -88,13 +88,6 @@ pub fn simulate(
             scenario.cluster.coordinators
         )));
     }
-    for role in scenario.workload.client_roles() {
-        if matches!(role, ClientRole::TxnProducer { .. }) {
-            return Err(SimError::Unsupported(
-                "transactional producers are not wired into runs yet".into(),
-            ));
-        }
-    }
     let buffer = simlog::LogBuffer::default();
     let outcome = simlog::capture(&buffer, options.log_filter.as_deref(), || {
         simulate_inner(scenario, seed, schedule, options.bugs)
@@ -146,7 +139,7 @@ fn simulate_inner(
                 match role {
                     ClientRole::Producer { .. } => producer::run(ctx, client).await,
                     ClientRole::Consumer { group, .. } => consumer::run(ctx, client, group).await,
-                    ClientRole::TxnProducer { .. } => ctx.client_done(client),
+                    ClientRole::TxnProducer { .. } => txn_producer::run(ctx, client).await,
                 }
                 Ok(())
             }

@@ -13,5 +13,6 @@ pub mod producer;
 pub mod roles;
 pub mod simlog;
 pub mod swarm;
+pub mod txn_producer;
 
 pub use driver::{schedule_for, simulate, SimError, SimOptions, SimOutcome};

@@ -81,7 +81,21 @@ async fn sleep_until_ms(start_ns: u64, at_ms: u64) {
 /// Records the ground truth at the end: each consumer group's business state and committed
 /// offsets (as the group coordinator reports them).
 async fn final_state(ctx: &RunContext) {
+    let txns = ctx.scenario.workload.transactions.is_some();
     let Some(consumers) = &ctx.scenario.workload.consumers else {
+        if txns {
+            let record = FinalStateRecord {
+                txn_local: Some(ctx.txn_local.borrow().clone()),
+                applied: None,
+                committed_offsets: None,
+            };
+            ctx.event(
+                Process::Nemesis,
+                OpType::Ok,
+                F::FinalState,
+                record.to_value(),
+            );
+        }
         return;
     };
     let keys = crate::run::producer::keys(ctx);
@@ -131,7 +145,7 @@ async fn final_state(ctx: &RunContext) {
         }
     }
     let record = FinalStateRecord {
-        txn_local: None,
+        txn_local: txns.then(|| ctx.txn_local.borrow().clone()),
         applied: Some(applied),
         committed_offsets: Some(committed),
     };
