@@ -266,6 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 check_determinism,
                 log_filter: log,
                 bugs: planted,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stdout()),
             };
             let mut stdout = std::io::stdout();
             match harness::invocation::execute(&args, &mut stdout) {

@@ -28,6 +28,7 @@ fn run(
         check_determinism,
         log_filter: None,
         bugs: engine::bugs::Bugs::none(),
+        progress: false,
     };
     let mut printed = Vec::new();
     let code = execute(&args, &mut printed).expect("the suite loads");

@@ -32,6 +32,8 @@ pub struct RunArgs {
     pub log_filter: Option<String>,
     /// Planted bugs to switch on.
     pub bugs: engine::bugs::Bugs,
+    /// Draw a progress bar (on a terminal); otherwise only the per-run lines are printed.
+    pub progress: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +102,15 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
             });
         }
     }
+    let bar = args.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(requests.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, {eta} left",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    });
     let queue = Mutex::new(requests);
     let records = Mutex::new(Vec::new());
     let printer = Mutex::new(out);
@@ -112,9 +123,15 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                 let Some(request) = next else { break };
                 let record = one_run::execute(&request);
-                {
-                    let mut out = printer.lock().unwrap_or_else(|p| p.into_inner());
-                    let _ = writeln!(out, "{}", line(&record));
+                match &bar {
+                    Some(bar) => {
+                        bar.println(line(&record));
+                        bar.inc(1);
+                    }
+                    None => {
+                        let mut out = printer.lock().unwrap_or_else(|p| p.into_inner());
+                        let _ = writeln!(out, "{}", line(&record));
+                    }
                 }
                 records
                     .lock()
@@ -123,6 +140,9 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
             });
         }
     });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     let mut records = records.into_inner().unwrap_or_else(|p| p.into_inner());
     records.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
     summary::write(&args.out, &records)?;
