@@ -178,11 +178,11 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize) {
         let commit_first = ctx.bugs.get().has(Bug::CommitBeforeProcessing);
         if commit_first && !result.records.is_empty() {
             // Planted bug: the position is committed before the records are processed.
-            commit(&ctx, &mut consumer, &mut process).await;
+            commit(&ctx, &mut consumer, &mut process, &spec.name).await;
         }
         apply_reads(&ctx, process, &spec.name, spec.apply, &reads);
         if !commit_first && !result.records.is_empty() {
-            commit(&ctx, &mut consumer, &mut process).await;
+            commit(&ctx, &mut consumer, &mut process, &spec.name).await;
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -213,7 +213,7 @@ fn apply_reads(
 }
 
 /// Commits the consumer's positions as one `commit-offsets` op.
-async fn commit(ctx: &RunContext, consumer: &mut Consumer, process: &mut u64) {
+async fn commit(ctx: &RunContext, consumer: &mut Consumer, process: &mut u64, group: &str) {
     let positions: Vec<(String, u64)> = consumer
         .assignment()
         .iter()
@@ -233,6 +233,17 @@ async fn commit(ctx: &RunContext, consumer: &mut Consumer, process: &mut u64) {
         values::commit_offsets(&pairs),
     );
     if kind == OpType::Info {
+        // Go on as a new process; its history starts with the membership it still holds, so
+        // its later ops are attributed to this group.
         *process = ctx.fresh_process();
+        let keys: Vec<String> = consumer
+            .assignment()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let membership = values::membership(Some(group), &keys, consumer.generation());
+        ctx.invoke(*process, F::Subscribe, membership.clone());
+        ctx.complete(*process, OpType::Ok, F::Subscribe, membership);
     }
 }
