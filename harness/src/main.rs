@@ -146,6 +146,18 @@ enum ServeNode {
     },
 }
 
+/// `--bug` names to the set of planted bugs.
+fn parse_bugs(names: &[String]) -> anyhow::Result<engine::bugs::Bugs> {
+    let mut planted = engine::bugs::Bugs::none();
+    for name in names {
+        let bug = engine::bugs::Bug::parse(name).with_context(|| {
+            format!("unknown bug {name:?}: `faultline bugs` lists the planted bugs")
+        })?;
+        planted = planted.with(bug);
+    }
+    Ok(planted)
+}
+
 fn parse_seeds(text: &str) -> anyhow::Result<std::ops::RangeInclusive<u64>> {
     let (first, last) = text
         .split_once("..")
@@ -180,13 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             bugs,
             out,
         } => {
-            let mut planted = engine::bugs::Bugs::none();
-            for name in &bugs {
-                let bug = engine::bugs::Bug::parse(name).with_context(|| {
-                    format!("unknown bug {name:?}: `faultline bugs` lists the planted bugs")
-                })?;
-                planted = planted.with(bug);
-            }
+            let planted = parse_bugs(&bugs)?;
             let args = harness::shrink::ShrinkArgs {
                 path: scenario,
                 seed,
@@ -244,13 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             log,
             bugs,
         } => {
-            let mut planted = engine::bugs::Bugs::none();
-            for name in &bugs {
-                let bug = engine::bugs::Bug::parse(name).with_context(|| {
-                    format!("unknown bug {name:?}: `faultline bugs` lists the planted bugs")
-                })?;
-                planted = planted.with(bug);
-            }
+            let planted = parse_bugs(&bugs)?;
             let seeds = match (seed, seeds) {
                 (Some(seed), _) => Some(seed..=seed),
                 (None, Some(text)) => Some(parse_seeds(&text)?),

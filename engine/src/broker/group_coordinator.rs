@@ -10,15 +10,15 @@
 //! `NotCoordinator` (its appends fail as a produce's would). Every table change and every append
 //! happen under the broker's one lock, so the log's order is the table's order.
 
+use crate::broker::internal_topic::{self, InternalTopic};
 use crate::broker::offsets_topic::{
-    offsets_tp, partition_for, replication_for, GroupRecord, OFFSETS_PARTITIONS, OFFSETS_TOPIC,
+    offsets_tp, partition_for, GroupRecord, OFFSETS_PARTITIONS, OFFSETS_TOPIC,
 };
 use crate::broker::protocol::{
-    BrokerError, BrokerResponse, CreateTopicRequest, JoinGroupRequest, OffsetCommitRequest,
-    TopicPartition,
+    BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
 };
 use crate::broker::replica::{Produced, Replica, Role, Waiter};
-use crate::broker::server::{self, BrokerState, Shared};
+use crate::broker::server::{BrokerState, Shared};
 use crate::broker::view::ClusterView;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -182,46 +182,16 @@ pub async fn find_coordinator(
     group: String,
 ) -> Result<BrokerResponse, BrokerError> {
     let partition = check_group(&group)?;
-    let (exists, leader, live) = {
-        let state = shared.lock();
-        let view = &state.view;
-        let tp = offsets_tp(partition);
-        let leader = view
-            .states
-            .get(&tp)
-            .and_then(|entry| entry.state.leader)
-            .and_then(|id| {
-                view.brokers
-                    .get(&id)
-                    .map(|b| (id, b.registration.addr.clone()))
-            });
-        (
-            view.topics.contains_key(OFFSETS_TOPIC),
-            leader,
-            view.brokers.len() as u32,
-        )
-    };
-    if !exists {
-        if live == 0 {
-            return Err(BrokerError::GroupCoordinatorNotAvailable);
-        }
-        let (replication, min_insync) = replication_for(live);
-        let request = CreateTopicRequest {
-            name: OFFSETS_TOPIC.to_string(),
+    internal_topic::coordinator(
+        shared,
+        InternalTopic {
+            name: OFFSETS_TOPIC,
             partitions: OFFSETS_PARTITIONS,
-            replication,
-            min_insync,
-        };
-        match server::create_topic(shared, request).await {
-            Ok(_) | Err(BrokerError::TopicExists) => {}
-            Err(error) => return Err(error),
-        }
-        return Err(BrokerError::GroupCoordinatorNotAvailable);
-    }
-    match leader {
-        Some((broker, addr)) => Ok(BrokerResponse::Coordinator { broker, addr }),
-        None => Err(BrokerError::GroupCoordinatorNotAvailable),
-    }
+        },
+        partition,
+        BrokerError::GroupCoordinatorNotAvailable,
+    )
+    .await
 }
 
 pub async fn join_group(

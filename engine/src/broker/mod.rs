@@ -16,6 +16,7 @@ pub mod group;
 pub mod group_assignor;
 pub mod group_coordinator;
 pub mod group_table;
+pub mod internal_topic;
 pub mod offsets_topic;
 pub mod options;
 pub mod producer_state;

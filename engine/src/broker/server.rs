@@ -267,6 +267,17 @@ async fn fetch(shared: &Arc<Shared>, request: FetchRequest) -> Result<BrokerResp
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms);
     loop {
         let changed = {
+            let state = shared.lock();
+            match state.replicas.get(&request.tp) {
+                Some(replica) => replica.changed.clone(),
+                None => return Err(unknown_or_not_leader(&state.view, &request.tp)),
+            }
+        };
+        // Listen before looking: an append between the look and the wait still wakes us.
+        let notified = changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        {
             let mut state = shared.lock();
             let Some(replica) = state.replicas.get_mut(&request.tp) else {
                 return Err(unknown_or_not_leader(&state.view, &request.tp));
@@ -276,11 +287,7 @@ async fn fetch(shared: &Arc<Shared>, request: FetchRequest) -> Result<BrokerResp
             if !response.batches.is_empty() || Instant::now() >= deadline {
                 return Ok(BrokerResponse::Fetched(response));
             }
-            replica.changed.clone()
-        };
-        let notified = changed.notified();
-        // Registered before the lock's release would be ideal; a missed wake-up costs at most
-        // `max_wait_ms`, which is bounded.
+        }
         let _ = tokio::time::timeout_at(deadline, notified).await;
     }
 }

@@ -15,13 +15,13 @@
 //! one copy (order: decision -> publish -> `Published` record). Rollbacks never publish.
 //! Every table change and every append happen under the broker's one lock.
 
-use crate::broker::offsets_topic::replication_for;
+use crate::broker::internal_topic::{self, InternalTopic};
 use crate::broker::protocol::{
-    Acks, BrokerError, BrokerResponse, CreateTopicRequest, Decision, DecisionReason, LocalOutcome,
-    ProduceRequest, SendHalfRequest, TxnStatus,
+    Acks, BrokerError, BrokerResponse, Decision, DecisionReason, LocalOutcome, ProduceRequest,
+    SendHalfRequest, TxnStatus,
 };
 use crate::broker::replica::{Produced, Replica, Role, Waiter};
-use crate::broker::server::{self, BrokerState, Shared};
+use crate::broker::server::{BrokerState, Shared};
 use crate::broker::txn_table::{DecideStep, HalfStep, PublishJob, TxnTable};
 use crate::broker::txn_topic::{
     partition_for, txn_tp, TxnRecord, TXN_ID_BYTES_MAX, TXN_PARTITIONS, TXN_TOPIC,
@@ -31,6 +31,7 @@ use crate::env::NodeAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+// tokio's clock, which turmoil drives in simulation; never the wall clock (design.md section 4).
 use tokio::time::Instant;
 
 /// How often pending publications are looked for (and partitions loaded).
@@ -211,45 +212,16 @@ pub async fn find_coordinator(
     partition: u32,
 ) -> Result<BrokerResponse, BrokerError> {
     check_partition(partition)?;
-    let (exists, leader, live) = {
-        let state = shared.lock();
-        let view = &state.view;
-        let leader = view
-            .states
-            .get(&txn_tp(partition))
-            .and_then(|entry| entry.state.leader)
-            .and_then(|id| {
-                view.brokers
-                    .get(&id)
-                    .map(|b| (id, b.registration.addr.clone()))
-            });
-        (
-            view.topics.contains_key(TXN_TOPIC),
-            leader,
-            view.brokers.len() as u32,
-        )
-    };
-    if !exists {
-        if live == 0 {
-            return Err(BrokerError::TxnCoordinatorNotAvailable);
-        }
-        let (replication, min_insync) = replication_for(live);
-        let request = CreateTopicRequest {
-            name: TXN_TOPIC.to_string(),
+    internal_topic::coordinator(
+        shared,
+        InternalTopic {
+            name: TXN_TOPIC,
             partitions: TXN_PARTITIONS,
-            replication,
-            min_insync,
-        };
-        match server::create_topic(shared, request).await {
-            Ok(_) | Err(BrokerError::TopicExists) => {}
-            Err(error) => return Err(error),
-        }
-        return Err(BrokerError::TxnCoordinatorNotAvailable);
-    }
-    match leader {
-        Some((broker, addr)) => Ok(BrokerResponse::Coordinator { broker, addr }),
-        None => Err(BrokerError::TxnCoordinatorNotAvailable),
-    }
+        },
+        partition,
+        BrokerError::TxnCoordinatorNotAvailable,
+    )
+    .await
 }
 
 /// Stores a half message (or finds the one stored before under its id) and answers once the

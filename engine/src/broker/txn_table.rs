@@ -19,6 +19,7 @@ use crate::broker::txn_topic::{publish_stamp, TxnRecord};
 use crate::storage::Record;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+// tokio's clock, which turmoil drives in simulation; never the wall clock (design.md section 4).
 use tokio::time::Instant;
 
 /// Transactions one `__txn_half` partition holds in memory (open and recently finished).

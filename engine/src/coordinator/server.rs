@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
+// tokio's clock, which turmoil drives in simulation; never the wall clock (design.md section 4).
 use tokio::time::Instant;
 
 /// Watch events queued per session before the queue overflows (the client then resets all of

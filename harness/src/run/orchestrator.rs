@@ -78,26 +78,38 @@ async fn sleep_until_ms(start_ns: u64, at_ms: u64) {
     }
 }
 
-/// Records the ground truth at the end: each consumer group's business state and committed
-/// offsets (as the group coordinator reports them).
+/// Records the ground truth at the end: the transactional producers' local records, and each
+/// consumer group's business state and committed offsets.
 async fn final_state(ctx: &RunContext) {
     let txns = ctx.scenario.workload.transactions.is_some();
-    let Some(consumers) = &ctx.scenario.workload.consumers else {
-        if txns {
-            let record = FinalStateRecord {
-                txn_local: Some(ctx.txn_local.borrow().clone()),
-                applied: None,
-                committed_offsets: None,
-            };
-            ctx.event(
-                Process::Nemesis,
-                OpType::Ok,
-                F::FinalState,
-                record.to_value(),
-            );
-        }
-        return;
+    let groups = match &ctx.scenario.workload.consumers {
+        Some(consumers) => Some(group_truth(ctx, consumers).await),
+        None => None,
     };
+    if !txns && groups.is_none() {
+        return;
+    }
+    let (applied, committed_offsets) = groups.unzip();
+    let record = FinalStateRecord {
+        txn_local: txns.then(|| ctx.txn_local.borrow().clone()),
+        applied,
+        committed_offsets,
+    };
+    ctx.event(
+        Process::Nemesis,
+        OpType::Ok,
+        F::FinalState,
+        record.to_value(),
+    );
+}
+
+type ByGroup<T> = BTreeMap<String, BTreeMap<String, T>>;
+
+/// Each group's business state, and its committed offsets as the group coordinator reports them.
+async fn group_truth(
+    ctx: &RunContext,
+    consumers: &crate::scenario::Consumers,
+) -> (ByGroup<Vec<i64>>, ByGroup<u64>) {
     let keys = crate::run::producer::keys(ctx);
     let mut cluster = ClusterClient::new(
         Net::Sim,
@@ -144,17 +156,7 @@ async fn final_state(ctx: &RunContext) {
             }
         }
     }
-    let record = FinalStateRecord {
-        txn_local: txns.then(|| ctx.txn_local.borrow().clone()),
-        applied: Some(applied),
-        committed_offsets: Some(committed),
-    };
-    ctx.event(
-        Process::Nemesis,
-        OpType::Ok,
-        F::FinalState,
-        record.to_value(),
-    );
+    (applied, committed)
 }
 
 /// Conducts the whole run.

@@ -2,7 +2,7 @@
 //! the time they were acknowledged. A gap in the lines is a bucket with no acknowledgement:
 //! the system was not accepting writes.
 
-use super::{bucket_ns, draw_broken_line, draw_faults, failed, ns_to_s, PlotError, SIZE};
+use super::{bucket_ns, ns_to_s, Frame, PlotError, Series};
 use crate::input::{Outcome, ReportInput};
 use plotters::prelude::*;
 
@@ -55,57 +55,29 @@ pub fn render_latency_svg(input: &ReportInput) -> Result<String, PlotError> {
         .map(|(i, b)| (middle(i), b.map(|b| b.1)))
         .collect();
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(failed(PLOT))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!(
-                    "Acknowledgement latency of sends ({} buckets): {} seed {}",
-                    crate::text::duration(bucket),
-                    input.result.scenario,
-                    input.result.seed
-                ),
-                ("sans-serif", 16),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
-            .map_err(failed(PLOT))?;
-        chart
-            .configure_mesh()
-            .x_desc("simulated time (s)")
-            .y_desc("latency (ms)")
-            .x_label_formatter(&|x| format!("{x:.1}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(RGBColor(240, 240, 240))
-            .draw()
-            .map_err(failed(PLOT))?;
-        draw_faults(&mut chart, &input.timeline, y_max, PLOT)?;
-        draw_broken_line(
-            &mut chart,
-            &maxima,
-            RGBColor(192, 57, 43).stroke_width(1),
-            "maximum",
-            PLOT,
-        )?;
-        draw_broken_line(
-            &mut chart,
-            &medians,
-            RGBColor(41, 98, 255).stroke_width(2),
-            "median",
-            PLOT,
-        )?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(failed(PLOT))?;
-        root.present().map_err(failed(PLOT))?;
-    }
-    Ok(svg)
+    super::render(Frame {
+        plot: PLOT,
+        caption: format!(
+            "Acknowledgement latency of sends ({} buckets): {} seed {}",
+            crate::text::duration(bucket),
+            input.result.scenario,
+            input.result.seed
+        ),
+        y_desc: "latency (ms)",
+        x_max,
+        y_max,
+        timeline: &input.timeline,
+        series: [
+            Series {
+                points: &maxima,
+                style: RGBColor(192, 57, 43).stroke_width(1),
+                label: "maximum",
+            },
+            Series {
+                points: &medians,
+                style: RGBColor(41, 98, 255).stroke_width(2),
+                label: "median",
+            },
+        ],
+    })
 }

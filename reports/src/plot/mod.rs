@@ -18,6 +18,65 @@ use crate::palette;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
+/// One line of a plot.
+pub(crate) struct Series<'p> {
+    pub points: &'p [(f64, Option<f64>)],
+    pub style: ShapeStyle,
+    pub label: &'static str,
+}
+
+/// Everything that differs between the plots; [`render`] draws the rest the same way for all.
+pub(crate) struct Frame<'p> {
+    pub plot: &'static str,
+    pub caption: String,
+    pub y_desc: &'static str,
+    pub x_max: f64,
+    pub y_max: f64,
+    pub timeline: &'p Timeline,
+    /// Drawn in order, so the last lies on top.
+    pub series: [Series<'p>; 2],
+}
+
+/// Draws a plot: caption, axes over simulated seconds, shaded fault windows, the series, and
+/// the legend.
+pub(crate) fn render(frame: Frame) -> Result<String, PlotError> {
+    let plot = frame.plot;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(failed(plot))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(frame.caption, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..frame.x_max, 0f64..frame.y_max)
+            .map_err(failed(plot))?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated time (s)")
+            .y_desc(frame.y_desc)
+            .x_label_formatter(&|x| format!("{x:.1}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(RGBColor(240, 240, 240))
+            .draw()
+            .map_err(failed(plot))?;
+        draw_faults(&mut chart, frame.timeline, frame.y_max, plot)?;
+        for series in &frame.series {
+            draw_broken_line(&mut chart, series.points, series.style, series.label, plot)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(failed(plot))?;
+        root.present().map_err(failed(plot))?;
+    }
+    Ok(svg)
+}
+
 /// Time buckets per plot, at most.
 pub const BUCKETS_MAX: u64 = 200;
 /// Plot size in pixels.

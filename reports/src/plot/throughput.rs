@@ -2,7 +2,7 @@
 //! those that failed or whose outcome is unknown. A drop to zero under a fault window is the
 //! picture of unavailability.
 
-use super::{bucket_ns, draw_broken_line, draw_faults, failed, ns_to_s, PlotError, SIZE};
+use super::{bucket_ns, ns_to_s, Frame, PlotError, Series};
 use crate::input::{Outcome, ReportInput};
 use plotters::prelude::*;
 
@@ -49,57 +49,29 @@ pub fn render_throughput_svg(input: &ReportInput) -> Result<String, PlotError> {
     let y_max = (highest * 1.15).max(1.0);
     let x_max = ns_to_s(input.timeline.end_ns.max(bucket));
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(failed(PLOT))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!(
-                    "Sends per second ({} buckets): {} seed {}",
-                    crate::text::duration(bucket),
-                    input.result.scenario,
-                    input.result.seed
-                ),
-                ("sans-serif", 16),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
-            .map_err(failed(PLOT))?;
-        chart
-            .configure_mesh()
-            .x_desc("simulated time (s)")
-            .y_desc("sends / s")
-            .x_label_formatter(&|x| format!("{x:.1}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .light_line_style(RGBColor(240, 240, 240))
-            .draw()
-            .map_err(failed(PLOT))?;
-        draw_faults(&mut chart, &input.timeline, y_max, PLOT)?;
-        draw_broken_line(
-            &mut chart,
-            &failed_or_unknown,
-            RGBColor(192, 57, 43).stroke_width(1),
-            "failed or unknown",
-            PLOT,
-        )?;
-        draw_broken_line(
-            &mut chart,
-            &acked,
-            RGBColor(39, 174, 96).stroke_width(2),
-            "acknowledged",
-            PLOT,
-        )?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(failed(PLOT))?;
-        root.present().map_err(failed(PLOT))?;
-    }
-    Ok(svg)
+    super::render(Frame {
+        plot: PLOT,
+        caption: format!(
+            "Sends per second ({} buckets): {} seed {}",
+            crate::text::duration(bucket),
+            input.result.scenario,
+            input.result.seed
+        ),
+        y_desc: "sends / s",
+        x_max,
+        y_max,
+        timeline: &input.timeline,
+        series: [
+            Series {
+                points: &failed_or_unknown,
+                style: RGBColor(192, 57, 43).stroke_width(1),
+                label: "failed or unknown",
+            },
+            Series {
+                points: &acked,
+                style: RGBColor(39, 174, 96).stroke_width(2),
+                label: "acknowledged",
+            },
+        ],
+    })
 }
