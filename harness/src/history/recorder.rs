@@ -76,6 +76,11 @@ impl Recorder {
         self.event(time, Process::Nemesis, OpType::Info, f, value)
     }
 
+    /// The time of the last op recorded (0 before the first).
+    pub fn time_last(&self) -> u64 {
+        self.time_last
+    }
+
     /// Processes with an open request.
     pub fn open_processes(&self) -> impl Iterator<Item = u64> + '_ {
         self.open.keys().copied()

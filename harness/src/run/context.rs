@@ -155,29 +155,40 @@ impl RunContext {
         self.actions.borrow_mut().push(action);
     }
 
+    /// The time to stamp on the next op. Hosts run one after another inside a simulation step,
+    /// and a host's clock moves through the tick while it runs (a timer due mid-tick fires at
+    /// its own instant), so the next host can read a time up to one tick earlier than an op
+    /// already recorded. The history keeps the order in which things happened and never goes
+    /// back in time: each op is stamped with the later of the two, at most a tick late.
+    fn stamp_ns(&self) -> u64 {
+        now_ns().max(self.recorder.borrow().time_last())
+    }
+
     pub fn invoke(&self, process: u64, f: F, value: Value) {
-        self.recorder
-            .borrow_mut()
-            .invoke(now_ns(), process, f, value);
+        let time = self.stamp_ns();
+        self.recorder.borrow_mut().invoke(time, process, f, value);
     }
 
     pub fn complete(&self, process: u64, kind: OpType, f: F, value: Value) {
         if kind == OpType::Ok && self.phase.get() == Phase::Healing {
             self.ok_after_heal.set(self.ok_after_heal.get() + 1);
         }
+        let time = self.stamp_ns();
         self.recorder
             .borrow_mut()
-            .complete(now_ns(), process, kind, f, value);
+            .complete(time, process, kind, f, value);
     }
 
     pub fn nemesis(&self, f: F, value: Value) {
-        self.recorder.borrow_mut().nemesis(now_ns(), f, value);
+        let time = self.stamp_ns();
+        self.recorder.borrow_mut().nemesis(time, f, value);
     }
 
     pub fn event(&self, process: Process, kind: OpType, f: F, value: Value) {
+        let time = self.stamp_ns();
         self.recorder
             .borrow_mut()
-            .event(now_ns(), process, kind, f, value);
+            .event(time, process, kind, f, value);
     }
 
     /// Whether the workload should start another op.

@@ -109,7 +109,7 @@ fn simulate_inner(
     builder
         .rng_seed(derive_seed(seed, "turmoil"))
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
-        .tick_duration(Duration::from_millis(1))
+        .tick_duration(Duration::from_millis(scenario.network.tick_ms))
         .simulation_duration(limit)
         .min_message_latency(Duration::from_millis(scenario.network.latency_ms.0))
         .max_message_latency(Duration::from_millis(scenario.network.latency_ms.1))
@@ -156,7 +156,7 @@ fn simulate_inner(
             Ok(())
         });
     }
-    let steps_max = limit.as_millis() as u64;
+    let steps_max = (limit.as_millis() as u64).div_ceil(scenario.network.tick_ms);
     let mut finished = false;
     for _ in 0..steps_max {
         let actions = std::mem::take(&mut *ctx.actions.borrow_mut());

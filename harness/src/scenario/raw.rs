@@ -80,6 +80,8 @@ pub struct RawNetwork {
     pub latency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick: Option<String>,
 }
 
 /// `workload:`

@@ -95,7 +95,8 @@ fn design_example_loads() {
         scenario.network,
         Network {
             latency_ms: (1, 5),
-            loss: 0.0
+            loss: 0.0,
+            tick_ms: 2
         }
     );
     assert_eq!(scenario.workload.duration_ms, 30_000);
@@ -192,7 +193,8 @@ fn minimal_scenario_gets_the_documented_defaults() {
         scenario.network,
         Network {
             latency_ms: (1, 5),
-            loss: 0.0
+            loss: 0.0,
+            tick_ms: 2
         }
     );
     assert_eq!(scenario.workload.duration_ms, 30_000);
@@ -403,6 +405,11 @@ fn out_of_range_numbers_are_located() {
     assert!(error.to_string().contains("min_insync"), "{error}");
     let error = load_err(&format!("{BASE}network: {{loss: 1.5}}\n"));
     assert_eq!(line_column(&error), (13, 17));
+    let error = load_err(&format!("{BASE}network: {{tick: 20ms}}\n"));
+    assert_eq!(line_column(&error), (13, 17));
+    assert!(error.to_string().contains("network.tick"), "{error}");
+    let error = load_err(&format!("{BASE}network: {{tick: 0ms}}\n"));
+    assert!(error.to_string().contains("network.tick"), "{error}");
     let error = load_err(&edit("{at: 5s,", "{at: 30s,"));
     assert_eq!(line_column(&error), (11, 12));
     assert!(
