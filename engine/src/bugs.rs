@@ -31,10 +31,13 @@ pub enum Bug {
     TxnPublishNotIdempotent,
     /// The consumer commits its position before it processes what it polled.
     CommitBeforeProcessing,
+    /// The token generator declares its bucket's topic without the capacity bound, so tokens
+    /// pile up while demand is idle.
+    TokenBucketUnbounded,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 12] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -46,6 +49,7 @@ impl Bug {
         Bug::ConsumerOffByOne,
         Bug::ProducerIdResetOnRetry,
         Bug::TxnPublishNotIdempotent,
+        Bug::TokenBucketUnbounded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +65,7 @@ impl Bug {
             Bug::ConsumerOffByOne => "consumer-off-by-one",
             Bug::ProducerIdResetOnRetry => "producer-id-reset-on-retry",
             Bug::TxnPublishNotIdempotent => "txn-publish-not-idempotent",
+            Bug::TokenBucketUnbounded => "token-bucket-unbounded",
         }
     }
 
@@ -80,6 +85,9 @@ impl Bug {
             Bug::ConsumerOffByOne => "consumers skip the first record of every batch after the first",
             Bug::ProducerIdResetOnRetry => "retried sends are written twice despite idempotence",
             Bug::TxnPublishNotIdempotent => "a committed transactional message becomes visible twice",
+            Bug::TokenBucketUnbounded => {
+                "the token bucket banks tokens beyond its capacity; a burst admits more than rate x window + capacity"
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 use engine::bugs::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 11] = [
+pub const CATALOGUE: [(Bug, &str); 12] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -48,5 +48,9 @@ pub const CATALOGUE: [(Bug, &str); 11] = [
     (
         Bug::TxnPublishNotIdempotent,
         "scenarios/txn/txn-producer-crash.yaml",
+    ),
+    (
+        Bug::TokenBucketUnbounded,
+        "scenarios/queue/token-bucket.yaml",
     ),
 ];

@@ -45,6 +45,9 @@ pub struct ConsumerOptions {
     pub strategy: Strategy,
     pub cluster: ClusterClientOptions,
     pub auto_offset_reset: OffsetReset,
+    /// Records one poll returns at most (capped by `POLL_RECORDS_MAX`). A consumer that
+    /// processes slowly takes fewer, so it polls — and heartbeats — within its session timeout.
+    pub max_poll_records: usize,
     /// Planted bugs (none unless a run asks for them).
     pub bugs: crate::bugs::Bugs,
 }
@@ -58,6 +61,7 @@ impl Default for ConsumerOptions {
             strategy: Strategy::Range,
             cluster: ClusterClientOptions::default(),
             auto_offset_reset: OffsetReset::Earliest,
+            max_poll_records: POLL_RECORDS_MAX,
             bugs: crate::bugs::Bugs::none(),
         }
     }
@@ -236,7 +240,7 @@ impl Consumer {
             tokio::time::sleep(self.options.cluster.fetch_max_wait).await;
         }
         for i in 0..count {
-            if result.records.len() >= POLL_RECORDS_MAX {
+            if result.records.len() >= self.records_max() {
                 break;
             }
             let tp = &partitions[(self.turn + i) % count];
@@ -244,6 +248,10 @@ impl Consumer {
         }
         self.turn = self.turn.wrapping_add(1);
         Ok(result)
+    }
+
+    fn records_max(&self) -> usize {
+        self.options.max_poll_records.clamp(1, POLL_RECORDS_MAX)
     }
 
     async fn keep_membership(&mut self) -> Result<(), ConsumerError> {
@@ -349,7 +357,8 @@ impl Consumer {
             Some(Position::At(offset)) => *offset,
             _ => return,
         };
-        for bytes in &response.batches {
+        let records_max = self.records_max();
+        'batches: for bytes in &response.batches {
             let batch = match RecordBatch::decode(bytes) {
                 Ok(batch) => batch,
                 Err(reason) => {
@@ -368,6 +377,11 @@ impl Consumer {
                 for (offset, record) in batch.offsets() {
                     if offset < next {
                         continue;
+                    }
+                    if result.records.len() >= records_max {
+                        // The poll is full: the next one resumes at this record.
+                        next = offset;
+                        break 'batches;
                     }
                     for interceptor in &self.interceptors {
                         if let Some(event) = interceptor.on_consume(tp, offset, record) {

@@ -207,6 +207,7 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         txn_local: Some(world.txn_local.clone()),
         applied: Some([(GROUP.to_string(), applied)].into_iter().collect()),
         committed_offsets: Some([(GROUP.to_string(), committed)].into_iter().collect()),
+        ..FinalStateRecord::default()
     };
     world.tick();
     world

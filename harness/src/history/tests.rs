@@ -363,6 +363,7 @@ fn the_recorder_writes_what_the_reader_reads() {
             .into_iter()
             .collect(),
         ),
+        ..values::FinalStateRecord::default()
     };
     recorder.nemesis(16, F::FinalState, record.to_value());
 

@@ -96,6 +96,10 @@ pub struct FinalStateRecord {
     pub txn_local: Option<BTreeMap<String, Local>>,
     pub applied: Option<BTreeMap<String, BTreeMap<String, Vec<i64>>>>,
     pub committed_offsets: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Token key -> (tokens per second, capacity).
+    pub token_buckets: Option<BTreeMap<String, (u64, u64)>>,
+    /// Key of a `drop-oldest` queue -> its head at the end.
+    pub dropped_below: Option<BTreeMap<String, u64>>,
 }
 
 impl FinalStateRecord {
@@ -113,6 +117,18 @@ impl FinalStateRecord {
         }
         if let Some(committed) = &self.committed_offsets {
             map.insert("committed-offsets".into(), json!(committed));
+        }
+        if let Some(buckets) = &self.token_buckets {
+            let buckets: Map<String, Value> = buckets
+                .iter()
+                .map(|(key, (rate, capacity))| {
+                    (key.clone(), json!({"rate-per-s": rate, "capacity": capacity}))
+                })
+                .collect();
+            map.insert("token-buckets".into(), Value::Object(buckets));
+        }
+        if let Some(dropped) = &self.dropped_below {
+            map.insert("dropped-below".into(), json!(dropped));
         }
         Value::Object(map)
     }

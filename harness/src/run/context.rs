@@ -51,6 +51,9 @@ pub struct RunContext {
     /// Successful workload ops since the heal.
     pub ok_after_heal: Cell<u64>,
     pub faults_started: Cell<u64>,
+    /// When the faulty phase began (simulated ns): the origin of the workload's own clock
+    /// (scale-out times, gateways' bursts).
+    pub workload_started_ns: Cell<u64>,
     /// Planted bugs of this run (the clients' share of them).
     pub bugs: Cell<engine::bugs::Bugs>,
     /// What became of each stamped send: (stamping producer, key, sequence) -> outcome. The
@@ -109,6 +112,7 @@ impl RunContext {
             incarnations: RefCell::new(BTreeMap::new()),
             ok_after_heal: Cell::new(0),
             faults_started: Cell::new(0),
+            workload_started_ns: Cell::new(0),
             bugs: Cell::new(engine::bugs::Bugs::none()),
             stamps: RefCell::new(BTreeMap::new()),
             business: RefCell::new(BTreeMap::new()),
@@ -160,7 +164,7 @@ impl RunContext {
     /// its own instant), so the next host can read a time up to one tick earlier than an op
     /// already recorded. The history keeps the order in which things happened and never goes
     /// back in time: each op is stamped with the later of the two, at most a tick late.
-    fn stamp_ns(&self) -> u64 {
+    pub fn stamp_ns(&self) -> u64 {
         now_ns().max(self.recorder.borrow().time_last())
     }
 
@@ -189,6 +193,24 @@ impl RunContext {
         self.recorder
             .borrow_mut()
             .event(time, process, kind, f, value);
+    }
+
+    /// Milliseconds since the faulty phase began.
+    pub fn workload_elapsed_ms(&self) -> u64 {
+        now_ns().saturating_sub(self.workload_started_ns.get()) / 1_000_000
+    }
+
+    /// Waits until the faulty phase begins.
+    pub async fn until_workload_starts(&self) {
+        while self.phase.get() == Phase::Setup {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Whether a client should stop after the heal: it has shown the cluster recovered.
+    pub fn recovered_enough(&self) -> bool {
+        self.phase.get() == Phase::Healing
+            && self.ok_after_heal.get() >= crate::run::producer::OKS_AFTER_HEAL_ENOUGH
     }
 
     /// Whether the workload should start another op.

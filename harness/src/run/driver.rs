@@ -6,7 +6,9 @@
 use crate::history::Op;
 use crate::run::context::{RunContext, SimAction};
 use crate::run::nodes::{self, client_host};
-use crate::run::{consumer, orchestrator, producer, simlog, swarm, txn_producer};
+use crate::run::{
+    consumer, gateway, orchestrator, producer, simlog, swarm, token_generator, txn_producer,
+};
 use crate::scenario::{ClientRole, DiskFault, Fault, FaultKind, FaultSchedule, Faults, Scenario};
 use engine::bugs::Bugs;
 use engine::env::derive_seed;
@@ -138,8 +140,12 @@ fn simulate_inner(
             async move {
                 match role {
                     ClientRole::Producer { .. } => producer::run(ctx, client).await,
-                    ClientRole::Consumer { group, .. } => consumer::run(ctx, client, group).await,
+                    ClientRole::Consumer { group, member } => {
+                        consumer::run(ctx, client, group, member).await
+                    }
                     ClientRole::TxnProducer { .. } => txn_producer::run(ctx, client).await,
+                    ClientRole::TokenGenerator => token_generator::run(ctx, client).await,
+                    ClientRole::Gateway { .. } => gateway::run(ctx, client).await,
                 }
                 Ok(())
             }

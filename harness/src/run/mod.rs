@@ -5,6 +5,7 @@
 pub mod consumer;
 pub mod context;
 pub mod drain;
+pub mod gateway;
 pub mod driver;
 pub mod nemesis;
 pub mod nodes;
@@ -13,6 +14,7 @@ pub mod producer;
 pub mod roles;
 pub mod simlog;
 pub mod swarm;
+pub mod token_generator;
 pub mod txn_producer;
 
 pub use driver::{schedule_for, simulate, SimError, SimOptions, SimOutcome};

@@ -5,10 +5,10 @@
 use crate::history::values::FinalStateRecord;
 use crate::history::{OpType, Process, F};
 use crate::run::context::{now_ns, Phase, RunContext};
-use crate::run::drain;
+use crate::run::{drain, token_generator};
 use crate::run::nemesis::Nemesis;
 use crate::run::nodes::bootstrap;
-use crate::scenario::FaultSchedule;
+use crate::scenario::{FaultSchedule, Overflow};
 use engine::broker::protocol::CreateTopicRequest;
 use engine::broker::protocol::Strategy;
 use engine::broker::BrokerError;
@@ -36,12 +36,20 @@ const FINAL_READ_ATTEMPTS: usize = 100;
 pub struct SetupError(String);
 
 async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), SetupError> {
+    let bucket = ctx.scenario.workload.tokens.as_ref().map(|t| t.topic.as_str());
     for topic in &ctx.scenario.cluster.topics {
-        let request = CreateTopicRequest {
-            name: topic.name.clone(),
-            partitions: topic.partitions,
-            replication: topic.replication,
-            min_insync: topic.min_insync,
+        let request = if Some(topic.name.as_str()) == bucket {
+            // The token generator declares its own bucket.
+            token_generator::bucket_request(ctx, topic)
+        } else {
+            CreateTopicRequest {
+                name: topic.name.clone(),
+                partitions: topic.partitions,
+                replication: topic.replication,
+                min_insync: topic.min_insync,
+                capacity: topic.capacity,
+                overflow: token_generator::wire_overflow(topic.overflow),
+            }
         };
         let mut created = false;
         for _ in 0..SETUP_ATTEMPTS_MAX {
@@ -78,15 +86,32 @@ async fn sleep_until_ms(start_ns: u64, at_ms: u64) {
     }
 }
 
-/// Records the ground truth at the end: the transactional producers' local records, and each
-/// consumer group's business state and committed offsets.
-async fn final_state(ctx: &RunContext) {
+/// Records the ground truth at the end: the transactional producers' local records, each
+/// consumer group's business state and committed offsets, the token bucket as specified, and
+/// the heads of `drop-oldest` queues (below which records may have been dropped by design).
+async fn final_state(ctx: &RunContext, heads: &BTreeMap<String, u64>) {
     let txns = ctx.scenario.workload.transactions.is_some();
     let groups = match &ctx.scenario.workload.consumers {
         Some(consumers) => Some(group_truth(ctx, consumers).await),
         None => None,
     };
-    if !txns && groups.is_none() {
+    let token_buckets = ctx.scenario.workload.tokens.as_ref().map(|tokens| {
+        let key = token_generator::bucket_key(tokens).to_string();
+        BTreeMap::from([(key, (tokens.rate_per_s, tokens.capacity))])
+    });
+    let dropped_below: BTreeMap<String, u64> = ctx
+        .scenario
+        .cluster
+        .topics
+        .iter()
+        .filter(|topic| topic.capacity.is_some() && topic.overflow == Overflow::DropOldest)
+        .flat_map(|topic| {
+            (0..topic.partitions).map(|p| format!("{}/{p}", topic.name))
+        })
+        .filter_map(|key| heads.get(&key).map(|head| (key, *head)))
+        .collect();
+    let dropped_below = (!dropped_below.is_empty()).then_some(dropped_below);
+    if !txns && groups.is_none() && token_buckets.is_none() && dropped_below.is_none() {
         return;
     }
     let (applied, committed_offsets) = groups.unzip();
@@ -94,6 +119,8 @@ async fn final_state(ctx: &RunContext) {
         txn_local: txns.then(|| ctx.txn_local.borrow().clone()),
         applied,
         committed_offsets,
+        token_buckets,
+        dropped_below,
     };
     ctx.event(
         Process::Nemesis,
@@ -167,8 +194,9 @@ pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), Set
         ClusterClientOptions::default(),
     );
     setup(&ctx, &mut cluster).await?;
-    ctx.phase.set(Phase::Faulty);
     let start_ns = now_ns();
+    ctx.workload_started_ns.set(start_ns);
+    ctx.phase.set(Phase::Faulty);
     let duration_ms = ctx.scenario.workload.duration_ms;
     let mut nemesis = Nemesis::new(&ctx, rng_for(ctx.seed, "nemesis"), cluster);
     let mut events = schedule.0.iter().peekable();
@@ -211,8 +239,8 @@ pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), Set
     if !ctx.all_clients_done() {
         ctx.nemesis(F::Other("clients-still-running".into()), json!(null));
     }
-    drain::run(&ctx, DRAIN_BUDGET).await;
-    final_state(&ctx).await;
+    let heads = drain::run(&ctx, DRAIN_BUDGET).await;
+    final_state(&ctx, &heads).await;
     ctx.phase.set(Phase::Done);
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! rate to seeded-random partitions and records every send as a history op — `ok` with the
 //! offset, `fail` when surely not written, `info` when the outcome is unknown (and then goes
 //! on as a new process). `sync` mode sends one value per op; `async` mode puts several
-//! concurrent sends in one op.
+//! concurrent sends in one op. With `expiry`, each message carries its deadline (simulated ns
+//! since the run began) in a record header and in its micro-op: consumers discard it after.
 
 use crate::history::{OpType, F};
 use crate::run::context::{now_ns, Phase, RunContext, StampOutcome};
@@ -24,7 +25,10 @@ use std::time::Duration;
 /// Sends per op in async mode.
 const ASYNC_SENDS_PER_OP: usize = 4;
 /// How long a send may take, retries included, before its outcome is recorded as unknown.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
+/// The record header that carries a message's deadline: simulated ns since the run began,
+/// big-endian (the workload's own clock, like op times).
+pub const DEADLINE_HEADER: &str = "deadline-ns";
 /// Successful ops after the heal that show the cluster recovered; then producers may stop.
 pub const OKS_AFTER_HEAL_ENOUGH: u64 = 20;
 
@@ -37,14 +41,50 @@ pub fn value_of(record: &Record) -> Option<i64> {
     Some(i64::from_be_bytes(bytes))
 }
 
+/// A message's deadline, if it carries one.
+pub fn deadline_of(record: &Record) -> Option<u64> {
+    let (_, bytes) = record.headers.iter().find(|(name, _)| name == DEADLINE_HEADER)?;
+    let bytes: [u8; 8] = bytes.as_slice().try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+/// Every partition of every topic.
 pub fn keys(ctx: &RunContext) -> Vec<TopicPartition> {
+    let names: Vec<String> = ctx
+        .scenario
+        .cluster
+        .topics
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    keys_of(ctx, &names)
+}
+
+/// Every partition of the named topics, in order.
+pub fn keys_of(ctx: &RunContext, topics: &[String]) -> Vec<TopicPartition> {
     let mut keys = Vec::new();
     for topic in &ctx.scenario.cluster.topics {
-        for partition in 0..topic.partitions {
-            keys.push(TopicPartition::new(topic.name.clone(), partition));
+        if topics.contains(&topic.name) {
+            for partition in 0..topic.partitions {
+                keys.push(TopicPartition::new(topic.name.clone(), partition));
+            }
         }
     }
     keys
+}
+
+/// Every partition of the topics that carry messages (all but a token bucket's).
+pub fn data_keys(ctx: &RunContext) -> Vec<TopicPartition> {
+    let bucket = ctx.scenario.workload.tokens.as_ref().map(|t| t.topic.clone());
+    let names: Vec<String> = ctx
+        .scenario
+        .cluster
+        .topics
+        .iter()
+        .map(|t| t.name.clone())
+        .filter(|name| Some(name) != bucket.as_ref())
+        .collect();
+    keys_of(ctx, &names)
 }
 
 fn options(producers: &Producers, bugs: engine::bugs::Bugs) -> ProducerOptions {
@@ -82,11 +122,9 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         options(&producers, ctx.bugs.get()),
         Vec::new(),
     );
-    let keys = keys(&ctx);
+    let keys = keys_of(&ctx, &producers.topics);
     let interval = Duration::from_millis(1000 / producers.rate_per_s.max(1));
-    while ctx.phase.get() == Phase::Setup {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    ctx.until_workload_starts().await;
     let per_op = match producers.mode {
         ProducerMode::Sync => 1,
         ProducerMode::Async => ASYNC_SENDS_PER_OP,
@@ -104,15 +142,30 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
                 )
             })
             .collect();
+        let deadline = producers
+            .expiry_ms
+            .map(|ms| ctx.stamp_ns().saturating_add(ms.saturating_mul(1_000_000)));
+        let mop = |parts: Vec<Value>| -> Value {
+            let mut parts = parts;
+            if let Some(deadline) = deadline {
+                parts.push(json!({"deadline": deadline}));
+            }
+            Value::Array(parts)
+        };
         let invoke: Vec<Value> = sends
             .iter()
-            .map(|(tp, v)| json!(["send", tp.to_string(), v]))
+            .map(|(tp, v)| mop(vec![json!("send"), json!(tp.to_string()), json!(v)]))
             .collect();
         ctx.invoke(process, F::Send, json!(invoke));
         let mut waiting = Vec::new();
         let mut stamps = Vec::new();
         for (tp, value) in &sends {
             let mut record = record_of(*value);
+            if let Some(deadline) = deadline {
+                record
+                    .headers
+                    .push((DEADLINE_HEADER.to_owned(), deadline.to_be_bytes().to_vec()));
+            }
             stamper.on_send(tp, &mut record);
             let stamp = Stamp::of(&record).map(|s| (s.producer, tp.to_string(), s.sequence));
             if let Some(stamp) = &stamp {
@@ -149,8 +202,12 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
             .iter()
             .zip(&results)
             .map(|((tp, value), result)| match result {
-                Ok(metadata) => json!(["send", tp.to_string(), [metadata.offset, value]]),
-                Err(_) => json!(["send", tp.to_string(), value]),
+                Ok(metadata) => mop(vec![
+                    json!("send"),
+                    json!(tp.to_string()),
+                    json!([metadata.offset, value]),
+                ]),
+                Err(_) => mop(vec![json!("send"), json!(tp.to_string()), json!(value)]),
             })
             .collect();
         let kind = if results.iter().all(Result::is_ok) {

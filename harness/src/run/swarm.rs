@@ -3,7 +3,7 @@
 //! schedule is an ordinary `FaultSchedule`: it can be printed, replayed and shrunk.
 
 use crate::scenario::{
-    ClientRole, DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, PartitionShape,
+    DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, PartitionShape,
     RandomFaults, Scenario, Target,
 };
 use rand::seq::IndexedRandom;
@@ -73,14 +73,7 @@ fn draw_fault(kind: FaultKind, scenario: &Scenario, rng: &mut ChaCha8Rng) -> Opt
             let wanted: Vec<u32> = roles
                 .iter()
                 .enumerate()
-                .filter(|(_, role)| {
-                    matches!(
-                        (kind, role),
-                        (FaultKind::ProducerCrash, ClientRole::Producer { .. })
-                            | (FaultKind::ProducerCrash, ClientRole::TxnProducer { .. })
-                            | (FaultKind::ConsumerCrash, ClientRole::Consumer { .. })
-                    )
-                })
+                .filter(|(_, role)| role.reads() == (kind == FaultKind::ConsumerCrash))
                 .map(|(i, _)| i as u32 + 1)
                 .collect();
             let client = *wanted.choose(rng)?;

@@ -9,7 +9,7 @@ use crate::history::values;
 use crate::history::{Local, OpType, F};
 use crate::run::context::{now_ns, Phase, RunContext};
 use crate::run::nodes::bootstrap;
-use crate::run::producer::{keys, record_of, OKS_AFTER_HEAL_ENOUGH};
+use crate::run::producer::{data_keys, record_of, OKS_AFTER_HEAL_ENOUGH};
 use engine::broker::protocol::LocalOutcome;
 use engine::client::txn_producer::{
     LocalTxn, TxnError, TxnOutcome, TxnProducer, TxnProducerOptions,
@@ -64,7 +64,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         ..TxnProducerOptions::default()
     };
     let producer = TxnProducer::new(Net::Sim, bootstrap(&ctx.scenario), options, store);
-    let keys = keys(&ctx);
+    let keys = data_keys(&ctx);
     let interval = Duration::from_millis(1000 / spec.rate_per_s.max(1));
     while ctx.phase.get() == Phase::Setup {
         tokio::time::sleep(Duration::from_millis(10)).await;

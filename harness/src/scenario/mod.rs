@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod consumers;
 pub mod duration;
 pub mod error;
 pub mod fault;
@@ -20,6 +21,7 @@ pub mod resolve;
 pub mod schedule;
 pub mod suite;
 pub mod target;
+pub mod token_bucket;
 pub mod workload;
 
 #[cfg(test)]
@@ -35,10 +37,9 @@ pub use raw::RawScenario;
 pub use resolve::{Network, ResolveCtx, Scenario};
 pub use suite::{load_suite, SuiteEntry};
 pub use target::{PartitionRef, Target};
-pub use workload::{
-    Acks, ApplyStrategy, ClientRole, Consumers, Group, ProducerMode, Producers, Transactions,
-    Workload,
-};
+pub use consumers::{ApplyStrategy, Consumers, Group, ScaleOut};
+pub use token_bucket::{Gateways, Tokens};
+pub use workload::{Acks, ClientRole, ProducerMode, Producers, Transactions, Workload};
 
 use std::path::Path;
 

@@ -94,12 +94,8 @@ pub fn resolve(
                 }
                 let roles = context.workload.client_roles();
                 let has_target = match kind {
-                    FaultKind::ProducerCrash => roles
-                        .iter()
-                        .any(|role| !matches!(role, ClientRole::Consumer { .. })),
-                    FaultKind::ConsumerCrash => roles
-                        .iter()
-                        .any(|role| matches!(role, ClientRole::Consumer { .. })),
+                    FaultKind::ProducerCrash => roles.iter().any(|role| !role.reads()),
+                    FaultKind::ConsumerCrash => roles.iter().any(ClientRole::reads),
                     _ => true,
                 };
                 if !has_target {

@@ -96,6 +96,10 @@ pub struct RawWorkload {
     pub transactions: Option<RawTransactions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumers: Option<RawConsumers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<RawTokens>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<RawGateways>,
 }
 
 /// `workload.producers:`
@@ -112,6 +116,10 @@ pub struct RawProducers {
     pub idempotent: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<String>,
 }
 
 /// `workload.transactions:`
@@ -144,6 +152,42 @@ pub struct RawGroup {
     pub members: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_out: Option<RawScaleOut>,
+}
+
+/// `scale_out: {at: 8s, to: 4}`: the group grows to `to` members at `at`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScaleOut {
+    pub at: String,
+    pub to: u64,
+}
+
+/// `workload.tokens:` the token generator of a token bucket.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    pub topic: String,
+    pub rate: String,
+}
+
+/// `workload.gateways:` clients that take a token before admitting each request.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateways {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<String>,
 }
 
 /// `faults:` — exactly one of `schedule` or `random` (checked in resolve, so the error can

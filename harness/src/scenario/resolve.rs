@@ -115,7 +115,7 @@ fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
     let name = resolve_name(&raw.name, &root.key("name"))?;
     let cluster = cluster::resolve(&raw.cluster, &root.key("cluster"))?;
     let network = resolve_network(raw.network.as_ref(), &root.key("network"))?;
-    let workload = workload::resolve(&raw.workload, &root.key("workload"))?;
+    let workload = workload::resolve(&raw.workload, &cluster.topics, &root.key("workload"))?;
     let clients = u32::try_from(workload.client_roles().len()).unwrap_or(u32::MAX);
     let context = FaultContext {
         roster: Roster {

@@ -13,7 +13,6 @@ use super::names::Keyword;
 use super::raw::{RawFaultEvent, RawPartition};
 use super::resolve::{duration_at, keyword_at, range_ms_at};
 use super::target::{self, Target};
-use super::workload::ClientRole;
 
 /// Most events in one schedule.
 pub const FAULT_EVENTS_MAX: usize = 1_000;
@@ -208,13 +207,11 @@ fn client_target(
         Target::Client(n) => context.workload.client_role(n),
         _ => None,
     };
-    let fits = matches!(
-        (kind, role),
-        (
-            FaultKind::ProducerCrash,
-            Some(ClientRole::Producer { .. } | ClientRole::TxnProducer { .. })
-        ) | (FaultKind::ConsumerCrash, Some(ClientRole::Consumer { .. }))
-    );
+    let fits = match (kind, role) {
+        (FaultKind::ProducerCrash, Some(role)) => !role.reads(),
+        (FaultKind::ConsumerCrash, Some(role)) => role.reads(),
+        _ => false,
+    };
     if fits {
         return Ok(target);
     }
@@ -224,8 +221,8 @@ fn client_target(
         .iter()
         .enumerate()
         .filter(|(_, role)| match kind {
-            FaultKind::ConsumerCrash => matches!(role, ClientRole::Consumer { .. }),
-            _ => !matches!(role, ClientRole::Consumer { .. }),
+            FaultKind::ConsumerCrash => role.reads(),
+            _ => !role.reads(),
         })
         .map(|(index, _)| format!("client-{}", index + 1))
         .collect();

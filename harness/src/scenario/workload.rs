@@ -1,23 +1,26 @@
-//! The workload: what the clients do during the faulty phase. Producers send unique values,
-//! transactional producers run RocketMQ-style half-message transactions, consumer groups poll
-//! and apply with one of the idempotence strategies. Clients are numbered `client-1..N` in a
-//! fixed order (producers, then transactional producers, then each group's members in file
-//! order) so a fault target such as `producer-crash: client-3` means the same client on every
-//! seed.
+//! The workload: what the clients do during the faulty phase. Producers send unique values
+//! (optionally with a deadline), transactional producers run RocketMQ-style half-message
+//! transactions, a token generator and gateways run a token bucket (`token_bucket`), consumer
+//! groups poll and apply with one of the idempotence strategies (`consumers`). Clients are
+//! numbered `client-1..N` in a fixed order (producers, transactional producers, the token
+//! generator, gateways, then each group's members in file order, late joiners included) so a
+//! fault target such as `producer-crash: client-3` means the same client on every seed.
 
+use super::cluster::Topic;
+use super::consumers::{self, Consumers};
 use super::duration;
 use super::error::{Invalid, Problem};
 use super::locate::YamlPath;
 use super::names::Keyword;
 use super::rate;
-use super::raw::{RawConsumers, RawGroup, RawProducers, RawTransactions, RawWorkload};
+use super::raw::{RawProducers, RawTransactions, RawWorkload};
 use super::resolve::{count, duration_at, keyword_at, rate_at, ratio};
-use std::collections::BTreeSet;
+use super::token_bucket::{self, Gateways, Tokens};
 
 /// Most clients (all kinds together) in one simulation.
 pub const CLIENTS_MAX: u32 = 64;
-/// Most consumer groups.
-pub const GROUPS_MAX: usize = 16;
+/// Longest message deadline a producer may set.
+pub const EXPIRY_MS_MAX: u64 = 3_600_000;
 
 /// Default `workload.duration`: long enough for a leader election and a few faults.
 pub const DURATION_MS_DEFAULT: u64 = 30_000;
@@ -29,8 +32,6 @@ pub const PRODUCER_RATE_PER_S_DEFAULT: u64 = 100;
 pub const TRANSACTIONS_DEFAULT: u32 = 1;
 /// Default transaction `rate`.
 pub const TRANSACTION_RATE_PER_S_DEFAULT: u64 = 10;
-/// Default group `members`.
-pub const MEMBERS_DEFAULT: u32 = 1;
 
 /// `workload:`
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +41,9 @@ pub struct Workload {
     pub producers: Option<Producers>,
     pub transactions: Option<Transactions>,
     pub consumers: Option<Consumers>,
+    pub tokens: Option<Tokens>,
+    /// Only with `tokens`.
+    pub gateways: Option<Gateways>,
 }
 
 /// `workload.producers:` plain (non-transactional) producers.
@@ -55,6 +59,11 @@ pub struct Producers {
     pub idempotent: bool,
     /// Default `sync`.
     pub mode: ProducerMode,
+    /// Where the producers send, in file order. Default: every topic but a token bucket's.
+    pub topics: Vec<String>,
+    /// Each message's deadline, this long after it is sent; consumers discard it once the
+    /// deadline has passed. Default: messages never expire.
+    pub expiry_ms: Option<u64>,
 }
 
 /// `acks: 0 | 1 | all`.
@@ -116,55 +125,6 @@ pub struct Transactions {
     pub unknown_ratio: f64,
 }
 
-/// `workload.consumers:`
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Consumers {
-    /// Non-empty, unique names, in file order.
-    pub groups: Vec<Group>,
-}
-
-/// One consumer group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
-    pub name: String,
-    /// Default 1.
-    pub members: u32,
-    /// Default `none`.
-    pub apply: ApplyStrategy,
-}
-
-/// How a consumer applies a message to its business state (design.md §11).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApplyStrategy {
-    /// At-least-once: duplicates are allowed to show.
-    None,
-    /// A unique constraint on the message id.
-    UniqueKey,
-    /// Apply only when the stored version matches, then bump it.
-    Versioned,
-    /// Record the message id as consumed in the same durable write as its effect.
-    RecordAndCheck,
-}
-
-impl Keyword for ApplyStrategy {
-    const ALL: &'static [Self] = &[
-        ApplyStrategy::None,
-        ApplyStrategy::UniqueKey,
-        ApplyStrategy::Versioned,
-        ApplyStrategy::RecordAndCheck,
-    ];
-    const WHAT: &'static str = "apply strategy";
-
-    fn as_str(&self) -> &'static str {
-        match self {
-            ApplyStrategy::None => "none",
-            ApplyStrategy::UniqueKey => "unique-key",
-            ApplyStrategy::Versioned => "versioned",
-            ApplyStrategy::RecordAndCheck => "record-and-check",
-        }
-    }
-}
-
 /// What `client-N` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientRole {
@@ -172,8 +132,84 @@ pub enum ClientRole {
     Producer { index: u32 },
     /// The `index`-th (0-based) transactional producer.
     TxnProducer { index: u32 },
+    /// The token bucket's generator.
+    TokenGenerator,
+    /// The `index`-th (0-based) gateway.
+    Gateway { index: u32 },
     /// Member `member` (0-based) of group `group` (index into `consumers.groups`).
     Consumer { group: usize, member: u32 },
+}
+
+impl ClientRole {
+    /// Whether the client reads (a group member or a gateway): `consumer-crash` hits readers,
+    /// `producer-crash` the others.
+    pub fn reads(&self) -> bool {
+        matches!(self, ClientRole::Consumer { .. } | ClientRole::Gateway { .. })
+    }
+}
+
+/// Which topics a workload section may name: every topic of the cluster except the token
+/// bucket's, which belongs to the token generator and the gateways.
+pub(super) struct TopicScope<'a> {
+    pub topics: &'a [Topic],
+    pub bucket: Option<&'a str>,
+}
+
+impl TopicScope<'_> {
+    /// `raw` checked against the cluster, or every topic in scope when absent.
+    pub(super) fn resolve(
+        &self,
+        raw: Option<&[String]>,
+        path: &YamlPath,
+    ) -> Result<Vec<String>, Invalid> {
+        let in_scope: Vec<&str> = self
+            .topics
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(|name| Some(*name) != self.bucket)
+            .collect();
+        let Some(names) = raw else {
+            if in_scope.is_empty() {
+                let problem = Problem::Conflict {
+                    message: "no topic to use: the only topic is the token bucket's".to_owned(),
+                };
+                return Err(Invalid::new(path, problem, "declare another topic"));
+            }
+            return Ok(in_scope.iter().map(|name| (*name).to_owned()).collect());
+        };
+        if names.is_empty() {
+            let problem = Problem::Conflict {
+                message: "topics is empty".to_owned(),
+            };
+            return Err(Invalid::new(path, problem, "name a topic, or remove topics for all"));
+        }
+        let mut resolved: Vec<String> = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
+            let here = path.index(index);
+            if Some(name.as_str()) == self.bucket {
+                let problem = Problem::Conflict {
+                    message: format!("\"{name}\" is the token bucket's topic"),
+                };
+                let hint = "tokens are sent by the token generator and taken by the gateways";
+                return Err(Invalid::new(&here, problem, hint));
+            }
+            if !in_scope.contains(&name.as_str()) {
+                let problem = Problem::Conflict {
+                    message: format!("unknown topic \"{name}\""),
+                };
+                let hint = format!("known topics: {}", in_scope.join(", "));
+                return Err(Invalid::new(&here, problem, hint));
+            }
+            if resolved.contains(name) {
+                let problem = Problem::Conflict {
+                    message: format!("topic \"{name}\" is listed twice"),
+                };
+                return Err(Invalid::new(&here, problem, "list each topic once"));
+            }
+            resolved.push(name.clone());
+        }
+        Ok(resolved)
+    }
 }
 
 impl Workload {
@@ -186,10 +222,16 @@ impl Workload {
         if let Some(transactions) = &self.transactions {
             roles.extend((0..transactions.count).map(|index| ClientRole::TxnProducer { index }));
         }
+        if self.tokens.is_some() {
+            roles.push(ClientRole::TokenGenerator);
+        }
+        if let Some(gateways) = &self.gateways {
+            roles.extend((0..gateways.count).map(|index| ClientRole::Gateway { index }));
+        }
         if let Some(consumers) = &self.consumers {
-            for (group, members) in consumers.groups.iter().enumerate() {
+            for (group, spec) in consumers.groups.iter().enumerate() {
                 roles.extend(
-                    (0..members.members).map(|member| ClientRole::Consumer { group, member }),
+                    (0..spec.members_max()).map(|member| ClientRole::Consumer { group, member }),
                 );
             }
         }
@@ -203,8 +245,8 @@ impl Workload {
     }
 }
 
-/// Applies the defaults above and checks every bound.
-pub fn resolve(raw: &RawWorkload, path: &YamlPath) -> Result<Workload, Invalid> {
+/// Applies the defaults above and checks every bound; topics are checked against `topics`.
+pub fn resolve(raw: &RawWorkload, topics: &[Topic], path: &YamlPath) -> Result<Workload, Invalid> {
     let duration_ms = match &raw.duration {
         None => DURATION_MS_DEFAULT,
         Some(text) => {
@@ -221,10 +263,33 @@ pub fn resolve(raw: &RawWorkload, path: &YamlPath) -> Result<Workload, Invalid> 
             ms
         }
     };
+    let tokens = raw
+        .tokens
+        .as_ref()
+        .map(|raw| token_bucket::resolve_tokens(raw, topics, &path.key("tokens")))
+        .transpose()?;
+    let gateways = match (&raw.gateways, &tokens) {
+        (None, _) => None,
+        (Some(_), None) => {
+            let problem = Problem::Conflict {
+                message: "gateways need a token bucket".to_owned(),
+            };
+            let hint = "add workload.tokens, e.g. tokens: {topic: tokens, rate: 20/s}";
+            return Err(Invalid::new(&path.key_itself("gateways"), problem, hint));
+        }
+        (Some(raw), Some(_)) => Some(token_bucket::resolve_gateways(
+            raw,
+            &path.key("gateways"),
+        )?),
+    };
+    let scope = TopicScope {
+        topics,
+        bucket: tokens.as_ref().map(|t| t.topic.as_str()),
+    };
     let producers = raw
         .producers
         .as_ref()
-        .map(|raw| resolve_producers(raw, &path.key("producers")))
+        .map(|raw| resolve_producers(raw, &scope, &path.key("producers")))
         .transpose()?;
     let transactions = raw
         .transactions
@@ -234,13 +299,14 @@ pub fn resolve(raw: &RawWorkload, path: &YamlPath) -> Result<Workload, Invalid> 
     let consumers = raw
         .consumers
         .as_ref()
-        .map(|raw| resolve_consumers(raw, &path.key("consumers")))
+        .map(|raw| consumers::resolve(raw, &scope, duration_ms, &path.key("consumers")))
         .transpose()?;
-    if producers.is_none() && transactions.is_none() {
+    if producers.is_none() && transactions.is_none() && tokens.is_none() {
         let problem = Problem::Conflict {
             message: "the workload sends nothing".to_owned(),
         };
-        let hint = "add workload.producers or workload.transactions, e.g. producers: {count: 1}";
+        let hint = "add workload.producers, workload.transactions or workload.tokens, e.g. \
+                    producers: {count: 1}";
         return Err(Invalid::new(path, problem, hint));
     }
     let workload = Workload {
@@ -248,6 +314,8 @@ pub fn resolve(raw: &RawWorkload, path: &YamlPath) -> Result<Workload, Invalid> 
         producers,
         transactions,
         consumers,
+        tokens,
+        gateways,
     };
     let clients = workload.client_roles().len();
     if clients > CLIENTS_MAX as usize {
@@ -256,7 +324,8 @@ pub fn resolve(raw: &RawWorkload, path: &YamlPath) -> Result<Workload, Invalid> 
             value: clients.to_string(),
             allowed: format!("1..={CLIENTS_MAX}"),
         };
-        let hint = "producers, transactional producers and group members together are at most 64";
+        let hint = "producers, transactional producers, gateways, the token generator and group \
+                    members together are at most 64";
         return Err(Invalid::new(path, problem, hint));
     }
     Ok(workload)
@@ -276,7 +345,11 @@ fn resolve_count(value: Option<u64>, default: u32, path: &YamlPath) -> Result<u3
     }
 }
 
-fn resolve_producers(raw: &RawProducers, path: &YamlPath) -> Result<Producers, Invalid> {
+fn resolve_producers(
+    raw: &RawProducers,
+    scope: &TopicScope,
+    path: &YamlPath,
+) -> Result<Producers, Invalid> {
     let count = resolve_count(raw.count, PRODUCERS_DEFAULT, path)?;
     let rate_per_s = match &raw.rate {
         None => PRODUCER_RATE_PER_S_DEFAULT,
@@ -301,12 +374,33 @@ fn resolve_producers(raw: &RawProducers, path: &YamlPath) -> Result<Producers, I
         None => ProducerMode::Sync,
         Some(text) => keyword_at(text, &path.key("mode"))?,
     };
+    let topics = scope.resolve(raw.topics.as_deref(), &path.key("topics"))?;
+    let expiry_ms = match &raw.expiry {
+        None => None,
+        Some(text) => {
+            let here = path.key("expiry");
+            let ms = duration_at(text, &here)?;
+            if ms == 0 || ms > EXPIRY_MS_MAX {
+                let problem = Problem::OutOfRange {
+                    field: "producers.expiry".to_owned(),
+                    value: duration::format_ms(ms),
+                    allowed: format!("1ms..={}", duration::format_ms(EXPIRY_MS_MAX)),
+                };
+                let hint = "how long after it is sent a message expires, e.g. expiry: 500ms; \
+                            remove it for messages that never expire";
+                return Err(Invalid::new(&here, problem, hint));
+            }
+            Some(ms)
+        }
+    };
     Ok(Producers {
         count,
         rate_per_s,
         acks,
         idempotent,
         mode,
+        topics,
+        expiry_ms,
     })
 }
 
@@ -346,77 +440,6 @@ fn resolve_transactions(raw: &RawTransactions, path: &YamlPath) -> Result<Transa
     })
 }
 
-fn resolve_consumers(raw: &RawConsumers, path: &YamlPath) -> Result<Consumers, Invalid> {
-    let groups_path = path.key("groups");
-    if raw.groups.is_empty() {
-        let problem = Problem::Conflict {
-            message: "consumers.groups is empty".to_owned(),
-        };
-        let hint = "add a group, e.g. - {name: billing, members: 2}, or remove consumers";
-        return Err(Invalid::new(&groups_path, problem, hint));
-    }
-    if raw.groups.len() > GROUPS_MAX {
-        let problem = Problem::OutOfRange {
-            field: "the number of consumer groups".to_owned(),
-            value: raw.groups.len().to_string(),
-            allowed: format!("1..={GROUPS_MAX}"),
-        };
-        return Err(Invalid::new(
-            &groups_path.index(GROUPS_MAX),
-            problem,
-            "use fewer groups",
-        ));
-    }
-    let mut names = BTreeSet::new();
-    let mut groups = Vec::with_capacity(raw.groups.len());
-    for (index, raw_group) in raw.groups.iter().enumerate() {
-        let group_path = groups_path.index(index);
-        let group = resolve_group(raw_group, &group_path)?;
-        if !names.insert(group.name.clone()) {
-            let problem = Problem::Conflict {
-                message: format!("group \"{}\" is declared twice", group.name),
-            };
-            let hint = "members of one group go in its members count";
-            return Err(Invalid::new(&group_path.key("name"), problem, hint));
-        }
-        groups.push(group);
-    }
-    Ok(Consumers { groups })
-}
-
-fn resolve_group(raw: &RawGroup, path: &YamlPath) -> Result<Group, Invalid> {
-    if raw.name.trim().is_empty() {
-        let problem = Problem::Conflict {
-            message: "a consumer group needs a name".to_owned(),
-        };
-        return Err(Invalid::new(
-            &path.key("name"),
-            problem,
-            "e.g. name: billing",
-        ));
-    }
-    let members = match raw.members {
-        None => MEMBERS_DEFAULT,
-        Some(value) => count(
-            value,
-            &path.key("members"),
-            "members",
-            1,
-            CLIENTS_MAX,
-            "a group has 1 to 64 members",
-        )?,
-    };
-    let apply = match &raw.apply {
-        None => ApplyStrategy::None,
-        Some(text) => keyword_at(text, &path.key("apply"))?,
-    };
-    Ok(Group {
-        name: raw.name.clone(),
-        members,
-        apply,
-    })
-}
-
 /// The raw form, every default written out.
 pub fn to_raw(workload: &Workload) -> RawWorkload {
     RawWorkload {
@@ -427,6 +450,8 @@ pub fn to_raw(workload: &Workload) -> RawWorkload {
             acks: Some(producers.acks.as_str().to_owned()),
             idempotent: Some(producers.idempotent),
             mode: Some(producers.mode.as_str().to_owned()),
+            topics: Some(producers.topics.clone()),
+            expiry: producers.expiry_ms.map(duration::format_ms),
         }),
         transactions: workload
             .transactions
@@ -437,17 +462,9 @@ pub fn to_raw(workload: &Workload) -> RawWorkload {
                 rollback_ratio: Some(transactions.rollback_ratio),
                 unknown_ratio: Some(transactions.unknown_ratio),
             }),
-        consumers: workload.consumers.as_ref().map(|consumers| RawConsumers {
-            groups: consumers
-                .groups
-                .iter()
-                .map(|group| RawGroup {
-                    name: group.name.clone(),
-                    members: Some(u64::from(group.members)),
-                    apply: Some(group.apply.as_str().to_owned()),
-                })
-                .collect(),
-        }),
+        consumers: workload.consumers.as_ref().map(consumers::to_raw),
+        tokens: workload.tokens.as_ref().map(token_bucket::tokens_to_raw),
+        gateways: workload.gateways.as_ref().map(token_bucket::gateways_to_raw),
     }
 }
 
@@ -455,9 +472,21 @@ pub fn to_raw(workload: &Workload) -> RawWorkload {
 mod tests {
     use super::*;
 
+    fn topic(name: &str, capacity: Option<u64>) -> Topic {
+        Topic {
+            name: name.to_owned(),
+            partitions: 1,
+            replication: 3,
+            min_insync: 2,
+            capacity,
+            overflow: crate::scenario::Overflow::Reject,
+        }
+    }
+
     fn workload(yaml: &str) -> Result<Workload, Invalid> {
         let raw: RawWorkload = yaml_serde::from_str(yaml).expect("raw workload");
-        resolve(&raw, &YamlPath::root())
+        let topics = [topic("orders", None), topic("tokens", Some(5))];
+        resolve(&raw, &topics, &YamlPath::root())
     }
 
     #[test]
@@ -472,6 +501,8 @@ mod tests {
                 acks: Acks::All,
                 idempotent: true,
                 mode: ProducerMode::Sync,
+                topics: vec!["orders".to_owned(), "tokens".to_owned()],
+                expiry_ms: None,
             })
         );
         let resolved = workload("{producers: {acks: 1}}").expect("ok");
@@ -531,5 +562,50 @@ mod tests {
         assert_eq!(bad.path, root.key("duration"));
         let bad = workload("{producers: {count: 40}, transactions: {count: 40}}").expect_err("n");
         assert!(matches!(bad.problem, Problem::OutOfRange { .. }), "{bad:?}");
+    }
+
+    #[test]
+    fn a_token_bucket_owns_its_topic_and_gateways_read() {
+        let resolved = workload(
+            "{tokens: {topic: tokens, rate: 20/s}, gateways: {count: 2, idle: 2s},
+              producers: {expiry: 300ms},
+              consumers: {groups: [{name: a, process: 5ms, scale_out: {at: 10s, to: 3}}]}}",
+        )
+        .expect("ok");
+        let tokens = resolved.tokens.clone().expect("tokens");
+        assert_eq!((tokens.rate_per_s, tokens.capacity), (20, 5));
+        let producers = resolved.producers.clone().expect("producers");
+        assert_eq!(producers.topics, vec!["orders".to_owned()]);
+        assert_eq!(producers.expiry_ms, Some(300));
+        let roles = resolved.client_roles();
+        assert_eq!(roles[1], ClientRole::TokenGenerator);
+        assert!(roles[2].reads() && roles[3].reads() && !roles[0].reads());
+        // Three members in all: the two that join at 10s are clients from the start.
+        assert_eq!(roles.len(), 1 + 1 + 2 + 3);
+        let group = &resolved.consumers.expect("groups").groups[0];
+        assert_eq!((group.joins_at_ms(0), group.joins_at_ms(2)), (0, 10_000));
+        assert_eq!(group.topics, vec!["orders".to_owned()]);
+    }
+
+    #[test]
+    fn rejects_token_buckets_that_cannot_bound() {
+        let root = YamlPath::root();
+        let bad = workload("{tokens: {topic: orders, rate: 20/s}}").expect_err("unbounded");
+        assert_eq!(bad.path, root.key("tokens").key("topic"));
+        let bad = workload("{tokens: {topic: tokens, rate: 500/s}}").expect_err("too fast");
+        assert_eq!(bad.path, root.key("tokens").key("rate"));
+        let bad = workload("{producers: {}, gateways: {}}").expect_err("no bucket");
+        assert_eq!(bad.path, root.key_itself("gateways"));
+        let bad = workload("{tokens: {topic: tokens, rate: 5/s}, producers: {topics: [tokens]}}")
+            .expect_err("bucket topic");
+        assert_eq!(bad.path, root.key("producers").key("topics").index(0));
+        let bad = workload("{producers: {topics: [order]}}").expect_err("unknown topic");
+        assert!(bad.hint.contains("orders"), "{}", bad.hint);
+        let bad = workload("{producers: {}, consumers: {groups: [{name: a, scale_out: {at: 40s, to: 2}}]}}")
+            .expect_err("late");
+        assert_eq!(bad.path, root.key("consumers").key("groups").index(0).key("scale_out").key("at"));
+        let bad = workload("{producers: {}, consumers: {groups: [{name: a, members: 2, scale_out: {at: 4s, to: 2}}]}}")
+            .expect_err("shrink");
+        assert_eq!(bad.path, root.key("consumers").key("groups").index(0).key("scale_out").key("to"));
     }
 }

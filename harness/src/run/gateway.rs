@@ -1,0 +1,141 @@
+//! A gateway of a token bucket: requests arrive at the scenario's rate while demand is busy
+//! (none while it is idle), and each is admitted only if the gateway takes a token first. A
+//! take reads the token at the bucket's head, then deletes exactly that record with a
+//! compare-and-set on the head (`DeleteRecords { before: o + 1, expected_head: o }`), which the
+//! leader acknowledges only once every in-sync replica has the new head — so an admitted token
+//! can never be taken again, whatever leader comes next. Two gateways racing for one token:
+//! one wins, the other reads the next.
+//!
+//! Each request is one `admit` op: `ok` with the token taken, `fail` when the request was
+//! rejected and no token was consumed, `info` (with the token read) when the delete's outcome
+//! is unknown — the request is rejected, the token may be gone.
+
+use crate::history::{OpType, F};
+use crate::run::context::RunContext;
+use crate::run::nodes::bootstrap;
+use crate::run::producer::value_of;
+use crate::run::token_generator::bucket_key;
+use engine::broker::protocol::TopicPartition;
+use engine::broker::BrokerError;
+use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
+use engine::env::Net;
+use engine::storage::RecordBatch;
+use serde_json::{json, Value};
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
+
+/// Reads and compare-and-sets per request before the gateway gives up (other gateways kept
+/// taking the token it read).
+const TAKE_ATTEMPTS_MAX: usize = 4;
+
+/// What one take came to.
+enum Take {
+    /// The token at this offset, with this value, is ours.
+    Taken(u64, i64),
+    /// No token was consumed.
+    Rejected,
+    /// We read this token and asked to delete it; whether it was deleted is unknown.
+    Unknown(u64, i64),
+}
+
+/// The first token at or after `head` in a fetch response.
+fn first_token(batches: &[Vec<u8>], head: u64) -> Option<(u64, i64)> {
+    batches
+        .iter()
+        .filter_map(|bytes| RecordBatch::decode(bytes).ok())
+        .flat_map(|batch| {
+            batch
+                .offsets()
+                .filter(|(offset, _)| *offset >= head)
+                .filter_map(|(offset, record)| value_of(record).map(|value| (offset, value)))
+                .collect::<Vec<_>>()
+        })
+        .next()
+}
+
+/// Takes one token, or learns there is none.
+async fn take(cluster: &mut ClusterClient, tp: &TopicPartition, head: &mut u64) -> Take {
+    for _ in 0..TAKE_ATTEMPTS_MAX {
+        let fetched = match cluster.fetch(tp, *head).await {
+            Ok(fetched) => fetched,
+            Err(ClusterError::Broker(BrokerError::OffsetOutOfRange { start, .. })) => {
+                *head = start;
+                continue;
+            }
+            Err(_) => return Take::Rejected,
+        };
+        if fetched.log_start > *head {
+            *head = fetched.log_start;
+            continue;
+        }
+        let Some((offset, value)) = first_token(&fetched.batches, *head) else {
+            return Take::Rejected; // The bucket is empty.
+        };
+        match cluster.delete_records(tp, offset + 1, Some(offset)).await {
+            Ok(new_head) => {
+                *head = new_head;
+                return Take::Taken(offset, value);
+            }
+            Err(ClusterError::Broker(BrokerError::HeadMoved { head: moved })) => {
+                *head = moved; // Another gateway took it (or our view was stale): read again.
+            }
+            Err(error) if error.surely_not_written() => return Take::Rejected,
+            Err(_) => return Take::Unknown(offset, value),
+        }
+    }
+    Take::Rejected
+}
+
+fn admit_value(key: &str, request: i64, token: Option<(u64, i64)>) -> Value {
+    match token {
+        Some((offset, value)) => json!({"key": key, "request": request, "token": [offset, value]}),
+        None => json!({"key": key, "request": request}),
+    }
+}
+
+/// Runs gateway `client-{client}` until the drain.
+pub async fn run(ctx: Rc<RunContext>, client: u32) {
+    let (Some(tokens), Some(gateways)) = (
+        ctx.scenario.workload.tokens.clone(),
+        ctx.scenario.workload.gateways.clone(),
+    ) else {
+        return;
+    };
+    let tp = bucket_key(&tokens);
+    let key = tp.to_string();
+    let mut process = ctx.fresh_process_for_incarnation(client);
+    // No long poll: a gateway answers its caller at once when the bucket is empty.
+    let options = ClusterClientOptions {
+        fetch_max_wait: Duration::ZERO,
+        ..ClusterClientOptions::default()
+    };
+    let mut cluster = ClusterClient::new(Net::Sim, bootstrap(&ctx.scenario), options);
+    ctx.until_workload_starts().await;
+    let period = Duration::from_nanos(1_000_000_000u64.div_ceil(gateways.rate_per_s.max(1)));
+    let mut head = 0;
+    let mut next = Instant::now();
+    while ctx.workload_running() && !ctx.recovered_enough() {
+        tokio::time::sleep_until(next).await;
+        // Requests that would have arrived while the last one was served are not queued.
+        next = (next + period).max(Instant::now());
+        if !ctx.workload_running() {
+            break;
+        }
+        if !gateways.busy_at(ctx.workload_elapsed_ms()) {
+            continue;
+        }
+        let request = ctx.fresh_value();
+        ctx.invoke(process, F::Admit, admit_value(&key, request, None));
+        let (kind, token) = match take(&mut cluster, &tp, &mut head).await {
+            Take::Taken(offset, value) => (OpType::Ok, Some((offset, value))),
+            Take::Rejected => (OpType::Fail, None),
+            Take::Unknown(offset, value) => (OpType::Info, Some((offset, value))),
+        };
+        ctx.complete(process, kind, F::Admit, admit_value(&key, request, token));
+        if kind == OpType::Info {
+            process = ctx.fresh_process();
+        }
+    }
+    ctx.client_done(client);
+}
