@@ -11,7 +11,7 @@
 use crate::run_result::RunResult;
 use std::collections::BTreeMap;
 
-/// Everything `report.md`, `report.html`, `latency.svg` and `throughput.svg` are drawn from.
+/// Everything `report.md`, `report.html` and the SVG plots are drawn from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReportInput {
     pub result: RunResult,
@@ -19,6 +19,32 @@ pub struct ReportInput {
     /// The scenario's description (may be empty).
     pub description: String,
     pub timeline: Timeline,
+    /// Each consumer group's backlog over time, by group name; empty without groups.
+    pub backlog: Vec<Backlog>,
+}
+
+/// One consumer group's backlog (lag): messages acknowledged to its topics but not yet
+/// committed by it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub group: String,
+    /// `(simulated ns, messages)`, in time order, one point per plot bucket.
+    pub points: Vec<(u64, u64)>,
+    /// When members subscribed (joined, or rejoined after a crash), in time order.
+    pub joins_ns: Vec<u64>,
+}
+
+impl Backlog {
+    /// The largest backlog and when it was first reached.
+    pub fn peak(&self) -> Option<(u64, u64)> {
+        self.points
+            .iter()
+            .copied()
+            .fold(None, |best: Option<(u64, u64)>, (time, lag)| match best {
+                Some((_, top)) if top >= lag => best,
+                _ => Some((time, lag)),
+            })
+    }
 }
 
 /// The run against its scenario's `expect`.

@@ -9,7 +9,7 @@
 //! | `result.json` | [`render_json`] |
 //! | `report.md` | [`render_markdown`] |
 //! | `report.html` | [`render_html`] |
-//! | `latency.svg`, `throughput.svg` | [`render_latency_svg`], [`render_throughput_svg`] |
+//! | `latency.svg`, `throughput.svg`, `backlog.svg` | [`render_latency_svg`], [`render_throughput_svg`], [`render_backlog_svg`] |
 //! | `summary.json`, `summary.md` | [`render_summary_json`], [`render_summary_md`] |
 //! | `junit.xml` | [`render_junit`] |
 
@@ -31,11 +31,11 @@ pub mod text;
 pub use history_check::{HistoryCheck, HistoryStats};
 pub use html::render_html;
 pub use input::{
-    FaultWindow, Judgement, KeyRecords, Marker, Met, Outcome, ReportInput, SendPoint, Timeline,
+    Backlog, FaultWindow, Judgement, KeyRecords, Marker, Met, Outcome, ReportInput, SendPoint, Timeline,
     TimelineOp, NOTE_CHARS_MAX,
 };
 pub use junit::{render_junit, JunitError};
 pub use markdown::render_markdown;
-pub use plot::{render_latency_svg, render_throughput_svg, PlotError};
+pub use plot::{bucket_ns, render_backlog_svg, render_latency_svg, render_throughput_svg, PlotError};
 pub use run_result::{render_json, Anomaly, RunResult, Stats, Verdict};
 pub use summary::{render_summary_json, render_summary_md, MetWord, Summary, SummaryRun};

@@ -88,6 +88,10 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
 
     write_faults(md, input)?;
 
+    if !input.backlog.is_empty() {
+        writeln!(md, "\n## Backlog\n\n{}", crate::text::backlog_summary(&input.backlog))?;
+    }
+
     if !groups.is_empty() {
         writeln!(md, "\n## Anomalies")?;
         for group in &groups {
@@ -99,7 +103,7 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
         md,
         "\n## Files\n\n`history.jsonl` (every op; `op N` above is line N, counting from 0), \
          `result.json`, `report.html` (timeline and offsets), `latency.svg`, `throughput.svg`, \
-         `sim.log`, `repro.sh`."
+         `backlog.svg` (with consumer groups), `sim.log`, `repro.sh`."
     )
 }
 

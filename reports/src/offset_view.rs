@@ -405,6 +405,7 @@ mod tests {
                 met: Met::Yes,
             },
             description: String::new(),
+            backlog: Vec::new(),
             timeline: Timeline {
                 end_ns: 100,
                 ops: vec![

@@ -6,6 +6,7 @@
 //! Every report is rendered by `reports` from a [`ReportInput`] built here from the history
 //! ([`timeline::timeline`]), so the same run always writes the same report bytes.
 
+pub mod backlog;
 pub mod timeline;
 
 use crate::history::{write_history, History};
@@ -64,6 +65,7 @@ pub fn report_input(
         judgement,
         description: description.to_string(),
         timeline: timeline::timeline(history),
+        backlog: backlog::backlogs(history),
     }
 }
 
@@ -77,6 +79,9 @@ pub fn write_reports(dir: &Path, input: &ReportInput) -> io::Result<()> {
     ];
     for (name, svg) in plots {
         std::fs::write(dir.join(name), svg.map_err(io::Error::other)?)?;
+    }
+    if let Some(svg) = reports::render_backlog_svg(input) {
+        std::fs::write(dir.join("backlog.svg"), svg.map_err(io::Error::other)?)?;
     }
     Ok(())
 }

@@ -100,6 +100,11 @@ pub fn render_html(input: &ReportInput) -> String {
                 h2 id="plots" { "Latency and throughput" }
                 (figure(plot::render_latency_svg(input)))
                 (figure(plot::render_throughput_svg(input)))
+                @if let Some(backlog) = plot::render_backlog_svg(input) {
+                    h2 id="backlog" { "Backlog" }
+                    p.muted { (backlog_words(input)) }
+                    (figure(backlog))
+                }
                 h2 id="faults" { "Faults" }
                 (faults(input))
                 @if !groups.is_empty() {
@@ -222,4 +227,9 @@ fn faults(input: &ReportInput) -> Markup {
             }
         }
     }
+}
+
+/// One sentence per group: how high its backlog rose, and where it ended.
+fn backlog_words(input: &ReportInput) -> String {
+    crate::text::backlog_summary(&input.backlog)
 }

@@ -67,17 +67,18 @@ pub fn render_latency_svg(input: &ReportInput) -> Result<String, PlotError> {
         x_max,
         y_max,
         timeline: &input.timeline,
-        series: [
+        series: vec![
             Series {
                 points: &maxima,
                 style: RGBColor(192, 57, 43).stroke_width(1),
-                label: "maximum",
+                label: "maximum".to_owned(),
             },
             Series {
                 points: &medians,
                 style: RGBColor(41, 98, 255).stroke_width(2),
-                label: "median",
+                label: "median".to_owned(),
             },
         ],
+        moments: Vec::new(),
     })
 }

@@ -1,15 +1,17 @@
 //! SVG plots of one run, drawn with plotters' SVG backend: acknowledgement latency over time
-//! (`latency.svg`) and throughput over time (`throughput.svg`), with every fault window shaded
-//! in its kind's colour and the heal marked.
+//! (`latency.svg`), throughput over time (`throughput.svg`) and each consumer group's backlog
+//! (`backlog.svg`), with every fault window shaded in its kind's colour and the heal marked.
 //!
 //! Byte-identical for equal input: plotters' SVG backend writes no ids, dates or random
 //! numbers, and without a font feature it sizes text by a fixed estimate instead of reading
 //! system fonts. Both plots aggregate into at most [`BUCKETS_MAX`] time buckets, so their size
 //! does not grow with the history.
 
+mod backlog;
 mod latency;
 mod throughput;
 
+pub use backlog::render_backlog_svg;
 pub use latency::render_latency_svg;
 pub use throughput::render_throughput_svg;
 
@@ -22,7 +24,7 @@ use plotters::prelude::*;
 pub(crate) struct Series<'p> {
     pub points: &'p [(f64, Option<f64>)],
     pub style: ShapeStyle,
-    pub label: &'static str,
+    pub label: String,
 }
 
 /// Everything that differs between the plots; [`render`] draws the rest the same way for all.
@@ -34,7 +36,9 @@ pub(crate) struct Frame<'p> {
     pub y_max: f64,
     pub timeline: &'p Timeline,
     /// Drawn in order, so the last lies on top.
-    pub series: [Series<'p>; 2],
+    pub series: Vec<Series<'p>>,
+    /// Moments marked with a thin vertical line (e.g. members joining), in seconds.
+    pub moments: Vec<f64>,
 }
 
 /// Draws a plot: caption, axes over simulated seconds, shaded fault windows, the series, and
@@ -62,8 +66,16 @@ pub(crate) fn render(frame: Frame) -> Result<String, PlotError> {
             .draw()
             .map_err(failed(plot))?;
         draw_faults(&mut chart, frame.timeline, frame.y_max, plot)?;
+        for moment in &frame.moments {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(*moment, 0.0), (*moment, frame.y_max)],
+                    RGBColor(90, 90, 90).stroke_width(1),
+                )))
+                .map_err(failed(plot))?;
+        }
         for series in &frame.series {
-            draw_broken_line(&mut chart, series.points, series.style, series.label, plot)?;
+            draw_broken_line(&mut chart, series.points, series.style, &series.label, plot)?;
         }
         chart
             .configure_series_labels()

@@ -61,17 +61,18 @@ pub fn render_throughput_svg(input: &ReportInput) -> Result<String, PlotError> {
         x_max,
         y_max,
         timeline: &input.timeline,
-        series: [
+        series: vec![
             Series {
                 points: &failed_or_unknown,
                 style: RGBColor(192, 57, 43).stroke_width(1),
-                label: "failed or unknown",
+                label: "failed or unknown".to_owned(),
             },
             Series {
                 points: &acked,
                 style: RGBColor(39, 174, 96).stroke_width(2),
-                label: "acknowledged",
+                label: "acknowledged".to_owned(),
             },
         ],
+        moments: Vec::new(),
     })
 }
