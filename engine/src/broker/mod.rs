@@ -10,6 +10,7 @@
 //! records that diverge from the leader of a newer epoch; a stale controller cannot write.
 
 pub mod controller;
+pub mod delete_records;
 pub mod epoch_cache;
 pub mod fetcher;
 pub mod group;
@@ -34,6 +35,6 @@ pub mod znodes;
 pub use options::BrokerOptions;
 pub use protocol::{
     Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, Decision, DecisionReason,
-    LocalOutcome, Strategy, TopicPartition, TxnStatus,
+    LocalOutcome, Overflow, Strategy, TopicPartition, TxnStatus,
 };
 pub use server::Broker;

@@ -8,6 +8,9 @@
 //! goes down while this broker leads. The ISR used for acknowledgements changes only after the
 //! coordinator accepted the change (so the controller never elects a replica the leader already
 //! counted out). A follower truncates by leader epoch, never to its high watermark.
+//! The head (what consumers may still read) and its replication live in `queue`.
+
+pub mod queue;
 
 use crate::broker::epoch_cache::EpochCache;
 use crate::broker::producer_state::{Admission, ProducerState};
@@ -17,7 +20,10 @@ use crate::broker::protocol::{
 };
 use crate::bugs::{Bug, Bugs};
 use crate::env::Disk;
-use crate::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, RecordBatch, StorageError};
+use crate::storage::{
+    BatchMeta, FsyncPolicy, HeadFile, Log, LogOptions, Record, RecordBatch, StorageError,
+};
+use queue::Queue;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +39,8 @@ pub type Waiter = oneshot::Receiver<Result<(), BrokerError>>;
 #[derive(Clone, Debug)]
 pub struct Progress {
     pub log_end: u64,
+    /// The follower's durable head, as its last fetch reported it.
+    pub head: u64,
     pub caught_up_at: Instant,
     last_fetch_at: Instant,
     leader_end_at_last_fetch: u64,
@@ -47,6 +55,8 @@ pub struct Leadership {
     pub followers: BTreeMap<BrokerId, Progress>,
     /// An ISR change is being written to the coordinator.
     pub isr_change_pending: bool,
+    /// The ISR being written while `isr_change_pending`.
+    pub isr_proposed: BTreeSet<BrokerId>,
 }
 
 #[derive(Debug)]
@@ -99,6 +109,7 @@ pub struct Replica {
     pub changed: Arc<Notify>,
     waiters: BTreeMap<u64, Vec<oneshot::Sender<Result<(), BrokerError>>>>,
     waiter_count: usize,
+    queue: Queue,
 }
 
 fn storage_error(error: StorageError) -> BrokerError {
@@ -134,7 +145,12 @@ impl Replica {
         now: Instant,
         synced_end: u64,
     ) -> Result<Replica, StorageError> {
-        let log = Log::open_keeping(disk, Path::new(&tp.dir_name()), options, synced_end)?;
+        let dir = tp.dir_name();
+        // The head first: a disk returning damaged reads fails here, before log recovery could
+        // mistake the damage for a torn tail and cut records the head had covered.
+        let mut queue = Queue::load(HeadFile::new(disk, Path::new(&dir)))?;
+        let log = Log::open_keeping(disk, Path::new(&dir), options, synced_end)?;
+        queue.fit(log.end(), &tp);
         let mut epochs = EpochCache::default();
         let mut producers = ProducerState::default();
         for batch in log.batches()? {
@@ -157,6 +173,7 @@ impl Replica {
             changed: Arc::new(Notify::new()),
             waiters: BTreeMap::new(),
             waiter_count: 0,
+            queue,
         })
     }
 
@@ -252,6 +269,7 @@ impl Replica {
             .map(|id| {
                 let progress = Progress {
                     log_end: 0,
+                    head: 0,
                     caught_up_at: now,
                     last_fetch_at: now,
                     leader_end_at_last_fetch: 0,
@@ -266,6 +284,7 @@ impl Replica {
             state_version,
             followers,
             isr_change_pending: false,
+            isr_proposed: BTreeSet::new(),
         });
         self.confirmed_at = now;
         tracing::info!(tp = %self.tp, epoch, ?isr, log_end = self.log.end(), "became leader");
@@ -287,6 +306,7 @@ impl Replica {
     }
 
     fn fail_waiters(&mut self, error: BrokerError) {
+        self.fail_deletes(&error);
         for (_, senders) in std::mem::take(&mut self.waiters) {
             for sender in senders {
                 let _ = sender.send(Err(error.clone()));
@@ -362,6 +382,10 @@ impl Replica {
                 return Ok(self.acknowledge(request.acks, response));
             }
         }
+        // After the duplicate check (a retry of a written batch still gets its offsets) and
+        // before anything is recorded for the producer (a refused batch leaves its sequence
+        // free for the next one).
+        self.make_room(u64::from(count))?;
         let info = match self.log.append(meta, request.records) {
             Ok(info) => info,
             Err(StorageError::InvalidBatch { reason }) => {
@@ -450,13 +474,14 @@ impl Replica {
     /// how a new group coordinator reads its offsets partition back.
     pub fn read_local(&self, offset: u64, max_bytes: u64) -> Result<Vec<RecordBatch>, BrokerError> {
         self.check_online()?;
-        let offset = offset.max(self.log.start()).min(self.log.end());
+        let offset = offset.max(self.head()).min(self.log.end());
         self.log.read(offset, max_bytes).map_err(storage_error)
     }
 
     /// Moves the high watermark to the smallest durable log end among the ISR and completes
     /// the produce requests it covers.
     fn advance_hw(&mut self) {
+        self.settle_deletes();
         let durable_end = self.durable_end();
         let Role::Leader(leadership) = &self.role else {
             return;
@@ -533,11 +558,13 @@ impl Replica {
                     end: log_end,
                 });
             }
+            // Before `record_follower`, whose high-watermark pass also settles deletes.
+            self.note_follower_head(replica.broker, replica.log_start);
             self.record_follower(replica.broker, request.offset, now);
-        } else if request.offset > log_end || request.offset < self.log.start() {
+        } else if request.offset > log_end || request.offset < self.head() {
             return Err(BrokerError::OffsetOutOfRange {
                 offset: request.offset,
-                start: self.log.start(),
+                start: self.head(),
                 end: log_end,
             });
         }
@@ -548,7 +575,7 @@ impl Replica {
         };
         let mut response = FetchResponse {
             high_watermark: self.hw,
-            log_start: self.log.start(),
+            log_start: self.head(),
             log_end,
             leader_epoch: epoch,
             batches: Vec::new(),
@@ -614,6 +641,9 @@ impl Replica {
             .find(|(epoch, _)| *epoch == leadership.epoch)
             .map_or(self.log.end(), |(_, start)| *start);
         let mut isr = leadership.isr.clone();
+        // A joining follower must hold the replicated head, or an acknowledged delete could be
+        // lost by electing it.
+        let replicated_head = self.replicated_head();
         for (id, progress) in &leadership.followers {
             let lagging = now.duration_since(progress.caught_up_at) > lag_max;
             if isr.contains(id) && lagging {
@@ -622,6 +652,7 @@ impl Replica {
                 && !lagging
                 && progress.log_end >= self.hw
                 && progress.log_end >= epoch_start
+                && progress.head >= replicated_head
             {
                 isr.insert(*id);
             }
@@ -641,6 +672,18 @@ impl Replica {
     pub fn set_isr_change_pending(&mut self, pending: bool) {
         if let Role::Leader(leadership) = &mut self.role {
             leadership.isr_change_pending = pending;
+            if !pending {
+                leadership.isr_proposed.clear();
+            }
+        }
+    }
+
+    /// The proposal is being written: until the coordinator answers, the controller may elect
+    /// from either ISR.
+    pub fn propose_isr(&mut self, proposal: &IsrProposal) {
+        if let Role::Leader(leadership) = &mut self.role {
+            leadership.isr_change_pending = true;
+            leadership.isr_proposed = proposal.isr.iter().copied().collect();
         }
     }
 
@@ -652,6 +695,7 @@ impl Replica {
                 leadership.isr = isr.iter().copied().collect();
                 leadership.state_version = new_version;
                 leadership.isr_change_pending = false;
+                leadership.isr_proposed.clear();
                 self.confirmed_at = now;
             }
         }
@@ -700,6 +744,7 @@ impl Replica {
         };
         self.epochs.truncate_from(end);
         self.hw = self.hw.min(end);
+        self.clamp_head(end);
         // Forget batches that are gone: rebuild the producer table from what remains.
         self.producers = ProducerState::default();
         match self.log.batches() {

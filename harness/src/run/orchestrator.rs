@@ -9,8 +9,8 @@ use crate::run::drain;
 use crate::run::nemesis::Nemesis;
 use crate::run::nodes::bootstrap;
 use crate::scenario::FaultSchedule;
-use engine::broker::protocol::CreateTopicRequest;
 use engine::broker::protocol::Strategy;
+use engine::broker::protocol::{CreateTopicRequest, Overflow};
 use engine::broker::BrokerError;
 use engine::client::group_member::GroupMember;
 use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
@@ -42,6 +42,8 @@ async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), Setu
             partitions: topic.partitions,
             replication: topic.replication,
             min_insync: topic.min_insync,
+            capacity: None,
+            overflow: Overflow::Reject,
         };
         let mut created = false;
         for _ in 0..SETUP_ATTEMPTS_MAX {
