@@ -35,6 +35,8 @@ use tokio::time::Instant;
 pub const WAITERS_MAX: usize = 10_000;
 
 pub type Waiter = oneshot::Receiver<Result<(), BrokerError>>;
+/// The sending side of a [`Waiter`].
+pub type Ack = oneshot::Sender<Result<(), BrokerError>>;
 
 #[derive(Clone, Debug)]
 pub struct Progress {
@@ -107,7 +109,8 @@ pub struct Replica {
     offline: Option<String>,
     /// Woken on every append and high-watermark change.
     pub changed: Arc<Notify>,
-    waiters: BTreeMap<u64, Vec<oneshot::Sender<Result<(), BrokerError>>>>,
+    /// Keyed by the high watermark each waits for; with the replicated head it also needs.
+    waiters: BTreeMap<u64, Vec<(u64, Ack)>>,
     waiter_count: usize,
     queue: Queue,
 }
@@ -308,7 +311,7 @@ impl Replica {
     fn fail_waiters(&mut self, error: BrokerError) {
         self.fail_deletes(&error);
         for (_, senders) in std::mem::take(&mut self.waiters) {
-            for sender in senders {
+            for (_, sender) in senders {
                 let _ = sender.send(Err(error.clone()));
             }
         }
@@ -414,23 +417,30 @@ impl Replica {
         Ok(self.acknowledge(request.acks, response))
     }
 
-    /// Answers now, or once the high watermark covers the write (`acks=all`).
+    /// Answers now, or once the high watermark covers the write (`acks=all`) — and, where
+    /// the write moved the head (`drop-oldest`), once the replicated head covers that too.
     fn acknowledge(&mut self, acks: Acks, response: ProduceResponse) -> Produced {
         let required = response.last_offset + 1;
-        if acks != Acks::All || self.hw >= required {
+        let head_required = self.head_required();
+        let replicated = self.hw >= required && self.replicated_head() >= head_required;
+        if acks != Acks::All || replicated {
             return Produced::Done(response);
         }
-        Produced::Wait(response, self.waiter(required))
+        Produced::Wait(response, self.waiter(required, head_required))
     }
 
-    /// Resolves once the high watermark reaches `required`.
-    fn waiter(&mut self, required: u64) -> Waiter {
+    /// Resolves once the high watermark reaches `required` and the replicated head
+    /// `head_required`.
+    fn waiter(&mut self, required: u64, head_required: u64) -> Waiter {
         let (sender, receiver) = oneshot::channel();
         if self.waiter_count >= WAITERS_MAX {
             let _ = sender.send(Err(BrokerError::RequestTimedOut));
             return receiver;
         }
-        self.waiters.entry(required).or_default().push(sender);
+        self.waiters
+            .entry(required)
+            .or_default()
+            .push((head_required, sender));
         self.waiter_count += 1;
         receiver
     }
@@ -467,7 +477,7 @@ impl Replica {
         if self.refresh_high_watermark() >= required {
             return None;
         }
-        Some(self.waiter(required))
+        Some(self.waiter(required, 0))
     }
 
     /// This replica's own batches from `offset` (clamped to the log start), whatever its role:
@@ -499,14 +509,24 @@ impl Replica {
             candidate = candidate.min(end);
         }
         let enough = leadership.isr.len() as u32 >= self.min_insync;
-        if candidate <= self.hw {
+        if candidate > self.hw {
+            self.hw = candidate;
+            self.changed.notify_waiters();
+        }
+        if self.waiters.is_empty() {
             return;
         }
-        self.hw = candidate;
+        let replicated_head = self.replicated_head();
         let still_waiting = self.waiters.split_off(&(self.hw + 1));
         let done = std::mem::replace(&mut self.waiters, still_waiting);
-        for (_, senders) in done {
-            for sender in senders {
+        for (required, senders) in done {
+            for (head_required, sender) in senders {
+                if head_required > replicated_head {
+                    // Replicated, but the head it moved is not yet: keep waiting.
+                    let entry = self.waiters.entry(required).or_default();
+                    entry.push((head_required, sender));
+                    continue;
+                }
                 self.waiter_count -= 1;
                 let outcome = if enough {
                     Ok(())
@@ -516,7 +536,6 @@ impl Replica {
                 let _ = sender.send(outcome);
             }
         }
-        self.changed.notify_waiters();
     }
 
     /// Under `fsync: interval`, syncs when due; returns whether the durable end moved.

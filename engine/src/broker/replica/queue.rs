@@ -15,10 +15,14 @@
 //! - A `reject` partition counts its records from the replicated head, never the leader's own:
 //!   deletes the leader made but never got acknowledged may be lost with it, and counting them
 //!   could overfill the queue. A `drop-oldest` partition moves its head to make room, never past
-//!   the high watermark, so no uncommitted record is dropped.
+//!   the high watermark, so no uncommitted record is dropped; its `acks=all` produces are
+//!   acknowledged once the head they moved is replicated too.
+//! - Consumers are served from the leader's own head. A delete (or drop) not yet replicated is
+//!   visible at once on its leader, and may be undone if that leader is lost before it
+//!   replicates — as a timed-out produce may be lost. Acknowledged ones never are.
 
 use crate::broker::protocol::{BrokerError, BrokerId, Overflow, ReplicaFetch, TopicPartition};
-use crate::broker::replica::{Replica, Role, Waiter};
+use crate::broker::replica::{Ack, Replica, Role, Waiter};
 use crate::storage::{HeadFile, StorageError};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,7 +42,7 @@ pub struct Queue {
     pub capacity: Option<u64>,
     pub overflow: Overflow,
     /// Deletes waiting for the replicated head to reach the key.
-    deletes: BTreeMap<u64, Vec<oneshot::Sender<Result<(), BrokerError>>>>,
+    deletes: BTreeMap<u64, Vec<Ack>>,
     delete_count: usize,
 }
 
@@ -262,6 +266,16 @@ impl Replica {
         self.queue.delete_count = 0;
     }
 
+    /// The replicated head an `acks=all` produce waits for besides the high watermark: under
+    /// `drop-oldest`, the head as it stands, so a record acknowledged behind a drop never comes
+    /// back for consumers after a leader change; elsewhere none (produces move no head).
+    pub(super) fn head_required(&self) -> u64 {
+        match (self.queue.capacity, self.queue.overflow) {
+            (Some(_), Overflow::DropOldest) => self.queue.head,
+            _ => 0,
+        }
+    }
+
     /// Before appending `count` records as leader: refuses them (`QueueFull`) or, under
     /// `drop-oldest`, moves the head (durably) to make room.
     pub(super) fn make_room(&mut self, count: u64) -> Result<(), BrokerError> {
@@ -435,6 +449,146 @@ mod tests {
             Err(BrokerError::StorageError { .. })
         ));
         assert!(replica.is_offline());
+    }
+
+    /// A follower's fetch at `offset`, reporting `head`.
+    fn follower_fetch(replica: &mut Replica, offset: u64, head: u64) -> u64 {
+        let request = FetchRequest {
+            tp: replica.tp.clone(),
+            offset,
+            max_bytes: u64::MAX,
+            max_wait_ms: 0,
+            replica: Some(ReplicaFetch {
+                broker: 2,
+                leader_epoch: 1,
+                log_start: head,
+            }),
+        };
+        let response = replica
+            .fetch(&request, Instant::now(), EXPIRY)
+            .expect("fetch");
+        response.log_start
+    }
+
+    /// A leader with one follower (broker 2) in its ISR, `min_insync` 2.
+    fn leader_with_follower(disk: &Disk, capacity: Option<u64>, overflow: Overflow) -> Replica {
+        let now = Instant::now();
+        let tp = TopicPartition::new("q", 0);
+        let mut replica = Replica::open(disk, tp, 1, LogOptions::default(), now).expect("open");
+        replica.replicas = vec![1, 2];
+        replica.min_insync = 2;
+        replica.set_bound(capacity, overflow);
+        replica.become_leader(1, &[1, 2], 0, now);
+        replica
+    }
+
+    #[test]
+    fn a_delete_is_acknowledged_once_the_follower_reports_the_head() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (disk, _) = disk(root.path());
+        let mut replica = leader_with_follower(&disk, Some(6), Overflow::Reject);
+        produce(&mut replica, 6).expect("produce");
+        follower_fetch(&mut replica, 6, 0);
+        assert_eq!(replica.high_watermark(), 6);
+        let Ok(Deleted::Wait(4, mut waiter)) =
+            replica.delete_records(4, Some(0), Instant::now(), EXPIRY)
+        else {
+            panic!("the delete waits for the follower");
+        };
+        assert!(
+            waiter.try_recv().is_err(),
+            "not acknowledged before replication"
+        );
+        assert_eq!(
+            produce(&mut replica, 1),
+            Err(BrokerError::QueueFull { capacity: 6 }),
+            "room counts from the replicated head, not the leader's own"
+        );
+        let leader_head = follower_fetch(&mut replica, 6, 0);
+        assert_eq!(leader_head, 4, "the fetch response carries the head");
+        assert!(
+            waiter.try_recv().is_err(),
+            "the follower has not stored it yet"
+        );
+        follower_fetch(&mut replica, 6, 3);
+        assert!(waiter.try_recv().is_err(), "3 does not cover 4");
+        follower_fetch(&mut replica, 6, 4);
+        assert_eq!(waiter.try_recv(), Ok(Ok(())));
+        assert_eq!(replica.replicated_head(), 4);
+        assert_eq!(produce(&mut replica, 4), Ok(6));
+    }
+
+    #[test]
+    fn drop_oldest_refuses_rather_than_drop_uncommitted_records() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (disk, _) = disk(root.path());
+        let mut replica = leader_with_follower(&disk, Some(4), Overflow::DropOldest);
+        produce(&mut replica, 4).expect("produce");
+        assert_eq!(
+            replica.high_watermark(),
+            0,
+            "the follower has fetched nothing"
+        );
+        assert_eq!(
+            produce(&mut replica, 1),
+            Err(BrokerError::QueueFull { capacity: 4 })
+        );
+        assert_eq!(replica.head(), 0);
+        follower_fetch(&mut replica, 4, 0);
+        assert_eq!(produce(&mut replica, 1), Ok(4));
+        assert_eq!(replica.head(), 1);
+    }
+
+    #[test]
+    fn a_dropping_produce_is_acknowledged_once_its_head_is_replicated() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (disk, _) = disk(root.path());
+        let mut replica = leader_with_follower(&disk, Some(4), Overflow::DropOldest);
+        produce(&mut replica, 4).expect("produce");
+        follower_fetch(&mut replica, 4, 0);
+        let request = ProduceRequest {
+            tp: replica.tp.clone(),
+            acks: Acks::All,
+            timeout_ms: 0,
+            records: vec![Record::value(vec![4])],
+            producer: None,
+            flags: 0,
+        };
+        let Ok(Produced::Wait(_, mut waiter)) = replica.produce(request, Instant::now(), EXPIRY)
+        else {
+            panic!("an acks=all produce waits for its follower");
+        };
+        assert_eq!(replica.head(), 1);
+        follower_fetch(&mut replica, 5, 0);
+        assert_eq!(replica.high_watermark(), 5);
+        assert!(
+            waiter.try_recv().is_err(),
+            "the record is replicated, the drop is not"
+        );
+        follower_fetch(&mut replica, 5, 1);
+        assert_eq!(waiter.try_recv(), Ok(Ok(())));
+    }
+
+    #[test]
+    fn a_follower_joins_the_isr_only_holding_the_replicated_head() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (disk, _) = disk(root.path());
+        let now = Instant::now();
+        let tp = TopicPartition::new("q", 0);
+        let mut replica = Replica::open(&disk, tp, 1, LogOptions::default(), now).expect("open");
+        replica.replicas = vec![1, 2];
+        replica.become_leader(1, &[1], 0, now);
+        produce(&mut replica, 5).expect("produce");
+        delete(&mut replica, 3, None).expect("delete");
+        follower_fetch(&mut replica, 5, 0);
+        assert_eq!(
+            replica.isr_proposal(Instant::now(), Duration::from_secs(1)),
+            None,
+            "caught up on the log but not on the head"
+        );
+        follower_fetch(&mut replica, 5, 3);
+        let proposal = replica.isr_proposal(Instant::now(), Duration::from_secs(1));
+        assert_eq!(proposal.map(|p| p.isr), Some(vec![1, 2]));
     }
 
     #[test]
