@@ -3,6 +3,9 @@
 //! coordinator, produce with `acks` 0 / 1 / all, and consumer groups whose coordinator keeps
 //! committed offsets in the replicated `__consumer_offsets` topic, and transactional messages
 //! (RocketMQ model) whose half messages and decisions live in the replicated `__txn_half` topic.
+//! A topic may be bounded: each partition is a queue of at most `capacity` records between its
+//! head and its end (`reject` or `drop-oldest` on overflow), and `DeleteRecords` moves the head
+//! (optionally compare-and-set) once every in-sync replica holds it (`replica::queue`).
 //!
 //! Fault model: brokers crash (power loss), restart, pause and get partitioned; disks fail.
 //! Invariants: an `acks=all` write acknowledged with `min_insync` replicas and `fsync: always`
