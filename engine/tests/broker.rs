@@ -1,7 +1,7 @@
 //! The replicated broker under leader crashes, partitions and a paused controller.
 
 use super::cluster_sim::{broker_name, cluster_client, ClusterSpec, SimCluster};
-use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
+use engine::broker::protocol::{CreateTopicRequest, Overflow, TopicPartition};
 use engine::broker::Acks;
 use engine::client::ClusterClient;
 use engine::storage::{FsyncPolicy, Record};
@@ -20,6 +20,8 @@ async fn create(
             partitions,
             replication,
             min_insync,
+            capacity: None,
+            overflow: Overflow::Reject,
         };
         match client.create_topic(request).await {
             Ok(())

@@ -5,7 +5,7 @@
 
 use super::cluster_sim::{bootstrap, broker_name, cluster_client, ClusterSpec, SimCluster};
 use engine::broker::offsets_topic::partition_for;
-use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
+use engine::broker::protocol::{CreateTopicRequest, Overflow, TopicPartition};
 use engine::broker::{Acks, BrokerError, BrokerRequest, BrokerResponse};
 use engine::client::{
     ClusterClient, ClusterError, Consumer, ConsumerInterceptor, ConsumerOptions, ConsumerRecord,
@@ -38,6 +38,8 @@ pub async fn create_topic(client: &mut ClusterClient, name: &str, partitions: u3
             partitions,
             replication: 3,
             min_insync: 2,
+            capacity: None,
+            overflow: Overflow::Reject,
         };
         match client.create_topic(request).await {
             Ok(()) | Err(ClusterError::Broker(BrokerError::TopicExists)) => break,

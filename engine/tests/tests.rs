@@ -5,6 +5,7 @@ mod cluster_sim;
 mod consumer;
 mod coordinator;
 mod producer;
+mod queue;
 mod storage;
 mod txn;
 mod wire;

@@ -3,7 +3,7 @@
 //! fsync always and 1 KiB records. Real-mode entry point: wall-clock time is what it measures.
 
 use anyhow::Context;
-use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
+use engine::broker::protocol::{CreateTopicRequest, Overflow, TopicPartition};
 use engine::broker::Acks;
 use engine::client::{ClusterClient, ClusterClientOptions};
 use engine::env::{Net, NodeAddr};
@@ -141,6 +141,8 @@ async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Resul
         partitions: bench.partitions,
         replication: BROKERS,
         min_insync: 2,
+        capacity: None,
+        overflow: Overflow::Reject,
     };
     let mut created = false;
     for _ in 0..100 {

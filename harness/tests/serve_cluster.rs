@@ -1,7 +1,7 @@
 //! Three `faultline serve broker` processes and one `serve coordinator` on 127.0.0.1: produce
 //! and fetch over real TCP, then SIGKILL the partition leader and keep every acknowledged write.
 
-use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
+use engine::broker::protocol::{CreateTopicRequest, Overflow, TopicPartition};
 use engine::broker::Acks;
 use engine::client::{ClusterClient, ClusterClientOptions};
 use engine::env::Net;
@@ -92,6 +92,8 @@ fn real_cluster_produces_fetches_and_survives_a_leader_kill() {
                 partitions: 1,
                 replication: 3,
                 min_insync: 2,
+                capacity: None,
+                overflow: Overflow::Reject,
             };
             for _ in 0..100 {
                 if client.create_topic(request.clone()).await.is_ok() {

@@ -4,7 +4,8 @@
 //!
 //! Fault model: the leader vanishes, restarts with a shorter log, or is deposed mid-fetch;
 //! fetched bytes may be damaged. Responses are checked (epoch, contiguity, checksums) before
-//! anything is appended.
+//! anything is appended. The leader's head comes with each response; the follower stores its
+//! own (up to its log end) and reports it in the next fetch.
 
 use crate::broker::protocol::{
     BrokerError, BrokerId, BrokerRequest, BrokerResponse, EpochEndRequest, FetchRequest,
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 enum Step {
     Truncate { epoch: Option<u64> },
-    Fetch { offset: u64 },
+    Fetch { offset: u64, head: u64 },
 }
 
 /// Replicates `tp` from `leader` while this broker follows it at `epoch`.
@@ -55,6 +56,7 @@ pub async fn run(
                 },
                 _ => Step::Fetch {
                     offset: replica.log_end(),
+                    head: replica.head(),
                 },
             }
         };
@@ -69,7 +71,7 @@ pub async fn run(
                 epoch: ours,
                 current_leader_epoch: epoch,
             }),
-            Step::Fetch { offset } => BrokerRequest::Fetch(FetchRequest {
+            Step::Fetch { offset, head } => BrokerRequest::Fetch(FetchRequest {
                 tp: tp.clone(),
                 offset,
                 max_bytes: options.fetch_max_bytes,
@@ -77,6 +79,7 @@ pub async fn run(
                 replica: Some(ReplicaFetch {
                     broker: options.id,
                     leader_epoch: epoch,
+                    log_start: head,
                 }),
             }),
         };
@@ -95,9 +98,10 @@ pub async fn run(
                     let point = replica.truncation_point(&answer);
                     replica.truncate_to(point).map(|_| ())
                 }
-                Ok(Response::Broker(BrokerResponse::Fetched(fetched))) => {
-                    replica.append_replicated(&fetched.batches, fetched.high_watermark)
-                }
+                Ok(Response::Broker(BrokerResponse::Fetched(fetched))) => replica
+                    .append_replicated(&fetched.batches, fetched.high_watermark)
+                    // Stored before the next fetch reports it to the leader.
+                    .and_then(|()| replica.adopt_head(fetched.log_start)),
                 Ok(Response::Broker(BrokerResponse::Error(BrokerError::OffsetOutOfRange {
                     ..
                 }))) => {

@@ -3,7 +3,9 @@
 //! maps to that partition (consumer groups, transactions).
 
 use crate::broker::offsets_topic::replication_for;
-use crate::broker::protocol::{BrokerError, BrokerResponse, CreateTopicRequest, TopicPartition};
+use crate::broker::protocol::{
+    BrokerError, BrokerResponse, CreateTopicRequest, Overflow, TopicPartition,
+};
 use crate::broker::server::{self, Shared};
 use std::sync::Arc;
 
@@ -49,6 +51,8 @@ pub async fn coordinator(
             partitions: topic.partitions,
             replication,
             min_insync,
+            capacity: None,
+            overflow: Overflow::Reject,
         };
         match server::create_topic(shared, request).await {
             Ok(_) | Err(BrokerError::TopicExists) => {}

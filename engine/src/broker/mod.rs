@@ -3,6 +3,9 @@
 //! coordinator, produce with `acks` 0 / 1 / all, and consumer groups whose coordinator keeps
 //! committed offsets in the replicated `__consumer_offsets` topic, and transactional messages
 //! (RocketMQ model) whose half messages and decisions live in the replicated `__txn_half` topic.
+//! A topic may be bounded: each partition is a queue of at most `capacity` records between its
+//! head and its end (`reject` or `drop-oldest` on overflow), and `DeleteRecords` moves the head
+//! (optionally compare-and-set) once every in-sync replica holds it (`replica::queue`).
 //!
 //! Fault model: brokers crash (power loss), restart, pause and get partitioned; disks fail.
 //! Invariants: an `acks=all` write acknowledged with `min_insync` replicas and `fsync: always`
@@ -10,6 +13,7 @@
 //! records that diverge from the leader of a newer epoch; a stale controller cannot write.
 
 pub mod controller;
+pub mod delete_records;
 pub mod epoch_cache;
 pub mod fetcher;
 pub mod group;
@@ -34,6 +38,6 @@ pub mod znodes;
 pub use options::BrokerOptions;
 pub use protocol::{
     Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, Decision, DecisionReason,
-    LocalOutcome, Strategy, TopicPartition, TxnStatus,
+    LocalOutcome, Overflow, Strategy, TopicPartition, TxnStatus,
 };
 pub use server::Broker;

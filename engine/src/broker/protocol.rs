@@ -77,6 +77,8 @@ pub struct ProduceResponse {
 pub struct ReplicaFetch {
     pub broker: BrokerId,
     pub leader_epoch: u64,
+    /// The follower's own durable head: the leader counts it towards the replicated head.
+    pub log_start: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +94,8 @@ pub struct FetchRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchResponse {
     pub high_watermark: u64,
+    /// The partition's head: the first offset a consumer may still read (records below it were
+    /// consumed, purged or dropped). Followers take it as their own head.
     pub log_start: u64,
     pub log_end: u64,
     pub leader_epoch: u64,
@@ -137,6 +141,9 @@ pub struct TopicMetadata {
     pub name: String,
     pub min_insync: u32,
     pub partitions: Vec<PartitionMetadata>,
+    /// Records each partition holds at most between its head and its end; `None`: unbounded.
+    pub capacity: Option<u64>,
+    pub overflow: Overflow,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,12 +153,30 @@ pub struct MetadataResponse {
     pub topics: Vec<TopicMetadata>,
 }
 
+/// The most records a bounded partition may be created to hold.
+pub const CAPACITY_MAX: u64 = 10_000_000;
+
+/// What a bounded partition does with a produce that does not fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Overflow {
+    /// Refuse it with `QueueFull`; nothing is written.
+    #[default]
+    Reject,
+    /// Move the head past the oldest records to make room (never past the high watermark:
+    /// uncommitted records are not dropped); refuse with `QueueFull` if even that is not enough.
+    DropOldest,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateTopicRequest {
     pub name: String,
     pub partitions: u32,
     pub replication: u32,
     pub min_insync: u32,
+    /// Records each partition holds at most between its head and its end, in
+    /// `1..=CAPACITY_MAX`; `None`: unbounded.
+    pub capacity: Option<u64>,
+    pub overflow: Overflow,
 }
 
 /// How a group's coordinator spreads partitions over its members. Both are deterministic over
@@ -314,6 +339,16 @@ pub enum BrokerRequest {
     DescribeTxn {
         txn_id: String,
     },
+    /// Moves the partition's head to at least `before` (KIP-107's DeleteRecords): records below
+    /// it are never served to consumers again. With `expected_head`, a compare-and-set: nothing
+    /// changes unless the leader's head is exactly that. Answered with `RecordsDeleted` once
+    /// every in-sync replica holds the new head durably, so it survives any leader change.
+    DeleteRecords {
+        tp: TopicPartition,
+        before: u64,
+        expected_head: Option<u64>,
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,6 +389,10 @@ pub enum BrokerResponse {
     /// Transactions to check back, at most `txn::CHECK_BACKS_PER_POLL_MAX`.
     CheckBacks {
         txn_ids: Vec<String>,
+    },
+    /// Answers `DeleteRecords`: the head that delete left (at least its `before`), replicated.
+    RecordsDeleted {
+        head: u64,
     },
 }
 
@@ -428,6 +467,13 @@ pub enum BrokerError {
     /// created); retry shortly.
     #[error("no transaction coordinator is available yet; retry shortly")]
     TxnCoordinatorNotAvailable,
+    /// A bounded partition refused the produce: it holds its capacity (counted from the
+    /// replicated head). Definitely not written; retry after its records are deleted.
+    #[error("the partition is full (capacity {capacity} records); nothing was written")]
+    QueueFull { capacity: u64 },
+    /// A compare-and-set `DeleteRecords` expected another head; nothing was deleted.
+    #[error("the partition's head is {head}, not the expected one; nothing was deleted")]
+    HeadMoved { head: u64 },
 }
 
 impl BrokerError {

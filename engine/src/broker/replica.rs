@@ -8,6 +8,9 @@
 //! goes down while this broker leads. The ISR used for acknowledgements changes only after the
 //! coordinator accepted the change (so the controller never elects a replica the leader already
 //! counted out). A follower truncates by leader epoch, never to its high watermark.
+//! The head (what consumers may still read) and its replication live in `queue`.
+
+pub mod queue;
 
 use crate::broker::epoch_cache::EpochCache;
 use crate::broker::producer_state::{Admission, ProducerState};
@@ -17,7 +20,10 @@ use crate::broker::protocol::{
 };
 use crate::bugs::{Bug, Bugs};
 use crate::env::Disk;
-use crate::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, RecordBatch, StorageError};
+use crate::storage::{
+    BatchMeta, FsyncPolicy, HeadFile, Log, LogOptions, Record, RecordBatch, StorageError,
+};
+use queue::Queue;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,10 +35,14 @@ use tokio::time::Instant;
 pub const WAITERS_MAX: usize = 10_000;
 
 pub type Waiter = oneshot::Receiver<Result<(), BrokerError>>;
+/// The sending side of a [`Waiter`].
+pub type Ack = oneshot::Sender<Result<(), BrokerError>>;
 
 #[derive(Clone, Debug)]
 pub struct Progress {
     pub log_end: u64,
+    /// The follower's durable head, as its last fetch reported it.
+    pub head: u64,
     pub caught_up_at: Instant,
     last_fetch_at: Instant,
     leader_end_at_last_fetch: u64,
@@ -47,6 +57,8 @@ pub struct Leadership {
     pub followers: BTreeMap<BrokerId, Progress>,
     /// An ISR change is being written to the coordinator.
     pub isr_change_pending: bool,
+    /// The ISR being written while `isr_change_pending`.
+    pub isr_proposed: BTreeSet<BrokerId>,
 }
 
 #[derive(Debug)]
@@ -97,8 +109,10 @@ pub struct Replica {
     offline: Option<String>,
     /// Woken on every append and high-watermark change.
     pub changed: Arc<Notify>,
-    waiters: BTreeMap<u64, Vec<oneshot::Sender<Result<(), BrokerError>>>>,
+    /// Keyed by the high watermark each waits for; with the replicated head it also needs.
+    waiters: BTreeMap<u64, Vec<(u64, Ack)>>,
     waiter_count: usize,
+    queue: Queue,
 }
 
 fn storage_error(error: StorageError) -> BrokerError {
@@ -134,7 +148,12 @@ impl Replica {
         now: Instant,
         synced_end: u64,
     ) -> Result<Replica, StorageError> {
-        let log = Log::open_keeping(disk, Path::new(&tp.dir_name()), options, synced_end)?;
+        let dir = tp.dir_name();
+        // The head first: a disk returning damaged reads fails here, before log recovery could
+        // mistake the damage for a torn tail and cut records the head had covered.
+        let mut queue = Queue::load(HeadFile::new(disk, Path::new(&dir)))?;
+        let log = Log::open_keeping(disk, Path::new(&dir), options, synced_end)?;
+        queue.fit(log.end(), &tp);
         let mut epochs = EpochCache::default();
         let mut producers = ProducerState::default();
         for batch in log.batches()? {
@@ -157,6 +176,7 @@ impl Replica {
             changed: Arc::new(Notify::new()),
             waiters: BTreeMap::new(),
             waiter_count: 0,
+            queue,
         })
     }
 
@@ -252,6 +272,7 @@ impl Replica {
             .map(|id| {
                 let progress = Progress {
                     log_end: 0,
+                    head: 0,
                     caught_up_at: now,
                     last_fetch_at: now,
                     leader_end_at_last_fetch: 0,
@@ -266,6 +287,7 @@ impl Replica {
             state_version,
             followers,
             isr_change_pending: false,
+            isr_proposed: BTreeSet::new(),
         });
         self.confirmed_at = now;
         tracing::info!(tp = %self.tp, epoch, ?isr, log_end = self.log.end(), "became leader");
@@ -287,8 +309,9 @@ impl Replica {
     }
 
     fn fail_waiters(&mut self, error: BrokerError) {
+        self.fail_deletes(&error);
         for (_, senders) in std::mem::take(&mut self.waiters) {
-            for sender in senders {
+            for (_, sender) in senders {
                 let _ = sender.send(Err(error.clone()));
             }
         }
@@ -362,6 +385,10 @@ impl Replica {
                 return Ok(self.acknowledge(request.acks, response));
             }
         }
+        // After the duplicate check (a retry of a written batch still gets its offsets) and
+        // before anything is recorded for the producer (a refused batch leaves its sequence
+        // free for the next one).
+        self.make_room(u64::from(count))?;
         let info = match self.log.append(meta, request.records) {
             Ok(info) => info,
             Err(StorageError::InvalidBatch { reason }) => {
@@ -390,23 +417,30 @@ impl Replica {
         Ok(self.acknowledge(request.acks, response))
     }
 
-    /// Answers now, or once the high watermark covers the write (`acks=all`).
+    /// Answers now, or once the high watermark covers the write (`acks=all`) — and, where
+    /// the write moved the head (`drop-oldest`), once the replicated head covers that too.
     fn acknowledge(&mut self, acks: Acks, response: ProduceResponse) -> Produced {
         let required = response.last_offset + 1;
-        if acks != Acks::All || self.hw >= required {
+        let head_required = self.head_required();
+        let replicated = self.hw >= required && self.replicated_head() >= head_required;
+        if acks != Acks::All || replicated {
             return Produced::Done(response);
         }
-        Produced::Wait(response, self.waiter(required))
+        Produced::Wait(response, self.waiter(required, head_required))
     }
 
-    /// Resolves once the high watermark reaches `required`.
-    fn waiter(&mut self, required: u64) -> Waiter {
+    /// Resolves once the high watermark reaches `required` and the replicated head
+    /// `head_required`.
+    fn waiter(&mut self, required: u64, head_required: u64) -> Waiter {
         let (sender, receiver) = oneshot::channel();
         if self.waiter_count >= WAITERS_MAX {
             let _ = sender.send(Err(BrokerError::RequestTimedOut));
             return receiver;
         }
-        self.waiters.entry(required).or_default().push(sender);
+        self.waiters
+            .entry(required)
+            .or_default()
+            .push((head_required, sender));
         self.waiter_count += 1;
         receiver
     }
@@ -443,20 +477,21 @@ impl Replica {
         if self.refresh_high_watermark() >= required {
             return None;
         }
-        Some(self.waiter(required))
+        Some(self.waiter(required, 0))
     }
 
     /// This replica's own batches from `offset` (clamped to the log start), whatever its role:
     /// how a new group coordinator reads its offsets partition back.
     pub fn read_local(&self, offset: u64, max_bytes: u64) -> Result<Vec<RecordBatch>, BrokerError> {
         self.check_online()?;
-        let offset = offset.max(self.log.start()).min(self.log.end());
+        let offset = offset.max(self.head()).min(self.log.end());
         self.log.read(offset, max_bytes).map_err(storage_error)
     }
 
     /// Moves the high watermark to the smallest durable log end among the ISR and completes
     /// the produce requests it covers.
     fn advance_hw(&mut self) {
+        self.settle_deletes();
         let durable_end = self.durable_end();
         let Role::Leader(leadership) = &self.role else {
             return;
@@ -474,14 +509,24 @@ impl Replica {
             candidate = candidate.min(end);
         }
         let enough = leadership.isr.len() as u32 >= self.min_insync;
-        if candidate <= self.hw {
+        if candidate > self.hw {
+            self.hw = candidate;
+            self.changed.notify_waiters();
+        }
+        if self.waiters.is_empty() {
             return;
         }
-        self.hw = candidate;
+        let replicated_head = self.replicated_head();
         let still_waiting = self.waiters.split_off(&(self.hw + 1));
         let done = std::mem::replace(&mut self.waiters, still_waiting);
-        for (_, senders) in done {
-            for sender in senders {
+        for (required, senders) in done {
+            for (head_required, sender) in senders {
+                if head_required > replicated_head {
+                    // Replicated, but the head it moved is not yet: keep waiting.
+                    let entry = self.waiters.entry(required).or_default();
+                    entry.push((head_required, sender));
+                    continue;
+                }
                 self.waiter_count -= 1;
                 let outcome = if enough {
                     Ok(())
@@ -491,7 +536,6 @@ impl Replica {
                 let _ = sender.send(outcome);
             }
         }
-        self.changed.notify_waiters();
     }
 
     /// Under `fsync: interval`, syncs when due; returns whether the durable end moved.
@@ -533,11 +577,13 @@ impl Replica {
                     end: log_end,
                 });
             }
+            // Before `record_follower`, whose high-watermark pass also settles deletes.
+            self.note_follower_head(replica.broker, replica.log_start);
             self.record_follower(replica.broker, request.offset, now);
-        } else if request.offset > log_end || request.offset < self.log.start() {
+        } else if request.offset > log_end || request.offset < self.head() {
             return Err(BrokerError::OffsetOutOfRange {
                 offset: request.offset,
-                start: self.log.start(),
+                start: self.head(),
                 end: log_end,
             });
         }
@@ -548,7 +594,7 @@ impl Replica {
         };
         let mut response = FetchResponse {
             high_watermark: self.hw,
-            log_start: self.log.start(),
+            log_start: self.head(),
             log_end,
             leader_epoch: epoch,
             batches: Vec::new(),
@@ -614,6 +660,9 @@ impl Replica {
             .find(|(epoch, _)| *epoch == leadership.epoch)
             .map_or(self.log.end(), |(_, start)| *start);
         let mut isr = leadership.isr.clone();
+        // A joining follower must hold the replicated head, or an acknowledged delete could be
+        // lost by electing it.
+        let replicated_head = self.replicated_head();
         for (id, progress) in &leadership.followers {
             let lagging = now.duration_since(progress.caught_up_at) > lag_max;
             if isr.contains(id) && lagging {
@@ -622,6 +671,7 @@ impl Replica {
                 && !lagging
                 && progress.log_end >= self.hw
                 && progress.log_end >= epoch_start
+                && progress.head >= replicated_head
             {
                 isr.insert(*id);
             }
@@ -641,6 +691,18 @@ impl Replica {
     pub fn set_isr_change_pending(&mut self, pending: bool) {
         if let Role::Leader(leadership) = &mut self.role {
             leadership.isr_change_pending = pending;
+            if !pending {
+                leadership.isr_proposed.clear();
+            }
+        }
+    }
+
+    /// The proposal is being written: until the coordinator answers, the controller may elect
+    /// from either ISR.
+    pub fn propose_isr(&mut self, proposal: &IsrProposal) {
+        if let Role::Leader(leadership) = &mut self.role {
+            leadership.isr_change_pending = true;
+            leadership.isr_proposed = proposal.isr.iter().copied().collect();
         }
     }
 
@@ -652,6 +714,7 @@ impl Replica {
                 leadership.isr = isr.iter().copied().collect();
                 leadership.state_version = new_version;
                 leadership.isr_change_pending = false;
+                leadership.isr_proposed.clear();
                 self.confirmed_at = now;
             }
         }
@@ -700,6 +763,7 @@ impl Replica {
         };
         self.epochs.truncate_from(end);
         self.hw = self.hw.min(end);
+        self.clamp_head(end);
         // Forget batches that are gone: rebuild the producer table from what remains.
         self.producers = ProducerState::default();
         match self.log.batches() {

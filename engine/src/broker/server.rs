@@ -1,4 +1,5 @@
-//! The broker node: serves produce, fetch, epoch-end, metadata and create-topic requests (and
+//! The broker node: serves produce, fetch, epoch-end, metadata, create-topic and (through
+//! `delete_records`) delete-records requests (and
 //! hands consumer-group requests to `group_coordinator`), and runs its background loops — the coordinator session, the metadata watcher that turns
 //! partition states into leader and follower roles, the controller candidacy, ISR maintenance,
 //! interval syncs, and one fetcher per followed partition.
@@ -8,16 +9,17 @@
 //! a network call.
 
 use crate::broker::controller;
+use crate::broker::delete_records;
 use crate::broker::fetcher;
 use crate::broker::group_coordinator;
 use crate::broker::group_table::GroupTable;
 use crate::broker::options::BrokerOptions;
 use crate::broker::protocol::{
     BrokerError, BrokerId, BrokerInfo, BrokerRequest, BrokerResponse, CreateTopicRequest,
-    FetchRequest, MetadataResponse, PartitionMetadata, ProduceRequest, TopicMetadata,
-    TopicPartition,
+    FetchRequest, MetadataResponse, Overflow, PartitionMetadata, ProduceRequest, TopicMetadata,
+    TopicPartition, CAPACITY_MAX,
 };
-use crate::broker::replica::{Produced, Replica, Role};
+use crate::broker::replica::{queue, Produced, Replica, Role};
 use crate::broker::session::{self, SessionSlot};
 use crate::broker::txn_coordinator;
 use crate::broker::txn_table::TxnTable;
@@ -224,11 +226,17 @@ async fn handle(shared: &Arc<Shared>, request: BrokerRequest) -> BrokerResponse 
             txn_coordinator::check_back_answer(shared, txn_id, local).await
         }
         BrokerRequest::DescribeTxn { txn_id } => txn_coordinator::describe(shared, &txn_id),
+        BrokerRequest::DeleteRecords {
+            tp,
+            before,
+            expected_head,
+            timeout_ms,
+        } => delete_records::delete_records(shared, tp, before, expected_head, timeout_ms).await,
     };
     result.unwrap_or_else(BrokerResponse::Error)
 }
 
-fn unknown_or_not_leader(view: &ClusterView, tp: &TopicPartition) -> BrokerError {
+pub(crate) fn unknown_or_not_leader(view: &ClusterView, tp: &TopicPartition) -> BrokerError {
     match view.states.get(tp) {
         Some(entry) => BrokerError::NotLeader {
             leader_hint: entry.state.leader,
@@ -284,7 +292,11 @@ async fn fetch(shared: &Arc<Shared>, request: FetchRequest) -> Result<BrokerResp
             };
             let response =
                 replica.fetch(&request, Instant::now(), shared.options.metadata_expiry)?;
-            if !response.batches.is_empty() || Instant::now() >= deadline {
+            // A follower behind on the head hears of it at once, so a delete replicates in
+            // about one round trip rather than one long poll.
+            let head_news =
+                queue::head_news(request.replica.as_ref(), request.offset, response.log_start);
+            if !response.batches.is_empty() || head_news || Instant::now() >= deadline {
                 return Ok(BrokerResponse::Fetched(response));
             }
         }
@@ -308,6 +320,8 @@ fn metadata(view: &ClusterView, topics: Option<Vec<String>>) -> MetadataResponse
         .map(|(name, assignment)| TopicMetadata {
             name: name.clone(),
             min_insync: assignment.min_insync,
+            capacity: assignment.capacity,
+            overflow: assignment.overflow,
             partitions: assignment
                 .replicas
                 .iter()
@@ -347,6 +361,12 @@ pub(crate) async fn create_topic(
     if request.min_insync == 0 || request.min_insync > request.replication {
         return invalid("min_insync must be in 1..=replication".into());
     }
+    if request
+        .capacity
+        .is_some_and(|capacity| capacity == 0 || capacity > CAPACITY_MAX)
+    {
+        return invalid(format!("capacity must be in 1..={CAPACITY_MAX} records"));
+    }
     let live: Vec<BrokerId> = shared.lock().view.brokers.keys().copied().collect();
     if request.replication == 0 || request.replication as usize > live.len() {
         return invalid(format!(
@@ -366,6 +386,8 @@ pub(crate) async fn create_topic(
     let assignment = TopicAssignment {
         replicas,
         min_insync: request.min_insync,
+        capacity: request.capacity,
+        overflow: request.overflow,
     };
     let Some(registered) = shared.session.get() else {
         return Err(BrokerError::CoordinatorUnavailable);
@@ -467,7 +489,12 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
             continue;
         };
         replica.replicas = replicas.clone();
-        replica.min_insync = view.topics.get(&tp.topic).map_or(1, |a| a.min_insync);
+        let assignment = view.topics.get(&tp.topic);
+        replica.min_insync = assignment.map_or(1, |a| a.min_insync);
+        replica.set_bound(
+            assignment.and_then(|a| a.capacity),
+            assignment.map_or(Overflow::Reject, |a| a.overflow),
+        );
         let partition: &PartitionState = &entry.state;
         let epoch = partition.leader_epoch;
         let current = replica.leader_epoch();
@@ -527,7 +554,7 @@ async fn isr_loop(shared: Arc<Shared>) {
                 .collect();
             for proposal in &proposals {
                 if let Some(replica) = state.replicas.get_mut(&proposal.tp) {
-                    replica.set_isr_change_pending(true);
+                    replica.propose_isr(proposal);
                 }
             }
             proposals

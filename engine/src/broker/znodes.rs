@@ -9,7 +9,7 @@
 //! /brokers/topics/<t>/partitions/<p>/state        persistent: PartitionState
 //! ```
 
-use crate::broker::protocol::{BrokerId, TopicPartition};
+use crate::broker::protocol::{BrokerId, Overflow, TopicPartition};
 use crate::env::NodeAddr;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,9 @@ pub struct TopicAssignment {
     /// Replicas of each partition, preferred leader first.
     pub replicas: Vec<Vec<BrokerId>>,
     pub min_insync: u32,
+    /// Records each partition holds at most between its head and its end; `None`: unbounded.
+    pub capacity: Option<u64>,
+    pub overflow: Overflow,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -236,6 +236,28 @@ impl ClusterClient {
         }
     }
 
+    /// One `DeleteRecords` attempt to the current leader: moves the partition's head to at least
+    /// `before` (a compare-and-set when `expected_head` is given) and returns the head it left,
+    /// once every in-sync replica holds it. A timeout or transport error leaves it unknown.
+    pub async fn delete_records(
+        &mut self,
+        tp: &TopicPartition,
+        before: u64,
+        expected_head: Option<u64>,
+    ) -> Result<u64, ClusterError> {
+        let timeout = self.options.produce_timeout;
+        let request = BrokerRequest::DeleteRecords {
+            tp: tp.clone(),
+            before,
+            expected_head,
+            timeout_ms: timeout.as_millis() as u64,
+        };
+        match self.to_leader(tp, request, timeout).await? {
+            BrokerResponse::RecordsDeleted { head } => Ok(head),
+            other => Err(ClusterError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     /// One fetch (as a consumer: records below the high watermark) from the current leader.
     pub async fn fetch(
         &mut self,

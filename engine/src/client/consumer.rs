@@ -81,6 +81,19 @@ pub struct PollResult {
     pub events: Vec<SequenceEvent>,
     /// Set when this poll joined the group: the generation and this consumer's partitions.
     pub rebalanced: Option<(u64, Vec<TopicPartition>)>,
+    /// Positions this poll moved because the leader answered `OffsetOutOfRange` (the records
+    /// below a partition's head were deleted or dropped, or the log is shorter than the
+    /// position): a jump the consumer did not read its way through, like a rebalance.
+    pub resets: Vec<PositionReset>,
+}
+
+/// A position the consumer moved from `from` (the offset it asked for) to `to` after
+/// `OffsetOutOfRange`, per `auto_offset_reset`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionReset {
+    pub tp: TopicPartition,
+    pub from: u64,
+    pub to: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -332,11 +345,16 @@ impl Consumer {
                     Some(Position::Reset(reset)) => *reset,
                     _ => self.options.auto_offset_reset,
                 };
-                let offset = match reset {
+                let to = match reset {
                     OffsetReset::Earliest => start,
                     OffsetReset::Latest => end,
                 };
-                self.set_position(tp, offset);
+                self.set_position(tp, to);
+                result.resets.push(PositionReset {
+                    tp: tp.clone(),
+                    from: offset,
+                    to,
+                });
                 return;
             }
             Err(error) => {

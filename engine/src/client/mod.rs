@@ -16,6 +16,7 @@ pub mod txn_store;
 pub use cluster::{ClusterClient, ClusterClientOptions, ClusterError};
 pub use consumer::{
     Consumer, ConsumerError, ConsumerOptions, ConsumerRecord, OffsetReset, PollResult,
+    PositionReset,
 };
 pub use group_member::GroupError;
 pub use interceptor::{

@@ -319,11 +319,16 @@ impl Disk {
     pub fn rename(&self, from: &Path, to: &Path) -> Result<(), DiskError> {
         let (source, target) = (self.full_path(from), self.full_path(to));
         self.check_write(DiskOp::Rename, &source)?;
+        // A file renamed over another frees the other's bytes; without this, every
+        // `write_atomic` of the same file would count its size again towards a disk-full fault.
+        let replaced = self.file_len(&target).unwrap_or(0);
         let result = match self.mode {
             Mode::Real => std::fs::rename(&source, &target),
             Mode::Sim => sim_fs::rename(&source, &target),
         };
-        result.map_err(|error| DiskError::io(DiskOp::Rename, &source, error))
+        result.map_err(|error| DiskError::io(DiskOp::Rename, &source, error))?;
+        self.faults.release(replaced);
+        Ok(())
     }
 
     /// Removes a file. Durable only after `sync_dir` of its parent.

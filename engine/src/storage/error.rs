@@ -24,6 +24,9 @@ pub enum StorageError {
     /// A replicated batch did not start where the log ends.
     #[error("batch starts at {got}, the log ends at {expected}")]
     NonContiguous { expected: u64, got: u64 },
+    /// A partition's head file failed its checksum or framing check when read.
+    #[error("corrupt head file {path}: {reason}")]
+    CorruptHead { path: String, reason: String },
     /// The batch is empty or larger than `BATCH_BYTES_MAX`.
     #[error("invalid batch: {reason}")]
     InvalidBatch { reason: String },

@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod error;
 pub mod fsync_policy;
+pub mod head;
 pub mod index;
 pub mod log;
 pub mod segment;
@@ -17,4 +18,5 @@ pub mod segment;
 pub use batch::{BatchMeta, Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES};
 pub use error::StorageError;
 pub use fsync_policy::FsyncPolicy;
+pub use head::HeadFile;
 pub use log::{AppendInfo, Log, LogOptions};

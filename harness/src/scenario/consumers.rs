@@ -139,6 +139,26 @@ pub(super) fn resolve(
             let hint = "members of one group go in its members count";
             return Err(Invalid::new(&group_path.key("name"), problem, hint));
         }
+        // A bounded queue's records leave it once its group commits them (the members purge
+        // what they committed), so a second group would miss them: one group per queue.
+        for topic in &group.topics {
+            let bounded = scope
+                .topics
+                .iter()
+                .any(|t| t.name == *topic && t.capacity.is_some());
+            let taken = groups.iter().find(|g: &&Group| g.topics.contains(topic));
+            if let (true, Some(other)) = (bounded, taken) {
+                let problem = Problem::Conflict {
+                    message: format!(
+                        "the bounded topic \"{topic}\" is already read by group \"{}\"",
+                        other.name
+                    ),
+                };
+                let hint = "a bounded queue has one consuming group (its members purge what \
+                            they commit); give this group other topics with topics: [...]";
+                return Err(Invalid::new(&group_path.key_itself("topics"), problem, hint));
+            }
+        }
         groups.push(group);
     }
     Ok(Consumers { groups })

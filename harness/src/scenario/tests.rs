@@ -33,6 +33,27 @@ seeds: 1..20
 expect: valid                         # or: {invalid: [lost-write]} for scenarios that must fail
 "#;
 
+/// Every workload section of issue 11: a token bucket, gateways, deadlines, bounded queues,
+/// slow consumers and a scale-out.
+const QUEUES: &str = "\
+name: queues
+cluster:
+  topics:
+    - {name: tokens, capacity: 5, overflow: reject}
+    - {name: requests, partitions: 2, capacity: 50, overflow: drop-oldest}
+    - {name: audit}
+network: {tick: 1ms}
+workload:
+  duration: 12s
+  tokens: {topic: tokens, rate: 20/s}
+  gateways: {count: 2, rate: 60/s, busy: 1s, idle: 2s}
+  producers: {topics: [requests], expiry: 250ms}
+  consumers:
+    groups:
+      - {name: workers, apply: unique-key, process: 20ms, scale_out: {at: 6s, to: 3}, topics: [requests]}
+      - {name: auditors, topics: [audit]}
+";
+
 /// A small valid scenario whose lines the error tests edit one at a time.
 const BASE: &str = "\
 name: base
@@ -108,6 +129,8 @@ fn design_example_loads() {
             acks: Acks::All,
             idempotent: true,
             mode: ProducerMode::Sync,
+            topics: vec!["orders".into()],
+            expiry_ms: None,
         })
     );
     assert_eq!(
@@ -126,6 +149,9 @@ fn design_example_loads() {
                 name: "billing".into(),
                 members: 2,
                 apply: ApplyStrategy::RecordAndCheck,
+                topics: vec!["orders".into()],
+                process_ms: 0,
+                scale_out: None,
             }]
         })
     );
@@ -293,6 +319,7 @@ fn round_trip_gives_the_same_scenario() {
     for (label, source) in [
         ("design", DESIGN_EXAMPLE.to_owned()),
         ("base", BASE.to_owned()),
+        ("queues", QUEUES.to_owned()),
     ] {
         let scenario = load_str(&source, label).expect("loads");
         let yaml = scenario.to_yaml().expect("serialises");
@@ -728,4 +755,26 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn queue_workloads_resolve_with_their_topics() {
+    let scenario = load_str(QUEUES, "queues.yaml").expect("loads");
+    assert_eq!(scenario.network.tick_ms, 1);
+    let workload = &scenario.workload;
+    let tokens = workload.tokens.as_ref().expect("tokens");
+    assert_eq!((tokens.topic.as_str(), tokens.capacity), ("tokens", 5));
+    assert_eq!(workload.gateways.as_ref().map(|g| g.count), Some(2));
+    let groups = &workload.consumers.as_ref().expect("groups").groups;
+    assert_eq!(groups[1].topics, vec!["audit".to_owned()]);
+    assert_eq!(groups[0].scale_out, Some(ScaleOut { at_ms: 6_000, to: 3 }));
+    // producer, token generator, 2 gateways, 3 workers (2 join late), 1 auditor.
+    assert_eq!(workload.client_roles().len(), 8);
+    let error = load_err(&QUEUES.replace("rate: 20/s}", "rate: 20/s, size: 5}"));
+    assert!(error.to_string().contains("unknown key `size`"), "{error}");
+    // The token bucket's topic is nobody else's, and a bounded queue has one group.
+    let error = load_err(&QUEUES.replace("{name: auditors, topics: [audit]}", "{name: auditors}"));
+    assert!(error.to_string().contains("already read by group"), "{error}");
+    let error = load_err(&QUEUES.replace("topics: [audit]}", "topics: [tokens]}"));
+    assert!(error.to_string().contains("token bucket's topic"), "{error}");
 }
