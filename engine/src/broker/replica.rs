@@ -11,6 +11,8 @@
 //! The head (what consumers may still read) and its replication live in `queue`.
 
 pub mod queue;
+#[cfg(test)]
+mod isr_tests;
 
 use crate::broker::epoch_cache::EpochCache;
 use crate::broker::producer_state::{Admission, ProducerState};
@@ -498,7 +500,10 @@ impl Replica {
         };
         let mut candidate = durable_end;
         let replicated = !self.bugs.has(Bug::AcksAllWithoutReplication);
-        for member in &leadership.isr {
+        // While an ISR change is being written (or its outcome is unknown), the controller may
+        // elect from either ISR: an acknowledged write must be on every member of both, or a
+        // member being added could be elected without it (Kafka's "maximal ISR", KIP-497).
+        for member in leadership.isr.union(&leadership.isr_proposed) {
             if *member == self.me || !replicated {
                 continue;
             }
@@ -688,13 +693,33 @@ impl Replica {
         })
     }
 
-    pub fn set_isr_change_pending(&mut self, pending: bool) {
+    /// The ISR change could not be written, or its outcome is unknown. A new proposal may
+    /// follow, but the proposed members keep counting for acknowledgements until a read of
+    /// the coordinator's state shows whether the write landed (`reconcile_isr`).
+    pub fn isr_change_failed(&mut self) {
         if let Role::Leader(leadership) = &mut self.role {
-            leadership.isr_change_pending = pending;
-            if !pending {
-                leadership.isr_proposed.clear();
-            }
+            leadership.isr_change_pending = false;
         }
+    }
+
+    /// The coordinator's state for this leader's epoch, as the metadata loop read it: a newer
+    /// version means a write of ours landed after all (its answer was lost), so its ISR is the
+    /// one the controller elects from; the same version means it did not land.
+    pub fn reconcile_isr(&mut self, isr: &[BrokerId], version: u64, now: Instant) {
+        let Role::Leader(leadership) = &mut self.role else {
+            return;
+        };
+        self.confirmed_at = now;
+        if leadership.isr_change_pending {
+            return; // A write is in flight: its answer decides.
+        }
+        if version > leadership.state_version {
+            tracing::info!(tp = %self.tp, ?isr, version, "ISR read back from the coordinator");
+            leadership.isr = isr.iter().copied().collect();
+            leadership.state_version = version;
+        }
+        leadership.isr_proposed.clear();
+        self.advance_hw();
     }
 
     /// The proposal is being written: until the coordinator answers, the controller may elect

@@ -503,7 +503,9 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
         }
         match partition.leader {
             Some(leader) if leader == me => match &replica.role {
-                Role::Leader(leadership) if leadership.epoch == epoch => replica.confirmed_at = now,
+                Role::Leader(leadership) if leadership.epoch == epoch => {
+                    replica.reconcile_isr(&partition.isr, entry.version, now)
+                }
                 // Only lead on a state written after this incarnation registered: an older one
                 // may predate a restart that lost unsynced data.
                 _ if entry.mzxid > registration_zxid => {
@@ -604,8 +606,9 @@ async fn isr_loop(shared: Arc<Shared>) {
                         stat.version,
                         Instant::now(),
                     ),
-                    // Lost a race (or the coordinator is away): the metadata loop will re-read.
-                    None => replica.set_isr_change_pending(false),
+                    // Lost a race, or the coordinator is away and the write may have landed: the
+                    // metadata loop re-reads the state and reconciles.
+                    None => replica.isr_change_failed(),
                 }
             }
         }
