@@ -86,7 +86,19 @@ fn a_record_delivered_twice_is_caught() {
 #[test]
 fn a_value_corrupted_in_a_poll_is_caught() {
     let mut ops = synthetic(9);
-    poll_records(&mut ops, 10, 1)[0][1] = json!(-5);
+    // A poll from the 10th on whose first record's offset was acknowledged by a send, so the
+    // corrupted read contradicts the acknowledgement.
+    let history = History::from_ops(ops.clone()).expect("valid");
+    let acked = |record: &Value| {
+        record[1]
+            .as_i64()
+            .and_then(|value| history.log().write_of(value))
+            .is_some_and(|write| write.offset.is_some())
+    };
+    let n = (10..)
+        .find(|&n| acked(&poll_records(&mut ops, n, 1)[0]))
+        .expect("such a poll");
+    poll_records(&mut ops, n, 1)[0][1] = json!(-5);
     let checked = check_all(ops);
     let names = found(&checked);
     assert!(names.contains(&"garbage-read"), "{names:?}");
