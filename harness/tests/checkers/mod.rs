@@ -138,6 +138,37 @@ fn a_rolled_back_transaction_made_visible_is_caught() {
 }
 
 #[test]
+fn a_bucket_slower_than_the_gateways_admissions_is_caught() {
+    let mut ops = synthetic(12);
+    let state = ops.iter_mut().find(|op| op.f == F::FinalState).unwrap();
+    state.value["token-buckets"]["tokens/0"]["rate-per-s"] = json!(100);
+    let checked = check_all(ops);
+    assert_eq!(found(&checked), vec!["rate-exceeded"]);
+}
+
+#[test]
+fn a_message_expired_before_its_deadline_is_caught() {
+    let mut ops = synthetic(13);
+    let expired = ops
+        .iter()
+        .find(|op| op.f == F::Expired)
+        .expect("an expiry")
+        .value["value"]
+        .clone();
+    // Its send (invoke and completion) said it would keep for a long while yet.
+    for op in ops.iter_mut().filter(|op| op.f == F::Send) {
+        for mop in op.value.as_array_mut().unwrap() {
+            let sent = mop[2].get(1).unwrap_or(&mop[2]).clone();
+            if sent == expired {
+                mop[3] = json!({"deadline": 1_000_000_000_000_000u64});
+            }
+        }
+    }
+    let checked = check_all(ops);
+    assert_eq!(found(&checked), vec!["premature-expiry"]);
+}
+
+#[test]
 fn run_results_render_stably() {
     let text = r#"{"index":0,"time":1000000000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/0",18]]}
 {"index":1,"time":1100000000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]],["send","orders/0",[1,18]]]}
