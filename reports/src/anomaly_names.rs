@@ -1,9 +1,9 @@
 //! What each anomaly name of design.md section 9 means, in one sentence a reader who has not
 //! read the checker can follow, and the order reports list them in: data loss first, then log
-//! damage, ordering, transactions, consumption and liveness.
+//! damage, transactions, ordering, consumption, deadlines, liveness and rate limits.
 
 /// Anomaly names in report order; names not listed here come after, alphabetically.
-pub const ORDER: [&str; 21] = [
+pub const ORDER: [&str; 24] = [
     "lost-write",
     "unseen",
     "aborted-read",
@@ -24,11 +24,14 @@ pub const ORDER: [&str; 21] = [
     "double-apply",
     "missed-apply",
     "offset-regression",
+    "premature-expiry",
+    "late-apply",
     "no-recovery",
+    "rate-exceeded",
 ];
 
 /// Each check of design.md section 9 with the anomalies it reports.
-pub const CHECKS: [(&str, &[&str]); 7] = [
+pub const CHECKS: [(&str, &[&str]); 9] = [
     ("no-loss", &["lost-write", "unseen"]),
     (
         "log-consistency",
@@ -66,6 +69,8 @@ pub const CHECKS: [(&str, &[&str]); 7] = [
         &["double-apply", "missed-apply", "offset-regression"],
     ),
     ("liveness", &["no-recovery"]),
+    ("rate-bound", &["rate-exceeded"]),
+    ("deadlines", &["late-apply", "premature-expiry"]),
 ];
 
 /// The anomalies a check reports (empty for a check this table does not know).
@@ -109,6 +114,9 @@ pub fn meaning(name: &str) -> &'static str {
         "missed-apply" => "A consumer group committed past a message that was never applied.",
         "offset-regression" => "A consumer group's committed offset went down.",
         "no-recovery" => "After every fault was lifted, the cluster served no successful send or poll within the scenario's recovery bound.",
+        "rate-exceeded" => "A gateway admitted more requests within one interval than its token bucket's rate and capacity can pay for: the rate limit let traffic through.",
+        "late-apply" => "A consumer applied a message after its deadline had passed, acting on a request that had already expired.",
+        "premature-expiry" => "A consumer discarded a message as expired before its deadline (or one that had no deadline): a message that should have been applied was lost.",
         _ => "An anomaly reported by a checker; see its explanation.",
     }
 }

@@ -10,7 +10,10 @@
 //!
 //! - `double-apply`: one value's effect is in a group's state twice.
 //! - `missed-apply`: a group committed past an offset known to hold a value, but applied none
-//!   of the values seen there.
+//!   of the values seen there — and recorded none of them as `expired`. A message discarded
+//!   because its deadline had passed is accounted for, not lost (whether it expired on time is
+//!   the `deadlines` check's question). `expired` events belong to groups exactly as `apply`
+//!   ops do: to the group of the process that recorded them.
 //! - `offset-regression`: an ok commit of a group and key lower than one that had completed
 //!   before it was invoked (a stale-generation commit accepted), or a final committed offset
 //!   lower than an ok commit (a committed offset lost).
@@ -77,6 +80,8 @@ impl Checker for IdempotentConsumption {
         let mut snapshots: Vec<Vec<(KeyId, u64, u64)>> = vec![Vec::new(); history.slot_count()];
         // (group, value, key, op) of every ok apply.
         let mut applies: Vec<(u32, i64, KeyId, u64)> = Vec::new();
+        // (group, value) of every expired event.
+        let mut expiries: Vec<(u32, i64)> = Vec::new();
 
         for (op, body) in history.entries() {
             let slot = history.slot(op.index);
@@ -126,6 +131,9 @@ impl Checker for IdempotentConsumption {
                 }
                 (OpType::Ok, Body::Apply(apply)) => {
                     applies.push((group_of[slot], apply.value, apply.key, op.index));
+                }
+                (OpType::Ok, Body::Expired(expired)) => {
+                    expiries.push((group_of[slot], expired.value));
                 }
                 _ => {}
             }
@@ -234,6 +242,10 @@ impl Checker for IdempotentConsumption {
             });
         }
         if has_applied_state {
+            expiries.sort_unstable();
+            expiries.dedup();
+            let expired_by =
+                |group: u32, value: i64| expiries.binary_search(&(group, value)).is_ok();
             let nothing = Vec::new();
             for (&(group, key), &(commit, by)) in &points {
                 let set = applied.get(&group).unwrap_or(&nothing);
@@ -246,10 +258,10 @@ impl Checker for IdempotentConsumption {
                 for run in key_log.order[..below]
                     .chunk_by(|&a, &b| log.observation(a).offset == log.observation(b).offset)
                 {
-                    if run
-                        .iter()
-                        .any(|&id| set.binary_search(&log.observation(id).value).is_ok())
-                    {
+                    if run.iter().any(|&id| {
+                        let value = log.observation(id).value;
+                        set.binary_search(&value).is_ok() || expired_by(group, value)
+                    }) {
                         continue;
                     }
                     let seen = log.observation(run[0]);
@@ -392,5 +404,56 @@ mod tests {
             ),
         );
         assert_unknown(&result);
+    }
+
+    #[test]
+    fn an_expired_message_is_not_a_missed_apply() {
+        // Value 11 expired in process 2 (group billing): accounted for, not missed.
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":5500,"process":2,"type":"ok","f":"expired","value":{"key":"orders/0","value":11,"offset":1}}
+                   {"index":7,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":8,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":9,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
+            ),
+        );
+        assert_valid(&result);
+    }
+
+    #[test]
+    fn a_skipped_message_that_did_not_expire_is_still_missed() {
+        // Value 10 expired, but 11 was neither applied nor expired.
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":5500,"process":2,"type":"ok","f":"expired","value":{"key":"orders/0","value":10,"offset":0}}
+                   {"index":7,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":8,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":9,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
+            ),
+        );
+        assert_exactly(&result, &["missed-apply"]);
+        let missed = &result.anomalies["missed-apply"];
+        assert_eq!(missed.len(), 1);
+        assert_eq!(missed[0].value, Some(11));
+    }
+
+    #[test]
+    fn an_expiry_in_another_group_excuses_nothing() {
+        // Process 3 is in group audit; its expiry of 11 says nothing about billing.
+        let result = check(
+            &IdempotentConsumption,
+            &with_log(
+                r#"{"index":6,"time":5100,"process":3,"type":"invoke","f":"subscribe","value":{"group":"audit","topics":["orders"]}}
+                   {"index":7,"time":5200,"process":3,"type":"ok","f":"subscribe","value":{"group":"audit","topics":["orders"]}}
+                   {"index":8,"time":5500,"process":3,"type":"ok","f":"expired","value":{"key":"orders/0","value":11,"offset":1}}
+                   {"index":9,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":10,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":3}}
+                   {"index":11,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
+            ),
+        );
+        assert_exactly(&result, &["missed-apply"]);
+        assert_eq!(result.anomalies["missed-apply"][0].value, Some(11));
     }
 }

@@ -11,24 +11,28 @@
 //! - Output is deterministic: anomalies are listed in history order, maps are `BTreeMap`s.
 
 pub mod consumer_order;
+pub mod deadlines;
 pub mod exactly_once_txn;
 pub mod idempotent_consumption;
 pub mod liveness;
 pub mod log_consistency;
 pub mod no_loss;
 pub mod per_producer_order;
+pub mod rate_bound;
 pub mod run_result;
 
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use consumer_order::ConsumerOrder;
+pub use deadlines::Deadlines;
 pub use exactly_once_txn::ExactlyOnceTxn;
 pub use idempotent_consumption::IdempotentConsumption;
 pub use liveness::Liveness;
 pub use log_consistency::LogConsistency;
 pub use no_loss::NoLoss;
 pub use per_producer_order::PerProducerOrder;
+pub use rate_bound::RateBound;
 pub use run_result::{history_check, history_stats, run_result, RunMeta};
 
 use crate::history::History;
@@ -42,7 +46,7 @@ use std::time::Duration;
 pub const ANOMALIES_PER_NAME_MAX: usize = 1000;
 
 /// Every check, in the order of design.md section 9.
-pub const CHECK_NAMES: [&str; 7] = [
+pub const CHECK_NAMES: [&str; 9] = [
     no_loss::NAME,
     log_consistency::NAME,
     per_producer_order::NAME,
@@ -50,6 +54,8 @@ pub const CHECK_NAMES: [&str; 7] = [
     exactly_once_txn::NAME,
     idempotent_consumption::NAME,
     liveness::NAME,
+    rate_bound::NAME,
+    deadlines::NAME,
 ];
 
 /// Knobs a scenario sets for its checks.
@@ -233,6 +239,8 @@ pub fn all() -> Vec<Box<dyn Checker>> {
         Box::new(ExactlyOnceTxn),
         Box::new(IdempotentConsumption),
         Box::new(Liveness),
+        Box::new(RateBound),
+        Box::new(Deadlines),
     ]
 }
 
@@ -401,6 +409,8 @@ mod tests {
                 &["double-apply", "missed-apply", "offset-regression"],
             ),
             ("liveness", &["no-recovery"]),
+            ("rate-bound", &["rate-exceeded"]),
+            ("deadlines", &["late-apply", "premature-expiry"]),
         ];
         for (check, anomalies) in design {
             for anomaly in *anomalies {
@@ -410,6 +420,28 @@ mod tests {
         let names: Vec<&str> = all().iter().map(|checker| checker.name()).collect();
         assert_eq!(names, CHECK_NAMES);
         assert!(by_name("no-loss").is_some() && by_name("no-such").is_none());
+    }
+
+    #[test]
+    fn scenarios_checkers_and_reports_name_the_same_checks() {
+        use crate::scenario::names::Keyword;
+        use crate::scenario::CheckName;
+        for check in CheckName::ALL {
+            let checker = by_name(check.as_str())
+                .unwrap_or_else(|| panic!("scenario check {} has no checker", check.as_str()));
+            let scenario: Vec<&str> = check.anomalies().iter().map(|a| a.as_str()).collect();
+            // A checker may report more than a scenario can expect (`garbage-read`).
+            for anomaly in &scenario {
+                assert!(checker.anomalies().contains(anomaly), "{anomaly}");
+            }
+            assert_eq!(
+                reports::anomaly_names::of_check(check.as_str()),
+                scenario.as_slice(),
+                "{}",
+                check.as_str()
+            );
+        }
+        assert_eq!(CheckName::ALL.len(), CHECK_NAMES.len());
     }
 
     #[test]

@@ -11,6 +11,11 @@
 //! like an ok send (which, having been read, it can never be missing). Without a drain, or if
 //! the drain never reached a key's end, an unread ok send above every read offset is
 //! undecided: the verdict is `unknown` unless some other write is provably lost.
+//!
+//! Bounded keys with `overflow: drop-oldest` delete their oldest records when full, by design.
+//! The final state's `dropped-below` names, per such key, the offset below which records may
+//! have been dropped: an unread send acknowledged below it is neither lost nor unseen, and an
+//! unread send on such a key whose offset is unknown is undecided (it may have been dropped).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
 use crate::history::{History, Outcome, WriteKind};
@@ -43,6 +48,9 @@ impl Checker for NoLoss {
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let log = history.log();
         let drain = history.drain();
+        let dropped_below = history
+            .final_state()
+            .and_then(|(index, state)| Some((index, state.dropped_below.as_ref()?)));
         let mut findings = Findings::default();
         let mut required = 0u64;
         for write in &log.writes {
@@ -64,6 +72,22 @@ impl Checker for NoLoss {
             let key_name = history.key_name(write.key);
             let key = log.key(write.key);
             let acked = write.completion.unwrap_or(write.invoke);
+            if let Some((final_index, &below)) =
+                dropped_below.and_then(|(index, keys)| Some((index, keys.get(&write.key)?)))
+            {
+                match write.offset {
+                    // Deleted by overflow: nobody was owed a read of it.
+                    Some(offset) if offset < below => continue,
+                    Some(_) => {}
+                    None => {
+                        findings.doubt(|| format!(
+                            "{key_name} value {} (op {acked}) was acknowledged at an unknown offset and never read, and the final state (op {final_index}) says overflow dropped {key_name}'s records below offset {below}, so it may have been dropped",
+                            write.value
+                        ));
+                        continue;
+                    }
+                }
+            }
             match (write.offset, key.read_max) {
                 (Some(offset), Some((read_max, proof))) if offset < read_max => {
                     let proof = log.observation(proof);
@@ -247,6 +271,90 @@ mod tests {
                {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
                {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
                {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[]}]]}"#,
+        );
+        assert_valid(&result);
+    }
+
+    /// orders/0 holds 17..=19 at offsets 0..=2; a drop-oldest partition of capacity 1 dropped
+    /// offsets 0 and 1, and the drain read the rest.
+    const DROPPED: &str = r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/0",18],["send","orders/0",19]]}
+        {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]],["send","orders/0",[1,18]],["send","orders/0",[2,19]]]}
+        {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+        {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+        {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[2,19]]}]]}
+        {"index":5,"time":6000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+        {"index":6,"time":7000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[]}]]}"#;
+
+    fn dropped_below(offset: u64) -> String {
+        format!(
+            r#"{DROPPED}
+               {{"index":7,"time":8000,"process":"nemesis","type":"ok","f":"final-state","value":{{"dropped-below":{{"orders/0":{offset}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn records_dropped_by_overflow_are_not_lost() {
+        assert_valid(&check(&NoLoss, &dropped_below(2)));
+    }
+
+    #[test]
+    fn a_record_at_or_above_the_drop_point_is_still_lost() {
+        // Only offset 0 may have been dropped: offset 1 was read past and never returned.
+        let result = check(&NoLoss, &dropped_below(1));
+        assert_exactly(&result, &["lost-write"]);
+        assert_eq!(result.anomalies["lost-write"][0].value, Some(18));
+        // Without the final state's word, both are lost.
+        let result = check(&NoLoss, DROPPED);
+        assert_eq!(result.count("lost-write"), 2);
+    }
+
+    #[test]
+    fn an_unread_record_above_the_drop_point_is_unseen() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/0",18]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]],["send","orders/0",[1,18]]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[]}]]}
+               {"index":5,"time":6000,"process":"nemesis","type":"ok","f":"final-state","value":{"dropped-below":{"orders/0":1}}}"#,
+        );
+        assert_exactly(&result, &["unseen"]);
+        assert_eq!(result.anomalies["unseen"][0].value, Some(18));
+    }
+
+    #[test]
+    fn an_unread_record_at_an_unknown_offset_on_a_dropping_key_is_undecided() {
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[null,17]]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[]}]]}
+               {"index":5,"time":6000,"process":"nemesis","type":"ok","f":"final-state","value":{"dropped-below":{"orders/0":1}}}"#,
+        );
+        let reason = assert_unknown(&result);
+        assert!(reason.contains("may have been dropped"), "{reason}");
+    }
+
+    #[test]
+    fn tokens_taken_by_gateways_were_read() {
+        // The generator sent tokens 0..=2; gateways took 0 (ok) and read 1 before an unknown
+        // take (info); both are gone from the bucket, whose drain starts at 2.
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","tokens/0",100],["send","tokens/0",101],["send","tokens/0",102]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","tokens/0",[0,100]],["send","tokens/0",[1,101]],["send","tokens/0",[2,102]]]}
+               {"index":2,"time":3000,"process":2,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":1}}
+               {"index":3,"time":4000,"process":2,"type":"ok","f":"admit","value":{"key":"tokens/0","request":1,"token":[0,100]}}
+               {"index":4,"time":4000,"process":2,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":2}}
+               {"index":5,"time":5000,"process":2,"type":"info","f":"admit","value":{"key":"tokens/0","request":2,"token":[1,101]}}
+               {"index":6,"time":6000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":7,"time":7000,"process":3,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":8,"time":8000,"process":3,"type":"ok","f":"poll","value":[["poll",{"tokens/0":[[2,102]]}]]}
+               {"index":9,"time":8000,"process":3,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":10,"time":9000,"process":3,"type":"ok","f":"poll","value":[["poll",{"tokens/0":[]}]]}"#,
         );
         assert_valid(&result);
     }

@@ -7,15 +7,29 @@
 //! | f | invoke | completion |
 //! |---|---|---|
 //! | `send` | `[["send",k,v], ...]` | `[["send",k,[o,v]], ...]`, `o` may be `null` |
+//! | `send` with a deadline | `[["send",k,v,{"deadline":d}], ...]` | `[["send",k,[o,v],{"deadline":d}], ...]` |
 //! | `poll` | `[["poll"]]` | `[["poll",{k:[[o,v], ...]}]]` |
 //! | `txn` | a mix of send and poll micro-ops | same |
 //! | `assign`, `subscribe` | `[k, ...]` or `{"group":g,"keys":[k...],"topics":[t...],"generation":n}` | same |
 //! | `commit-offsets` | `{k:o, ...}` (the next offset to read) | same |
 //! | `txn-send` | `{"txn":id,"key":k,"value":v}` | plus `"local":"commit"\|"rollback"\|"unknown"` |
 //! | `apply` | `{"key":k,"value":v,"offset":o}` | same |
+//! | `expired` | event, `ok`: `{"key":k,"value":v,"offset":o}`, `o` may be `null` or absent | |
+//! | `admit` | `{"key":k,"request":r}` | `ok`: plus `"token":[o,v]`; `info`: may add it; `fail`: same as invoke |
 //! | `sequence-gap` | event: `{"key":k,"producer":p,"expected":n,"got":m}` | |
 //! | `final-state` | event: see [`super::final_state`] | |
 //! | `crash`, nemesis | free-form | |
+//!
+//! A deadline `d` is simulated nanoseconds since the run began (the unit of an op's `time`):
+//! the message may be applied up to and including `d`, and expires after it. The invoke
+//! carries it; a completion may repeat it (the same number) or leave it out, never add one.
+//! `expired` is a consumer's event: it discarded value `v` unapplied because its deadline had
+//! passed. `admit` is a gateway's request for one token of the token bucket behind key `k`
+//! (whose rate and capacity the final state records) before it admits request `r`; request ids
+//! are integers, unique per run. `ok` means it took the token record `[o,v]` and admitted the
+//! request; `fail` means no token was consumed and the request was rejected; `info` means the
+//! request was rejected but whether the token it names (if any) was consumed is unknown. A
+//! token an `admit` names is a record the gateway read: the inferred log counts it as a read.
 
 use super::final_state::FinalState;
 use super::op::{OpType, F};
@@ -78,6 +92,8 @@ pub enum Body {
     CommitOffsets(Vec<(KeyId, u64)>),
     TxnSend(TxnSend),
     Apply(Apply),
+    Expired(Expired),
+    Admit(Admit),
     FinalState(Box<FinalState>),
     SequenceGap(SequenceGap),
     /// `crash` and nemesis ops: free-form values no checker reads.
@@ -106,6 +122,8 @@ pub struct SendMop {
     pub value: i64,
     /// The offset the broker assigned; `None` on an invoke, or when the client never learned it.
     pub offset: Option<u64>,
+    /// When the message expires, in simulated ns since the run began; `None`: never.
+    pub deadline: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +199,26 @@ pub struct Apply {
     pub offset: Option<u64>,
 }
 
+/// A consumer discarded a message unapplied because its deadline had passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expired {
+    pub key: KeyId,
+    pub value: i64,
+    pub offset: Option<u64>,
+}
+
+/// A gateway's request for a token from the bucket behind `key`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admit {
+    /// The token key (e.g. `"tokens/0"`).
+    pub key: KeyId,
+    /// The request the gateway is admitting; unique per run.
+    pub request: i64,
+    /// The token record taken: always on `ok` completions, possibly on `info` ones (read, but
+    /// whether it was consumed is unknown), never on invokes and `fail`s.
+    pub token: Option<Record>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SequenceGap {
     pub key: KeyId,
@@ -237,18 +275,21 @@ pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Res
         }
         F::TxnSend => decode_txn_send(kind, value, keys).map(Body::TxnSend),
         F::Apply => {
-            let map = object(value, &VALUE)?;
-            only_fields(map, &["key", "value", "offset"], &VALUE)?;
-            let offset = match map.get("offset") {
-                None | Some(Value::Null) => None,
-                Some(offset) => Some(offset_of(offset, &At::Field(&VALUE, "offset"))?),
-            };
-            Ok(Body::Apply(Apply {
-                key: key_field(map, keys)?,
-                value: integer_of(field(map, "value", &VALUE)?, &At::Field(&VALUE, "value"))?,
-                offset,
-            }))
+            let (key, value, offset) = decode_delivery(value, keys)?;
+            Ok(Body::Apply(Apply { key, value, offset }))
         }
+        F::Expired => {
+            // An invoke is refused by the history's pairing rule for events.
+            if matches!(kind, OpType::Fail | OpType::Info) {
+                return Err(format!(
+                    "type: an expired event is recorded once as ok (the consumer did discard the message), not {}",
+                    kind.as_str()
+                ));
+            }
+            let (key, value, offset) = decode_delivery(value, keys)?;
+            Ok(Body::Expired(Expired { key, value, offset }))
+        }
+        F::Admit => decode_admit(kind, value, keys).map(Body::Admit),
         F::SequenceGap => {
             let map = object(value, &VALUE)?;
             only_fields(map, &["key", "producer", "expected", "got"], &VALUE)?;
@@ -315,9 +356,9 @@ fn decode_mops(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Ve
 }
 
 fn decode_send(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<SendMop, String> {
-    if parts.len() != 3 {
+    if !(3..=4).contains(&parts.len()) {
         return Err(format!(
-            "{at}: a send micro-op is [\"send\",key,value] or [\"send\",key,[offset,value]]"
+            "{at}: a send micro-op is [\"send\",key,value] or [\"send\",key,[offset,value]], optionally followed by {{\"deadline\":ns}}"
         ));
     }
     let key = intern(keys, string_of(&parts[1], &At::Index(at, 1))?, at)?;
@@ -333,7 +374,27 @@ fn decode_send(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<SendMop,
         Value::Array(_) => return Err(format!("{}: expected [offset, value]", At::Index(at, 2))),
         value => (None, integer_of(value, &At::Index(at, 2))?),
     };
-    Ok(SendMop { key, value, offset })
+    let deadline = match parts.get(3) {
+        None => None,
+        Some(options) => {
+            let options_at = At::Index(at, 3);
+            let map = options.as_object().ok_or_else(|| {
+                format!(
+                    "{options_at}: expected {{\"deadline\":ns}} after the value, found {}",
+                    shape(options)
+                )
+            })?;
+            only_fields(map, &["deadline"], &options_at)?;
+            let deadline = field(map, "deadline", &options_at)?;
+            Some(offset_of(deadline, &At::Field(&options_at, "deadline"))?)
+        }
+    };
+    Ok(SendMop {
+        key,
+        value,
+        offset,
+        deadline,
+    })
 }
 
 fn decode_poll(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<PollMop, String> {
@@ -358,19 +419,7 @@ fn decode_poll(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<PollMop,
                 })?;
                 let mut decoded = Vec::with_capacity(list.len());
                 for (position, record) in list.iter().enumerate() {
-                    let record_at = At::Index(&key_at, position);
-                    match record.as_array().map(Vec::as_slice) {
-                        Some([offset, value]) => decoded.push(Record {
-                            offset: offset_of(offset, &At::Index(&record_at, 0))?,
-                            value: integer_of(value, &At::Index(&record_at, 1))?,
-                        }),
-                        _ => {
-                            return Err(format!(
-                                "{record_at}: expected [offset, value], found {}",
-                                shape(record)
-                            ))
-                        }
-                    }
+                    decoded.push(record_of(record, &At::Index(&key_at, position))?);
                 }
                 reads.push(KeyReads {
                     key: intern(keys, name, &map_at)?,
@@ -382,6 +431,55 @@ fn decode_poll(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<PollMop,
         _ => Err(format!(
             "{at}: a poll micro-op is [\"poll\"] or [\"poll\",{{key: records}}]"
         )),
+    }
+}
+
+/// `{"key":k,"value":v,"offset":o}` of `apply` and `expired`; the offset may be `null` or absent.
+fn decode_delivery(value: &Value, keys: &mut Keys) -> Result<(KeyId, i64, Option<u64>), String> {
+    let map = object(value, &VALUE)?;
+    only_fields(map, &["key", "value", "offset"], &VALUE)?;
+    let offset = match map.get("offset") {
+        None | Some(Value::Null) => None,
+        Some(offset) => Some(offset_of(offset, &At::Field(&VALUE, "offset"))?),
+    };
+    Ok((
+        key_field(map, keys)?,
+        integer_of(field(map, "value", &VALUE)?, &At::Field(&VALUE, "value"))?,
+        offset,
+    ))
+}
+
+/// `{"key":k,"request":r}`, plus `"token":[o,v]` on an `ok` (always) or `info` (maybe)
+/// completion.
+fn decode_admit(kind: OpType, value: &Value, keys: &mut Keys) -> Result<Admit, String> {
+    let map = object(value, &VALUE)?;
+    only_fields(map, &["key", "request", "token"], &VALUE)?;
+    let request = integer_of(
+        field(map, "request", &VALUE)?,
+        &At::Field(&VALUE, "request"),
+    )?;
+    let token = match map.get("token") {
+        None | Some(Value::Null) => None,
+        Some(token) => Some(record_of(token, &At::Field(&VALUE, "token"))?),
+    };
+    match (kind, token.is_some()) {
+        (OpType::Invoke, true) => Err(
+            "value.token: an invoke cannot hold a token yet; the ok completion names the token it took"
+                .to_string(),
+        ),
+        (OpType::Ok, false) => Err(
+            "value: an ok admit names the token it took: add \"token\":[offset,value] (a request rejected for want of a token is a fail)"
+                .to_string(),
+        ),
+        (OpType::Fail, true) => Err(
+            "value.token: a failed admit took no token (the request was rejected); drop the token or record ok"
+                .to_string(),
+        ),
+        _ => Ok(Admit {
+            key: key_field(map, keys)?,
+            request,
+            token,
+        }),
     }
 }
 
@@ -524,6 +622,20 @@ pub(crate) fn integer_of(value: &Value, at: &At<'_>) -> Result<i64, String> {
     value
         .as_i64()
         .ok_or_else(|| format!("{at}: expected an integer value, found {value}"))
+}
+
+/// A record `[offset, value]`.
+pub(crate) fn record_of(record: &Value, at: &At<'_>) -> Result<Record, String> {
+    match record.as_array().map(Vec::as_slice) {
+        Some([offset, value]) => Ok(Record {
+            offset: offset_of(offset, &At::Index(at, 0))?,
+            value: integer_of(value, &At::Index(at, 1))?,
+        }),
+        _ => Err(format!(
+            "{at}: expected [offset, value], found {}",
+            shape(record)
+        )),
+    }
 }
 
 pub(crate) fn offset_of(value: &Value, at: &At<'_>) -> Result<u64, String> {

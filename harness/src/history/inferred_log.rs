@@ -1,5 +1,6 @@
 //! The log a history implies, built once and shared by every checker. Each sent value becomes
-//! a [`Write`] with its outcome; each acknowledged offset and each polled record becomes an
+//! a [`Write`] with its outcome; each acknowledged offset, each polled record and each token
+//! record an `admit` names (the gateway fetched it before taking it) becomes an
 //! [`Observation`] of a (key, offset, value). Per key, the observations sorted by offset are
 //! the inferred "version order" (Jepsen's term): the checkers compare what clients saw against
 //! it. The log is *inferred*, never trusted: two values at one offset, or one value at two
@@ -48,13 +49,15 @@ pub struct Write {
     pub read_first: Option<u32>,
     /// The first observation of this value at any (key, offset), ack or read.
     pub seen_first: Option<u32>,
+    /// The deadline its send carried (simulated ns); `None` for a message that never expires.
+    pub deadline: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
     /// An ok send's acknowledged offset.
     Ack,
-    /// A record an ok poll returned.
+    /// A record an ok poll returned, or the token record an ok or info `admit` read.
     Read,
 }
 
@@ -141,7 +144,10 @@ impl InferredLog {
                     write_base[position] = writes.len() as WriteId;
                     for mop in mops {
                         if let Mop::Send(send) = mop {
-                            writes.push(Write::new(send.key, send.value, WriteKind::Send, index));
+                            let mut write =
+                                Write::new(send.key, send.value, WriteKind::Send, index);
+                            write.deadline = send.deadline;
+                            writes.push(write);
                         }
                     }
                 }
@@ -200,6 +206,18 @@ impl InferredLog {
                                 }
                             }
                         }
+                    }
+                }
+                (OpType::Ok | OpType::Info, Body::Admit(admit)) => {
+                    if let Some(token) = admit.token {
+                        observations.push(Observation {
+                            key: admit.key,
+                            offset: token.offset,
+                            value: token.value,
+                            op: index,
+                            source: Source::Read,
+                            write: None,
+                        });
                     }
                 }
                 (kind, Body::TxnSend(_)) if op.f == F::TxnSend => {
@@ -331,6 +349,7 @@ impl Write {
             reads: 0,
             read_first: None,
             seen_first: None,
+            deadline: None,
         }
     }
 }

@@ -3,8 +3,9 @@
 //! stay comparable. A history is the only input of the checkers, so it is validated whole when
 //! it is built: indexes run 0, 1, 2, ...; time never goes backwards; every client completion
 //! answers that process's open invoke with the same function and the same micro-ops; a process
-//! that completed with `info` is never reused; sent values are unique. A history that breaks
-//! one of these is bad input (exit 2), never a verdict.
+//! that completed with `info` is never reused; sent values are unique, and so are the request
+//! ids of `admit` ops. A history that breaks one of these is bad input (exit 2), never a
+//! verdict.
 //!
 //! Fault model of the recording itself: a client op may never complete (the run ended, or its
 //! process crashed); such an invoke is treated like an `info` — it may or may not have
@@ -15,7 +16,8 @@
 //! drain marker lists it with no records (`"orders/0":[]`): the recorder writes that only when
 //! the consumer's position has reached the key's end (its high watermark), so checks that need
 //! "never read, even at the end" (`unseen`, `txn-committed-lost`) have their proof. See
-//! [`final_state`] for the `final-state` value.
+//! [`final_state`] for the `final-state` value, and [`body`] for every op's value, including
+//! message deadlines (`send`), expiries (`expired`) and token-bucket admissions (`admit`).
 
 pub mod body;
 pub mod digest;
@@ -29,11 +31,11 @@ pub mod values;
 pub mod write;
 
 pub use body::{
-    Apply, Body, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record, SendMop,
-    SequenceGap, TxnSend,
+    Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record,
+    SendMop, SequenceGap, TxnSend,
 };
 pub use digest::HistoryDigest;
-pub use final_state::FinalState;
+pub use final_state::{FinalState, TokenBucket, TokenRate};
 pub use inferred_log::{InferredLog, KeyLog, Observation, Outcome, Source, Write, WriteKind};
 pub use op::{Op, OpType, Process, F};
 pub use read::{parse_history, read_history, LineError, ReadError};
@@ -66,6 +68,8 @@ pub enum OpError {
     Pairing(String),
     #[error("value {value} was already sent by op {first}; values are unique per run")]
     DuplicateValue { value: i64, first: u64 },
+    #[error("admit request {request} was already asked for by op {first}; request ids are unique per run (a retry of a request is a new request id)")]
+    DuplicateRequest { request: i64, first: u64 },
 }
 
 /// One problem, at the op with this index.
@@ -114,6 +118,8 @@ impl History {
         let mut last_stop = None;
         let mut drain = None;
         let mut previous_time = 0;
+        // Admit request id -> the invoke that asked first.
+        let mut requests: BTreeMap<i64, u64> = BTreeMap::new();
 
         for (position, op) in ops.iter().enumerate() {
             let index = position as u64;
@@ -169,6 +175,9 @@ impl History {
                 (Process::Nemesis, f) if f.is_request() => fail(OpError::Process(format!(
                     "\"{f}\" is a client function; the nemesis cannot perform it"
                 ))),
+                (Process::Nemesis, F::Expired) => fail(OpError::Process(
+                    "\"expired\" is a consumer's event; the nemesis cannot perform it".to_string(),
+                )),
                 (Process::Client(id), f) if f.is_nemesis_only() => {
                     fail(OpError::Process(format!(
                         "process {id} performed \"{f}\", which only the nemesis performs (client functions: {})",
@@ -192,6 +201,18 @@ impl History {
                 F::Stop(_) => last_stop = Some(index),
                 F::Drain => {
                     drain.get_or_insert(index);
+                }
+                F::Admit if op.kind == OpType::Invoke => {
+                    if let Body::Admit(admit) = &body {
+                        if let Some(&first) = requests.get(&admit.request) {
+                            fail(OpError::DuplicateRequest {
+                                request: admit.request,
+                                first,
+                            });
+                        } else {
+                            requests.insert(admit.request, index);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -396,10 +417,32 @@ fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
                                 "micro-op {position} sends a different key or value"
                             ));
                         }
+                        match (asked.deadline, answered.deadline) {
+                            (Some(set), Some(repeated)) if set != repeated => {
+                                return Err(format!(
+                                    "micro-op {position} was sent with deadline {set} but completed with deadline {repeated}"
+                                ))
+                            }
+                            (None, Some(added)) => {
+                                return Err(format!(
+                                    "micro-op {position} completed with deadline {added}, which its invoke did not carry (the deadline is set when the message is sent)"
+                                ))
+                            }
+                            _ => {}
+                        }
                     }
                     (Mop::Poll(_), Mop::Poll(_)) => {}
                     _ => return Err(format!("micro-op {position} changed between send and poll")),
                 }
+            }
+            Ok(())
+        }
+        (Body::Admit(asked), Body::Admit(answered)) => {
+            if asked.key != answered.key || asked.request != answered.request {
+                return Err(format!(
+                    "the completion names another key or request (request {} invoked, request {} completed)",
+                    asked.request, answered.request
+                ));
             }
             Ok(())
         }

@@ -1,7 +1,7 @@
 //! One history entry. An op is what a client or the nemesis did, as recorded at the moment it
 //! happened: a client op is an `invoke` followed by exactly one completion (`ok`, `fail`, or
-//! `info` when the outcome is unknown); events (`crash`, `sequence-gap`, `final-state`) and
-//! nemesis ops stand alone. The field order of [`Op`] is the field order on disk.
+//! `info` when the outcome is unknown); events (`crash`, `sequence-gap`, `expired`,
+//! `final-state`) and nemesis ops stand alone. The field order of [`Op`] is the field order on disk.
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
@@ -113,6 +113,10 @@ pub enum F {
     CommitOffsets,
     TxnSend,
     Apply,
+    /// A consumer discarded a message because its deadline had passed (an event).
+    Expired,
+    /// A gateway asked its token bucket for a token before admitting a request.
+    Admit,
     FinalState,
     SequenceGap,
     Heal,
@@ -127,7 +131,7 @@ pub enum F {
 
 /// Client functions, for error messages.
 pub const CLIENT_FUNCTIONS: &str = "send, poll, txn, assign, subscribe, crash, commit-offsets, \
-     txn-send, apply, final-state, sequence-gap";
+     txn-send, apply, expired, admit, final-state, sequence-gap";
 
 impl F {
     pub fn parse(text: &str) -> F {
@@ -141,6 +145,8 @@ impl F {
             "commit-offsets" => F::CommitOffsets,
             "txn-send" => F::TxnSend,
             "apply" => F::Apply,
+            "expired" => F::Expired,
+            "admit" => F::Admit,
             "final-state" => F::FinalState,
             "sequence-gap" => F::SequenceGap,
             "heal" => F::Heal,
@@ -169,6 +175,8 @@ impl F {
             F::CommitOffsets => "commit-offsets",
             F::TxnSend => "txn-send",
             F::Apply => "apply",
+            F::Expired => "expired",
+            F::Admit => "admit",
             F::FinalState => "final-state",
             F::SequenceGap => "sequence-gap",
             F::Heal => "heal",
@@ -191,6 +199,7 @@ impl F {
                 | F::CommitOffsets
                 | F::TxnSend
                 | F::Apply
+                | F::Admit
         )
     }
 

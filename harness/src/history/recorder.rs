@@ -34,7 +34,7 @@ impl Recorder {
     }
 
     /// A client starts a request (`send`, `poll`, `txn`, `assign`, `subscribe`,
-    /// `commit-offsets`, `txn-send`, `apply`). Returns the op's index.
+    /// `commit-offsets`, `txn-send`, `apply`, `admit`). Returns the op's index.
     pub fn invoke(&mut self, time: u64, process: u64, f: F, value: Value) -> u64 {
         assert!(
             f.is_request(),
@@ -61,12 +61,17 @@ impl Recorder {
         self.push(time, Process::Client(process), kind, f, value)
     }
 
-    /// A single-line event: `crash`, `sequence-gap`, `final-state` from a client or the
-    /// driver, or any nemesis op (`start-*`, `stop-*`, `heal`, `drain`).
+    /// A single-line event: `crash`, `sequence-gap`, `expired` (type `ok`, from a consumer),
+    /// `final-state` from a client or the driver, or any nemesis op (`start-*`, `stop-*`,
+    /// `heal`, `drain`).
     pub fn event(&mut self, time: u64, process: Process, kind: OpType, f: F, value: Value) -> u64 {
         assert!(
             !f.is_request(),
             "\"{f}\" is a request; use invoke() and complete()"
+        );
+        assert!(
+            f != F::Expired || (kind == OpType::Ok && process.client().is_some()),
+            "\"expired\" is an ok event of a consumer process"
         );
         self.push(time, process, kind, f, value)
     }

@@ -2,15 +2,22 @@
 //! a consumer group drive a perfect in-memory log, with failed and indeterminate ops, nemesis
 //! faults, a heal, a drain and a final state — every kind of op the checkers read. Every check
 //! must find it valid. Deterministic: a function of its options alone (seeded ChaCha).
+//!
+//! Half the sends carry a deadline a little after they are sent; the consumer discards a record
+//! read after its deadline (an `expired` event) instead of applying it. A token bucket is a
+//! bounded queue: a generator sends one token per tick (synchronously, skipping ticks that
+//! passed while it was busy; a token that finds the bucket full is refused), and gateways take
+//! the token at the head with `admit` ops, rejected (`fail`) when the bucket is empty. The
+//! drain reads what is left of it.
 
 use super::body::Local;
-use super::op::{Op, OpType, F};
+use super::op::{Op, OpType, Process, F};
 use super::recorder::Recorder;
 use super::values::{self, FinalStateRecord};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyntheticOptions {
@@ -22,6 +29,9 @@ pub struct SyntheticOptions {
     pub txn_producers: usize,
     /// Nemesis faults start and stop every this many ops.
     pub fault_every: usize,
+    /// Processes admitting requests through the token bucket of [`TOKEN_KEY`]; with none, there
+    /// is no bucket either.
+    pub gateways: usize,
 }
 
 impl Default for SyntheticOptions {
@@ -33,6 +43,7 @@ impl Default for SyntheticOptions {
             producers: 6,
             txn_producers: 2,
             fault_every: 5_000,
+            gateways: 1,
         }
     }
 }
@@ -41,12 +52,25 @@ const GROUP: &str = "billing";
 /// Records one poll returns at most.
 const POLL_RECORDS_MAX: usize = 4;
 const DRAIN_RECORDS_MAX: usize = 1_000;
+/// `(offset, value)`.
+type Record = (u64, i64);
+/// The key the gateways take tokens from.
+pub const TOKEN_KEY: &str = "tokens/0";
+/// The bucket: a token every millisecond, at most 4 kept.
+const TOKEN_RATE_PER_S: u64 = 1_000;
+const TOKEN_CAPACITY: usize = 4;
+/// A send with a deadline must be used within this many ns of its invoke (drawn per send).
+const DEADLINE_NS: std::ops::Range<u64> = 100_000..5_000_000;
+/// No deadline.
+const NEVER: u64 = u64::MAX;
 
 enum Open {
     Send(Vec<(usize, i64)>),
     TxnSend { txn: String, key: usize, value: i64 },
     Poll,
     Commit(u64),
+    Admit(i64),
+    Token(i64),
 }
 
 struct Actor {
@@ -61,6 +85,8 @@ enum Role {
     TxnProducer,
     /// Consumes one key.
     Consumer(usize),
+    TokenGenerator,
+    Gateway,
 }
 
 struct World {
@@ -77,6 +103,20 @@ struct World {
     position: Vec<u64>,
     applied: Vec<Vec<i64>>,
     committed: Vec<u64>,
+    /// Value -> its deadline (`NEVER` for none); values count from 1.
+    deadlines: Vec<u64>,
+    bucket: Bucket,
+    request_next: i64,
+}
+
+/// A correct token bucket on a bounded queue.
+struct Bucket {
+    period_ns: u64,
+    /// When the generator may send its next token.
+    tick_next: u64,
+    /// The tokens in the bucket, head first.
+    tokens: VecDeque<Record>,
+    offset_next: u64,
 }
 
 /// Generates the history.
@@ -95,6 +135,14 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         process_next: 0,
         txn_next: 0,
         txn_local: BTreeMap::new(),
+        deadlines: vec![NEVER],
+        bucket: Bucket {
+            period_ns: 1_000_000_000 / TOKEN_RATE_PER_S,
+            tick_next: 0,
+            tokens: VecDeque::new(),
+            offset_next: 0,
+        },
+        request_next: 0,
     };
     let mut actors = Vec::new();
     for _ in 0..options.producers {
@@ -102,6 +150,12 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
     }
     for _ in 0..options.txn_producers {
         actors.push(world.actor(Role::TxnProducer));
+    }
+    if options.gateways > 0 {
+        actors.push(world.actor(Role::TokenGenerator));
+    }
+    for _ in 0..options.gateways {
+        actors.push(world.actor(Role::Gateway));
     }
     for key in 0..options.keys {
         let actor = world.actor(Role::Consumer(key));
@@ -170,12 +224,13 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
                 .recorder
                 .invoke(world.time, actor.process, F::Poll, values::poll_invoke());
             world.tick();
-            let records = world.read(key, DRAIN_RECORDS_MAX);
+            let (records, expired) = world.read(key, DRAIN_RECORDS_MAX);
             let done = records.is_empty();
             let value = values::poll_complete(&[(world.keys[key].as_str(), &records)]);
             world
                 .recorder
                 .complete(world.time, actor.process, OpType::Ok, F::Poll, value);
+            world.expire(actor.process, key, &expired);
             if done {
                 break;
             }
@@ -197,6 +252,23 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         world.committed[key] = position;
     }
 
+    if options.gateways > 0 {
+        // A fresh reader reads the bucket from its head to its end.
+        let reader = world.actor(Role::Gateway).process;
+        let left: Vec<Record> = world.bucket.tokens.iter().copied().collect();
+        for records in [left.as_slice(), &[]] {
+            world.tick();
+            world
+                .recorder
+                .invoke(world.time, reader, F::Poll, values::poll_invoke());
+            world.tick();
+            let value = values::poll_complete(&[(TOKEN_KEY, records)]);
+            world
+                .recorder
+                .complete(world.time, reader, OpType::Ok, F::Poll, value);
+        }
+    }
+
     let mut applied = BTreeMap::new();
     let mut committed = BTreeMap::new();
     for (key, name) in world.keys.iter().enumerate() {
@@ -209,10 +281,14 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         committed_offsets: Some([(GROUP.to_string(), committed)].into_iter().collect()),
         ..FinalStateRecord::default()
     };
+    let mut value = record.to_value();
+    if options.gateways > 0 {
+        value["token-buckets"] = json!({
+            TOKEN_KEY: {"rate-per-s": TOKEN_RATE_PER_S, "capacity": TOKEN_CAPACITY}
+        });
+    }
     world.tick();
-    world
-        .recorder
-        .nemesis(world.time, F::FinalState, record.to_value());
+    world.recorder.nemesis(world.time, F::FinalState, value);
     world.recorder.into_ops()
 }
 
@@ -232,7 +308,39 @@ impl World {
 
     fn value(&mut self) -> i64 {
         self.value_next += 1;
+        self.deadlines.push(NEVER);
         self.value_next
+    }
+
+    /// A fresh value, due a little after now half the time.
+    fn value_due(&mut self) -> (i64, Option<u64>) {
+        let value = self.value();
+        let deadline = self
+            .rng
+            .random_bool(0.5)
+            .then(|| self.time + self.rng.random_range(DEADLINE_NS));
+        if let Some(deadline) = deadline {
+            self.deadlines[value as usize] = deadline;
+        }
+        (value, deadline)
+    }
+
+    /// The consumer `process` discards the records of `key` read past their deadline.
+    fn expire(&mut self, process: u64, key: usize, expired: &[Record]) {
+        for &(offset, value) in expired {
+            let body = values::expired(&self.keys[key], value, Some(offset));
+            self.recorder.event(
+                self.time,
+                Process::Client(process),
+                OpType::Ok,
+                F::Expired,
+                body,
+            );
+        }
+    }
+
+    fn deadline(&self, value: i64) -> Option<u64> {
+        Some(self.deadlines[value as usize]).filter(|&deadline| deadline != NEVER)
     }
 
     fn append(&mut self, key: usize, value: i64) -> u64 {
@@ -240,16 +348,25 @@ impl World {
         (self.log[key].len() - 1) as u64
     }
 
-    /// The consumer of `key` reads and applies up to `limit` records.
-    fn read(&mut self, key: usize, limit: usize) -> Vec<(u64, i64)> {
+    /// The consumer of `key` reads up to `limit` records now: it applies those still due and
+    /// returns the rest as expired, after the records read.
+    fn read(&mut self, key: usize, limit: usize) -> (Vec<Record>, Vec<Record>) {
         let start = self.position[key] as usize;
         let end = self.log[key].len().min(start + limit);
-        let records: Vec<(u64, i64)> = (start..end)
+        let records: Vec<Record> = (start..end)
             .map(|offset| (offset as u64, self.log[key][offset]))
             .collect();
-        self.applied[key].extend(records.iter().map(|&(_, value)| value));
+        let mut expired = Vec::new();
+        for &(offset, value) in &records {
+            // Values count from 1; token values are never read here.
+            if self.time > self.deadlines[value as usize] {
+                expired.push((offset, value));
+            } else {
+                self.applied[key].push(value);
+            }
+        }
         self.position[key] = end as u64;
-        records
+        (records, expired)
     }
 
     fn step(&mut self, actor: &mut Actor) {
@@ -261,15 +378,19 @@ impl World {
                 let sends: Vec<(usize, i64)> = (0..count)
                     .map(|_| {
                         let key = self.rng.random_range(0..self.keys.len());
-                        (key, self.value())
+                        (key, self.value_due().0)
                     })
                     .collect();
-                let named: Vec<(&str, i64)> = sends
+                let named: Vec<(&str, i64, Option<u64>)> = sends
                     .iter()
-                    .map(|&(key, value)| (self.keys[key].as_str(), value))
+                    .map(|&(key, value)| (self.keys[key].as_str(), value, self.deadline(value)))
                     .collect();
-                self.recorder
-                    .invoke(time, process, F::Send, values::send_invoke(&named));
+                self.recorder.invoke(
+                    time,
+                    process,
+                    F::Send,
+                    values::send_invoke_with_deadline(&named),
+                );
                 actor.open = Some(Open::Send(sends));
             }
             (Role::Producer, Some(Open::Send(sends))) => {
@@ -279,14 +400,19 @@ impl World {
                         .iter()
                         .map(|&(key, value)| self.append(key, value))
                         .collect();
-                    let done: Vec<(&str, Option<u64>, i64)> = sends
+                    let done: Vec<(&str, Option<u64>, i64, Option<u64>)> = sends
                         .iter()
                         .zip(offsets)
                         .map(|(&(key, value), offset)| {
-                            (self.keys[key].as_str(), Some(offset), value)
+                            (
+                                self.keys[key].as_str(),
+                                Some(offset),
+                                value,
+                                self.deadline(value),
+                            )
                         })
                         .collect();
-                    let value = values::send_complete(&done);
+                    let value = values::send_complete_with_deadline(&done);
                     self.recorder
                         .complete(time, process, OpType::Ok, F::Send, value);
                 } else {
@@ -356,16 +482,60 @@ impl World {
             }
             (Role::Consumer(key), Some(Open::Poll)) => {
                 let limit = self.rng.random_range(1..=POLL_RECORDS_MAX);
-                let records = self.read(key, limit);
+                let (records, expired) = self.read(key, limit);
                 let value = values::poll_complete(&[(self.keys[key].as_str(), &records)]);
                 self.recorder
                     .complete(time, process, OpType::Ok, F::Poll, value);
+                self.expire(process, key, &expired);
             }
             (Role::Consumer(key), Some(Open::Commit(position))) => {
                 let offsets = values::commit_offsets(&[(self.keys[key].as_str(), position)]);
                 self.recorder
                     .complete(time, process, OpType::Ok, F::CommitOffsets, offsets);
                 self.committed[key] = position;
+            }
+            (Role::Gateway, None) => {
+                self.request_next += 1;
+                let request = self.request_next;
+                let body = values::admit(TOKEN_KEY, request, None);
+                self.recorder.invoke(time, process, F::Admit, body);
+                actor.open = Some(Open::Admit(request));
+            }
+            (Role::TokenGenerator, None) => {
+                // One token per tick; ticks that passed while a send was in flight are skipped.
+                if time >= self.bucket.tick_next {
+                    let value = self.value();
+                    let body = values::send_invoke(&[(TOKEN_KEY, value)]);
+                    self.recorder.invoke(time, process, F::Send, body);
+                    actor.open = Some(Open::Token(value));
+                    let period = self.bucket.period_ns;
+                    self.bucket.tick_next = (time / period + 1) * period;
+                }
+            }
+            (Role::TokenGenerator, Some(Open::Token(value))) => {
+                if self.bucket.tokens.len() < TOKEN_CAPACITY {
+                    let offset = self.bucket.offset_next;
+                    self.bucket.offset_next += 1;
+                    self.bucket.tokens.push_back((offset, value));
+                    let body = values::send_complete(&[(TOKEN_KEY, Some(offset), value)]);
+                    self.recorder
+                        .complete(time, process, OpType::Ok, F::Send, body);
+                } else {
+                    // The bucket is full: the token is refused, never written.
+                    let body = values::send_invoke(&[(TOKEN_KEY, value)]);
+                    self.recorder
+                        .complete(time, process, OpType::Fail, F::Send, body);
+                }
+            }
+            (Role::Gateway, Some(Open::Admit(request))) => {
+                let token = self.bucket.tokens.pop_front();
+                let kind = if token.is_some() {
+                    OpType::Ok
+                } else {
+                    OpType::Fail
+                };
+                let body = values::admit(TOKEN_KEY, request, token);
+                self.recorder.complete(time, process, kind, F::Admit, body);
             }
             (_, Some(_)) => unreachable!("an actor only completes what it invoked"),
         }
@@ -401,5 +571,17 @@ mod tests {
         assert!(history.len() >= 3_000);
         assert!(history.drain().is_some() && history.heal().is_some());
         assert!(history.final_state().is_some());
+        let count = |f: F| history.ops().iter().filter(|op| op.f == f).count();
+        assert!(count(F::Expired) > 10, "some records expire");
+        assert!(count(F::Admit) > 100, "the gateway admits");
+        let kinds = |kind: OpType| {
+            history
+                .ops()
+                .iter()
+                .any(|op| op.f == F::Admit && op.kind == kind)
+        };
+        assert!(kinds(OpType::Ok) && kinds(OpType::Fail));
+        let due = history.log().writes.iter().filter(|w| w.deadline.is_some());
+        assert!(due.count() > 100, "sends carry deadlines");
     }
 }

@@ -49,7 +49,8 @@ fn typed_values_decode() {
         &[Mop::Send(SendMop {
             key: orders,
             value: 17,
-            offset: Some(5)
+            offset: Some(5),
+            deadline: None,
         })]
     );
     let Mop::Poll(poll) = &history.body(3).mops()[0] else {
@@ -451,4 +452,281 @@ fn sparse_values_use_the_sorted_table() {
         Some(0)
     );
     assert!(history.log().write_of(0).is_none());
+}
+
+#[test]
+fn deadlines_expiries_and_admissions_decode() {
+    let history = parse(
+        r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17,{"deadline":1500000000}],["send","orders/0",18]]}
+           {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[5,17],{"deadline":1500000000}],["send","orders/0",[6,18]]]}
+           {"index":2,"time":3000,"process":2,"type":"invoke","f":"txn","value":[["send","orders/1",19,{"deadline":7}],["poll"]]}
+           {"index":3,"time":4000,"process":2,"type":"ok","f":"txn","value":[["send","orders/1",[0,19]],["poll",{}]]}
+           {"index":4,"time":5000,"process":3,"type":"ok","f":"expired","value":{"key":"orders/1","value":19,"offset":0}}
+           {"index":5,"time":5000,"process":3,"type":"ok","f":"expired","value":{"key":"orders/1","value":20}}
+           {"index":6,"time":6000,"process":4,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":1}}
+           {"index":7,"time":7000,"process":4,"type":"ok","f":"admit","value":{"key":"tokens/0","request":1,"token":[3,900]}}
+           {"index":8,"time":7000,"process":4,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":2}}
+           {"index":9,"time":8000,"process":4,"type":"fail","f":"admit","value":{"key":"tokens/0","request":2}}
+           {"index":10,"time":8000,"process":5,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":3}}
+           {"index":11,"time":9000,"process":5,"type":"info","f":"admit","value":{"key":"tokens/0","request":3,"token":[4,901]}}
+           {"index":12,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"token-buckets":{"tokens/0":{"rate-per-s":2.5,"capacity":10}},"dropped-below":{"orders/0":4}}}"#,
+    )
+    .expect("valid");
+    let orders = history.keys().id("orders/0").unwrap();
+    let tokens = history.keys().id("tokens/0").unwrap();
+    let Mop::Send(send) = history.body(1).mops()[0] else {
+        panic!("a send")
+    };
+    assert_eq!((send.offset, send.deadline), (Some(5), Some(1_500_000_000)));
+    assert_eq!(
+        history.log().write_of(17).unwrap().deadline,
+        Some(1_500_000_000)
+    );
+    assert_eq!(history.log().write_of(18).unwrap().deadline, None);
+    // The completion left the deadline out; the invoke's stands.
+    assert_eq!(history.log().write_of(19).unwrap().deadline, Some(7));
+    assert!(matches!(
+        history.body(4),
+        Body::Expired(Expired {
+            value: 19,
+            offset: Some(0),
+            ..
+        })
+    ));
+    assert!(matches!(
+        history.body(5),
+        Body::Expired(Expired { offset: None, .. })
+    ));
+    assert_eq!(
+        history.body(7),
+        &Body::Admit(Admit {
+            key: tokens,
+            request: 1,
+            token: Some(Record {
+                offset: 3,
+                value: 900
+            })
+        })
+    );
+    assert_eq!(history.completion_of(8), Some(9));
+    // The tokens the gateways read (ok and info alike) are reads of tokens/0.
+    let reads: Vec<(u64, i64, u64)> = history
+        .log()
+        .key(tokens)
+        .order
+        .iter()
+        .map(|&id| history.log().observation(id))
+        .map(|o| (o.offset, o.value, o.op))
+        .collect();
+    assert_eq!(reads, vec![(3, 900, 7), (4, 901, 11)]);
+    assert_eq!(history.log().key(tokens).read_max.map(|(o, _)| o), Some(4));
+    let (_, state) = history.final_state().unwrap();
+    let bucket = state.token_buckets.as_ref().unwrap()[&tokens];
+    assert_eq!(
+        (bucket.rate.nanotokens_per_s, bucket.capacity),
+        (2_500_000_000, 10)
+    );
+    assert_eq!(state.dropped_below.as_ref().unwrap()[&orders], 4);
+}
+
+#[test]
+fn malformed_deadlines_expiries_and_admissions_are_named() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1,{"deadline":5,"ttl":3}]]}"#,
+            "value[0][3]: unknown field \"ttl\" (known: deadline)",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1,{}]]}"#,
+            "value[0][3]: missing field \"deadline\"",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1,{"deadline":-5}]]}"#,
+            "value[0][3].deadline: expected a non-negative integer",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1,5]]}"#,
+            "value[0][3]: expected {\"deadline\":ns} after the value",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1,{"deadline":5},{}]]}"#,
+            "optionally followed by {\"deadline\":ns}",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"info","f":"expired","value":{"key":"k","value":1}}"#,
+            "an expired event is recorded once as ok",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"expired","value":{"key":"k","value":1}}"#,
+            "an event, recorded once",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"expired","value":{"key":"k","value":1}}"#,
+            "\"expired\" is a consumer's event",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"ok","f":"expired","value":{"key":"k","value":1,"deadline":3}}"#,
+            "unknown field \"deadline\"",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":1,"token":[0,1]}}"#,
+            "an invoke cannot hold a token yet",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0"}}"#,
+            "missing field \"request\"",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":"r1"}}"#,
+            "value.request: expected an integer value",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"admit","value":{"key":"tokens/0","request":1}}"#,
+            "\"admit\" is a client function",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{"token-buckets":{"tokens/0":{"rate-per-s":0,"capacity":1}}}}"#,
+            "value.token-buckets[\"tokens/0\"].rate-per-s: expected a positive number of tokens per second",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{"token-buckets":{"tokens/0":{"rate-per-s":1,"capacity":-1}}}}"#,
+            "capacity: expected a non-negative integer",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{"token-buckets":{"tokens/0":{"rate":1,"capacity":1}}}}"#,
+            "unknown field \"rate\" (known: rate-per-s, capacity)",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{"token-buckets":{"tokens/0":{"rate-per-s":1}}}}"#,
+            "missing field \"capacity\"",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":"nemesis","type":"ok","f":"final-state","value":{"dropped-below":{"orders/0":"3"}}}"#,
+            "value.dropped-below[\"orders/0\"]: expected a non-negative integer",
+        ),
+    ];
+    for (line, expected) in cases {
+        let (number, message) = problem(line);
+        assert_eq!(number, 1, "{line}");
+        assert!(
+            message.contains(expected),
+            "{line}\n  gave: {message}\n  want: {expected}"
+        );
+    }
+
+    let admit = r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":7}}"#;
+    let send = r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1,{"deadline":5}]]}"#;
+    let pairs: &[(&str, &str, &str)] = &[
+        (
+            admit,
+            r#"{"index":1,"time":2,"process":1,"type":"ok","f":"admit","value":{"key":"tokens/0","request":7}}"#,
+            "an ok admit names the token it took",
+        ),
+        (
+            admit,
+            r#"{"index":1,"time":2,"process":1,"type":"fail","f":"admit","value":{"key":"tokens/0","request":7,"token":[0,1]}}"#,
+            "a failed admit took no token",
+        ),
+        (
+            admit,
+            r#"{"index":1,"time":2,"process":1,"type":"ok","f":"admit","value":{"key":"tokens/0","request":8,"token":[0,1]}}"#,
+            "request 7 invoked, request 8 completed",
+        ),
+        (
+            admit,
+            r#"{"index":1,"time":2,"process":2,"type":"invoke","f":"admit","value":{"key":"tokens/1","request":7}}"#,
+            "admit request 7 was already asked for by op 0; request ids are unique per run",
+        ),
+        (
+            send,
+            r#"{"index":1,"time":2,"process":1,"type":"ok","f":"send","value":[["send","k",[0,1],{"deadline":6}]]}"#,
+            "micro-op 0 was sent with deadline 5 but completed with deadline 6",
+        ),
+        (
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            r#"{"index":1,"time":2,"process":1,"type":"ok","f":"send","value":[["send","k",[0,1],{"deadline":6}]]}"#,
+            "completed with deadline 6, which its invoke did not carry",
+        ),
+    ];
+    for (first, second, expected) in pairs {
+        let (number, message) = problem(&format!("{first}\n{second}\n"));
+        assert_eq!(number, 2, "{second}");
+        assert!(
+            message.contains(expected),
+            "{second}\n  gave: {message}\n  want: {expected}"
+        );
+    }
+}
+
+#[test]
+fn the_recorder_writes_deadlines_expiries_and_admissions_the_reader_reads() {
+    let mut recorder = Recorder::new();
+    recorder.invoke(
+        1,
+        1,
+        F::Send,
+        values::send_invoke_with_deadline(&[("orders/0", 17, Some(50)), ("orders/0", 18, None)]),
+    );
+    recorder.complete(
+        2,
+        1,
+        OpType::Ok,
+        F::Send,
+        values::send_complete_with_deadline(&[
+            ("orders/0", Some(0), 17, Some(50)),
+            ("orders/0", Some(1), 18, None),
+        ]),
+    );
+    recorder.event(
+        60,
+        Process::Client(2),
+        OpType::Ok,
+        F::Expired,
+        values::expired("orders/0", 17, Some(0)),
+    );
+    recorder.invoke(61, 3, F::Admit, values::admit("tokens/0", 1, None));
+    recorder.complete(
+        62,
+        3,
+        OpType::Ok,
+        F::Admit,
+        values::admit("tokens/0", 1, Some((0, 900))),
+    );
+    let value = json!({
+        "token-buckets": {"tokens/0": {"rate-per-s": 200, "capacity": 5},
+                          "tokens/1": {"rate-per-s": 0.25, "capacity": 0}},
+        "dropped-below": {"orders/0": 1}
+    });
+    recorder.nemesis(63, F::FinalState, value);
+
+    let mut bytes = Vec::new();
+    recorder.write_to(&mut bytes).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.contains(r#"["send","orders/0",17,{"deadline":50}],["send","orders/0",18]]"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""f":"expired""#) && text.contains(r#""f":"admit""#));
+    let ops = recorder.ops().to_vec();
+    let history = recorder.finish().expect("valid");
+    let reread = parse(&text).expect("reads back");
+    assert_eq!(reread.ops(), ops.as_slice());
+    assert_eq!(reread.digest(), history.digest());
+    assert_eq!(reread.op(2).f, F::Expired);
+    assert_eq!(reread.op(3).f, F::Admit);
+    let tokens = history.keys().id("tokens/1").unwrap();
+    let (_, state) = history.final_state().unwrap();
+    assert_eq!(
+        state.token_buckets.as_ref().unwrap()[&tokens]
+            .rate
+            .nanotokens_per_s,
+        250_000_000
+    );
+}
+
+#[test]
+#[should_panic(expected = "is an ok event of a consumer process")]
+fn the_recorder_refuses_an_expiry_by_the_nemesis() {
+    let mut recorder = Recorder::new();
+    recorder.nemesis(1, F::Expired, values::expired("orders/0", 1, None));
 }

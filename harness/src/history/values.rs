@@ -25,6 +25,36 @@ pub fn send_complete(sends: &[(&str, Option<u64>, i64)]) -> Value {
     )
 }
 
+/// `send` invoke with deadlines: `[["send",k,v,{"deadline":d}], ...]`; a `None` deadline
+/// writes the plain `["send",k,v]`.
+pub fn send_invoke_with_deadline(sends: &[(&str, i64, Option<u64>)]) -> Value {
+    Value::Array(
+        sends
+            .iter()
+            .map(|&(key, value, deadline)| with_deadline(json!(["send", key, value]), deadline))
+            .collect(),
+    )
+}
+
+/// `send` completion with deadlines: `[["send",k,[o,v],{"deadline":d}], ...]`.
+pub fn send_complete_with_deadline(sends: &[(&str, Option<u64>, i64, Option<u64>)]) -> Value {
+    Value::Array(
+        sends
+            .iter()
+            .map(|&(key, offset, value, deadline)| {
+                with_deadline(json!(["send", key, [offset, value]]), deadline)
+            })
+            .collect(),
+    )
+}
+
+fn with_deadline(mut mop: Value, deadline: Option<u64>) -> Value {
+    if let (Some(deadline), Value::Array(parts)) = (deadline, &mut mop) {
+        parts.push(json!({ "deadline": deadline }));
+    }
+    mop
+}
+
 /// `poll` invoke: `[["poll"]]`.
 pub fn poll_invoke() -> Value {
     json!([["poll"]])
@@ -82,6 +112,21 @@ pub fn txn_send(txn: &str, key: &str, value: i64, local: Option<Local>) -> Value
 /// `apply`: `{"key":k,"value":v,"offset":o}`.
 pub fn apply(key: &str, value: i64, offset: Option<u64>) -> Value {
     json!({"key": key, "value": value, "offset": offset})
+}
+
+/// `expired` (an `ok` event): `{"key":k,"value":v,"offset":o}`.
+pub fn expired(key: &str, value: i64, offset: Option<u64>) -> Value {
+    json!({"key": key, "value": value, "offset": offset})
+}
+
+/// `admit`: `{"key":k,"request":r}`, plus `"token":[o,v]` on an `ok` completion.
+pub fn admit(key: &str, request: i64, token: Option<(u64, i64)>) -> Value {
+    match token {
+        Some((offset, value)) => {
+            json!({"key": key, "request": request, "token": [offset, value]})
+        }
+        None => json!({"key": key, "request": request}),
+    }
 }
 
 /// `sequence-gap`: `{"key":k,"producer":p,"expected":n,"got":m}`.

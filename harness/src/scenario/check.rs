@@ -15,9 +15,10 @@ pub enum CheckName {
     ExactlyOnceTxn,
     IdempotentConsumption,
     Liveness,
-    /// Reserved for a later issue (a bound on throughput under faults); accepted, reports
-    /// nothing yet.
+    /// A gateway admits no more requests than its token bucket pays for.
     RateBound,
+    /// Messages are applied by their deadline and expired only after it.
+    Deadlines,
 }
 
 impl Keyword for CheckName {
@@ -30,6 +31,7 @@ impl Keyword for CheckName {
         CheckName::IdempotentConsumption,
         CheckName::Liveness,
         CheckName::RateBound,
+        CheckName::Deadlines,
     ];
     const WHAT: &'static str = "check";
 
@@ -43,6 +45,7 @@ impl Keyword for CheckName {
             CheckName::IdempotentConsumption => "idempotent-consumption",
             CheckName::Liveness => "liveness",
             CheckName::RateBound => "rate-bound",
+            CheckName::Deadlines => "deadlines",
         }
     }
 }
@@ -71,7 +74,8 @@ impl CheckName {
             ],
             CheckName::IdempotentConsumption => &[DoubleApply, MissedApply, OffsetRegression],
             CheckName::Liveness => &[NoRecovery],
-            CheckName::RateBound => &[],
+            CheckName::RateBound => &[RateExceeded],
+            CheckName::Deadlines => &[LateApply, PrematureExpiry],
         }
     }
 
@@ -108,6 +112,9 @@ pub enum AnomalyName {
     MissedApply,
     OffsetRegression,
     NoRecovery,
+    RateExceeded,
+    LateApply,
+    PrematureExpiry,
 }
 
 impl Keyword for AnomalyName {
@@ -133,6 +140,9 @@ impl Keyword for AnomalyName {
         AnomalyName::MissedApply,
         AnomalyName::OffsetRegression,
         AnomalyName::NoRecovery,
+        AnomalyName::RateExceeded,
+        AnomalyName::LateApply,
+        AnomalyName::PrematureExpiry,
     ];
     const WHAT: &'static str = "anomaly";
 
@@ -159,6 +169,9 @@ impl Keyword for AnomalyName {
             AnomalyName::MissedApply => "missed-apply",
             AnomalyName::OffsetRegression => "offset-regression",
             AnomalyName::NoRecovery => "no-recovery",
+            AnomalyName::RateExceeded => "rate-exceeded",
+            AnomalyName::LateApply => "late-apply",
+            AnomalyName::PrematureExpiry => "premature-expiry",
         }
     }
 }

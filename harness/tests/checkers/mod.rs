@@ -86,7 +86,19 @@ fn a_record_delivered_twice_is_caught() {
 #[test]
 fn a_value_corrupted_in_a_poll_is_caught() {
     let mut ops = synthetic(9);
-    poll_records(&mut ops, 10, 1)[0][1] = json!(-5);
+    // A poll from the 10th on whose first record's offset was acknowledged by a send, so the
+    // corrupted read contradicts the acknowledgement.
+    let history = History::from_ops(ops.clone()).expect("valid");
+    let acked = |record: &Value| {
+        record[1]
+            .as_i64()
+            .and_then(|value| history.log().write_of(value))
+            .is_some_and(|write| write.offset.is_some())
+    };
+    let n = (10..)
+        .find(|&n| acked(&poll_records(&mut ops, n, 1)[0]))
+        .expect("such a poll");
+    poll_records(&mut ops, n, 1)[0][1] = json!(-5);
     let checked = check_all(ops);
     let names = found(&checked);
     assert!(names.contains(&"garbage-read"), "{names:?}");
@@ -123,6 +135,37 @@ fn a_rolled_back_transaction_made_visible_is_caught() {
     state.value["txn-local"][txn.as_str()] = json!("rollback");
     let checked = check_all(ops);
     assert_eq!(found(&checked), vec!["txn-aborted-visible"]);
+}
+
+#[test]
+fn a_bucket_slower_than_the_gateways_admissions_is_caught() {
+    let mut ops = synthetic(12);
+    let state = ops.iter_mut().find(|op| op.f == F::FinalState).unwrap();
+    state.value["token-buckets"]["tokens/0"]["rate-per-s"] = json!(100);
+    let checked = check_all(ops);
+    assert_eq!(found(&checked), vec!["rate-exceeded"]);
+}
+
+#[test]
+fn a_message_expired_before_its_deadline_is_caught() {
+    let mut ops = synthetic(13);
+    let expired = ops
+        .iter()
+        .find(|op| op.f == F::Expired)
+        .expect("an expiry")
+        .value["value"]
+        .clone();
+    // Its send (invoke and completion) said it would keep for a long while yet.
+    for op in ops.iter_mut().filter(|op| op.f == F::Send) {
+        for mop in op.value.as_array_mut().unwrap() {
+            let sent = mop[2].get(1).unwrap_or(&mop[2]).clone();
+            if sent == expired {
+                mop[3] = json!({"deadline": 1_000_000_000_000_000u64});
+            }
+        }
+    }
+    let checked = check_all(ops);
+    assert_eq!(found(&checked), vec!["premature-expiry"]);
 }
 
 #[test]
