@@ -106,6 +106,16 @@ pub fn default_checks(workload: &Workload) -> Vec<CheckName> {
     if workload.transactions.is_some() {
         checks.push(CheckName::ExactlyOnceTxn);
     }
+    if workload.gateways.is_some() {
+        checks.push(CheckName::RateBound);
+    }
+    let expiring = workload
+        .producers
+        .as_ref()
+        .is_some_and(|p| p.expiry_ms.is_some());
+    if expiring && workload.consumers.is_some() {
+        checks.push(CheckName::Deadlines);
+    }
     checks.push(CheckName::Liveness);
     checks
 }
@@ -253,6 +263,8 @@ fn resolve_checks(
             {
                 Some("consumers")
             }
+            CheckName::RateBound if workload.gateways.is_none() => Some("gateways"),
+            CheckName::Deadlines if workload.consumers.is_none() => Some("consumers"),
             _ => None,
         };
         if let Some(section) = needs {
