@@ -13,14 +13,17 @@
 //!   of the values seen there — and recorded none of them as `expired`. A message discarded
 //!   because its deadline had passed is accounted for, not lost (whether it expired on time is
 //!   the `deadlines` check's question). `expired` events belong to groups exactly as `apply`
-//!   ops do: to the group of the process that recorded them.
+//!   ops do: to the group of the process that recorded them. On a key of a `drop-oldest`
+//!   queue, an offset below the final state's `dropped-below` that no member of the group ever
+//!   read was dropped by the broker before the group got to it (the queue keeps the newest):
+//!   not missed either. One the group read and then skipped still is.
 //! - `offset-regression`: an ok commit of a group and key lower than one that had completed
 //!   before it was invoked (a stale-generation commit accepted), or a final committed offset
 //!   lower than an ok commit (a committed offset lost).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, KeyId, OpType, F};
-use std::collections::BTreeMap;
+use crate::history::{Body, History, KeyId, Mop, OpType, F};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "idempotent-consumption";
 
@@ -82,6 +85,13 @@ impl Checker for IdempotentConsumption {
         let mut applies: Vec<(u32, i64, KeyId, u64)> = Vec::new();
         // (group, value) of every expired event.
         let mut expiries: Vec<(u32, i64)> = Vec::new();
+        // Keys of drop-oldest queues -> the offset below which records may have been dropped.
+        let dropped_below: BTreeMap<KeyId, u64> = history
+            .final_state()
+            .and_then(|(_, state)| state.dropped_below.clone())
+            .unwrap_or_default();
+        // (group, key, offset) read by a member, on those keys only.
+        let mut read_by_group: BTreeSet<(u32, KeyId, u64)> = BTreeSet::new();
 
         for (op, body) in history.entries() {
             let slot = history.slot(op.index);
@@ -134,6 +144,23 @@ impl Checker for IdempotentConsumption {
                 }
                 (OpType::Ok, Body::Expired(expired)) => {
                     expiries.push((group_of[slot], expired.value));
+                }
+                (OpType::Ok, Body::Mops(mops)) if !dropped_below.is_empty() => {
+                    let reads = mops.iter().filter_map(|mop| match mop {
+                        Mop::Poll(poll) => poll.reads.as_ref(),
+                        Mop::Send(_) => None,
+                    });
+                    for key_reads in reads.flatten() {
+                        if dropped_below.contains_key(&key_reads.key) {
+                            for record in &key_reads.records {
+                                read_by_group.insert((
+                                    group_of[slot],
+                                    key_reads.key,
+                                    record.offset,
+                                ));
+                            }
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -265,6 +292,13 @@ impl Checker for IdempotentConsumption {
                         continue;
                     }
                     let seen = log.observation(run[0]);
+                    let dropped = dropped_below.get(&key).is_some_and(|&below| {
+                        seen.offset < below
+                            && !read_by_group.contains(&(group, key, seen.offset))
+                    });
+                    if dropped {
+                        continue;
+                    }
                     findings.add(
                         "missed-apply",
                         Anomaly::new(format!(
@@ -453,6 +487,44 @@ mod tests {
                    {"index":11,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{"applied":{"billing":{"orders/0":[10,12]}},"committed-offsets":{"billing":{"orders/0":3}}}}"#,
             ),
         );
+        assert_exactly(&result, &["missed-apply"]);
+        assert_eq!(result.anomalies["missed-apply"][0].value, Some(11));
+    }
+
+    /// orders/0 offsets 0..=2 hold 10..=12; process 2 (group billing) reads `reads`, applies
+    /// 12 and commits 3; the final state says records below `below` may have been dropped.
+    fn drop_oldest(reads: &str, below: u64) -> String {
+        format!(
+            r#"{{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",10],["send","orders/0",11],["send","orders/0",12]]}}
+            {{"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,10]],["send","orders/0",[1,11]],["send","orders/0",[2,12]]]}}
+            {{"index":2,"time":3000,"process":2,"type":"invoke","f":"subscribe","value":{{"group":"billing","topics":["orders"]}}}}
+            {{"index":3,"time":3100,"process":2,"type":"ok","f":"subscribe","value":{{"group":"billing","topics":["orders"]}}}}
+            {{"index":4,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+            {{"index":5,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{{"orders/0":{reads}}}]]}}
+            {{"index":6,"time":5100,"process":2,"type":"invoke","f":"apply","value":{{"key":"orders/0","value":12,"offset":2}}}}
+            {{"index":7,"time":5200,"process":2,"type":"ok","f":"apply","value":{{"key":"orders/0","value":12,"offset":2}}}}
+            {{"index":8,"time":6000,"process":2,"type":"invoke","f":"commit-offsets","value":{{"orders/0":3}}}}
+            {{"index":9,"time":7000,"process":2,"type":"ok","f":"commit-offsets","value":{{"orders/0":3}}}}
+            {{"index":10,"time":9000,"process":"nemesis","type":"ok","f":"final-state","value":{{"applied":{{"billing":{{"orders/0":[12]}}}},"committed-offsets":{{"billing":{{"orders/0":3}}}},"dropped-below":{{"orders/0":{below}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn records_a_drop_oldest_queue_dropped_before_the_group_read_them_are_not_missed() {
+        let result = check(&IdempotentConsumption, &drop_oldest("[[2,12]]", 2));
+        assert_valid(&result);
+    }
+
+    #[test]
+    fn a_dropped_offset_the_group_read_and_skipped_is_still_missed() {
+        let result = check(&IdempotentConsumption, &drop_oldest("[[1,11],[2,12]]", 2));
+        assert_exactly(&result, &["missed-apply"]);
+        assert_eq!(result.anomalies["missed-apply"][0].value, Some(11));
+    }
+
+    #[test]
+    fn an_offset_at_or_above_the_drop_point_is_still_missed() {
+        let result = check(&IdempotentConsumption, &drop_oldest("[[2,12]]", 1));
         assert_exactly(&result, &["missed-apply"]);
         assert_eq!(result.anomalies["missed-apply"][0].value, Some(11));
     }
