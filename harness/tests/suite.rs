@@ -55,9 +55,17 @@ fn smoke_suite_is_valid_and_deterministic() {
 
 #[test]
 fn every_scenario_meets_its_expectation_on_seed_1() {
-    let folders = ["network", "crash", "disk", "consume", "txn", "queue", "regression"]
-        .map(scenarios)
-        .to_vec();
+    let folders = [
+        "network",
+        "crash",
+        "disk",
+        "consume",
+        "txn",
+        "queue",
+        "regression",
+    ]
+    .map(scenarios)
+    .to_vec();
     // Twice each, in this one process: a second simulation must not be disturbed by the first
     // (it once was, through tokio's process-wide task ids; see engine::env::spawn).
     let (code, printed) = run(folders, 1..=1, true);

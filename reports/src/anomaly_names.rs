@@ -3,7 +3,7 @@
 //! damage, transactions, ordering, consumption, deadlines, liveness and rate limits.
 
 /// Anomaly names in report order; names not listed here come after, alphabetically.
-pub const ORDER: [&str; 24] = [
+pub const ORDER: [&str; 25] = [
     "lost-write",
     "unseen",
     "aborted-read",
@@ -28,6 +28,7 @@ pub const ORDER: [&str; 24] = [
     "late-apply",
     "no-recovery",
     "rate-exceeded",
+    "double-take",
 ];
 
 /// Each check of design.md section 9 with the anomalies it reports.
@@ -69,7 +70,7 @@ pub const CHECKS: [(&str, &[&str]); 9] = [
         &["double-apply", "missed-apply", "offset-regression"],
     ),
     ("liveness", &["no-recovery"]),
-    ("rate-bound", &["rate-exceeded"]),
+    ("rate-bound", &["rate-exceeded", "double-take"]),
     ("deadlines", &["late-apply", "premature-expiry"]),
 ];
 
@@ -115,6 +116,7 @@ pub fn meaning(name: &str) -> &'static str {
         "offset-regression" => "A consumer group's committed offset went down.",
         "no-recovery" => "After every fault was lifted, the cluster served no successful send or poll within the scenario's recovery bound.",
         "rate-exceeded" => "A gateway admitted more requests within one interval than its token bucket's rate and capacity can pay for: the rate limit let traffic through.",
+        "double-take" => "Two admitted requests took the same token: a token taken from the bucket came back (an acknowledged take was lost), so the bucket paid twice.",
         "late-apply" => "A consumer applied a message after its deadline had passed, acting on a request that had already expired.",
         "premature-expiry" => "A consumer discarded a message as expired before its deadline (or one that had no deadline): a message that should have been applied was lost.",
         _ => "An anomaly reported by a checker; see its explanation.",

@@ -31,11 +31,13 @@ pub mod text;
 pub use history_check::{HistoryCheck, HistoryStats};
 pub use html::render_html;
 pub use input::{
-    Backlog, FaultWindow, Judgement, KeyRecords, Marker, Met, Outcome, ReportInput, SendPoint, Timeline,
-    TimelineOp, NOTE_CHARS_MAX,
+    Backlog, FaultWindow, Judgement, KeyRecords, Marker, Met, Outcome, ReportInput, SendPoint,
+    Timeline, TimelineOp, NOTE_CHARS_MAX,
 };
 pub use junit::{render_junit, JunitError};
 pub use markdown::render_markdown;
-pub use plot::{bucket_ns, render_backlog_svg, render_latency_svg, render_throughput_svg, PlotError};
+pub use plot::{
+    bucket_ns, render_backlog_svg, render_latency_svg, render_throughput_svg, PlotError,
+};
 pub use run_result::{render_json, Anomaly, RunResult, Stats, Verdict};
 pub use summary::{render_summary_json, render_summary_md, MetWord, Summary, SummaryRun};

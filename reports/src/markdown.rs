@@ -89,7 +89,11 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
     write_faults(md, input)?;
 
     if !input.backlog.is_empty() {
-        writeln!(md, "\n## Backlog\n\n{}", crate::text::backlog_summary(&input.backlog))?;
+        writeln!(
+            md,
+            "\n## Backlog\n\n{}",
+            crate::text::backlog_summary(&input.backlog)
+        )?;
     }
 
     if !groups.is_empty() {
@@ -99,11 +103,16 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
         }
     }
 
+    let backlog = if input.backlog.is_empty() {
+        ""
+    } else {
+        "`backlog.svg`, "
+    };
     writeln!(
         md,
         "\n## Files\n\n`history.jsonl` (every op; `op N` above is line N, counting from 0), \
          `result.json`, `report.html` (timeline and offsets), `latency.svg`, `throughput.svg`, \
-         `backlog.svg` (with consumer groups), `sim.log`, `repro.sh`."
+         {backlog}`sim.log`, `repro.sh`."
     )
 }
 

@@ -64,6 +64,36 @@ pub fn list(items: &[String], max: usize) -> String {
     )
 }
 
+/// One sentence per group: how high its backlog rose and when, when members joined, and where
+/// it ended, e.g. `Group workers: backlog peaked at 412 messages at 7.900 s; members joined at
+/// 0.050 s, 8.000 s; 0 messages behind at the end (20.000 s).`
+pub fn backlog_summary(backlogs: &[crate::input::Backlog]) -> String {
+    let mut sentences = Vec::with_capacity(backlogs.len());
+    for backlog in backlogs {
+        let mut sentence = format!("Group {}: ", backlog.group);
+        match backlog.peak() {
+            Some((time, lag)) => sentence.push_str(&format!(
+                "backlog peaked at {lag} messages at {}",
+                seconds(time)
+            )),
+            None => sentence.push_str("no backlog recorded"),
+        }
+        if !backlog.joins_ns.is_empty() {
+            let joins: Vec<String> = backlog.joins_ns.iter().map(|t| seconds(*t)).collect();
+            sentence.push_str(&format!("; members joined at {}", joins.join(", ")));
+        }
+        if let Some((time, lag)) = backlog.points.last() {
+            sentence.push_str(&format!(
+                "; {lag} messages behind at the end ({})",
+                seconds(*time)
+            ));
+        }
+        sentence.push('.');
+        sentences.push(sentence);
+    }
+    sentences.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,33 +119,4 @@ mod tests {
         assert_eq!(list(&items, 3), "a, b, c");
         assert_eq!(count(1, "run", "runs"), "1 run");
     }
-}
-
-/// One sentence per group: how high its backlog rose and when, when members joined, and where
-/// it ended, e.g. `Group workers: backlog peaked at 412 messages at 7.900 s; members joined at
-/// 0.050 s, 8.000 s; 0 messages behind at the end (20.000 s).`
-pub fn backlog_summary(backlogs: &[crate::input::Backlog]) -> String {
-    let mut sentences = Vec::with_capacity(backlogs.len());
-    for backlog in backlogs {
-        let mut sentence = format!("Group {}: ", backlog.group);
-        match backlog.peak() {
-            Some((time, lag)) => {
-                sentence.push_str(&format!("backlog peaked at {lag} messages at {}", seconds(time)))
-            }
-            None => sentence.push_str("no backlog recorded"),
-        }
-        if !backlog.joins_ns.is_empty() {
-            let joins: Vec<String> = backlog.joins_ns.iter().map(|t| seconds(*t)).collect();
-            sentence.push_str(&format!("; members joined at {}", joins.join(", ")));
-        }
-        if let Some((time, lag)) = backlog.points.last() {
-            sentence.push_str(&format!(
-                "; {lag} messages behind at the end ({})",
-                seconds(*time)
-            ));
-        }
-        sentence.push('.');
-        sentences.push(sentence);
-    }
-    sentences.join(" ")
 }

@@ -10,9 +10,9 @@
 //! counted out). A follower truncates by leader epoch, never to its high watermark.
 //! The head (what consumers may still read) and its replication live in `queue`.
 
-pub mod queue;
 #[cfg(test)]
 mod isr_tests;
+pub mod queue;
 
 use crate::broker::epoch_cache::EpochCache;
 use crate::broker::producer_state::{Admission, ProducerState};

@@ -293,8 +293,7 @@ impl Checker for IdempotentConsumption {
                     }
                     let seen = log.observation(run[0]);
                     let dropped = dropped_below.get(&key).is_some_and(|&below| {
-                        seen.offset < below
-                            && !read_by_group.contains(&(group, key, seen.offset))
+                        seen.offset < below && !read_by_group.contains(&(group, key, seen.offset))
                     });
                     if dropped {
                         continue;

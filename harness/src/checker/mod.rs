@@ -409,7 +409,7 @@ mod tests {
                 &["double-apply", "missed-apply", "offset-regression"],
             ),
             ("liveness", &["no-recovery"]),
-            ("rate-bound", &["rate-exceeded"]),
+            ("rate-bound", &["rate-exceeded", "double-take"]),
             ("deadlines", &["late-apply", "premature-expiry"]),
         ];
         for (check, anomalies) in design {

@@ -18,6 +18,10 @@
 //!
 //! - `rate-exceeded`: more admissions certainly inside one interval than the bound allows.
 //!   One anomaly per key, for its worst window.
+//! - `double-take`: two ok admits took the same token (one offset of the token key): the
+//!   bucket paid for two requests with one token. A take deletes its token with a
+//!   compare-and-set on the queue's head, so this can only happen if an acknowledged delete
+//!   was lost (a new leader without it) or the compare-and-set is broken.
 //!
 //! Unknown: the history has no `admit` op, or admits on a key the final state gives no token
 //! bucket for (or has no final state at all).
@@ -50,7 +54,7 @@ use std::time::Duration;
 pub const NAME: &str = "rate-bound";
 
 /// The anomalies this check reports.
-pub const ANOMALIES: &[&str] = &["rate-exceeded"];
+pub const ANOMALIES: &[&str] = &["rate-exceeded", "double-take"];
 
 /// At most this many admissions are named as proof of one window; the rest are counted.
 const OPS_LISTED_MAX: usize = 50;
@@ -106,11 +110,16 @@ impl Checker for RateBound {
         let mut admissions: Vec<Vec<Admission>> = vec![Vec::new(); history.keys().len()];
         // Per key: the first admit op of any type.
         let mut asked: Vec<Option<u64>> = vec![None; history.keys().len()];
+        // (key, token offset, token value, op) of every ok admit.
+        let mut taken: Vec<(KeyId, u64, i64, u64)> = Vec::new();
         for (op, body) in history.entries() {
             let Body::Admit(admit) = body else { continue };
             asked[admit.key.slot()].get_or_insert(op.index);
             if op.kind != OpType::Ok {
                 continue;
+            }
+            if let Some(token) = admit.token {
+                taken.push((admit.key, token.offset, token.value, op.index));
             }
             let Some(invoke) = history.invoke_of(op.index) else {
                 continue;
@@ -125,6 +134,24 @@ impl Checker for RateBound {
         if asked.iter().all(Option::is_none) {
             findings.doubt(|| "the history has no admit op".to_string());
             return findings.finish();
+        }
+        taken.sort_unstable();
+        for run in taken.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            if run.len() > 1 {
+                let (key, offset, value, _) = run[0];
+                let key_name = history.key_name(key);
+                findings.add(
+                    "double-take",
+                    Anomaly::new(format!(
+                        "{} admits took the token at {key_name} offset {offset} (value {value}).",
+                        run.len()
+                    ))
+                    .key(key_name)
+                    .value(value)
+                    .offsets([offset])
+                    .ops(run.iter().map(|&(_, _, _, op)| op)),
+                );
+            }
         }
 
         let final_state = history.final_state();
@@ -507,5 +534,31 @@ mod tests {
                 assert!(inside && count > limit, "{spans:?} {window:?}");
             }
         }
+    }
+
+    #[test]
+    fn one_token_taken_by_two_admits_is_a_double_take() {
+        // Well within the rate (1/s, capacity 5), but token 0 paid for requests 1 and 2.
+        let history = r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":1}}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"admit","value":{"key":"tokens/0","request":1,"token":[0,100]}}
+               {"index":2,"time":5000000000,"process":2,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":2}}
+               {"index":3,"time":5000001000,"process":2,"type":"ok","f":"admit","value":{"key":"tokens/0","request":2,"token":[0,100]}}
+               {"index":4,"time":6000000000,"process":2,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":3}}
+               {"index":5,"time":6000001000,"process":2,"type":"ok","f":"admit","value":{"key":"tokens/0","request":3,"token":[1,101]}}
+               {"index":6,"time":7000000000,"process":"nemesis","type":"ok","f":"final-state","value":{"token-buckets":{"tokens/0":{"rate-per-s":1,"capacity":5}}}}"#;
+        let result = check(&RateBound, history);
+        assert_exactly(&result, &["double-take"]);
+        let anomaly = &result.anomalies["double-take"][0];
+        assert_eq!(anomaly.ops, vec![1, 3]);
+        assert_eq!(anomaly.offsets, vec![0]);
+        // Distinct tokens, the same spacing: valid.
+        let result = check(
+            &RateBound,
+            &history.replace(
+                "[0,100]}}\n               {\"index\":4",
+                "[2,102]}}\n               {\"index\":4",
+            ),
+        );
+        assert_valid(&result);
     }
 }

@@ -167,7 +167,10 @@ impl FinalStateRecord {
             let buckets: Map<String, Value> = buckets
                 .iter()
                 .map(|(key, (rate, capacity))| {
-                    (key.clone(), json!({"rate-per-s": rate, "capacity": capacity}))
+                    (
+                        key.clone(),
+                        json!({"rate-per-s": rate, "capacity": capacity}),
+                    )
                 })
                 .collect();
             map.insert("token-buckets".into(), Value::Object(buckets));

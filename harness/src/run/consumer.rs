@@ -248,12 +248,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
 /// Processes every record polled, in order: one `apply` op each (`fail` when the strategy
 /// skipped it), taking `process_ms` per message; a message whose deadline passed before its
 /// turn is discarded and recorded as `expired` instead.
-async fn process_records(
-    ctx: &RunContext,
-    process: u64,
-    spec: &Group,
-    records: &[ConsumerRecord],
-) {
+async fn process_records(ctx: &RunContext, process: u64, spec: &Group, records: &[ConsumerRecord]) {
     for record in records {
         let Some(value) = value_of(&record.record) else {
             continue;

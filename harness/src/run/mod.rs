@@ -5,8 +5,8 @@
 pub mod consumer;
 pub mod context;
 pub mod drain;
-pub mod gateway;
 pub mod driver;
+pub mod gateway;
 pub mod nemesis;
 pub mod nodes;
 pub mod orchestrator;

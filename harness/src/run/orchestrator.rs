@@ -5,9 +5,9 @@
 use crate::history::values::FinalStateRecord;
 use crate::history::{OpType, Process, F};
 use crate::run::context::{now_ns, Phase, RunContext};
-use crate::run::{drain, token_generator};
 use crate::run::nemesis::Nemesis;
 use crate::run::nodes::bootstrap;
+use crate::run::{drain, token_generator};
 use crate::scenario::{FaultSchedule, Overflow};
 use engine::broker::protocol::CreateTopicRequest;
 use engine::broker::protocol::Strategy;
@@ -36,7 +36,12 @@ const FINAL_READ_ATTEMPTS: usize = 100;
 pub struct SetupError(String);
 
 async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), SetupError> {
-    let bucket = ctx.scenario.workload.tokens.as_ref().map(|t| t.topic.as_str());
+    let bucket = ctx
+        .scenario
+        .workload
+        .tokens
+        .as_ref()
+        .map(|t| t.topic.as_str());
     for topic in &ctx.scenario.cluster.topics {
         let request = if Some(topic.name.as_str()) == bucket {
             // The token generator declares its own bucket.
@@ -105,9 +110,7 @@ async fn final_state(ctx: &RunContext, heads: &BTreeMap<String, u64>) {
         .topics
         .iter()
         .filter(|topic| topic.capacity.is_some() && topic.overflow == Overflow::DropOldest)
-        .flat_map(|topic| {
-            (0..topic.partitions).map(|p| format!("{}/{p}", topic.name))
-        })
+        .flat_map(|topic| (0..topic.partitions).map(|p| format!("{}/{p}", topic.name)))
         .filter_map(|key| heads.get(&key).map(|head| (key, *head)))
         .collect();
     let dropped_below = (!dropped_below.is_empty()).then_some(dropped_below);

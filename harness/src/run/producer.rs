@@ -43,7 +43,10 @@ pub fn value_of(record: &Record) -> Option<i64> {
 
 /// A message's deadline, if it carries one.
 pub fn deadline_of(record: &Record) -> Option<u64> {
-    let (_, bytes) = record.headers.iter().find(|(name, _)| name == DEADLINE_HEADER)?;
+    let (_, bytes) = record
+        .headers
+        .iter()
+        .find(|(name, _)| name == DEADLINE_HEADER)?;
     let bytes: [u8; 8] = bytes.as_slice().try_into().ok()?;
     Some(u64::from_be_bytes(bytes))
 }
@@ -75,7 +78,12 @@ pub fn keys_of(ctx: &RunContext, topics: &[String]) -> Vec<TopicPartition> {
 
 /// Every partition of the topics that carry messages (all but a token bucket's).
 pub fn data_keys(ctx: &RunContext) -> Vec<TopicPartition> {
-    let bucket = ctx.scenario.workload.tokens.as_ref().map(|t| t.topic.clone());
+    let bucket = ctx
+        .scenario
+        .workload
+        .tokens
+        .as_ref()
+        .map(|t| t.topic.clone());
     let names: Vec<String> = ctx
         .scenario
         .cluster

@@ -3,8 +3,8 @@
 //! schedule is an ordinary `FaultSchedule`: it can be printed, replayed and shrunk.
 
 use crate::scenario::{
-    DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, PartitionShape,
-    RandomFaults, Scenario, Target,
+    DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, PartitionShape, RandomFaults, Scenario,
+    Target,
 };
 use rand::seq::IndexedRandom;
 use rand::Rng;

@@ -70,7 +70,8 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
     let start = Instant::now();
     let mut tick: u64 = 0;
     while ctx.workload_running() && !ctx.recovered_enough() {
-        tokio::time::sleep_until(start + Duration::from_nanos(period_ns.saturating_mul(tick))).await;
+        tokio::time::sleep_until(start + Duration::from_nanos(period_ns.saturating_mul(tick)))
+            .await;
         if !ctx.workload_running() {
             break;
         }

@@ -74,7 +74,7 @@ impl CheckName {
             ],
             CheckName::IdempotentConsumption => &[DoubleApply, MissedApply, OffsetRegression],
             CheckName::Liveness => &[NoRecovery],
-            CheckName::RateBound => &[RateExceeded],
+            CheckName::RateBound => &[RateExceeded, DoubleTake],
             CheckName::Deadlines => &[LateApply, PrematureExpiry],
         }
     }
@@ -113,6 +113,7 @@ pub enum AnomalyName {
     OffsetRegression,
     NoRecovery,
     RateExceeded,
+    DoubleTake,
     LateApply,
     PrematureExpiry,
 }
@@ -141,6 +142,7 @@ impl Keyword for AnomalyName {
         AnomalyName::OffsetRegression,
         AnomalyName::NoRecovery,
         AnomalyName::RateExceeded,
+        AnomalyName::DoubleTake,
         AnomalyName::LateApply,
         AnomalyName::PrematureExpiry,
     ];
@@ -170,6 +172,7 @@ impl Keyword for AnomalyName {
             AnomalyName::OffsetRegression => "offset-regression",
             AnomalyName::NoRecovery => "no-recovery",
             AnomalyName::RateExceeded => "rate-exceeded",
+            AnomalyName::DoubleTake => "double-take",
             AnomalyName::LateApply => "late-apply",
             AnomalyName::PrematureExpiry => "premature-expiry",
         }

@@ -156,7 +156,11 @@ pub(super) fn resolve(
                 };
                 let hint = "a bounded queue has one consuming group (its members purge what \
                             they commit); give this group other topics with topics: [...]";
-                return Err(Invalid::new(&group_path.key_itself("topics"), problem, hint));
+                return Err(Invalid::new(
+                    &group_path.key_itself("topics"),
+                    problem,
+                    hint,
+                ));
             }
         }
         groups.push(group);
@@ -254,7 +258,9 @@ fn resolve_scale_out(
         "scale_out.to",
         members.saturating_add(1),
         CLIENTS_MAX,
-        &format!("the group's size after the scale-out: more than its {members} members, at most 64"),
+        &format!(
+            "the group's size after the scale-out: more than its {members} members, at most 64"
+        ),
     )?;
     Ok(ScaleOut { at_ms, to })
 }

@@ -29,6 +29,7 @@ mod tests;
 
 pub use check::{AnomalyName, CheckName, Expectation};
 pub use cluster::{BrokerConfig, Cluster, FsyncPolicySpec, Overflow, Topic};
+pub use consumers::{ApplyStrategy, Consumers, Group, ScaleOut};
 pub use error::{Located, Place, Problem, ScenarioError};
 pub use fault::{DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, Faults, PartitionShape};
 pub use names::Keyword;
@@ -37,7 +38,6 @@ pub use raw::RawScenario;
 pub use resolve::{Network, ResolveCtx, Scenario};
 pub use suite::{load_suite, SuiteEntry};
 pub use target::{PartitionRef, Target};
-pub use consumers::{ApplyStrategy, Consumers, Group, ScaleOut};
 pub use token_bucket::{Gateways, Tokens};
 pub use workload::{Acks, ClientRole, ProducerMode, Producers, Transactions, Workload};
 

@@ -530,10 +530,13 @@ fn names_from_fixed_vocabularies_are_checked() {
     );
     let error = load_err(&format!("{BASE}expect: invalid\n"));
     assert_eq!(line_column(&error), (13, 9));
-    let scenario = load_str(&format!("{BASE}checks: [rate-bound, liveness]\n"), "x").expect("ok");
-    assert_eq!(
-        scenario.checks,
-        vec![CheckName::RateBound, CheckName::Liveness]
+    // A known check the workload cannot exercise is refused with what it needs.
+    let error = load_err(&format!("{BASE}checks: [rate-bound, liveness]\n"));
+    assert!(
+        error
+            .to_string()
+            .contains("rate-bound needs workload.gateways"),
+        "{error}"
     );
 }
 
@@ -767,14 +770,26 @@ fn queue_workloads_resolve_with_their_topics() {
     assert_eq!(workload.gateways.as_ref().map(|g| g.count), Some(2));
     let groups = &workload.consumers.as_ref().expect("groups").groups;
     assert_eq!(groups[1].topics, vec!["audit".to_owned()]);
-    assert_eq!(groups[0].scale_out, Some(ScaleOut { at_ms: 6_000, to: 3 }));
+    assert_eq!(
+        groups[0].scale_out,
+        Some(ScaleOut {
+            at_ms: 6_000,
+            to: 3
+        })
+    );
     // producer, token generator, 2 gateways, 3 workers (2 join late), 1 auditor.
     assert_eq!(workload.client_roles().len(), 8);
     let error = load_err(&QUEUES.replace("rate: 20/s}", "rate: 20/s, size: 5}"));
     assert!(error.to_string().contains("unknown key `size`"), "{error}");
     // The token bucket's topic is nobody else's, and a bounded queue has one group.
     let error = load_err(&QUEUES.replace("{name: auditors, topics: [audit]}", "{name: auditors}"));
-    assert!(error.to_string().contains("already read by group"), "{error}");
+    assert!(
+        error.to_string().contains("already read by group"),
+        "{error}"
+    );
     let error = load_err(&QUEUES.replace("topics: [audit]}", "topics: [tokens]}"));
-    assert!(error.to_string().contains("token bucket's topic"), "{error}");
+    assert!(
+        error.to_string().contains("token bucket's topic"),
+        "{error}"
+    );
 }

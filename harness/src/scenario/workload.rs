@@ -144,7 +144,10 @@ impl ClientRole {
     /// Whether the client reads (a group member or a gateway): `consumer-crash` hits readers,
     /// `producer-crash` the others.
     pub fn reads(&self) -> bool {
-        matches!(self, ClientRole::Consumer { .. } | ClientRole::Gateway { .. })
+        matches!(
+            self,
+            ClientRole::Consumer { .. } | ClientRole::Gateway { .. }
+        )
     }
 }
 
@@ -181,7 +184,11 @@ impl TopicScope<'_> {
             let problem = Problem::Conflict {
                 message: "topics is empty".to_owned(),
             };
-            return Err(Invalid::new(path, problem, "name a topic, or remove topics for all"));
+            return Err(Invalid::new(
+                path,
+                problem,
+                "name a topic, or remove topics for all",
+            ));
         }
         let mut resolved: Vec<String> = Vec::with_capacity(names.len());
         for (index, name) in names.iter().enumerate() {
@@ -277,10 +284,7 @@ pub fn resolve(raw: &RawWorkload, topics: &[Topic], path: &YamlPath) -> Result<W
             let hint = "add workload.tokens, e.g. tokens: {topic: tokens, rate: 20/s}";
             return Err(Invalid::new(&path.key_itself("gateways"), problem, hint));
         }
-        (Some(raw), Some(_)) => Some(token_bucket::resolve_gateways(
-            raw,
-            &path.key("gateways"),
-        )?),
+        (Some(raw), Some(_)) => Some(token_bucket::resolve_gateways(raw, &path.key("gateways"))?),
     };
     let scope = TopicScope {
         topics,
@@ -464,7 +468,10 @@ pub fn to_raw(workload: &Workload) -> RawWorkload {
             }),
         consumers: workload.consumers.as_ref().map(consumers::to_raw),
         tokens: workload.tokens.as_ref().map(token_bucket::tokens_to_raw),
-        gateways: workload.gateways.as_ref().map(token_bucket::gateways_to_raw),
+        gateways: workload
+            .gateways
+            .as_ref()
+            .map(token_bucket::gateways_to_raw),
     }
 }
 
@@ -513,7 +520,7 @@ mod tests {
     fn clients_are_numbered_producers_first() {
         let resolved = workload(
             "{producers: {count: 2}, transactions: {count: 1},
-              consumers: {groups: [{name: a, members: 2}, {name: b}]}}",
+              consumers: {groups: [{name: a, members: 2, topics: [orders]}, {name: b, topics: [orders]}]}}",
         )
         .expect("ok");
         assert_eq!(
@@ -601,11 +608,27 @@ mod tests {
         assert_eq!(bad.path, root.key("producers").key("topics").index(0));
         let bad = workload("{producers: {topics: [order]}}").expect_err("unknown topic");
         assert!(bad.hint.contains("orders"), "{}", bad.hint);
-        let bad = workload("{producers: {}, consumers: {groups: [{name: a, scale_out: {at: 40s, to: 2}}]}}")
-            .expect_err("late");
-        assert_eq!(bad.path, root.key("consumers").key("groups").index(0).key("scale_out").key("at"));
+        let bad = workload(
+            "{producers: {}, consumers: {groups: [{name: a, scale_out: {at: 40s, to: 2}}]}}",
+        )
+        .expect_err("late");
+        assert_eq!(
+            bad.path,
+            root.key("consumers")
+                .key("groups")
+                .index(0)
+                .key("scale_out")
+                .key("at")
+        );
         let bad = workload("{producers: {}, consumers: {groups: [{name: a, members: 2, scale_out: {at: 4s, to: 2}}]}}")
             .expect_err("shrink");
-        assert_eq!(bad.path, root.key("consumers").key("groups").index(0).key("scale_out").key("to"));
+        assert_eq!(
+            bad.path,
+            root.key("consumers")
+                .key("groups")
+                .index(0)
+                .key("scale_out")
+                .key("to")
+        );
     }
 }

@@ -46,7 +46,8 @@ fn a_member_being_added_holds_the_high_watermark_until_the_change_settles() {
     let disk = Disk::open(Mode::Real, root.path().to_path_buf(), DiskFaults::new()).expect("disk");
     let now = Instant::now();
     let tp = TopicPartition::new("orders", 0);
-    let mut replica = Replica::open(&disk, tp.clone(), 1, LogOptions::default(), now).expect("open");
+    let mut replica =
+        Replica::open(&disk, tp.clone(), 1, LogOptions::default(), now).expect("open");
     replica.replicas = vec![1, 2, 3];
     replica.min_insync = 2;
     replica.become_leader(1, &[1, 2], 0, now);
@@ -70,7 +71,11 @@ fn a_member_being_added_holds_the_high_watermark_until_the_change_settles() {
     );
     replica.isr_change_failed();
     follower_fetch(&mut replica, 2, 8);
-    assert_eq!(replica.high_watermark(), 5, "an unknown outcome still counts broker 3");
+    assert_eq!(
+        replica.high_watermark(),
+        5,
+        "an unknown outcome still counts broker 3"
+    );
 
     // The coordinator's state, read back: the write did not land (same version).
     replica.reconcile_isr(&[1, 2], 0, Instant::now());
