@@ -278,11 +278,20 @@ impl Consumer {
         if member.heartbeat_if_due(&mut self.cluster).await == Beat::Current {
             return Ok(());
         }
+        let previous = member.identity().map(|identity| identity.generation);
         let (generation, assignment) = member.join(&mut self.cluster, &topics).await?;
         if assignment.len() > ASSIGNED_PARTITIONS_MAX {
             return Err(ConsumerError::TooManyPartitions {
                 count: assignment.len(),
             });
+        }
+        // A partition kept from the generation just before was nobody else's in between, so
+        // its position stands. A member that missed a generation (it was expired, or joined
+        // anew) cannot know who read the partition meanwhile: it resumes from the committed
+        // offset, or it would commit its stale position over a newer owner's.
+        let continuous = previous.is_some_and(|previous| previous + 1 == generation);
+        if !continuous {
+            self.positions.clear();
         }
         self.reassign(assignment.clone());
         self.rebalanced = Some((generation, assignment));

@@ -15,7 +15,7 @@
 //! | `txn-send` | `{"txn":id,"key":k,"value":v}` | plus `"local":"commit"\|"rollback"\|"unknown"` |
 //! | `apply` | `{"key":k,"value":v,"offset":o}` | same |
 //! | `expired` | event, `ok`: `{"key":k,"value":v,"offset":o}`, `o` may be `null` or absent | |
-//! | `admit` | `{"key":k,"request":r}` | `ok`: plus `"token":[o,v]`; `info`: may add it; `fail`: same as invoke |
+//! | `admit` | `{"key":k,"request":r}`, plus `"token":[o,v]` once the gateway read one | `ok`: with `"token"` (required); `fail`, `info`: with or without it |
 //! | `sequence-gap` | event: `{"key":k,"producer":p,"expected":n,"got":m}` | |
 //! | `final-state` | event: see [`super::final_state`] | |
 //! | `crash`, nemesis | free-form | |
@@ -29,7 +29,10 @@
 //! are integers, unique per run. `ok` means it took the token record `[o,v]` and admitted the
 //! request; `fail` means no token was consumed and the request was rejected; `info` means the
 //! request was rejected but whether the token it names (if any) was consumed is unknown. A
-//! token an `admit` names is a record the gateway read: the inferred log counts it as a read.
+//! gateway reads the token at the bucket's head *before* it invokes the take, and names it in
+//! the invoke, so a gateway that crashes mid-take has still recorded what it read; invoke and
+//! completion name the same token when both name one. A token an `admit` names is a record the
+//! gateway read: the inferred log counts it as a read, whatever the outcome.
 
 use super::final_state::FinalState;
 use super::op::{OpType, F};
@@ -463,16 +466,8 @@ fn decode_admit(kind: OpType, value: &Value, keys: &mut Keys) -> Result<Admit, S
         Some(token) => Some(record_of(token, &At::Field(&VALUE, "token"))?),
     };
     match (kind, token.is_some()) {
-        (OpType::Invoke, true) => Err(
-            "value.token: an invoke cannot hold a token yet; the ok completion names the token it took"
-                .to_string(),
-        ),
         (OpType::Ok, false) => Err(
             "value: an ok admit names the token it took: add \"token\":[offset,value] (a request rejected for want of a token is a fail)"
-                .to_string(),
-        ),
-        (OpType::Fail, true) => Err(
-            "value.token: a failed admit took no token (the request was rejected); drop the token or record ok"
                 .to_string(),
         ),
         _ => Ok(Admit {

@@ -208,7 +208,9 @@ impl InferredLog {
                         }
                     }
                 }
-                (OpType::Ok | OpType::Info, Body::Admit(admit)) => {
+                // Whatever the outcome: the gateway read the token (before its invoke, when the
+                // invoke names it) even if it then failed to take it.
+                (_, Body::Admit(admit)) => {
                     if let Some(token) = admit.token {
                         observations.push(Observation {
                             key: admit.key,

@@ -444,6 +444,14 @@ fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
                     asked.request, answered.request
                 ));
             }
+            if let (Some(read), Some(taken)) = (asked.token, answered.token) {
+                if read != taken {
+                    return Err(format!(
+                        "the completion names another token than the invoke read ([{},{}] invoked, [{},{}] completed)",
+                        read.offset, read.value, taken.offset, taken.value
+                    ));
+                }
+            }
             Ok(())
         }
         (Body::TxnSend(asked), Body::TxnSend(answered)) => {

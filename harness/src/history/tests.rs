@@ -569,10 +569,6 @@ fn malformed_deadlines_expiries_and_admissions_are_named() {
             "unknown field \"deadline\"",
         ),
         (
-            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":1,"token":[0,1]}}"#,
-            "an invoke cannot hold a token yet",
-        ),
-        (
             r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0"}}"#,
             "missing field \"request\"",
         ),
@@ -623,9 +619,9 @@ fn malformed_deadlines_expiries_and_admissions_are_named() {
             "an ok admit names the token it took",
         ),
         (
-            admit,
-            r#"{"index":1,"time":2,"process":1,"type":"fail","f":"admit","value":{"key":"tokens/0","request":7,"token":[0,1]}}"#,
-            "a failed admit took no token",
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":7,"token":[0,1]}}"#,
+            r#"{"index":1,"time":2,"process":1,"type":"ok","f":"admit","value":{"key":"tokens/0","request":7,"token":[1,2]}}"#,
+            "names another token than the invoke read",
         ),
         (
             admit,

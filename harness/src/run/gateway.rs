@@ -6,9 +6,12 @@
 //! can never be taken again, whatever leader comes next. Two gateways racing for one token:
 //! one wins, the other reads the next.
 //!
-//! Each request is one `admit` op: `ok` with the token taken, `fail` when the request was
-//! rejected and no token was consumed, `info` (with the token read) when the delete's outcome
-//! is unknown — the request is rejected, the token may be gone.
+//! The gateway reads the token before it records anything, then invokes an `admit` op naming
+//! it, so a gateway that crashes mid-take leaves the read in the history. The op ends `ok`
+//! (taken, admitted), `fail` (the request was rejected and the token not consumed: the bucket
+//! was empty, or another gateway took that token first — then it tries the next one as a new
+//! request id), or `info` when the delete's outcome is unknown — the request is rejected, the
+//! token may be gone.
 
 use crate::history::{OpType, F};
 use crate::run::context::RunContext;
@@ -29,16 +32,6 @@ use tokio::time::Instant; // The simulated clock (design.md section 4).
 /// taking the token it read).
 const TAKE_ATTEMPTS_MAX: usize = 4;
 
-/// What one take came to.
-enum Take {
-    /// The token at this offset, with this value, is ours.
-    Taken(u64, i64),
-    /// No token was consumed.
-    Rejected,
-    /// We read this token and asked to delete it; whether it was deleted is unknown.
-    Unknown(u64, i64),
-}
-
 /// The first token at or after `head` in a fetch response.
 fn first_token(batches: &[Vec<u8>], head: u64) -> Option<(u64, i64)> {
     batches
@@ -54,43 +47,79 @@ fn first_token(batches: &[Vec<u8>], head: u64) -> Option<(u64, i64)> {
         .next()
 }
 
-/// Takes one token, or learns there is none.
-async fn take(cluster: &mut ClusterClient, tp: &TopicPartition, head: &mut u64) -> Take {
+/// Reads the token at the bucket's head: `None` when the bucket is empty or unreachable.
+async fn read_token(
+    cluster: &mut ClusterClient,
+    tp: &TopicPartition,
+    head: &mut u64,
+) -> Option<(u64, i64)> {
     for _ in 0..TAKE_ATTEMPTS_MAX {
-        let fetched = match cluster.fetch(tp, *head).await {
-            Ok(fetched) => fetched,
-            Err(ClusterError::Broker(BrokerError::OffsetOutOfRange { start, .. })) => {
-                *head = start;
-                continue;
-            }
-            Err(_) => return Take::Rejected,
-        };
-        if fetched.log_start > *head {
-            *head = fetched.log_start;
-            continue;
-        }
-        let Some((offset, value)) = first_token(&fetched.batches, *head) else {
-            return Take::Rejected; // The bucket is empty.
-        };
-        match cluster.delete_records(tp, offset + 1, Some(offset)).await {
-            Ok(new_head) => {
-                *head = new_head;
-                return Take::Taken(offset, value);
-            }
-            Err(ClusterError::Broker(BrokerError::HeadMoved { head: moved })) => {
-                *head = moved; // Another gateway took it (or our view was stale): read again.
-            }
-            Err(error) if error.surely_not_written() => return Take::Rejected,
-            Err(_) => return Take::Unknown(offset, value),
+        match cluster.fetch(tp, *head).await {
+            Ok(fetched) if fetched.log_start > *head => *head = fetched.log_start,
+            Ok(fetched) => return first_token(&fetched.batches, *head),
+            Err(ClusterError::Broker(BrokerError::OffsetOutOfRange { start, .. })) => *head = start,
+            Err(_) => return None,
         }
     }
-    Take::Rejected
+    None
 }
 
 fn admit_value(key: &str, request: i64, token: Option<(u64, i64)>) -> Value {
     match token {
         Some((offset, value)) => json!({"key": key, "request": request, "token": [offset, value]}),
         None => json!({"key": key, "request": request}),
+    }
+}
+
+/// One request: read the token at the head, then take exactly it. Each take attempt is one
+/// `admit` op naming the token it read (a request whose token another gateway took first tries
+/// again as a new request id); a request that finds no token is one `admit` that fails.
+async fn serve_request(
+    ctx: &RunContext,
+    cluster: &mut ClusterClient,
+    tp: &TopicPartition,
+    head: &mut u64,
+    process: &mut u64,
+) {
+    let key = tp.to_string();
+    for _ in 0..TAKE_ATTEMPTS_MAX {
+        let request = ctx.fresh_value();
+        let Some((offset, value)) = read_token(cluster, tp, head).await else {
+            ctx.invoke(*process, F::Admit, admit_value(&key, request, None));
+            ctx.complete(
+                *process,
+                OpType::Fail,
+                F::Admit,
+                admit_value(&key, request, None),
+            );
+            return;
+        };
+        let token = Some((offset, value));
+        ctx.invoke(*process, F::Admit, admit_value(&key, request, token));
+        let kind = match cluster.delete_records(tp, offset + 1, Some(offset)).await {
+            Ok(new_head) => {
+                *head = new_head;
+                OpType::Ok
+            }
+            Err(ClusterError::Broker(BrokerError::HeadMoved { head: moved })) => {
+                // Another gateway took it (or our view was stale): read again.
+                *head = moved;
+                ctx.complete(
+                    *process,
+                    OpType::Fail,
+                    F::Admit,
+                    admit_value(&key, request, token),
+                );
+                continue;
+            }
+            Err(error) if error.surely_not_written() => OpType::Fail,
+            Err(_) => OpType::Info,
+        };
+        ctx.complete(*process, kind, F::Admit, admit_value(&key, request, token));
+        if kind == OpType::Info {
+            *process = ctx.fresh_process();
+        }
+        return;
     }
 }
 
@@ -103,7 +132,6 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         return;
     };
     let tp = bucket_key(&tokens);
-    let key = tp.to_string();
     let mut process = ctx.fresh_process_for_incarnation(client);
     // No long poll: a gateway answers its caller at once when the bucket is empty.
     let options = ClusterClientOptions {
@@ -125,17 +153,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         if !gateways.busy_at(ctx.workload_elapsed_ms()) {
             continue;
         }
-        let request = ctx.fresh_value();
-        ctx.invoke(process, F::Admit, admit_value(&key, request, None));
-        let (kind, token) = match take(&mut cluster, &tp, &mut head).await {
-            Take::Taken(offset, value) => (OpType::Ok, Some((offset, value))),
-            Take::Rejected => (OpType::Fail, None),
-            Take::Unknown(offset, value) => (OpType::Info, Some((offset, value))),
-        };
-        ctx.complete(process, kind, F::Admit, admit_value(&key, request, token));
-        if kind == OpType::Info {
-            process = ctx.fresh_process();
-        }
+        serve_request(&ctx, &mut cluster, &tp, &mut head, &mut process).await;
     }
     ctx.client_done(client);
 }
