@@ -497,8 +497,22 @@ async fn a_failing_read_is_never_mistaken_for_a_torn_tail(disk: Disk) {
     disk.faults().inject(DiskFault::ReadCorruption);
     let refused = Log::open_keeping(&disk, Path::new(LOG_DIR), options(), synced_end);
     assert!(
-        matches!(refused, Err(StorageError::Corrupt { .. })),
+        matches!(
+            refused,
+            Err(StorageError::Corrupt { .. } | StorageError::CorruptRecoveryPoint { .. })
+        ),
         "refuses to cut synced records"
+    );
+    // A process that starts afresh knows nothing of what it synced: the log's own recovery
+    // point still keeps it from taking failing reads for a torn tail (a broker restarted
+    // under read corruption once cut its whole offsets partition this way).
+    let refused = Log::open(&disk, Path::new(LOG_DIR), options());
+    assert!(
+        matches!(
+            refused,
+            Err(StorageError::Corrupt { .. } | StorageError::CorruptRecoveryPoint { .. })
+        ),
+        "a fresh open refuses too"
     );
     disk.faults().lift(DiskFaultKind::ReadCorruption);
     let log = Log::open_keeping(&disk, Path::new(LOG_DIR), options(), synced_end).expect("reopen");

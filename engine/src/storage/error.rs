@@ -27,6 +27,9 @@ pub enum StorageError {
     /// A partition's head file failed its checksum or framing check when read.
     #[error("corrupt head file {path}: {reason}")]
     CorruptHead { path: String, reason: String },
+    /// Both files of a log's recovery point failed their checks when read.
+    #[error("corrupt recovery point in {path}: {reason}")]
+    CorruptRecoveryPoint { path: String, reason: String },
     /// The batch is empty or larger than `BATCH_BYTES_MAX`.
     #[error("invalid batch: {reason}")]
     InvalidBatch { reason: String },

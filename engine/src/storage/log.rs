@@ -8,6 +8,7 @@
 
 use crate::env::{Clock, Disk};
 use crate::storage::batch::{BatchHeader, BatchMeta, Record, RecordBatch};
+use crate::storage::recovery_point::RecoveryPoint;
 use crate::storage::segment::{self, Recovery, Segment, LOG_SUFFIX};
 use crate::storage::{FsyncPolicy, StorageError};
 use std::collections::BTreeMap;
@@ -54,6 +55,8 @@ pub struct Log {
     offline: Option<String>,
     recovery: Recovery,
     clock: Clock,
+    /// What this log knows it synced, on disk: recovery never cuts below it.
+    recovery_point: RecoveryPoint,
 }
 
 impl Log {
@@ -73,6 +76,8 @@ impl Log {
         keep_end: u64,
     ) -> Result<Log, StorageError> {
         let disk = disk.subdir(dir)?;
+        let recovery_point = RecoveryPoint::open(&disk)?;
+        let keep_end = keep_end.max(recovery_point.synced_end());
         let names = disk.list(Path::new(""))?;
         let mut bases: Vec<u64> = names
             .iter()
@@ -126,6 +131,7 @@ impl Log {
             offline: None,
             recovery,
             clock,
+            recovery_point,
         })
     }
 
@@ -244,6 +250,9 @@ impl Log {
         if let Err(error) = self.active().sync_log() {
             return self.go_offline(error);
         }
+        if let Err(error) = self.recovery_point.record(self.end) {
+            return self.go_offline(error);
+        }
         self.synced_end = self.end;
         self.last_sync = self.clock.now();
         Ok(())
@@ -271,9 +280,17 @@ impl Log {
         if let Err(error) = sealed {
             return self.go_offline(error);
         }
+        if let Err(error) = self.recovery_point.record(self.end) {
+            return self.go_offline(error);
+        }
         self.synced_end = self.end;
         self.last_sync = self.clock.now();
         let segment = Segment::create(&self.disk, self.end)?;
+        // The new file's name must be durable before anything synced into it counts: a sync
+        // of the file alone does not keep its directory entry across a crash.
+        if let Err(error) = self.disk.sync_dir(Path::new("")) {
+            return self.go_offline(error.into());
+        }
         self.segments.insert(self.end, segment);
         Ok(())
     }
@@ -337,6 +354,19 @@ impl Log {
         self.check_online()?;
         if offset >= self.end {
             return Ok(self.end);
+        }
+        // Lowered first, to exactly where the cut will end (a straddling batch goes whole): a
+        // crash between the two leaves a point at or below the data, which is safe; the other
+        // order would leave a log its recovery refuses to open.
+        let start = self.start();
+        let cut_end = match self.segments.range(..=offset.max(start)).next_back() {
+            Some((_, segment)) => segment.truncation_end(offset.max(start)),
+            None => start,
+        };
+        if self.recovery_point.synced_end() > cut_end {
+            if let Err(error) = self.recovery_point.record(cut_end) {
+                return self.go_offline(error);
+            }
         }
         let result = self.truncate_segments(offset);
         match result {

@@ -216,11 +216,7 @@ impl Segment {
     /// Drops every batch holding an offset at or above `offset`. A batch that straddles
     /// `offset` goes whole, so the new end may be below `offset`. Durable before it returns.
     pub fn truncate_to(&mut self, offset: u64) -> Result<u64, StorageError> {
-        // Batches starting below `offset` survive, except the last of them if it straddles it.
-        let mut keep = self.entries.partition_point(|entry| entry.offset < offset);
-        if keep > 0 && self.batch_next_offset(keep - 1) > offset {
-            keep -= 1;
-        }
+        let keep = self.batches_kept(offset);
         let cut_position = self
             .entries
             .get(keep)
@@ -234,6 +230,23 @@ impl Segment {
         self.entries.truncate(keep);
         self.next_offset = new_next;
         Ok(new_next)
+    }
+
+    /// How many batches `truncate_to(offset)` keeps: those starting below `offset`, except the
+    /// last of them if it straddles it.
+    fn batches_kept(&self, offset: u64) -> usize {
+        let mut keep = self.entries.partition_point(|entry| entry.offset < offset);
+        if keep > 0 && self.batch_next_offset(keep - 1) > offset {
+            keep -= 1;
+        }
+        keep
+    }
+
+    /// Where `truncate_to(offset)` would end this segment, without cutting anything.
+    pub fn truncation_end(&self, offset: u64) -> u64 {
+        self.entries
+            .get(self.batches_kept(offset))
+            .map_or(self.next_offset, |entry| entry.offset)
     }
 
     fn batch_next_offset(&self, entry: usize) -> u64 {
