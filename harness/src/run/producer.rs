@@ -51,29 +51,25 @@ pub fn deadline_of(record: &Record) -> Option<u64> {
     Some(u64::from_be_bytes(bytes))
 }
 
-/// Every partition of every topic.
-pub fn keys(ctx: &RunContext) -> Vec<TopicPartition> {
-    let names: Vec<String> = ctx
-        .scenario
-        .cluster
-        .topics
-        .iter()
-        .map(|t| t.name.clone())
-        .collect();
-    keys_of(ctx, &names)
-}
-
-/// Every partition of the named topics, in order.
-pub fn keys_of(ctx: &RunContext, topics: &[String]) -> Vec<TopicPartition> {
+/// Every partition of the topics `keep` accepts, in the cluster's topic order.
+fn keys_where(ctx: &RunContext, keep: impl Fn(&str) -> bool) -> Vec<TopicPartition> {
     let mut keys = Vec::new();
-    for topic in &ctx.scenario.cluster.topics {
-        if topics.contains(&topic.name) {
-            for partition in 0..topic.partitions {
-                keys.push(TopicPartition::new(topic.name.clone(), partition));
-            }
+    for topic in ctx.scenario.cluster.topics.iter().filter(|t| keep(&t.name)) {
+        for partition in 0..topic.partitions {
+            keys.push(TopicPartition::new(topic.name.clone(), partition));
         }
     }
     keys
+}
+
+/// Every partition of every topic.
+pub fn keys(ctx: &RunContext) -> Vec<TopicPartition> {
+    keys_where(ctx, |_| true)
+}
+
+/// Every partition of the named topics.
+pub fn keys_of(ctx: &RunContext, topics: &[String]) -> Vec<TopicPartition> {
+    keys_where(ctx, |name| topics.iter().any(|topic| topic == name))
 }
 
 /// Every partition of the topics that carry messages (all but a token bucket's).
@@ -83,16 +79,8 @@ pub fn data_keys(ctx: &RunContext) -> Vec<TopicPartition> {
         .workload
         .tokens
         .as_ref()
-        .map(|t| t.topic.clone());
-    let names: Vec<String> = ctx
-        .scenario
-        .cluster
-        .topics
-        .iter()
-        .map(|t| t.name.clone())
-        .filter(|name| Some(name) != bucket.as_ref())
-        .collect();
-    keys_of(ctx, &names)
+        .map(|t| t.topic.as_str());
+    keys_where(ctx, |name| Some(name) != bucket)
 }
 
 fn options(producers: &Producers, bugs: engine::bugs::Bugs) -> ProducerOptions {

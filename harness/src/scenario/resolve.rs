@@ -139,20 +139,12 @@ fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
     let faults = fault::resolve(raw.faults.as_ref(), &context, &root.key("faults"))?;
     let recovery_ms = match &raw.recovery {
         None => RECOVERY_MS_DEFAULT,
-        Some(text) => {
-            let here = root.key("recovery");
-            let ms = duration_at(text, &here)?;
-            if ms == 0 {
-                let problem = Problem::OutOfRange {
-                    field: "recovery".to_owned(),
-                    value: "0s".to_owned(),
-                    allowed: "at least 1ms".to_owned(),
-                };
-                let hint = "the time the cluster gets to recover after heal, e.g. recovery: 20s";
-                return Err(Invalid::new(&here, problem, hint));
-            }
-            ms
-        }
+        Some(text) => positive_duration_at(
+            text,
+            &root.key("recovery"),
+            "recovery",
+            "the time the cluster gets to recover after heal, e.g. recovery: 20s",
+        )?,
     };
     let checks = match &raw.checks {
         None => default_checks(&workload),
@@ -437,6 +429,25 @@ pub(super) fn ratio(value: f64, path: &YamlPath, field: &str) -> Result<f64, Inv
 /// A duration in milliseconds.
 pub(super) fn duration_at(text: &str, path: &YamlPath) -> Result<u64, Invalid> {
     duration::parse_ms(text).map_err(|bad| bad_duration(text, bad, path))
+}
+
+/// A duration that must not be zero; `field` and `example` name it in the error.
+pub(super) fn positive_duration_at(
+    text: &str,
+    path: &YamlPath,
+    field: &str,
+    example: &str,
+) -> Result<u64, Invalid> {
+    let ms = duration_at(text, path)?;
+    if ms == 0 {
+        let problem = Problem::OutOfRange {
+            field: field.to_owned(),
+            value: "0s".to_owned(),
+            allowed: "at least 1ms".to_owned(),
+        };
+        return Err(Invalid::new(path, problem, example));
+    }
+    Ok(ms)
 }
 
 fn bad_duration(text: &str, bad: BadText, path: &YamlPath) -> Invalid {

@@ -14,8 +14,8 @@ use super::error::{Invalid, Problem};
 use super::locate::YamlPath;
 use super::rate;
 use super::raw::{RawGateways, RawTokens};
-use super::resolve::{count, duration_at, rate_at};
-use super::workload::CLIENTS_MAX;
+use super::resolve::{duration_at, positive_duration_at, rate_at};
+use super::workload::resolve_count;
 
 /// Fastest token rate. The `rate-bound` check's tolerance assumes the generator's ticks are
 /// further apart than the simulator's step (at most 10ms), so rate × tick stays below one.
@@ -115,17 +115,7 @@ pub(super) fn resolve_tokens(
 }
 
 pub(super) fn resolve_gateways(raw: &RawGateways, path: &YamlPath) -> Result<Gateways, Invalid> {
-    let count = match raw.count {
-        None => GATEWAYS_DEFAULT,
-        Some(value) => count(
-            value,
-            &path.key("count"),
-            "count",
-            1,
-            CLIENTS_MAX,
-            "1 to 64 clients; to have none, remove the section",
-        )?,
-    };
+    let count = resolve_count(raw.count, GATEWAYS_DEFAULT, path)?;
     let rate_per_s = match &raw.rate {
         None => GATEWAY_RATE_PER_S_DEFAULT,
         Some(text) => rate_at(text, &path.key("rate"))?,
@@ -133,17 +123,7 @@ pub(super) fn resolve_gateways(raw: &RawGateways, path: &YamlPath) -> Result<Gat
     let busy_ms = match &raw.busy {
         None => BUSY_MS_DEFAULT,
         Some(text) => {
-            let here = path.key("busy");
-            let ms = duration_at(text, &here)?;
-            if ms == 0 {
-                let problem = Problem::OutOfRange {
-                    field: "gateways.busy".to_owned(),
-                    value: "0s".to_owned(),
-                    allowed: "at least 1ms".to_owned(),
-                };
-                return Err(Invalid::new(&here, problem, "e.g. busy: 1s"));
-            }
-            ms
+            positive_duration_at(text, &path.key("busy"), "gateways.busy", "e.g. busy: 1s")?
         }
     };
     let idle_ms = match &raw.idle {

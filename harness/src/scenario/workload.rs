@@ -14,7 +14,7 @@ use super::locate::YamlPath;
 use super::names::Keyword;
 use super::rate;
 use super::raw::{RawProducers, RawTransactions, RawWorkload};
-use super::resolve::{count, duration_at, keyword_at, rate_at, ratio};
+use super::resolve::{count, duration_at, keyword_at, positive_duration_at, rate_at, ratio};
 use super::token_bucket::{self, Gateways, Tokens};
 
 /// Most clients (all kinds together) in one simulation.
@@ -256,19 +256,12 @@ impl Workload {
 pub fn resolve(raw: &RawWorkload, topics: &[Topic], path: &YamlPath) -> Result<Workload, Invalid> {
     let duration_ms = match &raw.duration {
         None => DURATION_MS_DEFAULT,
-        Some(text) => {
-            let duration_path = path.key("duration");
-            let ms = duration_at(text, &duration_path)?;
-            if ms == 0 {
-                let problem = Problem::OutOfRange {
-                    field: "workload.duration".to_owned(),
-                    value: "0s".to_owned(),
-                    allowed: "at least 1ms".to_owned(),
-                };
-                return Err(Invalid::new(&duration_path, problem, "e.g. duration: 30s"));
-            }
-            ms
-        }
+        Some(text) => positive_duration_at(
+            text,
+            &path.key("duration"),
+            "workload.duration",
+            "e.g. duration: 30s",
+        )?,
     };
     let tokens = raw
         .tokens
@@ -335,7 +328,11 @@ pub fn resolve(raw: &RawWorkload, topics: &[Topic], path: &YamlPath) -> Result<W
     Ok(workload)
 }
 
-fn resolve_count(value: Option<u64>, default: u32, path: &YamlPath) -> Result<u32, Invalid> {
+pub(super) fn resolve_count(
+    value: Option<u64>,
+    default: u32,
+    path: &YamlPath,
+) -> Result<u32, Invalid> {
     match value {
         None => Ok(default),
         Some(value) => count(
