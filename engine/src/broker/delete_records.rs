@@ -7,11 +7,12 @@
 //! timed-out delete may still take effect.
 
 use crate::broker::protocol::{BrokerError, BrokerResponse, TopicPartition};
+use crate::broker::replica::acknowledged;
 use crate::broker::replica::queue::Deleted;
 use crate::broker::server::{unknown_or_not_leader, Shared};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 pub async fn delete_records(
     shared: &Arc<Shared>,
@@ -35,10 +36,9 @@ pub async fn delete_records(
     };
     match deleted {
         Deleted::Done(head) => Ok(BrokerResponse::RecordsDeleted { head }),
-        Deleted::Wait(head, waiter) => match tokio::time::timeout(timeout, waiter).await {
-            Ok(Ok(Ok(()))) => Ok(BrokerResponse::RecordsDeleted { head }),
-            Ok(Ok(Err(error))) => Err(error),
-            Ok(Err(_)) | Err(_) => Err(BrokerError::RequestTimedOut),
-        },
+        Deleted::Wait(head, waiter) => {
+            acknowledged(waiter, timeout).await?;
+            Ok(BrokerResponse::RecordsDeleted { head })
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::broker::offsets_topic::{
 use crate::broker::protocol::{
     BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
 };
-use crate::broker::replica::{Produced, Replica, Role, Waiter};
+use crate::broker::replica::{acknowledged, Produced, Replica, Role, Waiter};
 use crate::broker::server::{BrokerState, Shared};
 use crate::broker::view::ClusterView;
 use std::collections::BTreeMap;
@@ -169,11 +169,9 @@ async fn wait(shared: &Shared, waiter: Option<Waiter>) -> Result<(), BrokerError
     let Some(waiter) = waiter else {
         return Ok(());
     };
-    match tokio::time::timeout(shared.options.request_timeout, waiter).await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(error))) => Err(as_group_error(error)),
-        Ok(Err(_)) | Err(_) => Err(BrokerError::RequestTimedOut),
-    }
+    acknowledged(waiter, shared.options.request_timeout)
+        .await
+        .map_err(as_group_error)
 }
 
 /// Names the leader of the group's offsets partition; creates the offsets topic if missing.

@@ -37,6 +37,16 @@ use tokio::time::Instant;
 pub const WAITERS_MAX: usize = 10_000;
 
 pub type Waiter = oneshot::Receiver<Result<(), BrokerError>>;
+
+/// Waits up to `timeout` for what a [`Waiter`] promises (replication of a write, a head, a
+/// generation): its error if it failed, `RequestTimedOut` if the time ran out or the replica
+/// dropped it — either way the outcome is unknown to the caller.
+pub async fn acknowledged(waiter: Waiter, timeout: Duration) -> Result<(), BrokerError> {
+    match tokio::time::timeout(timeout, waiter).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) | Err(_) => Err(BrokerError::RequestTimedOut),
+    }
+}
 /// The sending side of a [`Waiter`].
 pub type Ack = oneshot::Sender<Result<(), BrokerError>>;
 
@@ -59,8 +69,17 @@ pub struct Leadership {
     pub followers: BTreeMap<BrokerId, Progress>,
     /// An ISR change is being written to the coordinator.
     pub isr_change_pending: bool,
-    /// The ISR being written while `isr_change_pending`.
+    /// The ISR last proposed, until the coordinator's answer or a read of its state settles
+    /// it (empty once settled).
     pub isr_proposed: BTreeSet<BrokerId>,
+}
+
+impl Leadership {
+    /// The replicas a controller may elect: the ISR, plus the proposed one while a change is
+    /// being written or its outcome is unknown (`isr_proposed` is cleared once it settles).
+    pub fn electable(&self) -> impl Iterator<Item = BrokerId> + '_ {
+        self.isr.union(&self.isr_proposed).copied()
+    }
 }
 
 #[derive(Debug)]
@@ -500,16 +519,15 @@ impl Replica {
         };
         let mut candidate = durable_end;
         let replicated = !self.bugs.has(Bug::AcksAllWithoutReplication);
-        // While an ISR change is being written (or its outcome is unknown), the controller may
-        // elect from either ISR: an acknowledged write must be on every member of both, or a
-        // member being added could be elected without it (Kafka's "maximal ISR", KIP-497).
-        for member in leadership.isr.union(&leadership.isr_proposed) {
-            if *member == self.me || !replicated {
+        // An acknowledged write must be on every replica the controller may elect, or a member
+        // being added could be elected without it (Kafka's "maximal ISR", KIP-497).
+        for member in leadership.electable() {
+            if member == self.me || !replicated {
                 continue;
             }
             let end = leadership
                 .followers
-                .get(member)
+                .get(&member)
                 .map_or(0, |progress| progress.log_end);
             candidate = candidate.min(end);
         }

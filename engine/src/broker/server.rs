@@ -19,7 +19,7 @@ use crate::broker::protocol::{
     FetchRequest, MetadataResponse, Overflow, PartitionMetadata, ProduceRequest, TopicMetadata,
     TopicPartition, CAPACITY_MAX,
 };
-use crate::broker::replica::{queue, Produced, Replica, Role};
+use crate::broker::replica::{acknowledged, queue, Produced, Replica, Role};
 use crate::broker::session::{self, SessionSlot};
 use crate::broker::txn_coordinator;
 use crate::broker::txn_table::TxnTable;
@@ -33,7 +33,7 @@ use crate::wire::{serve, ErrorCode, ErrorResponse, Request, Response};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::time::Instant;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 /// The most partitions one broker hosts.
 pub const REPLICAS_MAX: usize = 10_000;
@@ -262,11 +262,10 @@ async fn produce(
     };
     match produced {
         Produced::Done(response) => Ok(BrokerResponse::Produced(response)),
-        Produced::Wait(response, waiter) => match tokio::time::timeout(timeout, waiter).await {
-            Ok(Ok(Ok(()))) => Ok(BrokerResponse::Produced(response)),
-            Ok(Ok(Err(error))) => Err(error),
-            Ok(Err(_)) | Err(_) => Err(BrokerError::RequestTimedOut),
-        },
+        Produced::Wait(response, waiter) => {
+            acknowledged(waiter, timeout).await?;
+            Ok(BrokerResponse::Produced(response))
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use crate::broker::protocol::{
     Acks, BrokerError, BrokerResponse, Decision, DecisionReason, LocalOutcome, ProduceRequest,
     SendHalfRequest, TxnStatus,
 };
-use crate::broker::replica::{Produced, Replica, Role, Waiter};
+use crate::broker::replica::{acknowledged, Produced, Replica, Role, Waiter};
 use crate::broker::server::{BrokerState, Shared};
 use crate::broker::txn_table::{DecideStep, HalfStep, PublishJob, TxnTable};
 use crate::broker::txn_topic::{
@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 // tokio's clock, which turmoil drives in simulation; never the wall clock (design.md section 4).
-use tokio::time::Instant;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 /// How often pending publications are looked for (and partitions loaded).
 pub const TXN_TICK: Duration = Duration::from_millis(100);
@@ -199,11 +199,9 @@ async fn wait(shared: &Shared, waiter: Option<Waiter>) -> Result<(), BrokerError
     let Some(waiter) = waiter else {
         return Ok(());
     };
-    match tokio::time::timeout(shared.options.request_timeout, waiter).await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(error))) => Err(as_coordinator_error(error)),
-        Ok(Err(_)) | Err(_) => Err(BrokerError::RequestTimedOut),
-    }
+    acknowledged(waiter, shared.options.request_timeout)
+        .await
+        .map_err(as_coordinator_error)
 }
 
 /// Names the leader of a `__txn_half` partition; creates the topic if missing.

@@ -20,7 +20,7 @@ use crate::storage::Record;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 // tokio's clock, which turmoil drives in simulation; never the wall clock (design.md section 4).
-use tokio::time::Instant;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 /// Transactions one `__txn_half` partition holds in memory (open and recently finished).
 pub const TXNS_PER_PARTITION_MAX: usize = 100_000;

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 // tokio's clock, which turmoil drives in simulation; never the wall clock (design.md section 4).
-use tokio::time::Instant;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 /// Watch events queued per session before the queue overflows (the client then resets all of
 /// its watches).

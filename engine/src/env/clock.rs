@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::time::Duration;
-use tokio::time::Instant;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 /// A node's clock; `elapsed` counts from the node's start (its restart, after a bounce).
 #[derive(Clone, Copy, Debug)]

@@ -153,10 +153,11 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
         ClusterClientOptions::default(),
     );
     ctx.until_workload_starts().await;
-    let joins_at_ms = spec.joins_at_ms(member);
-    while ctx.workload_running() && ctx.workload_elapsed_ms() < joins_at_ms {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // A late member sleeps until its moment (always within the workload: resolve checks it).
+    let joins_in_ms = spec
+        .joins_at_ms(member)
+        .saturating_sub(ctx.workload_elapsed_ms());
+    tokio::time::sleep(Duration::from_millis(joins_in_ms)).await;
     if !ctx.workload_running() {
         ctx.client_done(client);
         return;

@@ -8,15 +8,14 @@
 use crate::history::{OpType, F};
 use crate::run::context::RunContext;
 use crate::run::nodes::bootstrap;
-use crate::run::producer::{keys, value_of};
+use crate::run::producer::{keys, values_from};
 use engine::broker::BrokerError;
 use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
 use engine::env::Net;
-use engine::storage::RecordBatch;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::time::Instant;
+use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 /// Fetches per partition before the drain gives up on it.
 const FETCHES_MAX: usize = 10_000;
@@ -54,19 +53,9 @@ async fn read_to_end(
             }
             Ok(response) => {
                 head = head.max(response.log_start);
-                for bytes in &response.batches {
-                    let Ok(batch) = RecordBatch::decode(bytes) else {
-                        continue;
-                    };
-                    for (o, record) in batch.offsets() {
-                        if o >= offset {
-                            if let Some(value) = value_of(record) {
-                                records.push((o, value));
-                            }
-                        }
-                    }
-                    offset = offset.max(batch.next_offset());
-                }
+                let (values, next) = values_from(&response.batches, offset);
+                records.extend(values);
+                offset = next;
                 if response.batches.is_empty() && offset >= response.high_watermark {
                     return Drained {
                         records,

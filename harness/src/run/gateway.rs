@@ -16,13 +16,12 @@
 use crate::history::{OpType, F};
 use crate::run::context::RunContext;
 use crate::run::nodes::bootstrap;
-use crate::run::producer::value_of;
+use crate::run::producer::values_from;
 use crate::run::token_generator::bucket_key;
 use engine::broker::protocol::TopicPartition;
 use engine::broker::BrokerError;
 use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
 use engine::env::Net;
-use engine::storage::RecordBatch;
 use serde_json::{json, Value};
 use std::rc::Rc;
 use std::time::Duration;
@@ -31,21 +30,6 @@ use tokio::time::Instant; // The simulated clock (design.md section 4).
 /// Reads and compare-and-sets per request before the gateway gives up (other gateways kept
 /// taking the token it read).
 const TAKE_ATTEMPTS_MAX: usize = 4;
-
-/// The first token at or after `head` in a fetch response.
-fn first_token(batches: &[Vec<u8>], head: u64) -> Option<(u64, i64)> {
-    batches
-        .iter()
-        .filter_map(|bytes| RecordBatch::decode(bytes).ok())
-        .flat_map(|batch| {
-            batch
-                .offsets()
-                .filter(|(offset, _)| *offset >= head)
-                .filter_map(|(offset, record)| value_of(record).map(|value| (offset, value)))
-                .collect::<Vec<_>>()
-        })
-        .next()
-}
 
 /// Reads the token at the bucket's head: `None` when the bucket is empty or unreachable.
 async fn read_token(
@@ -56,7 +40,7 @@ async fn read_token(
     for _ in 0..TAKE_ATTEMPTS_MAX {
         match cluster.fetch(tp, *head).await {
             Ok(fetched) if fetched.log_start > *head => *head = fetched.log_start,
-            Ok(fetched) => return first_token(&fetched.batches, *head),
+            Ok(fetched) => return values_from(&fetched.batches, *head).0.first().copied(),
             Err(ClusterError::Broker(BrokerError::OffsetOutOfRange { start, .. })) => *head = start,
             Err(_) => return None,
         }

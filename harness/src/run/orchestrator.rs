@@ -9,7 +9,6 @@ use crate::run::nemesis::Nemesis;
 use crate::run::nodes::bootstrap;
 use crate::run::{drain, token_generator};
 use crate::scenario::{FaultSchedule, Overflow};
-use engine::broker::protocol::CreateTopicRequest;
 use engine::broker::protocol::Strategy;
 use engine::broker::BrokerError;
 use engine::client::group_member::GroupMember;
@@ -47,14 +46,7 @@ async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), Setu
             // The token generator declares its own bucket.
             token_generator::bucket_request(ctx, topic)
         } else {
-            CreateTopicRequest {
-                name: topic.name.clone(),
-                partitions: topic.partitions,
-                replication: topic.replication,
-                min_insync: topic.min_insync,
-                capacity: topic.capacity,
-                overflow: token_generator::wire_overflow(topic.overflow),
-            }
+            topic.create_request()
         };
         let mut created = false;
         for _ in 0..SETUP_ATTEMPTS_MAX {
@@ -80,12 +72,9 @@ async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), Setu
     Ok(())
 }
 
-fn elapsed_ms(start_ns: u64) -> u64 {
-    now_ns().saturating_sub(start_ns) / 1_000_000
-}
-
-async fn sleep_until_ms(start_ns: u64, at_ms: u64) {
-    let now = elapsed_ms(start_ns);
+/// Sleeps until `at_ms` after the workload started.
+async fn sleep_until_ms(ctx: &RunContext, at_ms: u64) {
+    let now = ctx.workload_elapsed_ms();
     if at_ms > now {
         tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
     }
@@ -197,8 +186,7 @@ pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), Set
         ClusterClientOptions::default(),
     );
     setup(&ctx, &mut cluster).await?;
-    let start_ns = now_ns();
-    ctx.workload_started_ns.set(start_ns);
+    ctx.workload_started_ns.set(now_ns());
     ctx.phase.set(Phase::Faulty);
     let duration_ms = ctx.scenario.workload.duration_ms;
     let mut nemesis = Nemesis::new(&ctx, rng_for(ctx.seed, "nemesis"), cluster);
@@ -213,8 +201,8 @@ pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), Set
             .min()
             .unwrap_or(duration_ms)
             .min(duration_ms);
-        sleep_until_ms(start_ns, next).await;
-        let now = elapsed_ms(start_ns);
+        sleep_until_ms(&ctx, next).await;
+        let now = ctx.workload_elapsed_ms();
         nemesis.lift_due(now);
         if now >= duration_ms {
             break;

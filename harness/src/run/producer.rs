@@ -6,7 +6,7 @@
 //! since the run began) in a record header and in its micro-op: consumers discard it after.
 
 use crate::history::{OpType, F};
-use crate::run::context::{now_ns, Phase, RunContext, StampOutcome};
+use crate::run::context::{now_ns, RunContext, StampOutcome};
 use crate::run::nodes::bootstrap;
 use crate::scenario::{Acks, ProducerMode, Producers};
 use engine::broker::protocol::TopicPartition;
@@ -16,7 +16,7 @@ use engine::client::{
 };
 use engine::env::rng::rng_for;
 use engine::env::Net;
-use engine::storage::Record;
+use engine::storage::{Record, RecordBatch};
 use rand::Rng;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -39,6 +39,27 @@ pub fn record_of(value: i64) -> Record {
 pub fn value_of(record: &Record) -> Option<i64> {
     let bytes: [u8; 8] = record.value.as_slice().try_into().ok()?;
     Some(i64::from_be_bytes(bytes))
+}
+
+/// The values in fetched batches at offsets from `from` on, in order, and where the next read
+/// starts. A batch that fails its checksum is skipped (the reader fetches it again).
+pub fn values_from(batches: &[Vec<u8>], from: u64) -> (Vec<(u64, i64)>, u64) {
+    let mut values = Vec::new();
+    let mut next = from;
+    for bytes in batches {
+        let Ok(batch) = RecordBatch::decode(bytes) else {
+            continue;
+        };
+        for (offset, record) in batch.offsets() {
+            if offset >= next {
+                if let Some(value) = value_of(record) {
+                    values.push((offset, value));
+                }
+            }
+        }
+        next = next.max(batch.next_offset());
+    }
+    (values, next)
 }
 
 /// A message's deadline, if it carries one.
@@ -125,10 +146,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         ProducerMode::Sync => 1,
         ProducerMode::Async => ASYNC_SENDS_PER_OP,
     };
-    while ctx.workload_running() {
-        if ctx.phase.get() == Phase::Healing && ctx.ok_after_heal.get() >= OKS_AFTER_HEAL_ENOUGH {
-            break;
-        }
+    while ctx.workload_running() && !ctx.recovered_enough() {
         let started_ns = now_ns();
         let sends: Vec<(TopicPartition, i64)> = (0..per_op)
             .map(|_| {

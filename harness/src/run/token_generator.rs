@@ -10,8 +10,8 @@ use crate::history::{OpType, F};
 use crate::run::context::RunContext;
 use crate::run::nodes::bootstrap;
 use crate::run::producer::{record_of, DELIVERY_TIMEOUT};
-use crate::scenario::{Overflow, Tokens, Topic};
-use engine::broker::protocol::{CreateTopicRequest, Overflow as WireOverflow, TopicPartition};
+use crate::scenario::{Tokens, Topic};
+use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
 use engine::broker::Acks;
 use engine::bugs::Bug;
 use engine::client::{Producer, ProducerOptions, SendError};
@@ -24,22 +24,11 @@ use tokio::time::Instant; // The simulated clock (design.md section 4).
 /// The bucket's topic as the generator declares it. A planted `token-bucket-unbounded`
 /// declares it without its capacity: tokens then pile up while demand is idle.
 pub fn bucket_request(ctx: &RunContext, topic: &Topic) -> CreateTopicRequest {
-    let unbounded = ctx.bugs.get().has(Bug::TokenBucketUnbounded);
-    CreateTopicRequest {
-        name: topic.name.clone(),
-        partitions: topic.partitions,
-        replication: topic.replication,
-        min_insync: topic.min_insync,
-        capacity: if unbounded { None } else { topic.capacity },
-        overflow: wire_overflow(topic.overflow),
+    let mut request = topic.create_request();
+    if ctx.bugs.get().has(Bug::TokenBucketUnbounded) {
+        request.capacity = None;
     }
-}
-
-pub fn wire_overflow(overflow: Overflow) -> WireOverflow {
-    match overflow {
-        Overflow::Reject => WireOverflow::Reject,
-        Overflow::DropOldest => WireOverflow::DropOldest,
-    }
+    request
 }
 
 /// The bucket's only key.

@@ -7,9 +7,9 @@
 
 use crate::history::values;
 use crate::history::{Local, OpType, F};
-use crate::run::context::{now_ns, Phase, RunContext};
+use crate::run::context::{now_ns, RunContext};
 use crate::run::nodes::bootstrap;
-use crate::run::producer::{data_keys, record_of, OKS_AFTER_HEAL_ENOUGH};
+use crate::run::producer::{data_keys, record_of};
 use engine::broker::protocol::LocalOutcome;
 use engine::client::txn_producer::{
     LocalTxn, TxnError, TxnOutcome, TxnProducer, TxnProducerOptions,
@@ -66,13 +66,8 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
     let producer = TxnProducer::new(Net::Sim, bootstrap(&ctx.scenario), options, store);
     let keys = data_keys(&ctx);
     let interval = Duration::from_millis(1000 / spec.rate_per_s.max(1));
-    while ctx.phase.get() == Phase::Setup {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    while ctx.workload_running() {
-        if ctx.phase.get() == Phase::Healing && ctx.ok_after_heal.get() >= OKS_AFTER_HEAL_ENOUGH {
-            break;
-        }
+    ctx.until_workload_starts().await;
+    while ctx.workload_running() && !ctx.recovered_enough() {
         let started_ns = now_ns();
         let value = ctx.fresh_value();
         let tp = keys[rng.random_range(0..keys.len())].clone();

@@ -68,6 +68,29 @@ pub enum Overflow {
     DropOldest,
 }
 
+impl Overflow {
+    pub fn to_wire(self) -> engine::broker::Overflow {
+        match self {
+            Overflow::Reject => engine::broker::Overflow::Reject,
+            Overflow::DropOldest => engine::broker::Overflow::DropOldest,
+        }
+    }
+}
+
+impl Topic {
+    /// The request that creates this topic as declared.
+    pub fn create_request(&self) -> engine::broker::protocol::CreateTopicRequest {
+        engine::broker::protocol::CreateTopicRequest {
+            name: self.name.clone(),
+            partitions: self.partitions,
+            replication: self.replication,
+            min_insync: self.min_insync,
+            capacity: self.capacity,
+            overflow: self.overflow.to_wire(),
+        }
+    }
+}
+
 impl Keyword for Overflow {
     const ALL: &'static [Self] = &[Overflow::Reject, Overflow::DropOldest];
     const WHAT: &'static str = "overflow policy";

@@ -102,7 +102,7 @@ pub fn render_html(input: &ReportInput) -> String {
                 (figure(plot::render_throughput_svg(input)))
                 @if let Some(backlog) = plot::render_backlog_svg(input) {
                     h2 id="backlog" { "Backlog" }
-                    p.muted { (backlog_words(input)) }
+                    p.muted { (crate::text::backlog_summary(&input.backlog)) }
                     (figure(backlog))
                 }
                 h2 id="faults" { "Faults" }
@@ -227,9 +227,4 @@ fn faults(input: &ReportInput) -> Markup {
             }
         }
     }
-}
-
-/// One sentence per group: how high its backlog rose, and where it ended.
-fn backlog_words(input: &ReportInput) -> String {
-    crate::text::backlog_summary(&input.backlog)
 }

@@ -115,21 +115,6 @@ impl Replica {
         Ok(())
     }
 
-    /// The ISR members a controller may elect from: the ISR, plus the proposed one while a
-    /// change is being written.
-    fn electable(&self) -> Vec<BrokerId> {
-        let Role::Leader(leadership) = &self.role else {
-            return Vec::new();
-        };
-        let mut members: Vec<BrokerId> = leadership.isr.iter().copied().collect();
-        if leadership.isr_change_pending {
-            members.extend(leadership.isr_proposed.iter().copied());
-        }
-        members.sort_unstable();
-        members.dedup();
-        members
-    }
-
     /// The smallest durable head among the replicas a controller may elect (the leader's own
     /// included); a follower that has not reported one yet counts as 0. Only a leader knows it;
     /// any other role answers its own head.
@@ -138,7 +123,7 @@ impl Replica {
             return self.queue.head;
         };
         let mut head = self.queue.head;
-        for member in self.electable() {
+        for member in leadership.electable() {
             if member == self.me {
                 continue;
             }

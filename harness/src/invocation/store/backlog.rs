@@ -15,15 +15,37 @@ use std::collections::{BTreeMap, BTreeSet};
 enum Change {
     /// An acknowledged send reached this log end on this key.
     End(KeyId, u64),
-    /// The group committed this offset on this key.
-    Committed(String, KeyId, u64),
+    /// The group (by index) committed this offset on this key.
+    Committed(usize, KeyId, u64),
 }
 
-/// Every group's backlog; empty when the history has no consumer group.
+/// The groups a history names, by index in order of first appearance.
+#[derive(Default)]
+struct Groups {
+    index: BTreeMap<String, usize>,
+    names: Vec<String>,
+    keys: Vec<BTreeSet<KeyId>>,
+    joins: Vec<Vec<u64>>,
+}
+
+impl Groups {
+    fn of(&mut self, name: &str) -> usize {
+        if let Some(&group) = self.index.get(name) {
+            return group;
+        }
+        let group = self.names.len();
+        self.index.insert(name.to_string(), group);
+        self.names.push(name.to_string());
+        self.keys.push(BTreeSet::new());
+        self.joins.push(Vec::new());
+        group
+    }
+}
+
+/// Every group's backlog, by group name; empty when the history has no consumer group.
 pub fn backlogs(history: &History) -> Vec<Backlog> {
-    let mut group_of: BTreeMap<u64, String> = BTreeMap::new();
-    let mut keys_of: BTreeMap<String, BTreeSet<KeyId>> = BTreeMap::new();
-    let mut joins: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut groups = Groups::default();
+    let mut group_of: BTreeMap<u64, usize> = BTreeMap::new();
     let mut changes: Vec<(u64, Change)> = Vec::new();
     for (op, body) in history.entries() {
         let Process::Client(process) = op.process else {
@@ -31,20 +53,19 @@ pub fn backlogs(history: &History) -> Vec<Backlog> {
         };
         match (&op.f, op.kind, body) {
             (F::Subscribe | F::Assign, OpType::Ok, Body::Membership(membership)) => {
-                let Some(group) = &membership.group else {
+                let Some(name) = &membership.group else {
                     continue;
                 };
-                group_of.insert(process, group.clone());
-                keys_of
-                    .entry(group.clone())
-                    .or_default()
-                    .extend(membership.keys.iter().copied());
+                let group = groups.of(name);
+                group_of.insert(process, group);
+                groups.keys[group].extend(membership.keys.iter().copied());
             }
             (F::Subscribe, OpType::Invoke, Body::Membership(membership)) => {
                 // A member's own subscription carries no generation yet; the memberships a
                 // rebalance or a new process restates do.
-                if let (Some(group), None) = (&membership.group, membership.generation) {
-                    joins.entry(group.clone()).or_default().push(op.time);
+                if let (Some(name), None) = (&membership.group, membership.generation) {
+                    let group = groups.of(name);
+                    groups.joins[group].push(op.time);
                 }
             }
             (F::Send, OpType::Ok, Body::Mops(mops)) => {
@@ -57,63 +78,59 @@ pub fn backlogs(history: &History) -> Vec<Backlog> {
                 }
             }
             (F::CommitOffsets, OpType::Ok, Body::CommitOffsets(offsets)) => {
-                let Some(group) = group_of.get(&process) else {
+                let Some(&group) = group_of.get(&process) else {
                     continue;
                 };
-                for (key, offset) in offsets {
-                    keys_of.entry(group.clone()).or_default().insert(*key);
-                    changes.push((op.time, Change::Committed(group.clone(), *key, *offset)));
+                for &(key, offset) in offsets {
+                    groups.keys[group].insert(key);
+                    changes.push((op.time, Change::Committed(group, key, offset)));
                 }
             }
             _ => {}
         }
     }
-    if keys_of.is_empty() {
+    if groups.names.is_empty() {
         return Vec::new();
     }
     // Entries are in time order already; a stable sort keeps it that way if ever they are not.
     changes.sort_by_key(|(time, _)| *time);
-    let bucket = bucket_ns(history.time_end());
-    let buckets = history.time_end() / bucket + 1;
+    let end_ns = history.time_end();
+    let bucket = bucket_ns(end_ns);
     let mut ends: BTreeMap<KeyId, u64> = BTreeMap::new();
-    let mut committed: BTreeMap<(String, KeyId), u64> = BTreeMap::new();
-    let mut series: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    let mut committed: BTreeMap<(usize, KeyId), u64> = BTreeMap::new();
+    let mut series: Vec<Vec<(u64, u64)>> = vec![Vec::new(); groups.names.len()];
     let mut next = changes.iter().peekable();
-    for slot in 0..buckets {
+    for slot in 0..end_ns / bucket + 1 {
         let until = (slot + 1) * bucket;
         while let Some((_, change)) = next.next_if(|(time, _)| *time < until) {
-            match change {
-                Change::End(key, end) => {
-                    let slot = ends.entry(*key).or_insert(0);
-                    *slot = (*slot).max(*end);
-                }
+            let (entry, value) = match change {
+                Change::End(key, end) => (ends.entry(*key).or_insert(0), *end),
                 Change::Committed(group, key, offset) => {
-                    let slot = committed.entry((group.clone(), *key)).or_insert(0);
-                    *slot = (*slot).max(*offset);
+                    (committed.entry((*group, *key)).or_insert(0), *offset)
                 }
-            }
+            };
+            *entry = (*entry).max(value);
         }
-        for (group, keys) in &keys_of {
+        for (group, keys) in groups.keys.iter().enumerate() {
             let lag: u64 = keys
                 .iter()
                 .map(|key| {
                     let end = ends.get(key).copied().unwrap_or(0);
-                    let done = committed.get(&(group.clone(), *key)).copied().unwrap_or(0);
+                    let done = committed.get(&(group, *key)).copied().unwrap_or(0);
                     end.saturating_sub(done)
                 })
                 .sum();
-            series
-                .entry(group.clone())
-                .or_default()
-                .push((until.min(history.time_end()), lag));
+            series[group].push((until.min(end_ns), lag));
         }
     }
-    series
-        .into_iter()
-        .map(|(group, points)| Backlog {
-            joins_ns: joins.remove(&group).unwrap_or_default(),
-            group,
-            points,
+    // In group-name order, as the reports list them.
+    groups
+        .index
+        .iter()
+        .map(|(name, &group)| Backlog {
+            group: name.clone(),
+            points: std::mem::take(&mut series[group]),
+            joins_ns: std::mem::take(&mut groups.joins[group]),
         })
         .collect()
 }
