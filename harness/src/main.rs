@@ -48,6 +48,10 @@ enum Command {
         /// Switch on a planted bug (repeatable; `faultline bugs` lists them).
         #[arg(long = "bug", value_name = "NAME")]
         bugs: Vec<String>,
+        /// Which runs keep their folder in the store: `all`, or `failed` (those that did not
+        /// meet their expectation; long sweeps). The summary lists every run either way.
+        #[arg(long, value_enum, default_value_t = harness::invocation::Keep::All)]
+        keep: harness::invocation::Keep,
     },
     /// List the planted bugs: name, what each breaks, and the scenario that catches it.
     Bugs,
@@ -249,6 +253,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             check_determinism,
             log,
             bugs,
+            keep,
         } => {
             let planted = parse_bugs(&bugs)?;
             let seeds = match (seed, seeds) {
@@ -267,6 +272,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 log_filter: log,
                 bugs: planted,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                keep,
             };
             let mut stdout = std::io::stdout();
             match harness::invocation::execute(&args, &mut stdout) {

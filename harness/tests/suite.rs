@@ -40,6 +40,7 @@ fn run_with(
         log_filter: None,
         bugs,
         progress: false,
+        keep: harness::invocation::Keep::All,
     };
     let mut printed = Vec::new();
     let code = execute(&args, &mut printed).expect("the suite loads");

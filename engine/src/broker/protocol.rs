@@ -474,6 +474,13 @@ pub enum BrokerError {
     /// A compare-and-set `DeleteRecords` expected another head; nothing was deleted.
     #[error("the partition's head is {head}, not the expected one; nothing was deleted")]
     HeadMoved { head: u64 },
+    /// The request took effect on this broker (a record appended, a head moved, a group or
+    /// transaction record written) and was waiting for its replication when the replica lost
+    /// its leadership or went offline (`reason`). It may survive on another replica or vanish:
+    /// the outcome is unknown, never a refusal. Retry (an idempotent retry finds its original
+    /// offsets) or report it as unknown.
+    #[error("applied on this broker, then {reason} before it replicated; the outcome is unknown")]
+    OutcomeUnknown { reason: String },
 }
 
 impl BrokerError {
@@ -501,16 +508,29 @@ impl BrokerError {
                 | BrokerError::GroupCoordinatorNotAvailable
                 | BrokerError::TooManyTransactions
                 | BrokerError::TxnCoordinatorNotAvailable
+                | BrokerError::OutcomeUnknown { .. }
         )
     }
 
-    /// Whether a produce that failed this way may still have been written (and be read later).
+    /// Whether a produce (or delete) that failed this way may still have been written (and be
+    /// read later). Conservative by construction: only the refusals a broker gives *before* it
+    /// touches the log are definite; every other error — a storage or corruption error, a
+    /// timeout, a waiter failed after the append — may have been written. A definite answer
+    /// for a write that happened is an aborted read waiting to be found (queue swarm seed
+    /// 1066); an unknown answer for a refused one costs only a fresh producer id.
     pub fn may_have_been_written(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            BrokerError::NotEnoughReplicasAfterAppend
-                | BrokerError::RequestTimedOut
-                | BrokerError::StorageError { .. }
+            BrokerError::NotLeader { .. }
+                | BrokerError::NotEnoughReplicas { .. }
+                | BrokerError::UnknownTopicOrPartition
+                | BrokerError::FencedLeaderEpoch { .. }
+                | BrokerError::UnknownLeaderEpoch
+                | BrokerError::OffsetOutOfRange { .. }
+                | BrokerError::InvalidRequest { .. }
+                | BrokerError::OutOfOrderSequence { .. }
+                | BrokerError::QueueFull { .. }
+                | BrokerError::HeadMoved { .. }
         )
     }
 }

@@ -329,7 +329,21 @@ impl Replica {
         self.changed.notify_waiters();
     }
 
-    fn fail_waiters(&mut self, error: BrokerError) {
+    /// Fails every request waiting for replication. Each of them already took effect here
+    /// (appended, head moved), so whatever ended the wait — a leadership change, a disk fault
+    /// on an unrelated read — their outcome is unknown, never a refusal: the records may live
+    /// on in a follower that becomes leader. Answering `NotLeader` or a read's `CorruptRecord`
+    /// here made producers count written records as failed and reuse their sequence numbers
+    /// (queue swarm seeds 1066, 1492, 2069, 2167, 2355: aborted-read, then a new record
+    /// acknowledged at the old one's offset by the duplicate check).
+    fn fail_waiters(&mut self, cause: BrokerError) {
+        let error = match cause {
+            unknown @ BrokerError::OutcomeUnknown { .. } => unknown,
+            cause => BrokerError::OutcomeUnknown {
+                reason: cause.to_string(),
+            },
+        };
+        debug_assert!(error.may_have_been_written() && error.is_retriable());
         self.fail_deletes(&error);
         for (_, senders) in std::mem::take(&mut self.waiters) {
             for (_, sender) in senders {

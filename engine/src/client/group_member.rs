@@ -189,7 +189,8 @@ impl GroupMember {
                     | BrokerError::RequestTimedOut
                     | BrokerError::NotEnoughReplicas { .. }
                     | BrokerError::NotEnoughReplicasAfterAppend
-                    | BrokerError::StorageError { .. }),
+                    | BrokerError::StorageError { .. }
+                    | BrokerError::OutcomeUnknown { .. }),
                 )) => {
                     last = error.to_string();
                     self.coordinator = None;

@@ -70,6 +70,7 @@ impl TxnCaller {
                     | BrokerError::NotEnoughReplicas { .. }
                     | BrokerError::NotEnoughReplicasAfterAppend
                     | BrokerError::StorageError { .. }
+                    | BrokerError::OutcomeUnknown { .. }
             ),
             Err(_) => true,
         };

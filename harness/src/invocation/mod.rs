@@ -34,6 +34,18 @@ pub struct RunArgs {
     pub bugs: engine::bugs::Bugs,
     /// Draw a progress bar (on a terminal); otherwise only the per-run lines are printed.
     pub progress: bool,
+    /// Which runs keep their folder in the store.
+    pub keep: Keep,
+}
+
+/// Which runs keep their folder (`store/<scenario>/<seed>/`) in the store. A long swarm sweep
+/// writes about 1 MB per run; keeping only the runs that did not meet their expectation keeps
+/// the store to what someone will read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Keep {
+    #[default]
+    All,
+    Failed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +111,7 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
                 log_filter: args.log_filter.clone(),
                 out: args.out.clone(),
                 bugs: args.bugs,
+                keep: args.keep,
             });
         }
     }

@@ -21,6 +21,7 @@ pub struct RunRequest {
     pub log_filter: Option<String>,
     pub out: PathBuf,
     pub bugs: engine::bugs::Bugs,
+    pub keep: super::Keep,
 }
 
 /// What happened, for the summary and the exit code.
@@ -146,7 +147,14 @@ pub fn execute(request: &RunRequest) -> RunRecord {
         None => expectation::judge(&request.scenario.expect, &result),
     };
     let played = as_played(&request.scenario, &outcome.schedule);
-    let written = store::write_run(
+    let keep = match request.keep {
+        super::Keep::All => true,
+        super::Keep::Failed => !matches!(met, Met::Yes),
+    };
+    let written = if !keep {
+        Ok(())
+    } else {
+        store::write_run(
         &request.out,
         &store::RunFiles {
             scenario: &played,
@@ -156,7 +164,8 @@ pub fn execute(request: &RunRequest) -> RunRecord {
             repro: &repro,
             met: &met,
         },
-    );
+        )
+    };
     if let Err(error) = written {
         tracing::error!(%error, "could not write the run's store");
     }
