@@ -267,7 +267,7 @@ impl Core {
                 reason: error.to_string(),
             }
         })?;
-        debug_assert_eq!(logged, zxid);
+        assert_eq!(logged, zxid);
         let applied = self.tree.apply(&txn, zxid)?;
         for event in &applied.events {
             for session in self.watches.trigger(event) {

@@ -125,8 +125,8 @@ impl Store {
             .append(BatchMeta::default(), vec![Record::value(value)])
         {
             Ok(info) => {
-                debug_assert!(info.synced, "the WAL syncs every append");
-                debug_assert_eq!(info.base_offset, self.applied_end);
+                assert!(info.synced, "the WAL syncs every append");
+                assert_eq!(info.base_offset, self.applied_end);
                 self.applied_end = info.last_offset + 1;
                 self.txns_since_snapshot += 1;
                 Ok(info.base_offset + 1)

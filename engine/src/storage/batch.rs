@@ -149,7 +149,7 @@ impl RecordBatch {
         bytes.extend_from_slice(&count.to_be_bytes());
         bytes.extend_from_slice(&self.meta.flags.to_be_bytes());
         bytes.extend_from_slice(&self.meta.max_timestamp_ms.to_be_bytes());
-        debug_assert_eq!(bytes.len(), BATCH_HEADER_BYTES);
+        assert_eq!(bytes.len(), BATCH_HEADER_BYTES);
         bytes.extend_from_slice(&payload);
         let crc = crc32c::crc32c(&bytes[CRC_END..]);
         bytes[LENGTH_FIELD_BYTES..CRC_END].copy_from_slice(&crc.to_be_bytes());

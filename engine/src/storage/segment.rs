@@ -171,7 +171,7 @@ impl Segment {
 
     /// Appends one encoded batch whose base offset is this segment's next offset.
     pub fn append(&mut self, bytes: &[u8], header: &BatchHeader) -> Result<(), StorageError> {
-        debug_assert_eq!(header.base_offset, self.next_offset);
+        assert_eq!(header.base_offset, self.next_offset);
         let entry = IndexEntry {
             offset: header.base_offset,
             position: self.log.len(),

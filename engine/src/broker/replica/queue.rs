@@ -101,8 +101,8 @@ impl Replica {
     /// Makes `head` durable, then uses it. A failed write takes the replica offline: the file
     /// holds the old head or the new one, and neither may be reported.
     fn store_head(&mut self, head: u64) -> Result<(), BrokerError> {
-        debug_assert!(head >= self.queue.head, "the head only moves forward");
-        debug_assert!(head <= self.log.end(), "the head never passes the log end");
+        assert!(head >= self.queue.head, "the head only moves forward");
+        assert!(head <= self.log.end(), "the head never passes the log end");
         if let Err(error) = self.queue.file.store(head) {
             let error = BrokerError::StorageError {
                 reason: format!("storing the head: {error}"),
