@@ -34,10 +34,13 @@ pub enum Bug {
     /// The token generator declares its bucket's topic without the capacity bound, so tokens
     /// pile up while demand is idle.
     TokenBucketUnbounded,
+    /// The group coordinator accepts a commit from a current member whatever generation it
+    /// names: no generation fencing.
+    GenerationNotFenced,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 12] = [
+    pub const ALL: [Bug; 13] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -50,6 +53,7 @@ impl Bug {
         Bug::ProducerIdResetOnRetry,
         Bug::TxnPublishNotIdempotent,
         Bug::TokenBucketUnbounded,
+        Bug::GenerationNotFenced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +70,7 @@ impl Bug {
             Bug::ProducerIdResetOnRetry => "producer-id-reset-on-retry",
             Bug::TxnPublishNotIdempotent => "txn-publish-not-idempotent",
             Bug::TokenBucketUnbounded => "token-bucket-unbounded",
+            Bug::GenerationNotFenced => "generation-not-fenced",
         }
     }
 
@@ -87,6 +92,9 @@ impl Bug {
             Bug::TxnPublishNotIdempotent => "a committed transactional message becomes visible twice",
             Bug::TokenBucketUnbounded => {
                 "the token bucket banks tokens beyond its capacity; a burst admits more than rate x window + capacity"
+            }
+            Bug::GenerationNotFenced => {
+                "a member one generation behind commits offsets of partitions it no longer owns"
             }
         }
     }

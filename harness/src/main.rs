@@ -42,7 +42,7 @@ enum Command {
         /// Run every run twice and compare history digests.
         #[arg(long)]
         check_determinism: bool,
-        /// Log filter for sim.log (RUST_LOG syntax); default: harness=info,engine=warn.
+        /// Log filter for sim.log (RUST_LOG syntax); default: harness=info,engine=info (node events: elections, epochs, truncations, ISR and controller changes, generations).
         #[arg(long, env = "RUST_LOG")]
         log: Option<String>,
         /// Switch on a planted bug (repeatable; `faultline bugs` lists them).

@@ -20,6 +20,7 @@ use crate::broker::protocol::{
 use crate::broker::replica::{acknowledged, Produced, Replica, Role, Waiter};
 use crate::broker::server::{BrokerState, Shared};
 use crate::broker::view::ClusterView;
+use crate::bugs::Bug;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -280,9 +281,16 @@ pub async fn offset_commit(
         ready(&mut state, partition, now, expiry);
         state.groups.has_room(partition)?;
         let group = state.groups.group_or_new(partition, &request.group)?;
+        let generation = if shared.options.bugs.has(Bug::GenerationNotFenced) {
+            // Planted bug: a member's commit counts whatever generation it names, so a member
+            // that missed a rebalance commits offsets of partitions it no longer owns.
+            request.generation.map(|_| group.generation())
+        } else {
+            request.generation
+        };
         let record = group.commit(
             request.member_id.as_deref(),
-            request.generation,
+            generation,
             request.offsets,
             now,
         )?;

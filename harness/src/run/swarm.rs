@@ -37,7 +37,10 @@ fn sub_range(range: (u64, u64), rng: &mut ChaCha8Rng) -> (u64, u64) {
 
 /// Draws this seed's mix: each kind takes part with probability 1/2 (at least one does).
 pub fn draw_mix(random: &RandomFaults, rng: &mut ChaCha8Rng) -> Mix {
-    assert!(!random.kinds.is_empty(), "random.kinds is validated non-empty");
+    assert!(
+        !random.kinds.is_empty(),
+        "random.kinds is validated non-empty"
+    );
     let mut kinds: Vec<(FaultKind, u32)> = Vec::with_capacity(random.kinds.len());
     for kind in &random.kinds {
         // Both draws happen for every kind, so one kind's fate does not shift the others'.
@@ -72,13 +75,15 @@ fn partitions(scenario: &Scenario) -> Vec<PartitionRef> {
 }
 
 /// A node by role: a partition's leader or follower, the controller, the coordinator, one
-/// broker, a minority or majority of brokers, or a random node.
+/// broker, a minority or majority of brokers (a majority losing power at once is what finds an
+/// acknowledgement that ran ahead of fsync), or a random node.
 fn node_target(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Target {
     let mut choices = vec![
         Target::Controller,
         Target::Random,
         Target::Coordinator,
         Target::Minority,
+        Target::Majority,
     ];
     for reference in partitions(scenario) {
         choices.push(Target::Leader(reference.clone()));
@@ -265,7 +270,9 @@ mod tests {
         // with one kind alone.
         assert!(kind_sets.len() >= 12, "only {} mixes", kind_sets.len());
         assert!(kind_sets.iter().any(|kinds| kinds.len() == 1));
-        assert!(kind_sets.iter().any(|kinds| kinds.len() == RANDOM_KINDS_DEFAULT.len()));
+        assert!(kind_sets
+            .iter()
+            .any(|kinds| kinds.len() == RANDOM_KINDS_DEFAULT.len()));
     }
 
     #[test]

@@ -18,7 +18,8 @@ fn leader_with_a_waiting_write() -> (tempfile::TempDir, DiskFaults, Replica, Wai
     let disk = Disk::open(Mode::Real, root.path().to_path_buf(), faults.clone()).expect("disk");
     let now = Instant::now();
     let tp = TopicPartition::new("orders", 0);
-    let mut replica = Replica::open(&disk, tp.clone(), 1, LogOptions::default(), now).expect("open");
+    let mut replica =
+        Replica::open(&disk, tp.clone(), 1, LogOptions::default(), now).expect("open");
     replica.replicas = vec![1, 2, 3];
     replica.min_insync = 2;
     replica.become_leader(1, &[1, 2, 3], 0, now);
