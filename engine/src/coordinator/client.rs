@@ -156,6 +156,7 @@ impl CoordinatorClient {
             heartbeat_rpc,
             session,
             wait,
+            timeout,
         ));
         Ok(CoordinatorClient { inner })
     }
@@ -449,10 +450,27 @@ impl Inner {
 }
 
 /// Keeps the session alive and delivers watch events, until the client is dropped or the
-/// session expires.
-async fn heartbeat(inner: Weak<Inner>, mut rpc: RpcClient, session: SessionId, wait: Duration) {
+/// session expires — or until the coordinator has not answered for a whole session timeout.
+///
+/// Fault model: a one-way cut from the coordinator to this node lets its heartbeats through
+/// (the coordinator keeps renewing the session) while no answer comes back: the node is deaf,
+/// yet alive to everyone else, and any role it holds through the session (the controller's
+/// `/controller`) stays held by a node that can no longer act. So a client that has heard
+/// nothing for `timeout` gives the session up itself, like a real ZooKeeper client whose
+/// connection outlived its session timeout: it stops heartbeating (the coordinator expires the
+/// session one timeout later), fires `SessionExpired` to its owner, and the owner registers
+/// anew once it can hear (found by scenarios/crash/follower-cut-from-coordinator.yaml: the
+/// controller, cut this way, left a partition leaderless for the whole 11 s of the cut).
+async fn heartbeat(
+    inner: Weak<Inner>,
+    mut rpc: RpcClient,
+    session: SessionId,
+    wait: Duration,
+    timeout: Duration,
+) {
     let wait_ms = wait.as_millis() as u64;
     let request = Request::Coordinator(CoordRequest::Heartbeat { session, wait_ms });
+    let mut heard_at = tokio::time::Instant::now();
     loop {
         if inner.upgrade().is_none_or(|inner| inner.state().expired) {
             return;
@@ -465,6 +483,7 @@ async fn heartbeat(inner: Weak<Inner>, mut rpc: RpcClient, session: SessionId, w
                 incarnation,
                 overflowed,
             })) => {
+                heard_at = tokio::time::Instant::now();
                 inner.dispatch(events, incarnation, overflowed);
             }
             Ok(Response::Coordinator(CoordResponse::Error(CoordError::SessionExpired {
@@ -480,6 +499,15 @@ async fn heartbeat(inner: Weak<Inner>, mut rpc: RpcClient, session: SessionId, w
                 tokio::time::sleep(HEARTBEAT_RETRY_MAX.min(wait)).await;
             }
             Err(error) => {
+                if heard_at.elapsed() >= timeout {
+                    tracing::info!(
+                        session,
+                        %error,
+                        "no answer from the coordinator for a session timeout; giving the session up"
+                    );
+                    inner.expire();
+                    return;
+                }
                 tracing::debug!(session, %error, "heartbeat failed; retrying");
                 drop(inner);
                 tokio::time::sleep(HEARTBEAT_RETRY_MAX.min(wait)).await;
