@@ -276,14 +276,53 @@ pub fn window_words(window: &FaultWindow) -> String {
     format!("{} ({}–{stop})", window.title(), seconds(window.start_ns))
 }
 
-/// The sentence after an anomaly's explanation: which faults were active, or that none were.
+/// The faults that ran between an anomaly's proving ops without overlapping any of them: a
+/// power loss after a write was acknowledged and before the read that proves it lost is the
+/// cause a reader is looking for, though no proving op saw it.
+pub fn faults_between<'t>(
+    timeline: &'t Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    ops: &[u64],
+    active: &[(&'t FaultWindow, Vec<u64>)],
+) -> Vec<&'t FaultWindow> {
+    let intervals: Vec<(u64, u64)> = ops
+        .iter()
+        .filter_map(|index| interval(located, *index))
+        .collect();
+    let (Some(first), Some(last)) = (
+        intervals.iter().map(|(from, _)| *from).min(),
+        intervals.iter().map(|(_, to)| *to).max(),
+    ) else {
+        return Vec::new();
+    };
+    timeline
+        .faults
+        .iter()
+        .filter(|window| window.overlaps(first, last))
+        .filter(|window| !active.iter().any(|(seen, _)| std::ptr::eq(*seen, *window)))
+        .collect()
+}
+
+/// The sentence after an anomaly's explanation: which faults were active while its proving ops
+/// ran, which ran between them, or that none did.
 pub fn faults_sentence(
     timeline: &Timeline,
     located: &BTreeMap<u64, Located<'_>>,
     anomaly: &Anomaly,
 ) -> String {
     let active = faults_during(timeline, located, &anomaly.ops);
+    let between = faults_between(timeline, located, &anomaly.ops, &active);
+    let between_words = || -> String {
+        let words: Vec<String> = between.iter().map(|window| window_words(window)).collect();
+        words.join("; ")
+    };
     if active.is_empty() {
+        if !between.is_empty() {
+            return format!(
+                "No fault was active while these ops ran, but between them: {}.",
+                between_words()
+            );
+        }
         let first = anomaly
             .ops
             .iter()
@@ -306,7 +345,15 @@ pub fn faults_sentence(
             format!("{} during op {}", window_words(window), ops.join(", "))
         })
         .collect();
-    format!("Faults active: {}.", words.join("; "))
+    if between.is_empty() {
+        format!("Faults active: {}.", words.join("; "))
+    } else {
+        format!(
+            "Faults active: {}. Between these ops also: {}.",
+            words.join("; "),
+            between_words()
+        )
+    }
 }
 
 /// A summary of every listed anomaly of one name: keys, offsets, values, when, under which
@@ -391,4 +438,84 @@ pub fn group_sentence(
         ));
     }
     words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Outcome;
+
+    fn op(invoke: u64, completion: u64, start_ns: u64, end_ns: u64) -> TimelineOp {
+        TimelineOp {
+            process: 1,
+            f: "send".into(),
+            invoke,
+            completion: Some(completion),
+            start_ns,
+            end_ns,
+            outcome: Outcome::Ok,
+            sends: Vec::new(),
+            reads: Vec::new(),
+            note: String::new(),
+        }
+    }
+
+    fn crash(start: u64, start_ns: u64, stop_ns: u64) -> FaultWindow {
+        FaultWindow {
+            fault: "crash".into(),
+            nodes: vec!["broker-2".into()],
+            detail: String::new(),
+            start,
+            start_ns,
+            stop: Some(start + 1),
+            stop_ns,
+        }
+    }
+
+    fn lost_write(ops: Vec<u64>) -> Anomaly {
+        Anomaly {
+            key: Some("orders/0".into()),
+            value: Some(17),
+            offsets: vec![5],
+            ops,
+            explanation: String::new(),
+            detail: BTreeMap::new(),
+        }
+    }
+
+    /// A power loss after the write was acknowledged and before the read that proves it lost:
+    /// no proving op overlaps it, yet it is the cause, and the sentence names it.
+    #[test]
+    fn a_crash_between_the_acknowledgement_and_the_read_is_named() {
+        let timeline = Timeline {
+            end_ns: 10_000,
+            ops: vec![op(0, 1, 100, 200), op(4, 5, 5_000, 5_100)],
+            faults: vec![crash(2, 1_000, 3_000)],
+            markers: Vec::new(),
+        };
+        let located = timeline.locator();
+        let sentence = faults_sentence(&timeline, &located, &lost_write(vec![1, 5]));
+        assert!(
+            sentence.starts_with(
+                "No fault was active while these ops ran, but between them: crash on broker-2"
+            ),
+            "{sentence}"
+        );
+    }
+
+    #[test]
+    fn a_crash_before_every_proving_op_is_not_between_them() {
+        let timeline = Timeline {
+            end_ns: 10_000,
+            ops: vec![op(4, 5, 5_000, 5_100), op(6, 7, 6_000, 6_100)],
+            faults: vec![crash(2, 1_000, 3_000)],
+            markers: Vec::new(),
+        };
+        let located = timeline.locator();
+        let sentence = faults_sentence(&timeline, &located, &lost_write(vec![5, 7]));
+        assert!(
+            sentence.starts_with("No fault was active while these ops ran; the last one lifted"),
+            "{sentence}"
+        );
+    }
 }
