@@ -164,6 +164,9 @@ pub fn render_human(
         stats.faults,
         history.digest()
     );
+    for note in history.notes() {
+        let _ = writeln!(text, "note: {note}");
+    }
 
     let _ = writeln!(text, "\n{:<24} {:<8} found", "check", "verdict");
     for name in checker::CHECK_NAMES {
