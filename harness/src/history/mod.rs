@@ -22,6 +22,7 @@
 
 pub mod body;
 pub mod digest;
+pub mod edn;
 pub mod final_state;
 pub mod inferred_log;
 pub mod op;
