@@ -1,8 +1,12 @@
 //! How fast the checkers judge a history: a valid synthetic history of 1,000,000 ops
 //! (deterministic, seeded), then every check over it; prints history ops per second for
-//! the checks alone and for each stage around them. Target: at least 1M ops/s for the checks.
+//! the checks alone, for each stage around them, and end to end (`parse+all checks`: JSON
+//! Lines bytes to verdicts, what `faultline check` does). Targets (issue 16): parse + all
+//! checks at least 2M ops/s on one core.
 //!
-//! `cargo bench -p faultline --bench checkers` (set `FAULTLINE_BENCH_OPS` for another size).
+//! `cargo bench -p faultline --bench checkers` (set `FAULTLINE_BENCH_OPS` for another size,
+//! and `FAULTLINE_BENCH_WRITE=path` to keep the JSON Lines, e.g. for measuring the peak memory
+//! of `faultline check path` with `/usr/bin/time -v`).
 
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
@@ -45,10 +49,22 @@ fn main() {
     let history = History::from_ops(ops).expect("the synthetic history is valid");
     let indexed = started.elapsed();
 
+    if let Ok(path) = std::env::var("FAULTLINE_BENCH_WRITE") {
+        std::fs::write(&path, &bytes).expect("writing the history");
+    }
+
     let started = Instant::now();
     let parsed = parse_history(bytes.as_slice(), "bench.jsonl").expect("reads back");
     let read = started.elapsed();
     assert_eq!(parsed.len(), count);
+    let started = Instant::now();
+    let checked = checker::run_checks(
+        &parsed,
+        &checker::applicable(&parsed),
+        &CheckOptions::default(),
+    );
+    let end_to_end = read + started.elapsed();
+    assert_eq!(checked.verdict, Verdict::Valid);
     drop(parsed);
 
     let checkers = checker::all();
@@ -83,4 +99,5 @@ fn main() {
     }
     println!("all checks         {}", rate(count, checked));
     println!("checks (incl. index) {}", rate(count, checked + indexed));
+    println!("parse+all checks   {}", rate(count, end_to_end));
 }

@@ -1,9 +1,11 @@
-//! `faultline check <history.jsonl> [--json]`: re-check a stored history (design.md section
-//! 10). Runs every check that applies to the history and exits 0 valid, 1 invalid, 2 bad input
-//! (each malformed line printed as `file:line: reason`), 3 unknown.
+//! `faultline check <history.jsonl|history.edn> [--json]`: re-check a stored history (design.md
+//! section 10), faultline's JSON Lines or Jepsen's EDN. Runs every check that applies to the
+//! history and exits 0 valid, 1 invalid, 2 bad input (each malformed line printed as
+//! `file:line: reason`), 3 unknown.
 //!
 //! The human output leads with the verdict, then a table of checks, then every anomaly with
-//! its explanation; `--json` prints [`reports::HistoryCheck`] instead.
+//! its explanation; `--json` prints [`reports::HistoryCheck`] instead, and on bad input an
+//! object with an `error` field ([`render_error_json`]).
 
 use crate::checker::{self, CheckOptions, Checked, Verdict};
 use crate::history::{read_history, History, ReadError};
@@ -57,9 +59,37 @@ pub fn main(path: &Path, json: bool) -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(error) => {
             eprintln!("faultline check: {error}");
+            if json {
+                // `--json` always prints one JSON object, so a caller never has to parse
+                // stderr to learn why there is no verdict (issue 21).
+                let _ = stdout
+                    .lock()
+                    .write_all(render_error_json(path, &error).as_bytes());
+            }
             ExitCode::from(CheckExit::BadInput.code())
         }
     }
+}
+
+/// The `--json` output of a history that could not be judged (exit 2): the history's name,
+/// the error as one text, and each malformed line.
+pub fn render_error_json(path: &Path, error: &CheckError) -> String {
+    let problems: Vec<serde_json::Value> = match error {
+        CheckError::Read(read) => read
+            .problems()
+            .iter()
+            .map(|problem| serde_json::json!({"line": problem.line, "reason": problem.error.to_string()}))
+            .collect(),
+        CheckError::Output(_) => Vec::new(),
+    };
+    let mut text = serde_json::to_string_pretty(&serde_json::json!({
+        "history": path.display().to_string(),
+        "error": error.to_string(),
+        "problems": problems,
+    }))
+    .expect("a JSON value always serializes");
+    text.push('\n');
+    text
 }
 
 /// Checks the history at `path` with default options and writes the report to `out`.
@@ -164,6 +194,9 @@ pub fn render_human(
         stats.faults,
         history.digest()
     );
+    for note in history.notes() {
+        let _ = writeln!(text, "note: {note}");
+    }
 
     let _ = writeln!(text, "\n{:<24} {:<8} found", "check", "verdict");
     for name in checker::CHECK_NAMES {

@@ -3,7 +3,7 @@
 //! damage, transactions, ordering, consumption, deadlines, liveness and rate limits.
 
 /// Anomaly names in report order; names not listed here come after, alphabetically.
-pub const ORDER: [&str; 25] = [
+pub const ORDER: [&str; 28] = [
     "lost-write",
     "unseen",
     "aborted-read",
@@ -13,6 +13,9 @@ pub const ORDER: [&str; 25] = [
     "txn-aborted-visible",
     "txn-duplicate",
     "txn-premature-visible",
+    "G0",
+    "G1c",
+    "precommitted-read",
     "nonmonotonic-send",
     "int-nonmonotonic-send",
     "int-send-skip",
@@ -32,7 +35,7 @@ pub const ORDER: [&str; 25] = [
 ];
 
 /// Each check of design.md section 9 with the anomalies it reports.
-pub const CHECKS: [(&str, &[&str]); 9] = [
+pub const CHECKS: [(&str, &[&str]); 10] = [
     ("no-loss", &["lost-write", "unseen"]),
     (
         "log-consistency",
@@ -70,6 +73,7 @@ pub const CHECKS: [(&str, &[&str]); 9] = [
         &["double-apply", "missed-apply", "offset-regression"],
     ),
     ("liveness", &["no-recovery"]),
+    ("txn-graph", &["G0", "G1c", "precommitted-read"]),
     ("rate-bound", &["rate-exceeded", "double-take"]),
     ("deadlines", &["late-apply", "premature-expiry"]),
 ];
@@ -103,6 +107,9 @@ pub fn meaning(name: &str) -> &'static str {
         "txn-aborted-visible" => "A message of a rolled-back transaction became visible to consumers.",
         "txn-duplicate" => "A transactional message became visible more than once.",
         "txn-premature-visible" => "A transactional message was read before its producer committed the local transaction.",
+        "G0" => "Transactions wrote to several partitions in orders that form a cycle: one partition's log puts A's write first, another's puts B's first (Elle's write cycle).",
+        "G1c" => "Transactions form a cycle of write and read dependencies: one read another's write that, by the logs' order, came after its own (Elle's circular information flow).",
+        "precommitted-read" => "A transaction read a write before that write's transaction committed: its own write, or one whose op had not even begun.",
         "nonmonotonic-send" => "A process's later send landed at a lower offset of the same partition than its earlier send: the producer's order was not kept.",
         "int-nonmonotonic-send" => "Within one op, sends to one partition landed at offsets that go backwards.",
         "int-send-skip" => "Within one op, consecutive sends to one partition landed at offsets with a gap between them.",

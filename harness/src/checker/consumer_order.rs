@@ -6,13 +6,15 @@
 //!   previous poll ended: the same records delivered again, or the position went backwards.
 //! - `int-poll-skip`, `int-nonmonotonic-poll`: the same within the records of one op.
 //!
-//! Successive polls are compared only within one process and only while its assignment
-//! holds: an `assign` or `subscribe` invoked by the process (a rebalance, a seek to the
-//! committed offset) starts afresh, as does a new process after a crash or an `info`. If no
-//! poll returned a record, the verdict is `unknown`.
+//! Successive polls are compared only within one (logical) process: a process id used again
+//! after an `info` starts afresh. An `assign` or `subscribe` that completed (ok or info) keeps
+//! the positions of the keys it still covers — named, or in a topic it names — and resets
+//! those it dropped, as Jepsen's checker does; a consumer that must start afresh on a kept key
+//! (faultline's group members after a rebalance) takes a new process id. If no poll returned a
+//! record, the verdict is `unknown`.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, KeyId, Mop, OpType, F};
+use crate::history::{Body, History, KeyId, Mop, OpType};
 
 pub const NAME: &str = "consumer-order";
 
@@ -52,8 +54,10 @@ impl Checker for ConsumerOrder {
 
         for (op, body) in history.entries() {
             let slot = history.slot(op.index);
-            if matches!(op.f, F::Assign | F::Subscribe) && op.kind == OpType::Invoke {
-                last[slot].clear();
+            // A (re)assignment that happened keeps the positions of the keys it still covers
+            // and forgets the rest (Jepsen's rule); one that failed changed nothing.
+            if let (Body::Membership(membership), OpType::Ok | OpType::Info) = (body, op.kind) {
+                last[slot].retain(|&(key, _, _)| membership.covers(key, history.keys()));
                 continue;
             }
             if op.kind != OpType::Ok || !matches!(body, Body::Mops(_)) {
@@ -212,20 +216,117 @@ mod tests {
         assert_exactly(&result, &["nonmonotonic-poll"]);
     }
 
+    /// Process 2 reads orders/0 up to offset 3, then `MEMBERSHIP` (an assign or subscribe by
+    /// process 2, invoke and completion), then polls orders/0 from offset 0 again.
+    fn around_membership(membership: &str) -> String {
+        with_log(&format!(
+            r#"{{"index":2,"time":3000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+               {{"index":3,"time":4000,"process":2,"type":"ok","f":"poll","value":[["poll",{{"orders/0":[[2,12],[3,13]]}}]]}}
+               {membership}
+               {{"index":6,"time":5000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+               {{"index":7,"time":6000,"process":2,"type":"ok","f":"poll","value":[["poll",{{"orders/0":[[0,10],[1,11]]}}]]}}"#
+        ))
+    }
+
+    fn membership(f: &str, kind: &str, value: &str) -> String {
+        format!(
+            r#"{{"index":4,"time":4500,"process":2,"type":"invoke","f":"{f}","value":{value}}}
+               {{"index":5,"time":4600,"process":2,"type":"{kind}","f":"{f}","value":{value}}}"#
+        )
+    }
+
     #[test]
-    fn a_reassignment_resets_the_position() {
+    fn an_assignment_that_keeps_a_key_keeps_its_position() {
+        // Semantics changed with issue 16 (Jepsen's rule): an assign or subscribe that still
+        // covers a key keeps the consumer's position there, so going back is nonmonotonic.
+        for value in [
+            r#"{"group":"billing","keys":["orders/0"],"generation":2}"#,
+            r#"["orders/0","orders/1"]"#,
+            r#"{"topics":["orders"]}"#,
+        ] {
+            for f in ["assign", "subscribe"] {
+                let result = check(
+                    &ConsumerOrder,
+                    &around_membership(&membership(f, "ok", value)),
+                );
+                assert_exactly(&result, &["nonmonotonic-poll"]);
+                assert_eq!(result.anomalies["nonmonotonic-poll"][0].ops, vec![3, 7]);
+            }
+            // After an info assignment the process id is a new logical process anyway.
+            let result = check(
+                &ConsumerOrder,
+                &around_membership(&membership("assign", "info", value)),
+            );
+            assert_valid(&result);
+        }
+    }
+
+    #[test]
+    fn an_assignment_that_drops_a_key_resets_it() {
+        for value in [r#"["orders/1"]"#, r#"{"topics":["payments"]}"#, "[]"] {
+            let result = check(
+                &ConsumerOrder,
+                &around_membership(&membership("assign", "ok", value)),
+            );
+            assert_valid(&result);
+        }
+    }
+
+    #[test]
+    fn a_failed_assignment_changes_nothing() {
         let result = check(
             &ConsumerOrder,
-            &with_log(
-                r#"{"index":2,"time":3000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
-                   {"index":3,"time":4000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[2,12],[3,13]]}]]}
-                   {"index":4,"time":4500,"process":2,"type":"invoke","f":"assign","value":{"group":"billing","keys":["orders/0"],"generation":2}}
-                   {"index":5,"time":4600,"process":2,"type":"ok","f":"assign","value":{"group":"billing","keys":["orders/0"],"generation":2}}
-                   {"index":6,"time":5000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
-                   {"index":7,"time":6000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,10],[1,11]]}]]}"#,
+            &around_membership(&membership("assign", "fail", r#"["orders/1"]"#)),
+        );
+        assert_exactly(&result, &["nonmonotonic-poll"]);
+    }
+
+    #[test]
+    fn poll_skip_across_an_assignment_that_keeps_the_key() {
+        let history = |keys: &str| {
+            with_log(&format!(
+                r#"{{"index":2,"time":3000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+                   {{"index":3,"time":4000,"process":2,"type":"ok","f":"poll","value":[["poll",{{"orders/0":[[0,10]]}}]]}}
+                   {{"index":4,"time":4500,"process":2,"type":"invoke","f":"subscribe","value":{keys}}}
+                   {{"index":5,"time":4600,"process":2,"type":"ok","f":"subscribe","value":{keys}}}
+                   {{"index":6,"time":5000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+                   {{"index":7,"time":6000,"process":2,"type":"ok","f":"poll","value":[["poll",{{"orders/0":[[2,12]]}}]]}}"#
+            ))
+        };
+        let result = check(&ConsumerOrder, &history(r#"["orders/0","orders/1"]"#));
+        assert_exactly(&result, &["poll-skip"]);
+        assert_eq!(result.anomalies["poll-skip"][0].offsets, vec![0, 1, 2]);
+        assert_valid(&check(&ConsumerOrder, &history(r#"["orders/1"]"#)));
+    }
+
+    /// Process 2 reads offsets 0..=1, then `MIDDLE` (process 2 again), then reads offset 0.
+    fn around(middle: &str) -> String {
+        with_log(&format!(
+            r#"{{"index":2,"time":3000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+               {{"index":3,"time":4000,"process":2,"type":"ok","f":"poll","value":[["poll",{{"orders/0":[[0,10],[1,11]]}}]]}}
+               {{"index":4,"time":4500,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+               {middle}
+               {{"index":6,"time":5000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+               {{"index":7,"time":6000,"process":2,"type":"ok","f":"poll","value":[["poll",{{"orders/0":[[0,10]]}}]]}}"#
+        ))
+    }
+
+    #[test]
+    fn a_process_id_used_again_after_info_is_a_new_consumer() {
+        let result = check(
+            &ConsumerOrder,
+            &around(
+                r#"{"index":5,"time":4600,"process":2,"type":"info","f":"poll","value":[["poll"]]}"#,
             ),
         );
         assert_valid(&result);
+        let result = check(
+            &ConsumerOrder,
+            &around(
+                r#"{"index":5,"time":4600,"process":2,"type":"ok","f":"poll","value":[["poll",{}]]}"#,
+            ),
+        );
+        assert_exactly(&result, &["nonmonotonic-poll"]);
     }
 
     #[test]

@@ -51,7 +51,7 @@ impl Checker for Deadlines {
         for (op, body) in history.entries() {
             match (op.kind, body) {
                 (OpType::Ok, Body::Apply(apply)) => {
-                    let Some(write) = log.write_of(apply.value) else {
+                    let Some(write) = log.write_of(apply.key, apply.value) else {
                         continue;
                     };
                     let (Some(deadline), Some(invoke)) =
@@ -80,7 +80,7 @@ impl Checker for Deadlines {
                 }
                 (OpType::Ok, Body::Expired(expired)) => {
                     judged = true;
-                    let Some(write) = log.write_of(expired.value) else {
+                    let Some(write) = log.write_of(expired.key, expired.value) else {
                         continue;
                     };
                     let key_name = history.key_name(expired.key);

@@ -12,6 +12,7 @@
 
 pub mod consumer_order;
 pub mod deadlines;
+pub mod dependency_graph;
 pub mod exactly_once_txn;
 pub mod idempotent_consumption;
 pub mod liveness;
@@ -20,6 +21,8 @@ pub mod no_loss;
 pub mod per_producer_order;
 pub mod rate_bound;
 pub mod run_result;
+pub mod scc;
+pub mod txn_graph;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -34,6 +37,7 @@ pub use no_loss::NoLoss;
 pub use per_producer_order::PerProducerOrder;
 pub use rate_bound::RateBound;
 pub use run_result::{history_check, history_stats, run_result, RunMeta};
+pub use txn_graph::TxnGraph;
 
 use crate::history::History;
 use serde::{Deserialize, Serialize};
@@ -46,7 +50,7 @@ use std::time::Duration;
 pub const ANOMALIES_PER_NAME_MAX: usize = 1000;
 
 /// Every check, in the order of design.md section 9.
-pub const CHECK_NAMES: [&str; 9] = [
+pub const CHECK_NAMES: [&str; 10] = [
     no_loss::NAME,
     log_consistency::NAME,
     per_producer_order::NAME,
@@ -54,6 +58,7 @@ pub const CHECK_NAMES: [&str; 9] = [
     exactly_once_txn::NAME,
     idempotent_consumption::NAME,
     liveness::NAME,
+    txn_graph::NAME,
     rate_bound::NAME,
     deadlines::NAME,
 ];
@@ -239,6 +244,7 @@ pub fn all() -> Vec<Box<dyn Checker>> {
         Box::new(ExactlyOnceTxn),
         Box::new(IdempotentConsumption),
         Box::new(Liveness),
+        Box::new(TxnGraph),
         Box::new(RateBound),
         Box::new(Deadlines),
     ]
@@ -409,6 +415,7 @@ mod tests {
                 &["double-apply", "missed-apply", "offset-regression"],
             ),
             ("liveness", &["no-recovery"]),
+            ("txn-graph", &["G0", "G1c", "precommitted-read"]),
             ("rate-bound", &["rate-exceeded", "double-take"]),
             ("deadlines", &["late-apply", "premature-expiry"]),
         ];

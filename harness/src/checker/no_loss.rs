@@ -7,8 +7,10 @@
 //! - `unseen`: an ok send never read, although the drain reached its key's end. Reported only
 //!   for writes that are not already a `lost-write`.
 //!
-//! An info send is never required; one whose value was read is proven written, and so counts
-//! like an ok send (which, having been read, it can never be missing). Without a drain, or if
+//! An info send is never required on its own; one whose op is proven written — any of the
+//! op's values was read, since an op's sends are atomic — is owed where the offset its
+//! completion carries proves it: a `lost-write` if reads went past that offset. `unseen` is
+//! about ok sends only (design.md section 9). Without a drain, or if
 //! the drain never reached a key's end, an unread ok send above every read offset is
 //! undecided: the verdict is `unknown` unless some other write is provably lost.
 //!
@@ -57,12 +59,7 @@ impl Checker for NoLoss {
             if write.kind != WriteKind::Send {
                 continue;
             }
-            let proven = match write.outcome {
-                Outcome::Ok => true,
-                Outcome::Info => write.reads > 0,
-                Outcome::Fail => false,
-            };
-            if !proven {
+            if !write.proven {
                 continue;
             }
             required += 1;
@@ -79,6 +76,7 @@ impl Checker for NoLoss {
                     // Deleted by overflow: nobody was owed a read of it.
                     Some(offset) if offset < below => continue,
                     Some(_) => {}
+                    None if write.outcome != Outcome::Ok => continue,
                     None => {
                         findings.doubt(|| format!(
                             "{key_name} value {} (op {acked}) was acknowledged at an unknown offset and never read, and the final state (op {final_index}) says overflow dropped {key_name}'s records below offset {below}, so it may have been dropped",
@@ -104,6 +102,11 @@ impl Checker for NoLoss {
                         .detail("highest_read", read_max),
                     );
                 }
+                // An info send proven only through its op's atomicity is owed where its own
+                // offset proves it (a lost write), never as `unseen`: faultline's producer
+                // records a batch over several partitions as one op, and a timed-out batch
+                // may have landed on some partitions only.
+                _ if write.outcome != Outcome::Ok => {}
                 _ if drain.is_some() && key.drained => {
                     let at = write
                         .offset
@@ -244,6 +247,70 @@ mod tests {
         assert_exactly(&result, &["lost-write"]);
         assert_eq!(result.anomalies["lost-write"][0].value, Some(17));
         assert_eq!(result.anomalies["lost-write"][0].ops, vec![1, 5]);
+    }
+
+    /// An info op sent orders/0 17 and orders/1 27 and carries their offsets; another
+    /// process sent orders/0 18 at offset 1; `POLL` is what a poll returned.
+    fn atomic_info(poll: &str) -> String {
+        format!(
+            r#"{{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/1",27]]}}
+               {{"index":1,"time":2000,"process":1,"type":"info","f":"send","value":[["send","orders/0",[0,17]],["send","orders/1",[0,27]]]}}
+               {{"index":2,"time":3000,"process":3,"type":"invoke","f":"send","value":[["send","orders/0",18]]}}
+               {{"index":3,"time":4000,"process":3,"type":"ok","f":"send","value":[["send","orders/0",[1,18]]]}}
+               {{"index":4,"time":5000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}}
+               {{"index":5,"time":6000,"process":2,"type":"ok","f":"poll","value":[["poll",{poll}]]}}"#
+        )
+    }
+
+    #[test]
+    fn a_multi_send_info_op_proven_by_one_read_owes_all_its_writes() {
+        // 27 was read, so the info op happened, so 17 was written at offset 0: the read of
+        // orders/0 past it without it is a lost write.
+        let result = check(
+            &NoLoss,
+            &atomic_info(r#"{"orders/1":[[0,27]],"orders/0":[[1,18]]}"#),
+        );
+        assert_exactly(&result, &["lost-write"]);
+        let lost = &result.anomalies["lost-write"][0];
+        assert_eq!((lost.value, lost.offsets.clone()), (Some(17), vec![0]));
+        assert_eq!(lost.ops, vec![1, 5]);
+        // Near-identical: nothing of the info op was read (so nothing of it is owed), or all
+        // of it was.
+        assert_valid(&check(&NoLoss, &atomic_info(r#"{"orders/0":[[1,18]]}"#)));
+        assert_valid(&check(
+            &NoLoss,
+            &atomic_info(r#"{"orders/1":[[0,27]],"orders/0":[[0,17],[1,18]]}"#),
+        ));
+    }
+
+    #[test]
+    fn a_timed_out_batch_owes_no_unseen_write() {
+        // Found by crash/rolling-restart seed 1: a producer batch over two partitions timed
+        // out after one partition acknowledged. The read of 317 proves the op, but 318 has no
+        // offset to be lost at, and `unseen` is about ok sends.
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/1",317],["send","orders/0",318]]}
+               {"index":1,"time":2000,"process":1,"type":"info","f":"send","value":[["send","orders/1",[150,317]],["send","orders/0",318]]}
+               {"index":2,"time":3000,"process":"nemesis","type":"info","f":"drain","value":null}
+               {"index":3,"time":4000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":4,"time":5000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/1":[[150,317]],"orders/0":[]}]]}"#,
+        );
+        assert_valid(&result);
+    }
+
+    #[test]
+    fn a_proven_anomaly_is_invalid_even_when_another_write_is_undecided() {
+        // 17 is lost (read past); 19, acknowledged above every read with no drain, is
+        // undecided. The check proves an anomaly, so it says invalid, not unknown.
+        let result = check(
+            &NoLoss,
+            r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17],["send","orders/0",18],["send","orders/0",19]]}
+               {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]],["send","orders/0",[1,18]],["send","orders/0",[2,19]]]}
+               {"index":2,"time":3000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+               {"index":3,"time":4000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[1,18]]}]]}"#,
+        );
+        assert_exactly(&result, &["lost-write"]);
     }
 
     #[test]

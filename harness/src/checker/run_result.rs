@@ -76,6 +76,9 @@ pub fn history_stats(history: &History) -> HistoryStats {
     }
 }
 
+/// The `reasons` entry that carries [`History::notes`].
+pub const HISTORY_NOTE: &str = "history";
+
 struct Parts {
     checks: BTreeMap<String, reports::Verdict>,
     reasons: BTreeMap<String, String>,
@@ -93,6 +96,13 @@ impl Parts {
             omitted: BTreeMap::new(),
             stats: history_stats(history),
         };
+        // Notes on how the history was read sit beside the checks' reasons: they explain a
+        // verdict without being one.
+        if !history.notes().is_empty() {
+            parts
+                .reasons
+                .insert(HISTORY_NOTE.to_string(), history.notes().join("; "));
+        }
         for (name, result) in &checked.results {
             parts
                 .checks

@@ -99,7 +99,7 @@ pub enum Body {
     Admit(Admit),
     FinalState(Box<FinalState>),
     SequenceGap(SequenceGap),
-    /// `crash` and nemesis ops: free-form values no checker reads.
+    /// `crash`, `debug-topic-partitions` and nemesis ops: free-form values no checker reads.
     Opaque,
 }
 
@@ -148,14 +148,26 @@ pub struct Record {
     pub value: i64,
 }
 
-/// A consumer's (re)assignment: after it, the process's read position is whatever the group
-/// coordinator says, so consumer-order stops comparing across it.
+/// A consumer's (re)assignment: it keeps the read positions of the keys it still covers and
+/// resets the others (consumer-order compares across it only for covered keys).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Membership {
     pub group: Option<String>,
     pub keys: Vec<KeyId>,
     pub topics: Vec<String>,
     pub generation: Option<u64>,
+}
+
+impl Membership {
+    /// Does this assignment cover `key`: named, or a partition of a named topic (the part of
+    /// the key's name before its last `/`)?
+    pub fn covers(&self, key: KeyId, keys: &Keys) -> bool {
+        self.keys.contains(&key)
+            || keys
+                .name(key)
+                .rsplit_once('/')
+                .is_some_and(|(topic, _)| self.topics.iter().any(|t| t == topic))
+    }
 }
 
 /// The producer's local transaction record for one transactional message.
@@ -309,7 +321,13 @@ pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Res
         F::FinalState => {
             FinalState::decode(value, keys).map(|state| Body::FinalState(Box::new(state)))
         }
-        F::Crash | F::Heal | F::Drain | F::Start(_) | F::Stop(_) | F::Other(_) => Ok(Body::Opaque),
+        F::Crash
+        | F::DebugTopicPartitions
+        | F::Heal
+        | F::Drain
+        | F::Start(_)
+        | F::Stop(_)
+        | F::Other(_) => Ok(Body::Opaque),
     }
 }
 
@@ -364,7 +382,7 @@ fn decode_send(parts: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<SendMop,
             "{at}: a send micro-op is [\"send\",key,value] or [\"send\",key,[offset,value]], optionally followed by {{\"deadline\":ns}}"
         ));
     }
-    let key = intern(keys, string_of(&parts[1], &At::Index(at, 1))?, at)?;
+    let key = key_of(keys, &parts[1], &At::Index(at, 1))?;
     let (offset, value) = match &parts[2] {
         Value::Array(pair) if pair.len() == 2 => {
             let pair_at = At::Index(at, 2);
@@ -648,18 +666,28 @@ pub(crate) fn intern(keys: &mut Keys, name: &str, at: &At<'_>) -> Result<KeyId, 
     Ok(keys.intern(name))
 }
 
+/// A key written as a string (`"orders/0"`) or, as Jepsen's Kafka workload writes them, as a
+/// non-negative integer (`3`, read as the key `"3"`, which is also how a poll's JSON object
+/// names it).
+pub(crate) fn key_of(keys: &mut Keys, value: &Value, at: &At<'_>) -> Result<KeyId, String> {
+    match value {
+        Value::String(name) => intern(keys, name, at),
+        Value::Number(number) if number.is_u64() => intern(keys, &number.to_string(), at),
+        other => Err(format!(
+            "{at}: expected a key (a string like \"orders/0\" or an integer), found {}",
+            shape(other)
+        )),
+    }
+}
+
 fn key_field(map: &Map<String, Value>, keys: &mut Keys) -> Result<KeyId, String> {
-    let name = string_of(field(map, "key", &VALUE)?, &At::Field(&VALUE, "key"))?;
-    intern(keys, name, &VALUE)
+    key_of(keys, field(map, "key", &VALUE)?, &At::Field(&VALUE, "key"))
 }
 
 fn key_list(items: &[Value], at: &At<'_>, keys: &mut Keys) -> Result<Vec<KeyId>, String> {
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            let item_at = At::Index(at, i);
-            intern(keys, string_of(item, &item_at)?, &item_at)
-        })
+        .map(|(i, item)| key_of(keys, item, &At::Index(at, i)))
         .collect()
 }

@@ -1,14 +1,16 @@
 //! The log a history implies, built once and shared by every checker. Each sent value becomes
-//! a [`Write`] with its outcome; each acknowledged offset, each polled record and each token
-//! record an `admit` names (the gateway fetched it before taking it) becomes an
-//! [`Observation`] of a (key, offset, value). Per key, the observations sorted by offset are
+//! a [`Write`] with its outcome; each acknowledged offset (of an ok send, or of an info send
+//! once its op is proven written), each polled record and each token record an `admit` names
+//! (the gateway fetched it before taking it) becomes an [`Observation`] of a (key, offset,
+//! value). Values are unique per key, so a write is found by (key, value). An op's writes are
+//! atomic: one of them read proves them all ([`Write::proven`]). Per key, the observations sorted by offset are
 //! the inferred "version order" (Jepsen's term): the checkers compare what clients saw against
 //! it. The log is *inferred*, never trusted: two values at one offset, or one value at two
 //! offsets, are kept side by side so the log-consistency check can report them.
 //!
 //! Cost: one pass over the ops, one sort of the sent values, one sort per key — n log n.
 
-use super::body::{Body, KeyId, Mop};
+use super::body::{Body, KeyId, Keys, Mop};
 use super::op::{Op, OpType, F};
 use super::{HistoryError, OpError, NONE};
 
@@ -41,7 +43,11 @@ pub struct Write {
     pub invoke: u64,
     pub completion: Option<u64>,
     pub outcome: Outcome,
-    /// The acknowledged offset (ok sends that learned it).
+    /// The write certainly happened: its op is ok, or is info and one of its writes was read
+    /// (an op's writes are atomic).
+    pub proven: bool,
+    /// The acknowledged offset: ok sends that learned it, and proven info sends whose
+    /// completion carries one.
     pub offset: Option<u64>,
     /// How many polled records carried this value.
     pub reads: u32,
@@ -127,14 +133,17 @@ impl InferredLog {
         ops: &[Op],
         bodies: &[Body],
         partner: &[u64],
-        key_count: usize,
+        key_names: &Keys,
         drain: Option<u64>,
     ) -> Result<InferredLog, Vec<HistoryError>> {
         let mut writes: Vec<Write> = Vec::new();
         let mut observations: Vec<Observation> = Vec::new();
-        let mut keys = vec![KeyLog::default(); key_count];
+        let mut keys = vec![KeyLog::default(); key_names.len()];
         // First write id of each invoke's micro-ops.
         let mut write_base: Vec<WriteId> = vec![WriteId::MAX; ops.len()];
+        // Offsets that `info` completions carry: they count once the op is proven to have
+        // happened (one of its writes was read), and not before.
+        let mut info_acks: Vec<(WriteId, Observation)> = Vec::new();
         let drain = drain.unwrap_or(NONE);
 
         for (position, (op, body)) in ops.iter().zip(bodies).enumerate() {
@@ -164,22 +173,27 @@ impl InferredLog {
                     for mop in mops {
                         match mop {
                             Mop::Send(send) => {
+                                let id = write as WriteId;
                                 let entry = &mut writes[write];
                                 write += 1;
                                 entry.completion = Some(index);
                                 entry.outcome = outcome(kind);
-                                if kind == OpType::Ok {
-                                    entry.offset = send.offset;
-                                    if let Some(offset) = send.offset {
-                                        observations.push(Observation {
-                                            key: send.key,
-                                            offset,
-                                            value: send.value,
-                                            op: index,
-                                            source: Source::Ack,
-                                            write: None,
-                                        });
+                                let Some(offset) = send.offset else { continue };
+                                let ack = Observation {
+                                    key: send.key,
+                                    offset,
+                                    value: send.value,
+                                    op: index,
+                                    source: Source::Ack,
+                                    write: None,
+                                };
+                                match kind {
+                                    OpType::Ok => {
+                                        entry.offset = Some(offset);
+                                        observations.push(ack);
                                     }
+                                    OpType::Info => info_acks.push((id, ack)),
+                                    _ => {}
                                 }
                             }
                             Mop::Poll(poll) => {
@@ -234,20 +248,61 @@ impl InferredLog {
                 _ => {}
             }
         }
+        drop(write_base);
 
-        let table = ValueTable::build(&writes).map_err(|(value, first, again)| {
+        let table = ValueTable::build(&writes).map_err(|(first, again)| {
+            let write = &writes[again as usize];
             vec![HistoryError {
-                index: writes[again as usize].invoke,
+                index: write.invoke,
                 error: OpError::DuplicateValue {
-                    value,
+                    key: key_names.name(write.key).to_string(),
+                    value: write.value,
                     first: writes[first as usize].invoke,
                 },
             }]
         })?;
 
+        for (id, observation) in observations.iter_mut().enumerate() {
+            observation.write = table.get(observation.key, observation.value, &writes);
+            if let (Some(write_id), Source::Read) = (observation.write, observation.source) {
+                let write = &mut writes[write_id as usize];
+                write.reads += 1;
+                write.read_first.get_or_insert(id as u32);
+            }
+        }
+
+        // An op's writes are atomic (design.md section 8): an ok op wrote them all, and so did
+        // an info op any of whose writes was read. An op's writes are contiguous.
+        let mut start = 0;
+        while start < writes.len() {
+            let invoke = writes[start].invoke;
+            let mut end = start;
+            while end < writes.len() && writes[end].invoke == invoke {
+                end += 1;
+            }
+            let group = &mut writes[start..end];
+            let proven = match group[0].outcome {
+                Outcome::Ok => true,
+                Outcome::Info => group.iter().any(|write| write.reads > 0),
+                Outcome::Fail => false,
+            };
+            for write in group {
+                write.proven = proven;
+            }
+            start = end;
+        }
+        for (id, mut ack) in info_acks {
+            let write = &mut writes[id as usize];
+            if write.proven {
+                write.offset = Some(ack.offset);
+                ack.write = Some(id);
+                observations.push(ack);
+            }
+        }
+
         let mut relocations = Vec::new();
         let mut garbage = Vec::new();
-        for (id, observation) in observations.iter_mut().enumerate() {
+        for (id, observation) in observations.iter().enumerate() {
             let id = id as u32;
             let key = &mut keys[observation.key.slot()];
             if observation.source == Source::Read
@@ -257,32 +312,23 @@ impl InferredLog {
             {
                 key.read_max = Some((observation.offset, id));
             }
-            let Some(write_id) = table.get(observation.value) else {
+            let Some(write_id) = observation.write else {
                 garbage.push(id);
                 continue;
             };
-            observation.write = Some(write_id);
             let write = &mut writes[write_id as usize];
-            if observation.source == Source::Read {
-                write.reads += 1;
-                write.read_first.get_or_insert(id);
-            }
-            write.seen_first.get_or_insert(id);
-        }
-        // Relocations need the first observation's place, which the loop above cannot borrow
-        // while it mutates the observations.
-        for (id, observation) in observations.iter().enumerate() {
-            let Some(write_id) = observation.write else {
-                continue;
-            };
-            let first = writes[write_id as usize].seen_first.expect("set above");
-            let seen = &observations[first as usize];
-            if (seen.key, seen.offset) != (observation.key, observation.offset) {
-                relocations.push(Relocation {
-                    write: write_id,
-                    first,
-                    again: id as u32,
-                });
+            match write.seen_first {
+                None => write.seen_first = Some(id),
+                Some(first) => {
+                    let seen = &observations[first as usize];
+                    if seen.offset != observation.offset {
+                        relocations.push(Relocation {
+                            write: write_id,
+                            first,
+                            again: id,
+                        });
+                    }
+                }
             }
         }
 
@@ -312,9 +358,20 @@ impl InferredLog {
         })
     }
 
-    /// The write of `value`, if some client sent it.
-    pub fn write_of(&self, value: i64) -> Option<&Write> {
-        self.table.get(value).map(|id| &self.writes[id as usize])
+    /// The write of `value` to `key`, if some client sent it. Values are unique per key.
+    pub fn write_of(&self, key: KeyId, value: i64) -> Option<&Write> {
+        self.table
+            .get(key, value, &self.writes)
+            .map(|id| &self.writes[id as usize])
+    }
+
+    /// Where a write sits in its key's log, as far as the history shows: its acknowledged
+    /// offset (an ok send, or a proven info send that learned one), else the offset a poll
+    /// first read it at.
+    pub fn position(&self, write: &Write) -> Option<u64> {
+        write
+            .offset
+            .or_else(|| write.read_first.map(|read| self.observation(read).offset))
     }
 
     pub fn write(&self, id: WriteId) -> &Write {
@@ -347,6 +404,7 @@ impl Write {
             invoke,
             completion: None,
             outcome: Outcome::Info,
+            proven: false,
             offset: None,
             reads: 0,
             read_first: None,
@@ -364,25 +422,30 @@ fn outcome(kind: OpType) -> Outcome {
     }
 }
 
-/// Value -> write id. Values are usually a dense run of integers, so a direct table is tried
-/// first; sparse values fall back to a sorted vector and binary search.
+/// (key, value) -> write id. Values are unique per key; faultline's own histories make them
+/// unique per run and usually a dense run of integers, so a direct table over values is tried
+/// first, with the few values sent to more than one key kept aside in a sorted vector; sparse
+/// values fall back to a sorted vector of (key, value) and binary search.
 #[derive(Clone, Debug, Default)]
 enum ValueTable {
     #[default]
     Empty,
     Dense {
         min: i64,
+        /// The first write of each value.
         slots: Vec<WriteId>,
+        /// (key, value, write) of later writes of a value already in `slots`, sorted.
+        shared: Vec<(KeyId, i64, WriteId)>,
     },
-    Sorted(Vec<(i64, WriteId)>),
+    Sorted(Vec<(KeyId, i64, WriteId)>),
 }
 
 /// A dense table may be at most this many times larger than the number of writes.
 const DENSE_SPREAD_MAX: u64 = 4;
 
 impl ValueTable {
-    /// Fails with (value, first write, second write) when a value was sent twice.
-    fn build(writes: &[Write]) -> Result<ValueTable, (i64, WriteId, WriteId)> {
+    /// Fails with (first write, second write) when a value was sent twice to one key.
+    fn build(writes: &[Write]) -> Result<ValueTable, (WriteId, WriteId)> {
         if writes.is_empty() {
             return Ok(ValueTable::Empty);
         }
@@ -391,45 +454,64 @@ impl ValueTable {
         let spread = max.abs_diff(min);
         if spread < DENSE_SPREAD_MAX * writes.len() as u64 + 1024 {
             let mut slots = vec![WriteId::MAX; spread as usize + 1];
+            let mut shared = Vec::new();
             for (id, write) in writes.iter().enumerate() {
                 let slot = &mut slots[write.value.abs_diff(min) as usize];
-                if *slot != WriteId::MAX {
-                    return Err((write.value, *slot, id as WriteId));
+                if *slot == WriteId::MAX {
+                    *slot = id as WriteId;
+                } else if writes[*slot as usize].key == write.key {
+                    return Err((*slot, id as WriteId));
+                } else {
+                    shared.push((write.key, write.value, id as WriteId));
                 }
-                *slot = id as WriteId;
             }
-            return Ok(ValueTable::Dense { min, slots });
+            check_unique(&mut shared)?;
+            return Ok(ValueTable::Dense { min, slots, shared });
         }
-        let mut sorted: Vec<(i64, WriteId)> = writes
+        let mut sorted: Vec<(KeyId, i64, WriteId)> = writes
             .iter()
             .enumerate()
-            .map(|(id, write)| (write.value, id as WriteId))
+            .map(|(id, write)| (write.key, write.value, id as WriteId))
             .collect();
-        sorted.sort_unstable();
-        for pair in sorted.windows(2) {
-            if pair[0].0 == pair[1].0 {
-                return Err((pair[0].0, pair[0].1, pair[1].1));
-            }
-        }
+        check_unique(&mut sorted)?;
         Ok(ValueTable::Sorted(sorted))
     }
 
-    fn get(&self, value: i64) -> Option<WriteId> {
+    fn get(&self, key: KeyId, value: i64, writes: &[Write]) -> Option<WriteId> {
+        let search = |sorted: &[(KeyId, i64, WriteId)]| {
+            sorted
+                .binary_search_by_key(&(key, value), |&(k, v, _)| (k, v))
+                .ok()
+                .map(|at| sorted[at].2)
+        };
         match self {
             ValueTable::Empty => None,
-            ValueTable::Dense { min, slots } => {
+            ValueTable::Dense { min, slots, shared } => {
                 if value < *min {
                     return None;
                 }
-                slots
+                let id = slots
                     .get(value.abs_diff(*min) as usize)
                     .copied()
-                    .filter(|&id| id != WriteId::MAX)
+                    .filter(|&id| id != WriteId::MAX)?;
+                if writes[id as usize].key == key {
+                    Some(id)
+                } else {
+                    search(shared)
+                }
             }
-            ValueTable::Sorted(sorted) => sorted
-                .binary_search_by_key(&value, |&(v, _)| v)
-                .ok()
-                .map(|at| sorted[at].1),
+            ValueTable::Sorted(sorted) => search(sorted),
         }
     }
+}
+
+/// Sorts (key, value, write) triples; fails on a (key, value) sent twice.
+fn check_unique(sorted: &mut [(KeyId, i64, WriteId)]) -> Result<(), (WriteId, WriteId)> {
+    sorted.sort_unstable();
+    for pair in sorted.windows(2) {
+        if (pair[0].0, pair[0].1) == (pair[1].0, pair[1].1) {
+            return Err((pair[0].2, pair[1].2));
+        }
+    }
+    Ok(())
 }

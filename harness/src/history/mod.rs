@@ -2,10 +2,11 @@
 //! stored as JSON Lines (design.md section 8). Modelled on Jepsen's Kafka workload so histories
 //! stay comparable. A history is the only input of the checkers, so it is validated whole when
 //! it is built: indexes run 0, 1, 2, ...; time never goes backwards; every client completion
-//! answers that process's open invoke with the same function and the same micro-ops; a process
-//! that completed with `info` is never reused; sent values are unique, and so are the request
-//! ids of `admit` ops. A history that breaks one of these is bad input (exit 2), never a
-//! verdict.
+//! answers that process's open invoke with the same function and the same micro-ops; sent
+//! values are unique per key, and request ids of `admit` ops per run. A process id used again
+//! after an `info` (legal in Jepsen's histories) starts a new logical process: a new slot and a
+//! note in [`History::notes`], not an error. A history that breaks one of these is bad input
+//! (exit 2), never a verdict.
 //!
 //! Fault model of the recording itself: a client op may never complete (the run ended, or its
 //! process crashed); such an invoke is treated like an `info` — it may or may not have
@@ -21,6 +22,7 @@
 
 pub mod body;
 pub mod digest;
+pub mod edn;
 pub mod final_state;
 pub mod inferred_log;
 pub mod op;
@@ -66,8 +68,8 @@ pub enum OpError {
     Process(String),
     #[error("{0}")]
     Pairing(String),
-    #[error("value {value} was already sent by op {first}; values are unique per run")]
-    DuplicateValue { value: i64, first: u64 },
+    #[error("value {value} was already sent to {key} by op {first}; values are unique per key")]
+    DuplicateValue { key: String, value: i64, first: u64 },
     #[error("admit request {request} was already asked for by op {first}; request ids are unique per run (a retry of a request is a new request id)")]
     DuplicateRequest { request: i64, first: u64 },
 }
@@ -95,6 +97,35 @@ pub struct History {
     heal: Option<u64>,
     drain: Option<u64>,
     log: InferredLog,
+    /// Things a reader of the verdict should know about how the history was read.
+    notes: Vec<String>,
+}
+
+/// At most this many reused process ids are named in the note about them.
+const REUSES_LISTED_MAX: usize = 5;
+
+/// The note about process ids used again after an `info`, if any were.
+fn reuse_note(reuses: &[(u64, u64, u64)]) -> Option<String> {
+    let listed: Vec<String> = reuses
+        .iter()
+        .take(REUSES_LISTED_MAX)
+        .map(|(id, info, again)| {
+            format!("process {id} at op {again} (after its info at op {info})")
+        })
+        .collect();
+    if listed.is_empty() {
+        return None;
+    }
+    let rest = reuses.len() - listed.len();
+    let more = if rest > 0 {
+        format!(" and {rest} more")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "process ids used again after an info are judged as new logical processes: {}{more}",
+        listed.join(", ")
+    ))
 }
 
 struct Open {
@@ -113,6 +144,8 @@ impl History {
         let mut last_client: Option<(u64, u32)> = None;
         let mut open: Vec<Option<Open>> = Vec::new();
         let mut retired: Vec<Option<u64>> = Vec::new();
+        // (process id, its info, the op that used it again).
+        let mut reuses: Vec<(u64, u64, u64)> = Vec::new();
         let mut final_state = None;
         let mut heal = None;
         let mut last_stop = None;
@@ -145,19 +178,34 @@ impl History {
             // Dense process slots; the nemesis takes slot u32::MAX until the end.
             let slot = match op.process {
                 Process::Nemesis => u32::MAX,
-                Process::Client(id) => match last_client {
-                    Some((last, slot)) if last == id => slot,
-                    _ => {
-                        let next = slot_of.len() as u32;
-                        let slot = *slot_of.entry(id).or_insert(next);
-                        if slot as usize == open.len() {
-                            open.push(None);
-                            retired.push(None);
+                Process::Client(id) => {
+                    let mut slot = match last_client {
+                        Some((last, slot)) if last == id => slot,
+                        _ => {
+                            let next = open.len() as u32;
+                            let slot = *slot_of.entry(id).or_insert(next);
+                            if slot == next {
+                                open.push(None);
+                                retired.push(None);
+                            }
+                            slot
                         }
-                        last_client = Some((id, slot));
-                        slot
+                    };
+                    // Jepsen's histories may use a process id again after an `info`: what
+                    // follows is a new logical process (a reconnected client), never the old
+                    // one continuing, so its reads and sends are not compared with the old
+                    // one's.
+                    if let Some(info) = retired[slot as usize] {
+                        let next = open.len() as u32;
+                        slot_of.insert(id, next);
+                        open.push(None);
+                        retired.push(None);
+                        reuses.push((id, info, index));
+                        slot = next;
                     }
-                },
+                    last_client = Some((id, slot));
+                    slot
+                }
             };
             slots.push(slot);
 
@@ -219,13 +267,15 @@ impl History {
 
             if let Process::Client(id) = op.process {
                 let slot = slot as usize;
-                if op.f.is_request() {
+                // Jepsen records a client crash as an invoke and an `info`; faultline as one
+                // event.
+                let crash_request = op.f == F::Crash
+                    && (op.kind == OpType::Invoke
+                        || open[slot]
+                            .as_ref()
+                            .is_some_and(|still| ops[still.invoke as usize].f == F::Crash));
+                if op.f.is_request() || crash_request {
                     if op.kind == OpType::Invoke {
-                        if let Some(at) = retired[slot] {
-                            fail(OpError::Pairing(format!(
-                                "process {id} completed with info at op {at} and may not be reused; a reconnecting client takes a new process id"
-                            )));
-                        }
                         if let Some(still) = &open[slot] {
                             fail(OpError::Pairing(format!(
                                 "process {id} invoked again while op {} is still open",
@@ -273,7 +323,7 @@ impl History {
             bodies.push(body);
         }
 
-        let slot_count = slot_of.len() + 1;
+        let slot_count = open.len() + 1;
         let nemesis_slot = (slot_count - 1) as u32;
         for slot in &mut slots {
             if *slot == u32::MAX {
@@ -283,7 +333,7 @@ impl History {
 
         let heal = heal.or(last_stop);
         let log = if errors.is_empty() {
-            match InferredLog::build(&ops, &bodies, &partner, keys.len(), drain) {
+            match InferredLog::build(&ops, &bodies, &partner, &keys, drain) {
                 Ok(log) => log,
                 Err(mut problems) => {
                     problems.truncate(ERRORS_MAX);
@@ -294,7 +344,9 @@ impl History {
             return Err(errors);
         };
 
+        let notes = reuse_note(&reuses).into_iter().collect();
         Ok(History {
+            notes,
             ops,
             bodies,
             keys,
@@ -379,6 +431,12 @@ impl History {
     /// The first `drain` marker.
     pub fn drain(&self) -> Option<&Op> {
         self.drain.map(|index| self.op(index))
+    }
+
+    /// Notes on how the history was read (e.g. process ids used again after an `info`); not
+    /// problems, but worth a line in a report.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The log the history implies: writes, reads and per-key version orders.

@@ -8,7 +8,8 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Who performed an op: a client (one id per connection; never reused after an `info`) or the
+/// Who performed an op: a client (one id per connection; faultline never reuses one after an
+/// `info`, and ops of a reused one after an `info` belong to a new logical process) or the
 /// fault injector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Process {
@@ -119,6 +120,9 @@ pub enum F {
     Admit,
     FinalState,
     SequenceGap,
+    /// Jepsen's Kafka workload asks the admin API for partition state during its final reads;
+    /// a client request no check judges.
+    DebugTopicPartitions,
     Heal,
     Drain,
     /// `start-<fault>`; holds `<fault>`.
@@ -131,7 +135,7 @@ pub enum F {
 
 /// Client functions, for error messages.
 pub const CLIENT_FUNCTIONS: &str = "send, poll, txn, assign, subscribe, crash, commit-offsets, \
-     txn-send, apply, expired, admit, final-state, sequence-gap";
+     txn-send, apply, expired, admit, final-state, sequence-gap, debug-topic-partitions";
 
 impl F {
     pub fn parse(text: &str) -> F {
@@ -149,6 +153,7 @@ impl F {
             "admit" => F::Admit,
             "final-state" => F::FinalState,
             "sequence-gap" => F::SequenceGap,
+            "debug-topic-partitions" => F::DebugTopicPartitions,
             "heal" => F::Heal,
             "drain" => F::Drain,
             _ => {
@@ -179,6 +184,7 @@ impl F {
             F::Admit => "admit",
             F::FinalState => "final-state",
             F::SequenceGap => "sequence-gap",
+            F::DebugTopicPartitions => "debug-topic-partitions",
             F::Heal => "heal",
             F::Drain => "drain",
             F::Start(fault) => return Cow::Owned(format!("start-{fault}")),
@@ -200,6 +206,7 @@ impl F {
                 | F::TxnSend
                 | F::Apply
                 | F::Admit
+                | F::DebugTopicPartitions
         )
     }
 

@@ -66,14 +66,25 @@ impl ReadError {
     }
 }
 
-/// Reads and validates the history at `path`.
+/// Reads and validates the history at `path`: Jepsen's EDN when the file is named `*.edn` or
+/// its first form looks like EDN ([`super::edn::looks_like_edn`]), JSON Lines otherwise.
 pub fn read_history(path: &Path) -> Result<History, ReadError> {
     let source_name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|error| ReadError::Io {
+    let io_error = |error| ReadError::Io {
         source_name: source_name.clone(),
         error,
-    })?;
-    parse_history(io::BufReader::new(file), &source_name)
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut reader = io::BufReader::new(file);
+    let named_edn = path
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("edn"));
+    if named_edn || super::edn::looks_like_edn(reader.fill_buf().map_err(io_error)?) {
+        let mut text = String::new();
+        io::Read::read_to_string(&mut reader, &mut text).map_err(io_error)?;
+        return super::edn::parse_edn_history(&text, &source_name);
+    }
+    parse_history(reader, &source_name)
 }
 
 /// Parses and validates JSON Lines from `reader`; `source_name` prefixes error messages.

@@ -65,8 +65,13 @@ const DEADLINE_NS: std::ops::Range<u64> = 100_000..5_000_000;
 const NEVER: u64 = u64::MAX;
 
 enum Open {
-    Send(Vec<(usize, i64)>),
-    TxnSend { txn: String, key: usize, value: i64 },
+    /// The sends, and the op's function: `send`, or `txn` for some two-key batches.
+    Send(Vec<(usize, i64)>, F),
+    TxnSend {
+        txn: String,
+        key: usize,
+        value: i64,
+    },
     Poll,
     Commit(u64),
     Admit(i64),
@@ -385,15 +390,22 @@ impl World {
                     .iter()
                     .map(|&(key, value)| (self.keys[key].as_str(), value, self.deadline(value)))
                     .collect();
+                // Some two-key batches are transactions (so txn-graph has something to judge),
+                // chosen without a draw so the rest of the history stays as it was.
+                let f = if sends.len() == 2 && sends[0].1 % 5 == 0 {
+                    F::Txn
+                } else {
+                    F::Send
+                };
                 self.recorder.invoke(
                     time,
                     process,
-                    F::Send,
+                    f.clone(),
                     values::send_invoke_with_deadline(&named),
                 );
-                actor.open = Some(Open::Send(sends));
+                actor.open = Some(Open::Send(sends, f));
             }
-            (Role::Producer, Some(Open::Send(sends))) => {
+            (Role::Producer, Some(Open::Send(sends, f))) => {
                 let roll = self.rng.random_range(0..100);
                 if roll < 96 {
                     let offsets: Vec<u64> = sends
@@ -413,8 +425,7 @@ impl World {
                         })
                         .collect();
                     let value = values::send_complete_with_deadline(&done);
-                    self.recorder
-                        .complete(time, process, OpType::Ok, F::Send, value);
+                    self.recorder.complete(time, process, OpType::Ok, f, value);
                 } else {
                     let kind = if roll < 98 {
                         OpType::Fail
@@ -431,7 +442,7 @@ impl World {
                         .map(|&(key, value)| (self.keys[key].as_str(), value))
                         .collect();
                     let value = values::send_invoke(&named);
-                    self.recorder.complete(time, process, kind, F::Send, value);
+                    self.recorder.complete(time, process, kind, f, value);
                     if kind == OpType::Info {
                         *actor = self.actor(Role::Producer);
                     }

@@ -15,6 +15,8 @@ pub enum CheckName {
     ExactlyOnceTxn,
     IdempotentConsumption,
     Liveness,
+    /// Elle's cycle analysis of multi-key transactions (re-checked histories).
+    TxnGraph,
     /// A gateway admits no more requests than its token bucket pays for.
     RateBound,
     /// Messages are applied by their deadline and expired only after it.
@@ -30,6 +32,7 @@ impl Keyword for CheckName {
         CheckName::ExactlyOnceTxn,
         CheckName::IdempotentConsumption,
         CheckName::Liveness,
+        CheckName::TxnGraph,
         CheckName::RateBound,
         CheckName::Deadlines,
     ];
@@ -44,6 +47,7 @@ impl Keyword for CheckName {
             CheckName::ExactlyOnceTxn => "exactly-once-txn",
             CheckName::IdempotentConsumption => "idempotent-consumption",
             CheckName::Liveness => "liveness",
+            CheckName::TxnGraph => "txn-graph",
             CheckName::RateBound => "rate-bound",
             CheckName::Deadlines => "deadlines",
         }
@@ -74,6 +78,7 @@ impl CheckName {
             ],
             CheckName::IdempotentConsumption => &[DoubleApply, MissedApply, OffsetRegression],
             CheckName::Liveness => &[NoRecovery],
+            CheckName::TxnGraph => &[G0, G1c, PrecommittedRead],
             CheckName::RateBound => &[RateExceeded, DoubleTake],
             CheckName::Deadlines => &[LateApply, PrematureExpiry],
         }
@@ -112,6 +117,9 @@ pub enum AnomalyName {
     MissedApply,
     OffsetRegression,
     NoRecovery,
+    G0,
+    G1c,
+    PrecommittedRead,
     RateExceeded,
     DoubleTake,
     LateApply,
@@ -141,6 +149,9 @@ impl Keyword for AnomalyName {
         AnomalyName::MissedApply,
         AnomalyName::OffsetRegression,
         AnomalyName::NoRecovery,
+        AnomalyName::G0,
+        AnomalyName::G1c,
+        AnomalyName::PrecommittedRead,
         AnomalyName::RateExceeded,
         AnomalyName::DoubleTake,
         AnomalyName::LateApply,
@@ -171,6 +182,9 @@ impl Keyword for AnomalyName {
             AnomalyName::MissedApply => "missed-apply",
             AnomalyName::OffsetRegression => "offset-regression",
             AnomalyName::NoRecovery => "no-recovery",
+            AnomalyName::G0 => "G0",
+            AnomalyName::G1c => "G1c",
+            AnomalyName::PrecommittedRead => "precommitted-read",
             AnomalyName::RateExceeded => "rate-exceeded",
             AnomalyName::DoubleTake => "double-take",
             AnomalyName::LateApply => "late-apply",

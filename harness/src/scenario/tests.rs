@@ -793,3 +793,29 @@ fn queue_workloads_resolve_with_their_topics() {
         "{error}"
     );
 }
+
+#[test]
+fn a_scenario_may_list_the_txn_graph_check_and_expect_its_anomalies() {
+    // Issue 16 added txn-graph to the check list; listing checks still loads, with the new
+    // check and its anomaly names in the vocabulary.
+    let scenario = load_str(
+        &format!("{BASE}checks: [no-loss, txn-graph]\nexpect: {{invalid: [G1c]}}\n"),
+        "scenarios/test.yaml",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        scenario.checks,
+        vec![CheckName::NoLoss, CheckName::TxnGraph]
+    );
+    assert_eq!(
+        scenario.expect,
+        Expectation::Invalid(vec![AnomalyName::G1c])
+    );
+    let error = load_err(&format!("{BASE}checks: [txn-grap]\n"));
+    assert!(
+        error
+            .hint()
+            .is_some_and(|hint| hint.starts_with("did you mean \"txn-graph\"?")),
+        "{error}"
+    );
+}

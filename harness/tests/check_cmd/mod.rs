@@ -95,3 +95,40 @@ fn bad_input_exits_2_naming_file_and_line() {
     let missing = run_check(&dir.path().join("nope.jsonl"), false, &mut out).unwrap_err();
     assert!(missing.to_string().contains("nope.jsonl"), "{missing}");
 }
+
+#[test]
+fn json_bad_input_is_still_one_json_object_with_an_error() {
+    // Issue 21: `--json` prints a JSON object even when it exits 2.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "broken.jsonl", "{not json\n");
+    let error = run_check(&path, true, &mut Vec::new()).unwrap_err();
+    let text = harness::check_cmd::render_error_json(&path, &error);
+    let object: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(object["error"]
+        .as_str()
+        .unwrap()
+        .contains("broken.jsonl:1:"));
+    assert_eq!(object["problems"][0]["line"], 1);
+    let missing = dir.path().join("nope.edn");
+    let error = run_check(&missing, true, &mut Vec::new()).unwrap_err();
+    let object: serde_json::Value =
+        serde_json::from_str(&harness::check_cmd::render_error_json(&missing, &error)).unwrap();
+    assert!(object["error"].as_str().unwrap().contains("nope.edn"));
+}
+
+#[test]
+fn the_binary_prints_json_on_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "broken.edn", "{:type :begin}\n");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let object: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        object["error"].as_str().unwrap().contains("broken.edn:1:"),
+        "{object}"
+    );
+}

@@ -92,7 +92,7 @@ fn a_value_corrupted_in_a_poll_is_caught() {
     let acked = |record: &Value| {
         record[1]
             .as_i64()
-            .and_then(|value| history.log().write_of(value))
+            .and_then(|value| history.log().writes.iter().find(|w| w.value == value))
             .is_some_and(|write| write.offset.is_some())
     };
     let n = (10..)

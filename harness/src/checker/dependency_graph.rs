@@ -1,0 +1,195 @@
+//! The dependency graph between operations that Elle (and Jepsen's Kafka checker) draws from a
+//! history of sends and polls on several keys. Vertices are ops that certainly happened: ok
+//! `send`/`poll`/`txn` ops, and info ops proven written (one of their values was read). Each
+//! key's version order is its inferred log (offsets ascending); an offset observed holding two
+//! values takes the first in the log's order (log-consistency reports the conflict).
+//!
+//! - `ww`: op A wrote the value just before op B's value in a key's version order.
+//! - `wr`: op B read a value op A wrote. Only the highest-offset read of each key per op is
+//!   drawn: the lower ones reach B through the `ww` chain to it, so cycles are the same.
+//! - `rw`: op A's highest read of a key is followed in the version order by op B's write: A
+//!   did not see B's write.
+//!
+//! Edges never join an op to itself. Building the graph is one pass over the log plus sorts:
+//! n log n.
+
+use super::scc::Graph;
+use crate::history::{History, KeyId, Source, WriteKind, F};
+
+/// Which way one op depends on another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dependency {
+    WriteWrite,
+    WriteRead,
+    ReadWrite,
+}
+
+impl Dependency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dependency::WriteWrite => "ww",
+            Dependency::WriteRead => "wr",
+            Dependency::ReadWrite => "rw",
+        }
+    }
+}
+
+/// Why an edge exists: the key and the values on each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Why {
+    pub kind: Dependency,
+    pub key: KeyId,
+    /// `ww`: the earlier value; `wr`: the value read; `rw`: the last value the reader read.
+    pub value: i64,
+    /// `ww`, `rw`: the later writer's value; `wr`: the value read again.
+    pub value_to: i64,
+}
+
+/// An edge's label: its kind, and its explanation's index in [`DependencyGraph::whys`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub kind: Dependency,
+    pub why: u32,
+}
+
+#[derive(Debug)]
+pub struct DependencyGraph {
+    /// Vertex -> op index (the completion; the invoke of an op that never completed).
+    pub ops: Vec<u64>,
+    pub graph: Graph<Label>,
+    pub whys: Vec<Why>,
+}
+
+impl DependencyGraph {
+    pub fn build(history: &History) -> DependencyGraph {
+        let log = history.log();
+        let is_transaction = |op: u64| matches!(history.op(op).f, F::Send | F::Poll | F::Txn);
+
+        // The op of each proven send write, and every read of a poll or txn.
+        let writer_op = |write: &crate::history::Write| write.completion.unwrap_or(write.invoke);
+        let mut ops: Vec<u64> = log
+            .writes
+            .iter()
+            .filter(|write| write.kind == WriteKind::Send && write.proven)
+            .map(writer_op)
+            .collect();
+        // (key, reader op, offset, value) of every read.
+        let mut reads: Vec<(KeyId, u64, u64, i64)> = log
+            .observations
+            .iter()
+            .filter(|o| o.source == Source::Read && is_transaction(o.op))
+            .map(|o| (o.key, o.op, o.offset, o.value))
+            .collect();
+        ops.extend(reads.iter().map(|&(_, op, _, _)| op));
+        ops.sort_unstable();
+        ops.dedup();
+        let vertex = |op: u64| ops.binary_search(&op).ok().map(|at| at as u32);
+        let writer = |key: KeyId, value: i64| {
+            let write = log.write_of(key, value)?;
+            (write.kind == WriteKind::Send && write.proven)
+                .then(|| vertex(writer_op(write)))
+                .flatten()
+        };
+
+        let mut edges: Vec<(u32, u32, Label)> = Vec::new();
+        let mut whys: Vec<Why> = Vec::new();
+        let mut link = |from: u32, to: u32, why: Why| {
+            if from != to {
+                let label = Label {
+                    kind: why.kind,
+                    why: whys.len() as u32,
+                };
+                whys.push(why);
+                edges.push((from, to, label));
+            }
+        };
+
+        // Per key, the version order: (offset, value, writer vertex).
+        let mut orders: Vec<Vec<(u64, i64, u32)>> = vec![Vec::new(); log.keys.len()];
+        for (slot, key_log) in log.keys.iter().enumerate() {
+            let key = KeyId(slot as u32);
+            let order = &mut orders[slot];
+            for &id in &key_log.order {
+                let observation = log.observation(id);
+                if order
+                    .last()
+                    .is_some_and(|&(o, _, _)| o == observation.offset)
+                {
+                    continue;
+                }
+                if let Some(v) = writer(key, observation.value) {
+                    order.push((observation.offset, observation.value, v));
+                }
+            }
+            for pair in order.windows(2) {
+                let ((_, earlier, a), (_, later, b)) = (pair[0], pair[1]);
+                link(
+                    a,
+                    b,
+                    Why {
+                        kind: Dependency::WriteWrite,
+                        key,
+                        value: earlier,
+                        value_to: later,
+                    },
+                );
+            }
+        }
+
+        // The highest read of each (key, reader).
+        reads.sort_unstable();
+        for group in reads.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (key, op, offset, value) = *group.last().expect("chunks are not empty");
+            let reader = vertex(op).expect("every reader is a vertex");
+            if let Some(w) = writer(key, value) {
+                link(
+                    w,
+                    reader,
+                    Why {
+                        kind: Dependency::WriteRead,
+                        key,
+                        value,
+                        value_to: value,
+                    },
+                );
+            }
+            let order = &orders[key.slot()];
+            let next = order.partition_point(|&(o, _, _)| o <= offset);
+            if let Some(&(_, later, w)) = order.get(next) {
+                link(
+                    reader,
+                    w,
+                    Why {
+                        kind: Dependency::ReadWrite,
+                        key,
+                        value,
+                        value_to: later,
+                    },
+                );
+            }
+        }
+
+        let graph = Graph::new(ops.len(), edges);
+        DependencyGraph { ops, graph, whys }
+    }
+
+    /// One step of a cycle, in words: `op 3 sent x 1 before op 7 sent x 2 (ww)`.
+    pub fn explain(&self, history: &History, from: u32, to: u32, label: Label) -> String {
+        let why = self.whys[label.why as usize];
+        let (a, b) = (self.ops[from as usize], self.ops[to as usize]);
+        let key = history.key_name(why.key);
+        match why.kind {
+            Dependency::WriteWrite => format!(
+                "op {a} sent {key} {} before op {b} sent {key} {} (ww)",
+                why.value, why.value_to
+            ),
+            Dependency::WriteRead => {
+                format!("op {b} read {key} {} that op {a} sent (wr)", why.value)
+            }
+            Dependency::ReadWrite => format!(
+                "op {a} read {key} up to {} and not op {b}'s later {} (rw)",
+                why.value, why.value_to
+            ),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Strongly connected components and one cycle through each, for the dependency graphs of
+//! [`super::txn_graph`]. Tarjan's algorithm, iterative: a history's graph can have millions of
+//! vertices in one long chain (every write of a key follows the previous one), far deeper than
+//! a thread's stack would allow recursion. Both functions are linear in vertices plus edges.
+
+/// A directed graph in compressed rows: the out-edges of vertex `v` are
+/// `targets[starts[v]..starts[v + 1]]`, each with a label the caller filters on.
+#[derive(Clone, Debug, Default)]
+pub struct Graph<L> {
+    starts: Vec<u32>,
+    targets: Vec<(u32, L)>,
+}
+
+impl<L: Copy> Graph<L> {
+    /// Builds the graph over `vertices` vertices from `(from, to, label)` edges, in any order.
+    pub fn new(vertices: usize, mut edges: Vec<(u32, u32, L)>) -> Graph<L> {
+        assert!(vertices < u32::MAX as usize && edges.len() < u32::MAX as usize);
+        edges.sort_by_key(|&(from, to, _)| (from, to));
+        let mut starts = vec![0u32; vertices + 1];
+        for &(from, _, _) in &edges {
+            starts[from as usize + 1] += 1;
+        }
+        for v in 0..vertices {
+            starts[v + 1] += starts[v];
+        }
+        let targets = edges
+            .into_iter()
+            .map(|(_, to, label)| (to, label))
+            .collect();
+        Graph { starts, targets }
+    }
+
+    pub fn vertices(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    pub fn edges(&self, from: u32) -> &[(u32, L)] {
+        let from = from as usize;
+        &self.targets[self.starts[from] as usize..self.starts[from + 1] as usize]
+    }
+}
+
+const UNSEEN: u32 = u32::MAX;
+
+/// The strongly connected components with more than one vertex, over the edges whose label
+/// `keep` accepts. Each component's vertices are sorted; components come in the order
+/// Tarjan's algorithm closes them.
+pub fn components<L: Copy>(graph: &Graph<L>, keep: impl Fn(L) -> bool) -> Vec<Vec<u32>> {
+    let n = graph.vertices();
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    // The explicit call stack: (vertex, position of the next out-edge to look at).
+    let mut calls: Vec<(u32, u32)> = Vec::new();
+    let mut next_index = 0u32;
+    let mut found = Vec::new();
+
+    for root in 0..n as u32 {
+        if index[root as usize] != UNSEEN {
+            continue;
+        }
+        calls.push((root, 0));
+        index[root as usize] = next_index;
+        low[root as usize] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+
+        while let Some(&mut (v, ref mut at)) = calls.last_mut() {
+            let edges = graph.edges(v);
+            if let Some(&(w, label)) = edges.get(*at as usize) {
+                *at += 1;
+                if !keep(label) {
+                    continue;
+                }
+                let (vi, wi) = (v as usize, w as usize);
+                if index[wi] == UNSEEN {
+                    index[wi] = next_index;
+                    low[wi] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[wi] = true;
+                    calls.push((w, 0));
+                } else if on_stack[wi] {
+                    low[vi] = low[vi].min(index[wi]);
+                }
+                continue;
+            }
+            // Every edge of v is done: close v, and hand its low link to its caller.
+            calls.pop();
+            let vi = v as usize;
+            if let Some(&(caller, _)) = calls.last() {
+                low[caller as usize] = low[caller as usize].min(low[vi]);
+            }
+            if low[vi] == index[vi] {
+                let mut component = Vec::new();
+                loop {
+                    let w = stack.pop().expect("v is on the stack");
+                    on_stack[w as usize] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 {
+                    component.sort_unstable();
+                    found.push(component);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A shortest path from `from` to a different vertex `to` inside `component` (sorted) over
+/// edges `keep` accepts, as the edges taken: `(from, to, label)`. Breadth-first, linear in the
+/// component's edges. A cycle through an edge `a -> b` is that edge after `path(b, a)`.
+pub fn path<L: Copy>(
+    graph: &Graph<L>,
+    component: &[u32],
+    from: u32,
+    to: u32,
+    keep: impl Fn(L) -> bool,
+) -> Option<Vec<(u32, u32, L)>> {
+    if from == to {
+        return None;
+    }
+    let inside = |v: u32| component.binary_search(&v).ok();
+    // Per component position: the edge that first reached it.
+    let mut reached: Vec<Option<(u32, L)>> = vec![None; component.len()];
+    let mut seen = vec![false; component.len()];
+    seen[inside(from)?] = true;
+    let mut queue = std::collections::VecDeque::from([from]);
+    'search: while let Some(v) = queue.pop_front() {
+        for &(w, label) in graph.edges(v) {
+            let Some(at) = inside(w) else { continue };
+            if !keep(label) || seen[at] {
+                continue;
+            }
+            seen[at] = true;
+            reached[at] = Some((v, label));
+            if w == to {
+                break 'search;
+            }
+            queue.push_back(w);
+        }
+    }
+    let mut edges = Vec::new();
+    let mut v = to;
+    // Walk back from `to`; each step is a vertex reached earlier, so at most the component.
+    for _ in 0..component.len() {
+        let (previous, label) = reached[inside(v)?]?;
+        edges.push((previous, v, label));
+        if previous == from {
+            edges.reverse();
+            return Some(edges);
+        }
+        v = previous;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_of_a_small_graph() {
+        // 0 -> 1 -> 2 -> 0 is a cycle; 3 -> 4 is not; 4 <-> 5 is one only over label 1.
+        let graph = Graph::new(
+            6,
+            vec![
+                (0, 1, 0),
+                (1, 2, 0),
+                (2, 0, 0),
+                (3, 4, 0),
+                (4, 5, 0),
+                (5, 4, 1),
+            ],
+        );
+        assert_eq!(
+            components(&graph, |_| true),
+            vec![vec![0, 1, 2], vec![4, 5]]
+        );
+        assert_eq!(components(&graph, |label| label == 0), vec![vec![0, 1, 2]]);
+        let back = path(&graph, &[0, 1, 2], 1, 0, |_| true).unwrap();
+        assert_eq!(back, vec![(1, 2, 0), (2, 0, 0)]);
+        assert_eq!(path(&graph, &[0, 1, 2], 0, 0, |_| true), None);
+        let through = path(&graph, &[4, 5], 4, 5, |_| true).unwrap();
+        assert_eq!(through, vec![(4, 5, 0)]);
+    }
+
+    #[test]
+    fn a_long_chain_does_not_overflow_the_stack() {
+        // A million vertices in one ring: recursion would need a million frames.
+        let n = 1_000_000u32;
+        let edges = (0..n).map(|v| (v, (v + 1) % n, ())).collect();
+        let graph = Graph::new(n as usize, edges);
+        let found = components(&graph, |_| true);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].len(), n as usize);
+        let back = path(&graph, &found[0], 6, 5, |_| true).unwrap();
+        assert_eq!(back.len(), n as usize - 1);
+    }
+}
