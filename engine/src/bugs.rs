@@ -34,10 +34,13 @@ pub enum Bug {
     /// The token generator declares its bucket's topic without the capacity bound, so tokens
     /// pile up while demand is idle.
     TokenBucketUnbounded,
+    /// Log recovery trusts each batch's length prefix past the recovery point and skips its
+    /// checksum, so a batch whose later blocks a power loss dropped (zeros) is kept.
+    RecoveryTrustsLengths,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 12] = [
+    pub const ALL: [Bug; 13] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -50,6 +53,7 @@ impl Bug {
         Bug::ProducerIdResetOnRetry,
         Bug::TxnPublishNotIdempotent,
         Bug::TokenBucketUnbounded,
+        Bug::RecoveryTrustsLengths,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +70,7 @@ impl Bug {
             Bug::ProducerIdResetOnRetry => "producer-id-reset-on-retry",
             Bug::TxnPublishNotIdempotent => "txn-publish-not-idempotent",
             Bug::TokenBucketUnbounded => "token-bucket-unbounded",
+            Bug::RecoveryTrustsLengths => "recovery-trusts-lengths",
         }
     }
 
@@ -87,6 +92,9 @@ impl Bug {
             Bug::TxnPublishNotIdempotent => "a committed transactional message becomes visible twice",
             Bug::TokenBucketUnbounded => {
                 "the token bucket banks tokens beyond its capacity; a burst admits more than rate x window + capacity"
+            }
+            Bug::RecoveryTrustsLengths => {
+                "after a power loss a replica keeps a batch with lost blocks, claims its offsets, and can never serve them"
             }
         }
     }
@@ -111,7 +119,7 @@ impl fmt::Display for Bug {
 pub struct Bugs(u32);
 
 impl Bugs {
-    pub fn none() -> Bugs {
+    pub const fn none() -> Bugs {
         Bugs(0)
     }
 

@@ -4,7 +4,7 @@
 use engine::bugs::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 12] = [
+pub const CATALOGUE: [(Bug, &str); 13] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -52,5 +52,9 @@ pub const CATALOGUE: [(Bug, &str); 12] = [
     (
         Bug::TokenBucketUnbounded,
         "scenarios/queue/token-bucket.yaml",
+    ),
+    (
+        Bug::RecoveryTrustsLengths,
+        "scenarios/crash/fsync-interval-power-loss.yaml",
     ),
 ];
