@@ -104,7 +104,10 @@ fn check_recovered(log: &Log, model: &Model) -> Result<(), String> {
         .map(|(o, r)| (o, r.value))
         .collect();
     if read.len() as u64 != end {
-        return Err(format!("read {} records, the log ends at {end}", read.len()));
+        return Err(format!(
+            "read {} records, the log ends at {end}",
+            read.len()
+        ));
     }
     for (i, (offset, value)) in read.iter().enumerate() {
         if *offset != i as u64 || value != &model.records[i] {
@@ -157,11 +160,7 @@ fn crash_and_recover(seed: u64, ops: Vec<Op>) -> (u64, u64) {
     }
 }
 
-fn crash_and_recover_with(
-    seed: u64,
-    ops: Vec<Op>,
-    case: CrashCase,
-) -> Result<(u64, u64), String> {
+fn crash_and_recover_with(seed: u64, ops: Vec<Op>, case: CrashCase) -> Result<(u64, u64), String> {
     let mut sim = sim_builder(seed);
     // The machine outlives the node's processes: one page cache for both incarnations.
     let machine = DiskFaults::with_seed(seed);
@@ -190,7 +189,8 @@ fn crash_and_recover_with(
             let first = *incarnation.borrow() == 1;
             async move {
                 let disk = sim_disk(&machine);
-                let opened = Log::open_keeping_with(&disk, Path::new(LOG_DIR), options(), 0, case.bugs);
+                let opened =
+                    Log::open_keeping_with(&disk, Path::new(LOG_DIR), options(), 0, case.bugs);
                 let mut log = match opened {
                     Ok(log) => log,
                     Err(error) => {
@@ -327,7 +327,10 @@ fn recovery_trusting_lengths_is_caught_by_drawn_crash_states_and_not_by_prefixes
             .collect()
     };
     let prefix = caught(Keep::PrefixOnly);
-    assert!(prefix.is_empty(), "prefix-only crash states caught it: {prefix:?}");
+    assert!(
+        prefix.is_empty(),
+        "prefix-only crash states caught it: {prefix:?}"
+    );
     let drawn = caught(Keep::Draw);
     assert!(!drawn.is_empty(), "drawn crash states never caught it");
     // Without the bug the same drawn crash states recover correctly.

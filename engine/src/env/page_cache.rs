@@ -217,7 +217,10 @@ impl PageCache {
                 let mut previous_end = None;
                 for (offset, data) in &dirty.extents {
                     assert!(!data.is_empty(), "empty extent at {offset}");
-                    assert!(previous_end.unwrap_or(0) <= *offset, "extents overlap at {offset}");
+                    assert!(
+                        previous_end.unwrap_or(0) <= *offset,
+                        "extents overlap at {offset}"
+                    );
                     previous_end = Some(offset + data.len() as u64);
                 }
             }
@@ -250,7 +253,11 @@ mod tests {
         assert_eq!(read(&cache, path, 0, 13), b"abQRSf\0\0\0\0xyz");
         assert_eq!(cache.dirty_bytes(), 9);
         cache.write(path, 6, b"0123");
-        assert_eq!(cache.files[path].extents.len(), 1, "a write that fills a gap joins both");
+        assert_eq!(
+            cache.files[path].extents.len(),
+            1,
+            "a write that fills a gap joins both"
+        );
         assert_eq!(read(&cache, path, 0, 13), b"abQRSf0123xyz");
         assert_eq!(cache.dirty_bytes(), 13);
         cache.truncate(path, 4);

@@ -180,6 +180,9 @@ mod tests {
             }
             saw_hole |= kept.first().is_some_and(|(offset, _)| *offset > 0) || kept.len() > 1;
         }
-        assert!(saw_hole, "some draw keeps a later block and loses an earlier one");
+        assert!(
+            saw_hole,
+            "some draw keeps a later block and loses an earlier one"
+        );
     }
 }
