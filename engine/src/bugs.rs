@@ -37,10 +37,13 @@ pub enum Bug {
     /// The group coordinator accepts a commit from a current member whatever generation it
     /// names: no generation fencing.
     GenerationNotFenced,
+    /// Log recovery trusts each batch's length prefix past the recovery point and skips its
+    /// checksum, so a batch whose later blocks a power loss dropped (zeros) is kept.
+    RecoveryTrustsLengths,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -54,6 +57,7 @@ impl Bug {
         Bug::TxnPublishNotIdempotent,
         Bug::TokenBucketUnbounded,
         Bug::GenerationNotFenced,
+        Bug::RecoveryTrustsLengths,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +75,7 @@ impl Bug {
             Bug::TxnPublishNotIdempotent => "txn-publish-not-idempotent",
             Bug::TokenBucketUnbounded => "token-bucket-unbounded",
             Bug::GenerationNotFenced => "generation-not-fenced",
+            Bug::RecoveryTrustsLengths => "recovery-trusts-lengths",
         }
     }
 
@@ -96,6 +101,9 @@ impl Bug {
             Bug::GenerationNotFenced => {
                 "a member one generation behind commits offsets of partitions it no longer owns"
             }
+            Bug::RecoveryTrustsLengths => {
+                "after a power loss a replica keeps a batch with lost blocks, claims its offsets, and can never serve them"
+            }
         }
     }
 
@@ -119,7 +127,7 @@ impl fmt::Display for Bug {
 pub struct Bugs(u32);
 
 impl Bugs {
-    pub fn none() -> Bugs {
+    pub const fn none() -> Bugs {
         Bugs(0)
     }
 

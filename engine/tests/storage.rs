@@ -1,7 +1,9 @@
 //! The partition log under power loss, torn writes and disk faults, on the simulated disk
-//! (turmoil, `crash` + `bounce`) and on a real temporary directory.
+//! (turmoil, `crash` + `bounce`, with the machine's page cache drawing what a power loss keeps)
+//! and on a real temporary directory.
 
-use engine::env::{Disk, DiskError, DiskFault, DiskFaultKind, DiskFaults, Mode};
+use engine::bugs::{Bug, Bugs};
+use engine::env::{Disk, DiskError, DiskFault, DiskFaultKind, DiskFaults, Keep, Mode, PowerLoss};
 use engine::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, StorageError};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -16,7 +18,7 @@ const SIM_ROOT: &str = "/data";
 const LOG_DIR: &str = "p0";
 /// Small segments so the generated histories roll several times.
 const SEGMENT_BYTES_TEST: u64 = 600;
-/// Torn writes at this granularity on the simulated disk.
+/// A power loss keeps or loses blocks of this size (small, so small batches straddle blocks).
 const TORN_BLOCK_BYTES: u64 = 32;
 /// Bound on simulation steps while waiting for a host to reach a point.
 const SIM_STEPS_MAX: usize = 100_000;
@@ -82,33 +84,37 @@ fn apply(log: &mut Log, model: &mut Model, op: &Op) {
     assert!(log.synced_end() >= model.synced_end.min(log.end()));
 }
 
-fn read_all(log: &Log) -> Vec<(u64, Vec<u8>)> {
-    log.read_records(0, u64::MAX)
-        .expect("read")
-        .into_iter()
-        .map(|(o, r)| (o, r.value))
-        .collect()
-}
-
 /// The recovered log holds every synced record, intact, and otherwise only a prefix of what was
 /// appended: nothing after a damaged batch, no gaps, no foreign bytes.
-fn check_recovered(log: &Log, model: &Model) {
+fn check_recovered(log: &Log, model: &Model) -> Result<(), String> {
     let end = log.end();
-    assert!(
-        end >= model.synced_end,
-        "lost synced records: end {end} < synced {}",
-        model.synced_end
-    );
-    assert!(
-        end <= model.records.len() as u64,
-        "recovered more records than were appended"
-    );
-    let read = read_all(log);
-    assert_eq!(read.len() as u64, end);
-    for (i, (offset, value)) in read.iter().enumerate() {
-        assert_eq!(*offset, i as u64, "offsets are contiguous from 0");
-        assert_eq!(value, &model.records[i], "record {i} is intact");
+    if end < model.synced_end {
+        return Err(format!(
+            "lost synced records: end {end} < synced {}",
+            model.synced_end
+        ));
     }
+    if end > model.records.len() as u64 {
+        return Err("recovered more records than were appended".into());
+    }
+    let read: Vec<(u64, Vec<u8>)> = log
+        .read_records(0, u64::MAX)
+        .map_err(|error| format!("read after recovery: {error}"))?
+        .into_iter()
+        .map(|(o, r)| (o, r.value))
+        .collect();
+    if read.len() as u64 != end {
+        return Err(format!(
+            "read {} records, the log ends at {end}",
+            read.len()
+        ));
+    }
+    for (i, (offset, value)) in read.iter().enumerate() {
+        if *offset != i as u64 || value != &model.records[i] {
+            return Err(format!("record {i} is not intact"));
+        }
+    }
+    Ok(())
 }
 
 fn sim_builder(seed: u64) -> turmoil::Sim<'static> {
@@ -116,13 +122,24 @@ fn sim_builder(seed: u64) -> turmoil::Sim<'static> {
     builder
         .rng_seed(seed)
         .simulation_duration(Duration::from_secs(3600));
-    builder.fs().block_size(TORN_BLOCK_BYTES);
     builder.build()
 }
 
-fn sim_disk() -> Disk {
-    Disk::open(Mode::Sim, PathBuf::from(SIM_ROOT), DiskFaults::new()).expect("open sim disk")
+fn sim_disk(machine: &DiskFaults) -> Disk {
+    Disk::open(Mode::Sim, PathBuf::from(SIM_ROOT), machine.clone()).expect("open sim disk")
 }
+
+/// How a crash test loses power, and which planted bugs the recovering log runs with.
+#[derive(Clone, Copy, Debug)]
+struct CrashCase {
+    keep: Keep,
+    bugs: Bugs,
+}
+
+const DRAWN: CrashCase = CrashCase {
+    keep: Keep::Draw,
+    bugs: Bugs::none(),
+};
 
 fn step_until(sim: &mut turmoil::Sim<'_>, mut done: impl FnMut() -> bool) {
     for _ in 0..SIM_STEPS_MAX {
@@ -137,30 +154,50 @@ fn step_until(sim: &mut turmoil::Sim<'_>, mut done: impl FnMut() -> bool) {
 /// Runs `ops` on the simulated disk, loses power, restarts, recovers, and checks the result.
 /// Returns the recovered end and the disk image digest.
 fn crash_and_recover(seed: u64, ops: Vec<Op>) -> (u64, u64) {
+    match crash_and_recover_with(seed, ops, DRAWN) {
+        Ok(outcome) => outcome,
+        Err(error) => panic!("seed {seed}: {error}"),
+    }
+}
+
+fn crash_and_recover_with(seed: u64, ops: Vec<Op>, case: CrashCase) -> Result<(u64, u64), String> {
     let mut sim = sim_builder(seed);
+    // The machine outlives the node's processes: one page cache for both incarnations.
+    let machine = DiskFaults::with_seed(seed);
     let model = Rc::new(RefCell::new(Model::default()));
     let incarnation = Rc::new(RefCell::new(0u32));
     let before_crash = Rc::new(RefCell::new(false));
-    let outcome: Rc<RefCell<Option<(u64, u64)>>> = Rc::new(RefCell::new(None));
+    type Outcome = Rc<RefCell<Option<Result<(u64, u64), String>>>>;
+    let outcome: Outcome = Rc::new(RefCell::new(None));
     {
-        let (model, incarnation, before_crash, outcome) = (
+        let (model, incarnation, before_crash, outcome, machine) = (
             model.clone(),
             incarnation.clone(),
             before_crash.clone(),
             outcome.clone(),
+            machine.clone(),
         );
         sim.host("node", move || {
-            let (model, ops, before_crash, outcome) = (
+            let (model, ops, before_crash, outcome, machine) = (
                 model.clone(),
                 ops.clone(),
                 before_crash.clone(),
                 outcome.clone(),
+                machine.clone(),
             );
             *incarnation.borrow_mut() += 1;
             let first = *incarnation.borrow() == 1;
             async move {
-                let disk = sim_disk();
-                let mut log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("open log");
+                let disk = sim_disk(&machine);
+                let opened =
+                    Log::open_keeping_with(&disk, Path::new(LOG_DIR), options(), 0, case.bugs);
+                let mut log = match opened {
+                    Ok(log) => log,
+                    Err(error) => {
+                        *outcome.borrow_mut() = Some(Err(format!("open: {error}")));
+                        return Ok(());
+                    }
+                };
                 if first {
                     for op in &ops {
                         apply(&mut log, &mut model.borrow_mut(), op);
@@ -170,24 +207,31 @@ fn crash_and_recover(seed: u64, ops: Vec<Op>) -> (u64, u64) {
                     // Wait for the power to go out.
                     std::future::pending::<()>().await;
                 } else {
-                    check_recovered(&log, &model.borrow());
+                    if let Err(error) = check_recovered(&log, &model.borrow()) {
+                        *outcome.borrow_mut() = Some(Err(error));
+                        return Ok(());
+                    }
                     // The log keeps working after recovery: offsets continue where it ended.
                     let end = log.end();
                     let info =
                         log.append(BatchMeta::default(), vec![Record::value(b"after".to_vec())]);
                     assert_eq!(info.expect("append after recovery").base_offset, end);
                     log.sync().expect("sync after recovery");
-                    *outcome.borrow_mut() = Some((end, image_digest(&disk)));
+                    *outcome.borrow_mut() = Some(Ok((end, image_digest(&disk))));
                 }
                 Ok(())
             }
         });
     }
     step_until(&mut sim, || *before_crash.borrow());
+    machine.arm_power_loss(PowerLoss {
+        keep: case.keep,
+        block_bytes: TORN_BLOCK_BYTES,
+    });
     sim.crash("node");
     sim.bounce("node");
     step_until(&mut sim, || outcome.borrow().is_some());
-    let result = outcome.borrow().expect("outcome");
+    let result = outcome.borrow_mut().take().expect("outcome");
     result
 }
 
@@ -240,9 +284,108 @@ proptest! {
         // No crash: a clean reopen must find everything, synced or not.
         let log = Log::open(&disk, Path::new(LOG_DIR), options()).expect("reopen");
         model.synced_end = model.records.len() as u64;
-        check_recovered(&log, &model);
+        prop_assert_eq!(check_recovered(&log, &model), Ok(()));
         prop_assert_eq!(log.recovery().truncated_bytes, 0);
     }
+}
+
+/// A deterministic history of appends, syncs and truncations for `seed`.
+fn seeded_ops(seed: u64) -> Vec<Op> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..60)
+        .map(|_| match rng.random_range(0..10) {
+            0..=5 => {
+                let count = rng.random_range(1..4);
+                Op::Append(
+                    (0..count)
+                        .map(|_| vec![rng.random(); rng.random_range(1..80)])
+                        .collect(),
+                )
+            }
+            6..=8 => Op::Sync,
+            _ => Op::Truncate(rng.random_range(500..1000)),
+        })
+        .collect()
+}
+
+/// Seeds the planted-bug comparison runs; the catch must come well within them.
+const BUG_SEEDS: u64 = 64;
+
+/// The planted bug `recovery-trusts-lengths` (recovery skips the checksum of batches past the
+/// recovery point) is caught by the crash states a real disk produces — later blocks kept after
+/// lost ones, holes as zeros — and is invisible to prefix-only crash states, where a damaged
+/// batch is always the file's torn end and its length alone gives it away.
+#[test]
+fn recovery_trusting_lengths_is_caught_by_drawn_crash_states_and_not_by_prefixes() {
+    let with_bug = |keep: Keep| CrashCase {
+        keep,
+        bugs: Bugs::none().with(Bug::RecoveryTrustsLengths),
+    };
+    let caught = |keep: Keep| -> Vec<u64> {
+        (0..BUG_SEEDS)
+            .filter(|&seed| crash_and_recover_with(seed, seeded_ops(seed), with_bug(keep)).is_err())
+            .collect()
+    };
+    let prefix = caught(Keep::PrefixOnly);
+    assert!(
+        prefix.is_empty(),
+        "prefix-only crash states caught it: {prefix:?}"
+    );
+    let drawn = caught(Keep::Draw);
+    assert!(!drawn.is_empty(), "drawn crash states never caught it");
+    // Without the bug the same drawn crash states recover correctly.
+    for seed in drawn {
+        crash_and_recover_with(seed, seeded_ops(seed), DRAWN).expect("correct recovery");
+    }
+}
+
+/// The page cache in one host: reads see unsynced data, a clean restart keeps it, a power loss
+/// that keeps nothing drops it, and synced data survives the power loss.
+#[test]
+fn unsynced_data_survives_a_clean_restart_but_not_a_power_loss() {
+    let mut sim = sim_builder(3);
+    let machine = DiskFaults::with_seed(3);
+    let seen: Rc<RefCell<Vec<Vec<u8>>>> = Rc::new(RefCell::new(Vec::new()));
+    {
+        let (machine, seen) = (machine.clone(), seen.clone());
+        sim.host("node", move || {
+            let (machine, seen) = (machine.clone(), seen.clone());
+            async move {
+                let disk = sim_disk(&machine);
+                let path = Path::new("f");
+                if !disk.exists(path) {
+                    let mut file = disk.create(path).expect("create");
+                    file.append(b"synced;").expect("append");
+                    file.sync().expect("sync");
+                    file.append(b"cached").expect("append");
+                    assert_eq!(disk.read(path).expect("read"), b"synced;cached");
+                    assert_eq!(machine.dirty_bytes(), 6);
+                }
+                seen.borrow_mut().push(disk.read(path).expect("read"));
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+    }
+    step_until(&mut sim, || seen.borrow().len() == 1);
+    sim.bounce("node");
+    step_until(&mut sim, || seen.borrow().len() == 2);
+    machine.arm_power_loss(PowerLoss {
+        keep: Keep::Nothing,
+        block_bytes: TORN_BLOCK_BYTES,
+    });
+    sim.crash("node");
+    sim.bounce("node");
+    step_until(&mut sim, || seen.borrow().len() == 3);
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            b"synced;cached".to_vec(),
+            b"synced;cached".to_vec(),
+            b"synced;".to_vec()
+        ]
+    );
+    assert_eq!(machine.dirty_bytes(), 0);
 }
 
 #[test]
@@ -322,7 +465,7 @@ where
 {
     let mut sim = sim_builder(1);
     sim.client("test", async move {
-        body(sim_disk()).await;
+        body(sim_disk(&DiskFaults::new())).await;
         Ok(())
     });
     sim.run().expect("simulation");

@@ -4,7 +4,7 @@
 use engine::bugs::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 13] = [
+pub const CATALOGUE: [(Bug, &str); 14] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -56,5 +56,9 @@ pub const CATALOGUE: [(Bug, &str); 13] = [
     (
         Bug::GenerationNotFenced,
         "scenarios/consume/zombie-one-generation-behind.yaml",
+    ),
+    (
+        Bug::RecoveryTrustsLengths,
+        "scenarios/crash/fsync-interval-power-loss.yaml",
     ),
 ];

@@ -182,11 +182,25 @@ impl Replica {
         now: Instant,
         synced_end: u64,
     ) -> Result<Replica, StorageError> {
+        Replica::reopen_with(disk, tp, me, options, now, synced_end, Bugs::none())
+    }
+
+    /// [`Replica::reopen`] with the broker's planted bugs switched on from the start (log
+    /// recovery reads them too).
+    pub fn reopen_with(
+        disk: &Disk,
+        tp: TopicPartition,
+        me: BrokerId,
+        options: LogOptions,
+        now: Instant,
+        synced_end: u64,
+        bugs: Bugs,
+    ) -> Result<Replica, StorageError> {
         let dir = tp.dir_name();
         // The head first: a disk returning damaged reads fails here, before log recovery could
         // mistake the damage for a torn tail and cut records the head had covered.
         let mut queue = Queue::load(HeadFile::new(disk, Path::new(&dir)))?;
-        let log = Log::open_keeping(disk, Path::new(&dir), options, synced_end)?;
+        let log = Log::open_keeping_with(disk, Path::new(&dir), options, synced_end, bugs)?;
         queue.fit(log.end(), &tp);
         let mut epochs = EpochCache::default();
         let mut producers = ProducerState::default();
@@ -203,7 +217,7 @@ impl Replica {
             hw: 0,
             role: Role::None,
             replicas: Vec::new(),
-            bugs: Bugs::none(),
+            bugs,
             min_insync: 1,
             confirmed_at: now,
             offline: None,

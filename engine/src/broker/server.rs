@@ -473,7 +473,8 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
             if state.replicas.len() >= REPLICAS_MAX {
                 continue;
             }
-            match Replica::open(&shared.disk, tp.clone(), me, shared.log_options(), now) {
+            let (options, bugs) = (shared.log_options(), shared.options.bugs);
+            match Replica::reopen_with(&shared.disk, tp.clone(), me, options, now, 0, bugs) {
                 Ok(mut replica) => {
                     replica.bugs = shared.options.bugs;
                     state.replicas.insert(tp.clone(), replica);
@@ -682,13 +683,14 @@ async fn repair_loop(shared: Arc<Shared>) {
         let mut state = shared.lock();
         for tp in offline {
             let synced_end = state.replicas.get(&tp).map_or(0, Replica::synced_end);
-            match Replica::reopen(
+            match Replica::reopen_with(
                 &shared.disk,
                 tp.clone(),
                 me,
                 shared.log_options(),
                 now,
                 synced_end,
+                shared.options.bugs,
             ) {
                 Ok(mut replica) => {
                     replica.bugs = shared.options.bugs;

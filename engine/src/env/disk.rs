@@ -3,10 +3,26 @@
 //!
 //! Durability model (both sides): written data is durable only after [`DiskFile::sync`]; a new,
 //! renamed or removed directory entry only after [`Disk::sync_dir`] of its parent. turmoil
-//! enforces exactly this on `crash`, so code that forgets a sync loses data in simulation.
-//! All paths given to a `Disk` are relative to its root, the node's data directory.
+//! enforces this for directory entries and truncations on `crash`, so code that forgets a sync
+//! loses data in simulation. All paths given to a `Disk` are relative to its root, the node's
+//! data directory.
+//!
+//! File *data* in simulation does not go to turmoil until it is synced: appends land in the
+//! machine's [`PageCache`](crate::env::page_cache::PageCache) (held by [`DiskFaults`], which
+//! outlives the node's processes), reads merge it over turmoil's file, and `sync` writes the
+//! file's cached extents to turmoil and syncs them there. turmoil scans its whole list of
+//! unsynced operations on every read, so left to it a run that rarely syncs costs quadratic
+//! time (issue 20); with the cache its list holds only directory operations and truncations.
+//!
+//! Power loss in simulation: the disk cannot see `sim.crash`, so it asks turmoil. On opening,
+//! it looks for a marker file it created, unsynced, the last time the machine powered on; turmoil
+//! drops such a file on a crash and keeps it across a clean restart. A missing marker means the
+//! power went out: the machine's page cache draws what each file kept
+//! ([`power_loss`](crate::env::power_loss)), the disk writes those blocks durably (holes read as
+//! zeros) and drops the rest, before anything reads. Real mode is untouched by all of this.
 
 use crate::env::disk_faults::DiskFaults;
+use crate::env::page_cache::PAGE_CACHE_BYTES_MAX;
 use crate::env::Mode;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -18,6 +34,8 @@ const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
 /// Bound on directory nesting when measuring usage, so a symlink loop cannot spin forever.
 const DIR_DEPTH_MAX: usize = 16;
+/// Where the power markers live on each simulated machine, outside every node's data directory.
+const POWER_MARKER_DIR: &str = "/.faultline-power";
 
 /// What the disk was doing when it failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +134,9 @@ impl Disk {
     pub fn open(mode: Mode, root: PathBuf, faults: DiskFaults) -> Result<Disk, DiskError> {
         let disk = Disk { mode, root, faults };
         disk.create_root()?;
+        if mode == Mode::Sim {
+            disk.power_on()?;
+        }
         let used_bytes = disk.measure(&disk.root.clone(), 0)?;
         disk.faults.set_used_bytes(used_bytes);
         Ok(disk)
@@ -183,6 +204,43 @@ impl Disk {
         Ok(())
     }
 
+    /// Detects a power loss since this root was last opened (its marker is gone) and, if there
+    /// was one, makes durable what the machine's page cache kept of each file.
+    fn power_on(&self) -> Result<(), DiskError> {
+        let dir = Path::new(POWER_MARKER_DIR);
+        if !sim_fs::exists(dir) {
+            sim_fs::create_dir(dir).map_err(|e| DiskError::io(DiskOp::Create, dir, e))?;
+            let top = Path::new("/");
+            sim_fs::sync_dir(top).map_err(|e| DiskError::io(DiskOp::SyncDir, top, e))?;
+        }
+        let name: String = self
+            .root
+            .to_string_lossy()
+            .chars()
+            .map(|c| if c == '/' { '_' } else { c })
+            .collect();
+        let marker = dir.join(name);
+        if sim_fs::exists(&marker) {
+            return Ok(());
+        }
+        for survivor in self.faults.lose_power() {
+            // A file whose directory entry did not survive keeps nothing.
+            if !sim_fs::exists(&survivor.path) {
+                continue;
+            }
+            tracing::debug!(
+                path = %survivor.path.display(),
+                state = ?survivor.state,
+                extents = survivor.extents.len(),
+                "power loss kept unsynced blocks"
+            );
+            write_back(&survivor.path, &survivor.extents)?;
+        }
+        // Never synced, so a crash removes it and a clean restart keeps it.
+        sim_fs::File::create(&marker).map_err(|e| DiskError::io(DiskOp::Create, &marker, e))?;
+        Ok(())
+    }
+
     fn path_exists(&self, path: &Path) -> bool {
         match self.mode {
             Mode::Real => path.exists(),
@@ -236,6 +294,9 @@ impl Disk {
                 .map(FileInner::Sim),
         }
         .map_err(|error| DiskError::io(DiskOp::Create, &path, error))?;
+        if self.mode == Mode::Sim {
+            self.faults.machine().cache.remove(&path);
+        }
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         self.sync_dir_abs(&parent)?;
         Ok(DiskFile {
@@ -264,7 +325,10 @@ impl Disk {
         .map_err(|error| DiskError::io(DiskOp::Open, &path, error))?;
         let len = match &inner {
             FileInner::Real(file) => file.metadata().map(|m| m.len()),
-            FileInner::Sim(file) => file.metadata().map(|m| m.len()),
+            FileInner::Sim(file) => file.metadata().map(|m| {
+                let cached_end = self.faults.machine().cache.end(&path);
+                m.len().max(cached_end.unwrap_or(0))
+            }),
         }
         .map_err(|error| DiskError::io(DiskOp::Open, &path, error))?;
         Ok(DiskFile {
@@ -322,11 +386,21 @@ impl Disk {
         // A file renamed over another frees the other's bytes; without this, every
         // `write_atomic` of the same file would count its size again towards a disk-full fault.
         let replaced = self.file_len(&target).unwrap_or(0);
+        if self.mode == Mode::Sim {
+            // Data renamed over another file is written back first (as ext4 does for a
+            // replace-by-rename), so the cache never holds data under a name that a crash can
+            // take back.
+            let extents = self.faults.machine().cache.take(&source);
+            write_back(&source, &extents)?;
+        }
         let result = match self.mode {
             Mode::Real => std::fs::rename(&source, &target),
             Mode::Sim => sim_fs::rename(&source, &target),
         };
         result.map_err(|error| DiskError::io(DiskOp::Rename, &source, error))?;
+        if self.mode == Mode::Sim {
+            self.faults.machine().cache.rename(&source, &target);
+        }
         self.faults.release(replaced);
         Ok(())
     }
@@ -341,6 +415,9 @@ impl Disk {
             Mode::Sim => sim_fs::remove_file(&path),
         };
         result.map_err(|error| DiskError::io(DiskOp::Remove, &path, error))?;
+        if self.mode == Mode::Sim {
+            self.faults.machine().cache.remove(&path);
+        }
         self.faults.release(len);
         Ok(())
     }
@@ -393,7 +470,11 @@ impl Disk {
     fn file_len(&self, full: &Path) -> Option<u64> {
         match self.mode {
             Mode::Real => std::fs::metadata(full).map(|m| m.len()).ok(),
-            Mode::Sim => sim_fs::metadata(full).map(|m| m.len()).ok(),
+            Mode::Sim => {
+                let durable = sim_fs::metadata(full).map(|m| m.len()).ok()?;
+                let cached_end = self.faults.machine().cache.end(full);
+                Some(durable.max(cached_end.unwrap_or(0)))
+            }
         }
     }
 
@@ -431,7 +512,15 @@ impl Disk {
                 } else {
                     let bytes = match self.mode {
                         Mode::Real => std::fs::read(&child),
-                        Mode::Sim => sim_fs::read(&child),
+                        Mode::Sim => sim_fs::read(&child).map(|mut bytes| {
+                            let machine = self.faults.machine();
+                            let end = machine.cache.end(&child).unwrap_or(0) as usize;
+                            if end > bytes.len() {
+                                bytes.resize(end, 0);
+                            }
+                            machine.cache.overlay(&child, 0, &mut bytes);
+                            bytes
+                        }),
                     }
                     .map_err(|error| DiskError::io(DiskOp::Read, &child, error))?;
                     files.push((child_rel, bytes));
@@ -474,7 +563,7 @@ impl DiskFile {
         }
         let result = match &self.inner {
             FileInner::Real(file) => file.write_all_at(bytes, self.len),
-            FileInner::Sim(file) => file.write_all_at(bytes, self.len),
+            FileInner::Sim(_) => self.cache_write(bytes),
         };
         match result {
             Ok(()) => {
@@ -502,7 +591,13 @@ impl DiskFile {
         }
         let result = match &self.inner {
             FileInner::Real(file) => file.read_exact_at(buf, offset),
-            FileInner::Sim(file) => file.read_exact_at(buf, offset),
+            FileInner::Sim(file) => {
+                // turmoil's part (zeros past its end), then the page cache's over it.
+                buf.fill(0);
+                file.read_at(buf, offset).map(|_| {
+                    self.faults.machine().cache.overlay(&self.path, offset, buf);
+                })
+            }
         };
         result.map_err(|error| DiskError::io(DiskOp::Read, &self.path, error))?;
         if self.faults.snapshot().read_corruption && !buf.is_empty() {
@@ -519,7 +614,10 @@ impl DiskFile {
         }
         let result = match &self.inner {
             FileInner::Real(file) => file.sync_all(),
-            FileInner::Sim(file) => file.sync_all(),
+            FileInner::Sim(file) => {
+                let extents = self.faults.machine().cache.take(&self.path);
+                write_extents(file, &extents).and_then(|()| file.sync_all())
+            }
         };
         result.map_err(|error| DiskError::io(DiskOp::Sync, &self.path, error))
     }
@@ -534,11 +632,68 @@ impl DiskFile {
         }
         let result = match &self.inner {
             FileInner::Real(file) => file.set_len(len),
-            FileInner::Sim(file) => file.set_len(len),
+            FileInner::Sim(file) => {
+                // turmoil only holds what was synced: cut it there if the cut reaches it.
+                self.faults.machine().cache.truncate(&self.path, len);
+                file.metadata().and_then(|m| {
+                    if len < m.len() {
+                        file.set_len(len)
+                    } else {
+                        Ok(())
+                    }
+                })
+            }
         };
         result.map_err(|error| DiskError::io(DiskOp::Truncate, &self.path, error))?;
         self.faults.release(self.len - len);
         self.len = len;
         Ok(())
     }
+}
+
+impl DiskFile {
+    /// Appends into the machine's page cache. Past [`PAGE_CACHE_BYTES_MAX`] dirty bytes the
+    /// machine writes every dirty file back (durably), as a kernel under memory pressure would:
+    /// never a spurious failure, and never an unbounded cache.
+    fn cache_write(&self, bytes: &[u8]) -> io::Result<()> {
+        let over = {
+            let mut machine = self.faults.machine();
+            machine.cache.write(&self.path, self.len, bytes);
+            machine.cache.dirty_bytes() > PAGE_CACHE_BYTES_MAX
+        };
+        if over {
+            let paths = self.faults.machine().cache.paths();
+            for path in paths {
+                let extents = self.faults.machine().cache.take(&path);
+                write_back(&path, &extents).map_err(|error| match error {
+                    DiskError::Io { source, .. } => source,
+                    other => io::Error::other(other.to_string()),
+                })?;
+            }
+            assert_eq!(self.faults.machine().cache.dirty_bytes(), 0);
+        }
+        Ok(())
+    }
+}
+
+/// Writes `extents` to turmoil's file (its unsynced list, briefly).
+fn write_extents(file: &sim_fs::File, extents: &[(u64, Vec<u8>)]) -> io::Result<()> {
+    for (offset, bytes) in extents {
+        file.write_all_at(bytes, *offset)?;
+    }
+    Ok(())
+}
+
+/// Makes `extents` of the simulated file at `path` durable in turmoil.
+fn write_back(path: &Path, extents: &[(u64, Vec<u8>)]) -> Result<(), DiskError> {
+    if extents.is_empty() {
+        return Ok(());
+    }
+    let file = sim_fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|error| DiskError::io(DiskOp::Open, path, error))?;
+    write_extents(&file, extents)
+        .and_then(|()| file.sync_all())
+        .map_err(|error| DiskError::io(DiskOp::Sync, path, error))
 }

@@ -5,7 +5,14 @@
 //!
 //! Invariant the engine keeps under every fault here: data whose sync failed is never reported
 //! durable, and a write that failed is never acknowledged.
+//!
+//! The handle is also the simulated *machine*, which outlives the node's processes: it holds the
+//! machine's [`PageCache`] (unsynced file data, kept across a clean restart and lost to a power
+//! loss) and how the next power loss is drawn, from a seed the harness derives from the run's.
 
+use crate::env::page_cache::{PageCache, Survivor};
+use crate::env::power_loss::PowerLoss;
+use crate::env::rng::rng_for;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One disk fault, with its parameters.
@@ -57,12 +64,60 @@ pub struct DiskFaultState {
 #[derive(Clone, Debug, Default)]
 pub struct DiskFaults {
     state: Arc<Mutex<DiskFaultState>>,
+    machine: Arc<Mutex<Machine>>,
+}
+
+/// What survives a process restart on one simulated machine.
+#[derive(Debug, Default)]
+pub(crate) struct Machine {
+    pub(crate) cache: PageCache,
+    /// Seeds the crash-state draws; each power loss derives its own stream from it.
+    seed: u64,
+    power_losses: u64,
+    /// How the next power loss is drawn; `None`: [`PowerLoss::default`].
+    armed: Option<PowerLoss>,
 }
 
 impl DiskFaults {
-    /// A quiet injector: no faults.
+    /// A quiet injector: no faults; power losses drawn from seed 0.
     pub fn new() -> DiskFaults {
         DiskFaults::default()
+    }
+
+    /// A quiet injector whose power losses draw their crash states from `seed`.
+    pub fn with_seed(seed: u64) -> DiskFaults {
+        let faults = DiskFaults::default();
+        faults.machine().seed = seed;
+        faults
+    }
+
+    /// Sets how the machine's next power loss treats unsynced data (the nemesis calls this
+    /// just before it cuts the power). Used once, then back to the default.
+    pub fn arm_power_loss(&self, spec: PowerLoss) {
+        self.machine().armed = Some(spec);
+    }
+
+    /// Unsynced bytes in the machine's page cache.
+    pub fn dirty_bytes(&self) -> u64 {
+        self.machine().cache.dirty_bytes()
+    }
+
+    /// The power went out: empties the page cache and returns what each file kept.
+    pub(crate) fn lose_power(&self) -> Vec<Survivor> {
+        let mut machine = self.machine();
+        machine.power_losses += 1;
+        let spec = machine.armed.take().unwrap_or_default();
+        let label = format!("power-loss-{}", machine.power_losses);
+        let mut rng = rng_for(machine.seed, &label);
+        machine.cache.lose_power(spec, &mut rng)
+    }
+
+    pub(crate) fn machine(&self) -> MutexGuard<'_, Machine> {
+        // A poisoned lock only means a panicking thread held it; the cache stays consistent
+        // because every change to it completes without unwinding.
+        self.machine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn inject(&self, fault: DiskFault) {

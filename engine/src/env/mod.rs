@@ -11,6 +11,8 @@ pub mod clock;
 pub mod disk;
 pub mod disk_faults;
 pub mod net;
+pub mod page_cache;
+pub mod power_loss;
 pub mod rng;
 pub mod spawn;
 
@@ -19,6 +21,7 @@ pub use clock::Clock;
 pub use disk::{Disk, DiskError, DiskFile, DiskOp};
 pub use disk_faults::{DiskFault, DiskFaultKind, DiskFaults};
 pub use net::{Listener, Net, Stream};
+pub use power_loss::{Keep, PowerLoss, POWER_LOSS_BLOCK_BYTES};
 pub use rng::{derive_seed, NodeRng};
 pub use spawn::spawn;
 

@@ -6,6 +6,7 @@
 //! state unknown (a failed sync, a failed truncation, a failed undo of a partial append) the log
 //! goes *offline*: every later call fails until it is reopened, which recovers from the disk.
 
+use crate::bugs::{Bug, Bugs};
 use crate::env::{Clock, Disk};
 use crate::storage::batch::{BatchHeader, BatchMeta, Record, RecordBatch};
 use crate::storage::recovery_point::RecoveryPoint;
@@ -57,6 +58,8 @@ pub struct Log {
     clock: Clock,
     /// What this log knows it synced, on disk: recovery never cuts below it.
     recovery_point: RecoveryPoint,
+    /// The planted bug `recovery-trusts-lengths`: batches from here on were recovered unchecked.
+    trust_from: Option<u64>,
 }
 
 impl Log {
@@ -75,9 +78,21 @@ impl Log {
         options: LogOptions,
         keep_end: u64,
     ) -> Result<Log, StorageError> {
+        Log::open_keeping_with(disk, dir, options, keep_end, Bugs::none())
+    }
+
+    /// [`Log::open_keeping`] with planted bugs (only `recovery-trusts-lengths` acts here).
+    pub fn open_keeping_with(
+        disk: &Disk,
+        dir: &Path,
+        options: LogOptions,
+        keep_end: u64,
+        bugs: Bugs,
+    ) -> Result<Log, StorageError> {
         let disk = disk.subdir(dir)?;
         let recovery_point = RecoveryPoint::open(&disk)?;
         let keep_end = keep_end.max(recovery_point.synced_end());
+        let trust_from = bugs.has(Bug::RecoveryTrustsLengths).then_some(keep_end);
         let names = disk.list(Path::new(""))?;
         let mut bases: Vec<u64> = names
             .iter()
@@ -103,7 +118,7 @@ impl Log {
                     let next_base = bases[i + 1];
                     segments.insert(base, Segment::open_sealed(&disk, base, next_base)?);
                 }
-                let (active, recovery) = Segment::recover(&disk, last, keep_end)?;
+                let (active, recovery) = Segment::recover(&disk, last, keep_end, trust_from)?;
                 segments.insert(last, active);
                 recovery
             }
@@ -132,6 +147,7 @@ impl Log {
             recovery,
             clock,
             recovery_point,
+            trust_from,
         })
     }
 
@@ -428,7 +444,7 @@ impl Log {
         self.check_online()?;
         let mut all = Vec::new();
         for segment in self.segments.values() {
-            all.extend(segment.batches()?);
+            all.extend(segment.batches(self.trust_from)?);
         }
         Ok(all)
     }

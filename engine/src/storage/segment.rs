@@ -82,7 +82,7 @@ impl Segment {
         let entries = match parsed {
             Some(found) => found,
             None => {
-                let scan = scan(&log, base_offset)?;
+                let scan = scan(&log, base_offset, None)?;
                 if let Some(reason) = scan.stop_reason {
                     return Err(StorageError::Corrupt {
                         segment: log.path().display().to_string(),
@@ -119,13 +119,17 @@ impl Segment {
     /// `keep_end`: offsets below it are known durable (synced by this process before it lost
     /// track of the log); if the scan would cut below it, the damage is not a torn tail but a
     /// failing read, and nothing is cut: the open fails so the caller can retry later.
+    ///
+    /// `trust_from` (the planted bug `recovery-trusts-lengths` only): batches from this offset
+    /// on are taken on their header's word, checksum unchecked.
     pub fn recover(
         disk: &Disk,
         base_offset: u64,
         keep_end: u64,
+        trust_from: Option<u64>,
     ) -> Result<(Segment, Recovery), StorageError> {
         let mut log = disk.open_file(&PathBuf::from(log_name(base_offset)))?;
-        let scan = scan(&log, base_offset)?;
+        let scan = scan(&log, base_offset, trust_from)?;
         if scan.next_offset < keep_end {
             return Err(StorageError::Corrupt {
                 segment: log.path().display().to_string(),
@@ -257,10 +261,18 @@ impl Segment {
 
     /// Every batch header in the segment, in order, verified (for rebuilding per-batch state
     /// such as the leader-epoch cache or producer sequences).
-    pub fn batches(&self) -> Result<Vec<RecordBatch>, StorageError> {
+    ///
+    /// `trust_from` (the planted bug `recovery-trusts-lengths` only): a batch from this offset
+    /// on that fails its checksum is skipped instead of failing the rebuild.
+    pub fn batches(&self, trust_from: Option<u64>) -> Result<Vec<RecordBatch>, StorageError> {
         let mut batches = Vec::with_capacity(self.entries.len());
         for entry in &self.entries {
-            batches.push(self.read_batch_at(entry.position)?.0);
+            match self.read_batch_at(entry.position) {
+                Ok((batch, _)) => batches.push(batch),
+                Err(StorageError::Corrupt { .. })
+                    if trust_from.is_some_and(|from| entry.offset >= from) => {}
+                Err(error) => return Err(error),
+            }
         }
         Ok(batches)
     }
@@ -278,7 +290,7 @@ impl Segment {
 
 /// Walks the batches of a segment file from its start and stops at the first one that is torn,
 /// fails its checksum, or does not continue the offsets.
-fn scan(log: &DiskFile, base_offset: u64) -> Result<Scan, StorageError> {
+fn scan(log: &DiskFile, base_offset: u64, trust_from: Option<u64>) -> Result<Scan, StorageError> {
     let mut scan = Scan {
         entries: Vec::new(),
         valid_bytes: 0,
@@ -309,11 +321,14 @@ fn scan(log: &DiskFile, base_offset: u64) -> Result<Scan, StorageError> {
             scan.stop_reason = Some(format!("torn batch at {position}"));
             break;
         }
-        let mut bytes = vec![0u8; header.total_bytes];
-        log.read_exact_at(&mut bytes, position)?;
-        if let Err(reason) = RecordBatch::decode(&bytes) {
-            scan.stop_reason = Some(format!("corrupt batch at {position}: {reason}"));
-            break;
+        let trusted = trust_from.is_some_and(|from| header.base_offset >= from);
+        if !trusted {
+            let mut bytes = vec![0u8; header.total_bytes];
+            log.read_exact_at(&mut bytes, position)?;
+            if let Err(reason) = RecordBatch::decode(&bytes) {
+                scan.stop_reason = Some(format!("corrupt batch at {position}: {reason}"));
+                break;
+            }
         }
         if header.base_offset != scan.next_offset {
             scan.stop_reason = Some(format!(

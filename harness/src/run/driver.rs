@@ -9,7 +9,7 @@ use crate::run::nodes::{self, client_host};
 use crate::run::{
     consumer, gateway, orchestrator, producer, simlog, swarm, token_generator, txn_producer,
 };
-use crate::scenario::{ClientRole, DiskFault, Fault, FaultKind, FaultSchedule, Faults, Scenario};
+use crate::scenario::{ClientRole, FaultSchedule, Faults, Scenario};
 use engine::bugs::Bugs;
 use engine::env::derive_seed;
 use engine::env::rng::rng_for;
@@ -21,9 +21,6 @@ use std::time::{Duration, UNIX_EPOCH};
 const SLACK: Duration = Duration::from_secs(180);
 /// The simulation's fixed epoch: 2023-11-14T22:13:20Z.
 const EPOCH_SECS: u64 = 1_700_000_000;
-/// Torn writes happen at this granularity when a run can lose power.
-const TORN_BLOCK_BYTES: u64 = 512;
-
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("the simulation failed: {0}")]
@@ -43,20 +40,6 @@ pub struct SimOutcome {
     pub sim_seconds: f64,
     pub faults: u64,
     pub log: Vec<u8>,
-}
-
-fn powers_off(schedule: &FaultSchedule, faults: &Faults) -> bool {
-    let scheduled = schedule.0.iter().any(|event| {
-        matches!(
-            event.fault,
-            Fault::Disk {
-                fault: DiskFault::TornWrites,
-                ..
-            } | Fault::Crash(_)
-        )
-    });
-    let random = matches!(faults, Faults::Random(r) if r.kinds.iter().any(|k| matches!(k, FaultKind::Disk | FaultKind::Crash)));
-    scheduled || random
 }
 
 /// The schedule this run plays: the scenario's, or one drawn from the seed.
@@ -117,11 +100,10 @@ fn simulate_inner(
         .max_message_latency(Duration::from_millis(scenario.network.latency_ms.1))
         .fail_rate(scenario.network.loss)
         .tcp_capacity(1 << 16);
-    if powers_off(&schedule, &scenario.faults) {
-        builder.fs().block_size(TORN_BLOCK_BYTES);
-    }
+    // No turmoil torn writes: unsynced file data lives in each machine's page cache
+    // (engine::env::page_cache), which draws its own crash states on a power loss.
     let mut sim = builder.build();
-    let faults = nodes::disk_faults(scenario);
+    let faults = nodes::disk_faults(scenario, seed);
     let roles = scenario.workload.client_roles();
     let ctx = Rc::new(RunContext::new(
         scenario.clone(),

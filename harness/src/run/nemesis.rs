@@ -11,7 +11,7 @@ use crate::run::roles;
 use crate::scenario::{DiskFault, Fault, FaultEvent, PartitionShape, Target};
 use engine::broker::protocol::MetadataResponse;
 use engine::client::ClusterClient;
-use engine::env::{DiskFault as InjectedFault, DiskFaultKind};
+use engine::env::{DiskFault as InjectedFault, DiskFaultKind, Keep, PowerLoss};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -179,10 +179,22 @@ impl<'a> Nemesis<'a> {
     }
 
     fn crash(&self, nodes: &[String]) -> Undo {
-        nodes
-            .iter()
-            .for_each(|host| self.ctx.act(SimAction::Crash(host.clone())));
+        for host in nodes {
+            self.arm_power_loss(host, Keep::Draw);
+            self.ctx.act(SimAction::Crash(host.clone()));
+        }
         Undo::Bounce(nodes.to_vec())
+    }
+
+    /// Tells a server's machine how its coming power loss treats unsynced data (clients have no
+    /// simulated disk of their own).
+    fn arm_power_loss(&self, host: &str, keep: Keep) {
+        if let Some(faults) = self.ctx.disk_faults.get(host) {
+            faults.arm_power_loss(PowerLoss {
+                keep,
+                ..PowerLoss::default()
+            });
+        }
     }
 
     fn inject(&self, nodes: &[String], fault: InjectedFault) -> Undo {
@@ -246,10 +258,16 @@ impl<'a> Nemesis<'a> {
                     DiskFault::DiskFull => {
                         self.inject(&nodes, InjectedFault::Full { capacity_bytes: 0 })
                     }
-                    // Both are power losses: unsynced writes vanish (torn at block boundaries
-                    // when the run was built with torn writes on), then the node restarts.
+                    // Both are power losses, then the node restarts: `lose-unsynced` keeps no
+                    // unsynced write, `torn-writes` (like a plain crash) keeps a drawn subset of
+                    // blocks per file (engine::env::power_loss).
                     DiskFault::TornWrites | DiskFault::LoseUnsynced => {
+                        let keep = match fault {
+                            DiskFault::LoseUnsynced => Keep::Nothing,
+                            _ => Keep::Draw,
+                        };
                         for host in &nodes {
+                            self.arm_power_loss(host, keep);
                             self.ctx.act(SimAction::Crash(host.clone()));
                             self.ctx.act(SimAction::Bounce(host.clone()));
                         }

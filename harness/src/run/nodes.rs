@@ -47,11 +47,15 @@ pub fn coordinator_addr() -> NodeAddr {
 }
 
 /// Disk-fault switches for every server, created before the hosts so the nemesis can reach
-/// them across restarts.
-pub fn disk_faults(scenario: &Scenario) -> BTreeMap<String, DiskFaults> {
+/// them across restarts. Each is also the server's machine: its page cache outlives a clean
+/// restart, and its power losses draw crash states from a seed derived from the run's.
+pub fn disk_faults(scenario: &Scenario, seed: u64) -> BTreeMap<String, DiskFaults> {
     server_hosts(scenario)
         .into_iter()
-        .map(|host| (host, DiskFaults::new()))
+        .map(|host| {
+            let faults = DiskFaults::with_seed(derive_seed(seed, &format!("{host}/power")));
+            (host, faults)
+        })
         .collect()
 }
 
