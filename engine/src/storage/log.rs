@@ -64,7 +64,8 @@ pub struct Log {
 
 impl Log {
     /// Opens the log in `dir` (relative to `disk`'s root), creating it if absent, and recovers
-    /// the active segment. Everything recovered is on disk, so it counts as synced.
+    /// the active segment. What the recovery point covers counts as synced; whatever was
+    /// recovered beyond it is synced here before the log is handed out (see below).
     pub fn open(disk: &Disk, dir: &Path, options: LogOptions) -> Result<Log, StorageError> {
         Log::open_keeping(disk, dir, options, 0)
     }
@@ -136,19 +137,34 @@ impl Log {
             );
         }
         let clock = Clock::new();
-        Ok(Log {
+        // What lies beyond the recovery point was read back from the file, but nothing says it
+        // is durable: a process that reopens its log after a failed sync (the log went offline)
+        // reads what the OS still caches of writes whose sync failed. Counting it as synced let
+        // a follower join the ISR, lead, and lose an acknowledged record to the next power loss
+        // (disk swarm seeds 1018209541 and 1018209619: inconsistent-offsets). So it is synced
+        // now; if that fails, the open fails and the caller retries later.
+        let synced_end = recovery_point.synced_end().min(end);
+        let mut log = Log {
             disk,
             options,
             segments,
             end,
-            synced_end: end,
+            synced_end,
             last_sync: clock.now(),
             offline: None,
             recovery,
             clock,
             recovery_point,
             trust_from,
-        })
+        };
+        if log.synced_end < log.end {
+            log.sync()?;
+        }
+        assert!(
+            log.synced_end == log.end,
+            "an opened log is synced to its end"
+        );
+        Ok(log)
     }
 
     /// The first offset held.

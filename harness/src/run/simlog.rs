@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 /// The default filter: harness and nodes at info, so sim.log shows the node events a reader
 /// needs to see why (elections, epoch changes, truncations, ISR and controller changes, group
 /// generations, check-backs; design.md section 10).
-pub const DEFAULT_FILTER: &str = "harness=info,engine=info,turmoil=warn";
+pub const DEFAULT_FILTER: &str = "harness=info,engine=info,turmoil=warn,turmoil::sim=info";
 /// A run's log is cut beyond this many bytes (the cut is noted at the end).
 pub const LOG_BYTES_MAX: usize = 64 * 1024 * 1024;
 
