@@ -3,6 +3,7 @@
 mod check_cmd;
 mod checkers;
 mod ci_files;
+mod cli;
 mod reports;
 mod serve_cluster;
 mod serve_coordinator;

@@ -155,15 +155,17 @@ pub fn execute(request: &RunRequest) -> RunRecord {
         Ok(())
     } else {
         store::write_run(
-        &request.out,
-        &store::RunFiles {
-            scenario: &played,
-            history: &history,
-            result: &result,
-            log: &log,
-            repro: &repro,
-            met: &met,
-        },
+            &request.out,
+            &store::RunFiles {
+                scenario: &played,
+                history: &history,
+                result: &result,
+                log: &log,
+                repro: &repro,
+                scenario_path: &request.path,
+                bugs: request.bugs,
+                met: &met,
+            },
         )
     };
     if let Err(error) = written {
