@@ -11,6 +11,7 @@ pub mod consumers;
 pub mod duration;
 pub mod error;
 pub mod fault;
+pub mod fault_words;
 pub mod input;
 pub mod locate;
 pub mod names;
