@@ -1,5 +1,6 @@
 //! The harness's one integration-test binary; one module per noun.
 
+mod bench_produce;
 mod check_cmd;
 mod checkers;
 mod ci_files;
