@@ -1,10 +1,12 @@
 //! Wire protocol: framing properties over arbitrary bytes, and a server that closes a garbage
-//! connection while it keeps serving a well-behaved one, on simulated and on real TCP.
+//! connection while it keeps serving a well-behaved one, on simulated and on real TCP, and a
+//! slow-loris attack that is cut off by the per-peer and frame-deadline limits while new clients
+//! are served.
 
 use engine::env::{Net, NodeAddr};
 use engine::wire::{
     decode_payload, encode_frame, read_frame, serve, Envelope, ErrorCode, ErrorResponse,
-    FrameDecoder, Request, Response, RpcClient, RpcOptions, ServeOptions, WireError,
+    FrameDecoder, Request, Response, RpcClient, RpcOptions, ServeOptions, WireError, WireLimits,
     FRAME_BYTES_MAX, FRAME_HEADER_BYTES, WIRE_VERSION,
 };
 use proptest::collection::vec;
@@ -389,4 +391,149 @@ fn sim_client_times_out_in_a_partition_and_reconnects_after_repair() -> turmoil:
         Ok(())
     });
     sim.run()
+}
+
+// ---- slow-loris: many connections trickling bytes, on both sides of the seam ----
+
+/// The server's limits scaled down so the attack is small and quick.
+fn tight_limits() -> ServeOptions {
+    ServeOptions {
+        limits: WireLimits {
+            connections_per_peer_max: LORIS_PER_PEER,
+            frame_deadline: LORIS_FRAME_DEADLINE,
+            partial_frame_bytes_max: LORIS_BUDGET_BYTES,
+        },
+        ..ServeOptions::default()
+    }
+}
+
+const LORIS_PER_PEER: usize = 4;
+const LORIS_FRAME_DEADLINE: Duration = Duration::from_millis(1000);
+/// Four attackers' first bursts fill it exactly.
+const LORIS_BUDGET_BYTES: usize = 4 * LORIS_BURST_BYTES;
+const LORIS_BURST_BYTES: usize = 8 * 1024;
+/// Connections the attacker tries to open (the old attack opened hundreds).
+const LORIS_CONNECTIONS: usize = 3 * LORIS_PER_PEER;
+
+/// A stream of either seam, for the attacker's connections.
+trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
+
+/// Whether the server closed `conn`: a read that ends (EOF or reset) within `within`. Bytes
+/// the server sends are not expected; a timeout means it is still open.
+async fn closed_within(conn: &mut Box<dyn Conn>, within: Duration) -> bool {
+    let mut buffer = [0; 16];
+    matches!(
+        tokio::time::timeout(within, conn.read(&mut buffer)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+/// The attack from one address: `LORIS_CONNECTIONS` connections, each starting a 64 KiB frame
+/// with a burst, then one byte every 100 ms. Only `LORIS_PER_PEER` are kept, and those are
+/// closed by the frame deadline although they never fall silent.
+async fn slow_loris<F, Fut>(open: F) -> Result<(), Box<dyn Error>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<Box<dyn Conn>>>,
+{
+    let mut kept = Vec::new();
+    let mut refused = 0;
+    for _ in 0..LORIS_CONNECTIONS {
+        let mut conn = open().await?;
+        let mut start = header(64 * 1024);
+        start.extend(vec![WIRE_VERSION; LORIS_BURST_BYTES - FRAME_HEADER_BYTES]);
+        // A refused connection may already be closed: the write may fail.
+        let _ = conn.write_all(&start).await;
+        if closed_within(&mut conn, Duration::from_millis(50)).await {
+            refused += 1;
+        } else {
+            kept.push(conn);
+        }
+    }
+    assert_eq!(
+        kept.len(),
+        LORIS_PER_PEER,
+        "one address holds at most the per-peer limit"
+    );
+    assert_eq!(refused, LORIS_CONNECTIONS - LORIS_PER_PEER);
+    let started = tokio::time::Instant::now();
+    let mut open = kept.len();
+    while open > 0 {
+        assert!(
+            started.elapsed() < LORIS_FRAME_DEADLINE + Duration::from_secs(1),
+            "{open} trickling connections outlived the frame deadline"
+        );
+        open = 0;
+        for conn in &mut kept {
+            if conn.write_all(&[WIRE_VERSION]).await.is_ok()
+                && !closed_within(conn, Duration::from_millis(25)).await
+            {
+                open += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// A new client from another address, during the attack: every call is answered (some may
+/// wait for the attackers' frame budget, never past their frame deadline).
+async fn new_client_is_served(net: Net, server: NodeAddr) -> Result<(), Box<dyn Error>> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let options = RpcOptions {
+        request_timeout: LORIS_FRAME_DEADLINE * 3,
+        ..rpc_options()
+    };
+    for nonce in 0..8 {
+        let mut fresh = RpcClient::new(net, server.clone(), options);
+        let response = fresh.call(&Request::Ping { nonce }).await?;
+        assert_eq!(response, Response::Pong { nonce });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    Ok(())
+}
+
+#[test]
+fn sim_slow_loris_is_cut_off_and_new_clients_are_served() -> turmoil::Result {
+    let mut sim = turmoil::Builder::new().rng_seed(SEED).build();
+    sim.host("server", || async {
+        let listener = Net::Sim.bind(&NodeAddr::new("server", PORT)).await?;
+        serve(listener, handler, tight_limits()).await;
+        Ok(())
+    });
+    sim.client("attacker", async {
+        slow_loris(|| async {
+            let conn = Net::Sim.connect(&NodeAddr::new("server", PORT)).await?;
+            Ok(Box::new(conn) as Box<dyn Conn>)
+        })
+        .await
+    });
+    sim.client("client", async {
+        new_client_is_served(Net::Sim, NodeAddr::new("server", PORT)).await
+    });
+    sim.run()
+}
+
+#[tokio::test]
+async fn real_slow_loris_is_cut_off_and_new_clients_are_served() -> Result<(), Box<dyn Error>> {
+    let listener = Net::Real.bind(&NodeAddr::new("127.0.0.1", 0)).await?;
+    let port = listener.local_port()?;
+    let server = tokio::spawn(serve(listener, handler, tight_limits()));
+    // The attacker speaks from another loopback address, as another machine would.
+    let attack = tokio::spawn(async move {
+        slow_loris(|| async move {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(([127, 0, 0, 2], 0).into())?;
+            let conn = socket.connect(([127, 0, 0, 1], port).into()).await?;
+            Ok(Box::new(conn) as Box<dyn Conn>)
+        })
+        .await
+        .map_err(|error| error.to_string())
+    });
+    let served = new_client_is_served(Net::Real, NodeAddr::new("127.0.0.1", port)).await;
+    let attacked = attack.await?;
+    server.abort();
+    served?;
+    attacked.map_err(|error| error.into())
 }

@@ -6,6 +6,7 @@ pub mod check_cmd;
 pub mod checker;
 pub mod demo;
 pub mod history;
+pub mod interrupt;
 pub mod invocation;
 pub mod local_cluster;
 pub mod merge;

@@ -65,19 +65,20 @@ enum Command {
         out: std::path::PathBuf,
     },
     /// Minimise a failing run: fewer fault events, shorter faults, a lighter workload — while
-    /// the same anomaly persists. Writes the result to scenarios/regression/.
+    /// the same anomaly persists. Writes the result to store/shrink/ (see --out).
     Shrink {
         scenario: std::path::PathBuf,
         #[arg(long)]
         seed: u64,
-        /// Keep this anomaly (default: the first the run reports).
+        /// Keep this anomaly (default: the scenario's expected anomaly, from its
+        /// `expect: {invalid: [...]}`; for a scenario expected valid, the first reported).
         #[arg(long)]
         anomaly: Option<String>,
         /// Planted bugs to keep switched on while shrinking.
         #[arg(long = "bug", value_name = "NAME")]
         bugs: Vec<String>,
-        /// Where to write the shrunk scenario.
-        #[arg(long, default_value = "scenarios/regression")]
+        /// Where to write the shrunk scenario (copy it into scenarios/regression/ to keep it).
+        #[arg(long, default_value = harness::shrink::OUT_DIR_DEFAULT)]
         out: std::path::PathBuf,
     },
     /// Re-check a stored history (no expectation: 0 valid, 1 invalid, 2 bad input, 3 unknown).

@@ -3,11 +3,20 @@
 //! events, until no single event can go), then shorter fault durations, then lower workload
 //! rates and a shorter workload. Every candidate is a full deterministic run of the same seed,
 //! so "still fails" is a fact, not a guess. The result is written as a scenario file.
+//!
+//! Which anomaly is kept: the one named with `--anomaly`; else the first of the scenario's
+//! expected anomalies (`expect: {invalid: [...]}`) the run reports — a must-fail scenario is
+//! shrunk for the failure it exists to show, not for whatever else the run happened to find;
+//! else (a scenario expected valid) the first reported, by name. The shrunk file is named
+//! and described after that anomaly, expects exactly it when the original expected anomalies
+//! (so it meets its expectation), and stays `expect: valid` otherwise (a regression that fails
+//! until the bug is fixed). It is written to the store (`store/shrink/` by default), not into
+//! `scenarios/`: adding it to a suite is a decision for a person.
 
 use crate::checker::{self, CheckOptions};
 use crate::history::History;
 use crate::run::{schedule_for, simulate, SimOptions};
-use crate::scenario::{FaultEvent, FaultSchedule, Faults, Keyword, Scenario};
+use crate::scenario::{Expectation, FaultEvent, FaultSchedule, Faults, Keyword, Scenario};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +25,8 @@ use std::time::Duration;
 pub const RUNS_MAX: usize = 400;
 /// Durations are not shrunk below this.
 const DURATION_MS_MIN: u64 = 100;
+/// Where shrunk scenarios go unless `--out` says otherwise.
+pub const OUT_DIR_DEFAULT: &str = "store/shrink";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShrinkError {
@@ -23,8 +34,14 @@ pub enum ShrinkError {
     Scenario(#[from] crate::scenario::ScenarioError),
     #[error("the run {0} does not fail: nothing to shrink")]
     NotFailing(String),
-    #[error("the run does not report {0}")]
-    AnomalyAbsent(String),
+    #[error("the run does not report {wanted} (it reports {}); hint: name one it reports with --anomaly", found_words(.found))]
+    AnomalyAbsent { wanted: String, found: Vec<String> },
+    #[error("cannot write to {}: {source} (hint: name a writable directory with --out)", .dir.display())]
+    Out {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot write the shrunk scenario: {0}")]
     Write(#[from] std::io::Error),
     #[error("cannot render the shrunk scenario: {0}")]
@@ -36,7 +53,7 @@ pub struct ShrinkArgs {
     pub path: PathBuf,
     pub seed: u64,
     pub bugs: engine::bugs::Bugs,
-    /// Keep this anomaly; default: the first the run reports.
+    /// Keep this anomaly; default: the scenario's expected one, else the first reported.
     pub anomaly: Option<String>,
     pub out_dir: PathBuf,
 }
@@ -204,6 +221,11 @@ fn event_count(scenario: &Scenario) -> usize {
 
 pub fn shrink(args: &ShrinkArgs) -> Result<ShrinkReport, ShrinkError> {
     let original = crate::scenario::load(&args.path)?;
+    // Up to RUNS_MAX simulations follow: find out now if the result cannot be written.
+    crate::invocation::preflight::writable(&args.out_dir).map_err(|source| ShrinkError::Out {
+        dir: args.out_dir.clone(),
+        source,
+    })?;
     let options = SimOptions {
         log_filter: None,
         bugs: args.bugs,
@@ -211,13 +233,14 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ShrinkReport, ShrinkError> {
     // Work on the schedule this seed plays (a random mix becomes a concrete list).
     let played = Shrinker::with_events(&original, schedule_for(&original, args.seed).0);
     let found = anomalies(&played, args.seed, &options);
-    let anomaly = match &args.anomaly {
-        Some(name) if found.contains(name) => name.clone(),
-        Some(name) => return Err(ShrinkError::AnomalyAbsent(name.clone())),
-        None => found.iter().next().cloned().ok_or_else(|| {
-            ShrinkError::NotFailing(format!("{} --seed {}", args.path.display(), args.seed))
-        })?,
-    };
+    if found.is_empty() {
+        return Err(ShrinkError::NotFailing(format!(
+            "{} --seed {}",
+            args.path.display(),
+            args.seed
+        )));
+    }
+    let anomaly = choose(&found, args.anomaly.as_deref(), &original.expect)?;
     let mut shrinker = Shrinker {
         seed: args.seed,
         options,
@@ -227,11 +250,22 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ShrinkReport, ShrinkError> {
     let mut scenario = shrinker.events(played.clone());
     scenario = shrinker.durations(scenario);
     scenario = shrinker.workload(scenario);
-    scenario.name = format!("{}-{}", original.name, anomaly);
+    scenario.name = shrunk_name(&original.name, &anomaly, args.seed);
     scenario.seeds = args.seed..=args.seed;
+    if let Expectation::Invalid(expected) = &original.expect {
+        scenario.expect = Expectation::Invalid(
+            expected
+                .iter()
+                .filter(|name| name.as_str() == anomaly)
+                .cloned()
+                .collect(),
+        );
+        assert!(matches!(&scenario.expect, Expectation::Invalid(kept) if kept.len() == 1));
+    }
     let bugs: Vec<String> = args.bugs.iter().map(|b| format!(" --bug {b}")).collect();
     scenario.description = format!(
-        "Shrunk by `faultline shrink {} --seed {}{}` from {} fault events to {}; it reported {anomaly}. {}",
+        "Shrunk by `faultline shrink {} --seed {}{} --anomaly {anomaly}` from {} fault events \
+         to {}, keeping {anomaly}. Originally: {}",
         args.path.display(),
         args.seed,
         bugs.concat(),
@@ -239,7 +273,6 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ShrinkReport, ShrinkError> {
         event_count(&scenario),
         original.description.trim()
     );
-    std::fs::create_dir_all(&args.out_dir)?;
     let written = args.out_dir.join(format!("{}.yaml", scenario.name));
     let yaml = scenario
         .to_yaml()
@@ -256,7 +289,114 @@ pub fn shrink(args: &ShrinkArgs) -> Result<ShrinkReport, ShrinkError> {
     })
 }
 
+/// The anomaly to keep (see the module header). `found` is not empty.
+fn choose(
+    found: &BTreeSet<String>,
+    requested: Option<&str>,
+    expect: &Expectation,
+) -> Result<String, ShrinkError> {
+    let absent = |wanted: &str| ShrinkError::AnomalyAbsent {
+        wanted: wanted.to_owned(),
+        found: found.iter().cloned().collect(),
+    };
+    if let Some(name) = requested {
+        return found.get(name).cloned().ok_or_else(|| absent(name));
+    }
+    match expect {
+        Expectation::Invalid(expected) => expected
+            .iter()
+            .map(|name| name.as_str())
+            .find(|name| found.contains(*name))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                let names: Vec<&str> = expected.iter().map(|name| name.as_str()).collect();
+                absent(&names.join(" or "))
+            }),
+        Expectation::Valid => Ok(found.iter().next().expect("a failing run").clone()),
+    }
+}
+
+/// `<original>-<anomaly>-seed-<N>`, cut to a valid scenario name (at most NAME_LEN_MAX).
+fn shrunk_name(original: &str, anomaly: &str, seed: u64) -> String {
+    let suffix = format!("-{anomaly}-seed-{seed}");
+    let room = crate::scenario::resolve::NAME_LEN_MAX.saturating_sub(suffix.len());
+    // Scenario names are ASCII, so any byte index is a character boundary.
+    let head = &original[..original.len().min(room)];
+    format!("{head}{suffix}")
+}
+
+fn found_words(found: &[String]) -> String {
+    if found.is_empty() {
+        "none".to_owned()
+    } else {
+        found.join(", ")
+    }
+}
+
 /// The default folder for shrunk scenarios.
-pub fn regression_dir() -> &'static Path {
-    Path::new("scenarios/regression")
+pub fn out_dir_default() -> &'static Path {
+    Path::new(OUT_DIR_DEFAULT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::AnomalyName;
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    fn expect(names: &[&str]) -> Expectation {
+        Expectation::Invalid(
+            names
+                .iter()
+                .map(|name| AnomalyName::parse(name).expect("a known anomaly"))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_expected_anomaly_is_kept_not_the_first_reported() {
+        let found = set(&["duplicate", "lost-write"]);
+        let kept = choose(&found, None, &expect(&["lost-write"])).expect("found");
+        assert_eq!(kept, "lost-write");
+        let kept = choose(&found, None, &expect(&["unseen", "duplicate"])).expect("found");
+        assert_eq!(kept, "duplicate");
+        assert_eq!(
+            choose(&found, None, &Expectation::Valid).expect("found"),
+            "duplicate"
+        );
+        let kept = choose(&found, Some("lost-write"), &expect(&["duplicate"])).expect("found");
+        assert_eq!(kept, "lost-write");
+    }
+
+    #[test]
+    fn a_missing_anomaly_names_what_was_found() {
+        let found = set(&["duplicate"]);
+        let error = choose(&found, None, &expect(&["lost-write"])).expect_err("absent");
+        assert_eq!(
+            error.to_string(),
+            "the run does not report lost-write (it reports duplicate); hint: name one it \
+             reports with --anomaly"
+        );
+        assert!(choose(&found, Some("unseen"), &Expectation::Valid).is_err());
+    }
+
+    #[test]
+    fn names_carry_the_anomaly_and_seed_and_stay_valid() {
+        assert_eq!(
+            shrunk_name("leader-crash", "lost-write", 7),
+            "leader-crash-lost-write-seed-7"
+        );
+        let long = "x".repeat(100);
+        let name = shrunk_name(&long, "inconsistent-offsets", u64::MAX);
+        assert_eq!(name.len(), crate::scenario::resolve::NAME_LEN_MAX);
+        assert!(name.ends_with(&format!("-inconsistent-offsets-seed-{}", u64::MAX)));
+    }
+
+    #[test]
+    fn shrunk_scenarios_go_to_the_store_by_default() {
+        assert!(out_dir_default().starts_with("store"));
+    }
 }

@@ -1,8 +1,10 @@
 //! The harness's one integration-test binary; one module per noun.
 
+mod bench_produce;
 mod check_cmd;
 mod checkers;
 mod ci_files;
+mod cli;
 mod jepsen;
 mod reports;
 mod serve_cluster;

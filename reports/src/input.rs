@@ -119,6 +119,10 @@ pub struct Timeline {
     pub faults: Vec<FaultWindow>,
     /// Nemesis ops that are not fault starts or stops (`heal`, `drain`, ...), in order.
     pub markers: Vec<Marker>,
+    /// When the workload clock started, in simulated nanoseconds, if the history shows it (a
+    /// fault start records its `at`). Report times count from the simulation's start; a
+    /// scenario's `at:` counts from the workload's, which begins after setup.
+    pub workload_start_ns: Option<u64>,
 }
 
 /// One client op: invoke to completion.

@@ -139,7 +139,8 @@ fn write_faults(md: &mut String, input: &ReportInput) -> std::fmt::Result {
                 seconds(window.start_ns),
                 window.start,
                 lifted,
-                cell(&clip(&window.detail, 120))
+                // Not clipped here: the words are short, and the timeline bounds them.
+                cell(&window.detail)
             )?;
         }
         if timeline.faults.len() > FAULTS_LISTED_MAX {
@@ -169,7 +170,23 @@ fn write_faults(md: &mut String, input: &ReportInput) -> std::fmt::Result {
             crate::text::list(&markers, FAULTS_LISTED_MAX)
         )?;
     }
+    writeln!(md, "\n{}", clock_note(timeline.workload_start_ns))?;
     Ok(())
+}
+
+/// Why a fault the scenario puts `at: 5s` shows at 5.5 s here.
+pub(crate) fn clock_note(workload_start_ns: Option<u64>) -> String {
+    let base = "Times count from the start of the simulation. The scenario's `at:` counts from \
+                the start of the workload, which begins after setup (nodes started, topics \
+                created, leaders elected)";
+    match workload_start_ns {
+        Some(start) => format!(
+            "{base}: here at {}, so a fault at `at: 5s` shows at {}.",
+            seconds(start),
+            seconds(start + 5_000_000_000)
+        ),
+        None => format!("{base}."),
+    }
 }
 
 fn write_group(

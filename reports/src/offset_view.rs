@@ -414,6 +414,7 @@ mod tests {
                 ],
                 faults: vec![],
                 markers: vec![],
+                workload_start_ns: None,
             },
         };
         let view = offset_view(&input);

@@ -5,10 +5,14 @@
 //! closes this connection at once (with a warning naming the peer); in-flight requests of that
 //! connection are abandoned. Bounds: at most [`INFLIGHT_REQUESTS_MAX`] requests of one connection
 //! are being handled or waiting to be written at once; past that the reader stops reading, which
-//! pushes back on the peer through TCP.
+//! pushes back on the peer through TCP. A frame must be complete within the frame deadline of
+//! its first byte (slow-loris), and the bytes of an unfinished frame are held against the
+//! server's shared budget; a reader that cannot get budget stops reading until it can, or until
+//! its frame deadline closes the connection (see `limits`).
 
 use crate::env::Stream;
 use crate::wire::frame::{decode_payload, encode_frame, write_frame, FrameDecoder};
+use crate::wire::limits::FrameBytes;
 use crate::wire::message::{Envelope, ErrorCode, ErrorResponse, Request, Response};
 use crate::wire::server::ServeOptions;
 use crate::wire::WireError;
@@ -17,6 +21,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 /// Requests of one connection being handled or queued for writing.
 pub const INFLIGHT_REQUESTS_MAX: usize = 64;
@@ -33,6 +38,9 @@ enum ReadEnd {
     Idle,
     /// The writer stopped (the peer stopped reading or reset), so answers cannot be delivered.
     WriterGone,
+    /// A frame was not complete within the frame deadline of its first byte (a slow or
+    /// stalled sender, or one that could not get budget for its bytes).
+    FrameDeadline,
 }
 
 /// Serves one connection until it ends. Never returns an error: how it ended is logged here.
@@ -41,6 +49,7 @@ pub(crate) async fn serve_connection<H, Fut>(
     peer: &str,
     handler: H,
     options: ServeOptions,
+    frame_bytes: FrameBytes,
 ) where
     H: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
@@ -50,7 +59,12 @@ pub(crate) async fn serve_connection<H, Fut>(
     let mut writer_task =
         crate::env::spawn(write_responses(writer, queue, peer.to_string(), options));
     let mut handlers = JoinSet::new();
-    let end = read_requests(reader, peer, &responses, &mut handlers, handler, options).await;
+    let connection = Reading {
+        peer,
+        responses: &responses,
+        options,
+    };
+    let end = read_requests(reader, &connection, &mut handlers, handler, frame_bytes).await;
     drop(responses);
     match end {
         Ok(ReadEnd::Eof) | Ok(ReadEnd::Idle) => {
@@ -67,6 +81,12 @@ pub(crate) async fn serve_connection<H, Fut>(
             tracing::debug!(%peer, "connection closed: peer stopped accepting responses");
             handlers.abort_all();
         }
+        Ok(ReadEnd::FrameDeadline) => {
+            let deadline = options.limits.frame_deadline;
+            tracing::warn!(%peer, "closing connection: a frame was not complete within {deadline:?}");
+            handlers.abort_all();
+            writer_task.abort();
+        }
         Err(error) => {
             if error.is_retriable() {
                 tracing::debug!(%peer, %error, "connection closed");
@@ -79,24 +99,40 @@ pub(crate) async fn serve_connection<H, Fut>(
     }
 }
 
+/// What the reader of one connection needs besides the stream.
+struct Reading<'a> {
+    peer: &'a str,
+    responses: &'a mpsc::Sender<Vec<u8>>,
+    options: ServeOptions,
+}
+
 /// Reads frames and spawns a handler per request until the stream ends or breaks the protocol.
+/// `frame_bytes` always covers what the decoder holds.
 async fn read_requests<H, Fut>(
     mut reader: ReadHalf<Stream>,
-    peer: &str,
-    responses: &mpsc::Sender<Vec<u8>>,
+    connection: &Reading<'_>,
     handlers: &mut JoinSet<()>,
     handler: H,
-    options: ServeOptions,
+    mut frame_bytes: FrameBytes,
 ) -> Result<ReadEnd, WireError>
 where
     H: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
 {
+    let Reading {
+        peer,
+        responses,
+        options,
+    } = *connection;
     let inflight = Arc::new(Semaphore::new(INFLIGHT_REQUESTS_MAX));
     let mut decoder = FrameDecoder::new();
     let mut chunk = vec![0; READ_CHUNK_BYTES];
+    // When the first byte of the frame being read arrived; `None` between frames.
+    let mut frame_started: Option<Instant> = None;
     loop {
         while let Some(body) = decoder.next_frame()? {
+            // Leftover bytes begin the next frame now.
+            frame_started = None;
             let request: Envelope<Request> = decode_payload(&body)?;
             let permit = inflight.clone().acquire_owned().await;
             let permit = permit.expect("the in-flight semaphore is never closed");
@@ -105,14 +141,29 @@ where
                 log_handler_end(peer, joined);
             }
         }
+        frame_bytes.shrink_to(decoder.buffered_len());
+        if decoder.buffered_len() > 0 && frame_started.is_none() {
+            frame_started = Some(Instant::now());
+        }
+        assert!(frame_bytes.held() == decoder.buffered_len());
+        let frame_deadline = frame_started.map(|started| started + options.limits.frame_deadline);
+        let wait = match frame_deadline {
+            Some(deadline) => options
+                .idle_timeout
+                .min(deadline.saturating_duration_since(Instant::now())),
+            None => options.idle_timeout,
+        };
         // `read` is cancel-safe and partial frames live in the decoder, so the timeout and the
         // writer-gone branch lose no bytes.
         let read = tokio::select! {
             biased;
             () = responses.closed() => return Ok(ReadEnd::WriterGone),
-            read = tokio::time::timeout(options.idle_timeout, reader.read(&mut chunk)) => read,
+            read = tokio::time::timeout(wait, reader.read(&mut chunk)) => read,
         };
         match read {
+            Err(_elapsed) if frame_deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                return Ok(ReadEnd::FrameDeadline);
+            }
             Err(_idle) => {
                 while let Some(joined) = handlers.try_join_next() {
                     log_handler_end(peer, joined);
@@ -123,7 +174,22 @@ where
                 }
             }
             Ok(Ok(0)) => return Ok(ReadEnd::Eof),
-            Ok(Ok(read)) => decoder.push(&chunk[..read]),
+            Ok(Ok(read)) => {
+                if frame_started.is_none() {
+                    frame_started = Some(Instant::now());
+                }
+                let deadline = frame_started.map_or_else(Instant::now, |started| {
+                    started + options.limits.frame_deadline
+                });
+                // Hold budget for the new bytes before keeping them; while we wait we read
+                // nothing more, which pushes back on the peer.
+                let wanted = decoder.buffered_len() + read;
+                let grown = tokio::time::timeout_at(deadline, frame_bytes.grow_to(wanted)).await;
+                if grown.is_err() {
+                    return Ok(ReadEnd::FrameDeadline);
+                }
+                decoder.push(&chunk[..read]);
+            }
             Ok(Err(error)) => return Err(error.into()),
         }
     }

@@ -7,11 +7,14 @@
 //! Invariants: every call ends within its `request_timeout`, and a stream that failed or timed
 //! out is never reused; no peer input panics a node or makes it allocate beyond
 //! [`FRAME_BYTES_MAX`] per frame; a misbehaving connection is closed alone, and every limit
-//! (frame size, connections, in-flight requests per connection) is a named constant.
+//! (frame size, connections, in-flight requests per connection, connections per peer, the
+//! frame deadline, unfinished-frame bytes) is a named constant; the last three are defaults of
+//! [`WireLimits`].
 
 mod connection;
 pub mod error;
 pub mod frame;
+pub mod limits;
 pub mod message;
 pub mod rpc;
 pub mod server;
@@ -22,6 +25,7 @@ pub use frame::{
     decode_payload, encode_frame, read_frame, write_frame, FrameDecoder, FRAME_BYTES_MAX,
     FRAME_HEADER_BYTES, WIRE_VERSION,
 };
+pub use limits::WireLimits;
 pub use message::{Envelope, ErrorCode, ErrorResponse, Request, Response};
 pub use rpc::{RpcClient, RpcOptions};
 pub use server::{serve, ServeOptions, ACCEPT_ERROR_BACKOFF, CONNECTIONS_MAX};

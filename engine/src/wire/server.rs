@@ -1,12 +1,15 @@
 //! The accept loop. Each accepted connection gets its own task (see `connection`); a connection
 //! that misbehaves is closed alone while the loop and every other connection keep serving.
 //!
-//! Bounds: at most [`CONNECTIONS_MAX`] connections at once (more are closed on accept, with a
-//! warning), and an accept error costs [`ACCEPT_ERROR_BACKOFF`] of sleep, so a failing listener
-//! (e.g. out of file descriptors) cannot spin the loop.
+//! Bounds: at most [`CONNECTIONS_MAX`] connections at once, and at most
+//! [`WireLimits::connections_per_peer_max`] from one peer address (more are closed on accept,
+//! with a warning), so one client cannot take every slot; an accept error costs
+//! [`ACCEPT_ERROR_BACKOFF`] of sleep, so a failing listener (e.g. out of file descriptors)
+//! cannot spin the loop. The other limits on peers are in [`super::limits`].
 
 use crate::env::Listener;
 use crate::wire::connection::serve_connection;
+use crate::wire::limits::{FrameBudget, PeerCounts, WireLimits};
 use crate::wire::message::{Request, Response};
 use std::future::Future;
 use std::sync::Arc;
@@ -24,12 +27,15 @@ pub struct ServeOptions {
     /// so streams abandoned in a partition (which never see a FIN) do not pile up; a response
     /// that cannot be written for this long closes it too.
     pub idle_timeout: Duration,
+    /// Per-peer connections, the frame deadline and the unfinished-frame memory.
+    pub limits: WireLimits,
 }
 
 impl Default for ServeOptions {
     fn default() -> ServeOptions {
         ServeOptions {
             idle_timeout: Duration::from_secs(60),
+            limits: WireLimits::default(),
         }
     }
 }
@@ -42,6 +48,8 @@ where
     Fut: Future<Output = Response> + Send + 'static,
 {
     let connections = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let peers = PeerCounts::new(options.limits.connections_per_peer_max);
+    let budget = FrameBudget::new(options.limits.partial_frame_bytes_max);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -56,9 +64,17 @@ where
             drop(stream);
             continue;
         };
+        let Some(slot) = peers.admit(&peer) else {
+            let max = options.limits.connections_per_peer_max;
+            tracing::warn!(%peer, "closing new connection: its address holds {max} connections already");
+            drop(stream);
+            continue;
+        };
         let handler = handler.clone();
+        let frame_bytes = budget.share();
         crate::env::spawn(async move {
-            serve_connection(stream, &peer, handler, options).await;
+            serve_connection(stream, &peer, handler, options, frame_bytes).await;
+            drop(slot);
             drop(permit);
         });
     }

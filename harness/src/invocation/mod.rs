@@ -6,6 +6,7 @@
 
 pub mod expectation;
 pub mod one_run;
+pub mod preflight;
 pub mod shard;
 pub mod store;
 pub mod summary;
@@ -52,6 +53,16 @@ pub enum Keep {
 pub enum InvocationError {
     #[error("{0}")]
     Scenario(#[from] ScenarioError),
+    /// `--jobs` outside 1..=JOBS_MAX.
+    #[error("--jobs {jobs}: the number of worker threads must be 1 to {max} (hint: use --jobs 1, or the number of cores)", max = preflight::JOBS_MAX)]
+    Jobs { jobs: usize },
+    /// `--out` cannot be created or written.
+    #[error("--out {}: cannot create or write the store directory: {source} (hint: name a writable directory, e.g. --out store)", .dir.display())]
+    Out {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot write the store: {0}")]
     Store(#[from] std::io::Error),
 }
@@ -89,6 +100,7 @@ fn line(record: &RunRecord) -> String {
 
 /// Runs everything; returns the exit code.
 pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, InvocationError> {
+    preflight::check(args)?;
     let suite = load_suite(&args.paths)?;
     let mut requests = VecDeque::new();
     for entry in suite {
@@ -127,7 +139,11 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
     let queue = Mutex::new(requests);
     let records = Mutex::new(Vec::new());
     let printer = Mutex::new(out);
-    let jobs = args.jobs.max(1);
+    let jobs = args.jobs;
+    assert!(
+        (1..=preflight::JOBS_MAX).contains(&jobs),
+        "checked by preflight"
+    );
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             // One simulation per worker thread at a time: threads never share a simulation.

@@ -162,6 +162,8 @@ pub fn execute(request: &RunRequest) -> RunRecord {
                 result: &result,
                 log: &log,
                 repro: &repro,
+                scenario_path: &request.path,
+                bugs: request.bugs,
                 met: &met,
             },
         )

@@ -7,6 +7,7 @@
 //! ([`timeline::timeline`]), so the same run always writes the same report bytes.
 
 pub mod backlog;
+pub mod repro_script;
 pub mod timeline;
 
 use crate::history::{write_history, History};
@@ -22,6 +23,9 @@ pub struct RunFiles<'a> {
     pub result: &'a RunResult,
     pub log: &'a [u8],
     pub repro: &'a str,
+    /// The scenario file as the user named it, and the planted bugs: what `repro.sh` replays.
+    pub scenario_path: &'a Path,
+    pub bugs: engine::bugs::Bugs,
     pub met: &'a Met,
 }
 
@@ -109,13 +113,28 @@ pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
         &files.scenario.description,
     );
     write_reports(&dir, &input)?;
-    std::fs::write(
-        dir.join("repro.sh"),
-        format!(
-            "#!/bin/sh\n# Replays this run exactly.\nexec {}\n",
-            files.repro
-        ),
-    )?;
+    let replay = repro_script::Replay {
+        scenario: files.scenario_path,
+        seed: files.result.seed,
+        bugs: files.bugs,
+        repro: files.repro,
+    };
+    let script = repro_script::script(&replay, &repro_script::Binaries::here());
+    write_executable(&dir.join("repro.sh"), &script)?;
     std::fs::write(dir.join("sim.log"), files.log)?;
+    Ok(())
+}
+
+/// Writes `text` to `path`, executable by whoever may read it (`./repro.sh` works).
+fn write_executable(path: &Path, text: &str) -> io::Result<()> {
+    std::fs::write(path, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut permissions = std::fs::metadata(path)?.permissions();
+        // r-x for each class that has r--.
+        permissions.set_mode(permissions.mode() | ((permissions.mode() & 0o444) >> 2));
+        std::fs::set_permissions(path, permissions)?;
+    }
     Ok(())
 }

@@ -280,14 +280,12 @@ impl<'a> Nemesis<'a> {
         self.ctx
             .faults_started
             .set(self.ctx.faults_started.get() + 1);
-        let detail = match &event.fault {
-            Fault::Disk { fault, .. } => json!(crate::scenario::Keyword::as_str(fault)),
-            Fault::Partition(shape) => json!(format!("{shape:?}").to_lowercase()),
-            _ => json!(null),
-        };
+        // `at` is on the workload clock (the scenario's `at:`); the op's own time is on the
+        // simulation's, which started earlier (setup): the report shows both.
+        let detail = crate::scenario::fault_words::describe(&event.fault, &nodes);
         self.ctx.nemesis(
             F::Start(name.to_string()),
-            json!({"nodes": nodes, "detail": detail}),
+            json!({"nodes": nodes, "detail": detail, "at_ms": event.at_ms}),
         );
         if matches!(undo, Undo::Nothing) {
             return;

@@ -69,6 +69,30 @@ pub enum Problem {
     /// Values that are fine alone but not together.
     #[error("{message}")]
     Conflict { message: String },
+    /// The file is larger than a scenario may be (its size when known).
+    #[error("the file is {}, larger than the {} limit for scenario files", describe_size(*.bytes), mib(*.limit as u64))]
+    TooLarge { bytes: Option<u64>, limit: usize },
+    /// Flow collections (`[`, `{`) nested deeper than the limit.
+    #[error("flow collections nested more than {limit} deep")]
+    TooDeep { limit: usize },
+    /// Bytes that are not YAML text: not UTF-8, or a control character.
+    #[error("{message}")]
+    NotText { message: String },
+    /// A text value longer than its field allows.
+    #[error("{field} is {bytes} bytes long, more than the {limit} allowed")]
+    TooLong {
+        field: String,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+fn describe_size(bytes: Option<u64>) -> String {
+    bytes.map_or_else(|| "over the limit".to_owned(), mib)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
 }
 
 /// Every way loading a scenario (or a suite of them) can fail.

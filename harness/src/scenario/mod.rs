@@ -11,8 +11,11 @@ pub mod consumers;
 pub mod duration;
 pub mod error;
 pub mod fault;
+pub mod fault_words;
+pub mod input;
 pub mod locate;
 pub mod names;
+pub mod nesting;
 pub mod random;
 pub mod range;
 pub mod rate;
@@ -45,15 +48,14 @@ use std::path::Path;
 
 /// Reads, parses and resolves one scenario file. Errors name the file as `path` is written.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let source = input::read(path)?;
     load_str(&source, &path.display().to_string())
 }
 
-/// Parses and resolves scenario text; `file_label` names it in errors.
+/// Parses and resolves scenario text; `file_label` names it in errors. The text is checked
+/// for size, control characters and nesting depth before the parser sees it ([`input`]).
 pub fn load_str(source: &str, file_label: &str) -> Result<Scenario, ScenarioError> {
+    let source = input::check(source, file_label)?;
     let raw: RawScenario = yaml_serde::from_str(source).map_err(|error| {
         // An empty file (or one with only comments) would otherwise read as "missing key
         // `name`", which hides the real problem.

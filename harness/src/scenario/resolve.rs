@@ -43,6 +43,8 @@ pub const SEEDS_DEFAULT: RangeInclusive<u64> = 1..=10;
 pub const SEEDS_COUNT_MAX: u64 = 1_000_000;
 /// Longest scenario name; it becomes a directory in the store.
 pub const NAME_LEN_MAX: usize = 100;
+/// Longest `description`: a paragraph for the report's header, not a document.
+pub const DESCRIPTION_BYTES_MAX: usize = 4096;
 
 /// A scenario, resolved: every default applied, every value typed and in range.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,6 +125,7 @@ pub fn default_checks(workload: &Workload) -> Vec<CheckName> {
 fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
     let root = YamlPath::root();
     let name = resolve_name(&raw.name, &root.key("name"))?;
+    let description = resolve_description(raw.description.as_deref(), &root.key("description"))?;
     let cluster = cluster::resolve(&raw.cluster, &root.key("cluster"))?;
     let network = resolve_network(raw.network.as_ref(), &root.key("network"))?;
     let workload = workload::resolve(&raw.workload, &cluster.topics, &root.key("workload"))?;
@@ -160,7 +163,7 @@ fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
     };
     Ok(Scenario {
         name,
-        description: raw.description.clone().unwrap_or_default(),
+        description,
         cluster,
         network,
         workload,
@@ -187,6 +190,21 @@ fn resolve_name(name: &str, path: &YamlPath) -> Result<String, Invalid> {
     };
     let hint = "use 1 to 100 letters, digits, '.', '_' or '-' (it names the store directory), \
                 e.g. leader-isolated";
+    Err(Invalid::new(path, problem, hint))
+}
+
+fn resolve_description(text: Option<&str>, path: &YamlPath) -> Result<String, Invalid> {
+    let text = text.unwrap_or_default();
+    if text.len() <= DESCRIPTION_BYTES_MAX {
+        return Ok(text.to_owned());
+    }
+    let problem = Problem::TooLong {
+        field: "description".to_owned(),
+        bytes: text.len(),
+        limit: DESCRIPTION_BYTES_MAX,
+    };
+    let hint = "keep the description to a paragraph (it heads the report); put longer notes in \
+                a comment or a file next to the scenario";
     Err(Invalid::new(path, problem, hint))
 }
 

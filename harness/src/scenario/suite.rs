@@ -29,10 +29,10 @@ pub fn load_suite(paths: &[PathBuf]) -> Result<Vec<SuiteEntry>, ScenarioError> {
     let mut entries = Vec::with_capacity(files.len());
     let mut first_by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in files {
-        let source = match std::fs::read_to_string(&path) {
+        let source = match super::input::read(&path) {
             Ok(source) => source,
-            Err(source) => {
-                errors.push(ScenarioError::Read { file: path, source });
+            Err(error) => {
+                errors.push(error);
                 continue;
             }
         };

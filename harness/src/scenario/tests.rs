@@ -819,3 +819,130 @@ fn a_scenario_may_list_the_txn_graph_check_and_expect_its_anomalies() {
         "{error}"
     );
 }
+
+/// Issue 21: hostile input is refused before the parser sees it, quickly, with a place.
+mod hostile_input {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    }
+
+    fn located(error: &ScenarioError, starts: &str) {
+        let text = error.to_string();
+        assert!(text.starts_with(starts), "{text}");
+        assert!(text.contains(" (hint: ") && text.ends_with(')'), "{text}");
+    }
+
+    #[test]
+    fn files_over_a_mebibyte_are_refused_with_their_size() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A 2 MiB description: the cap refuses it before the parser allocates anything.
+        let long = format!("{BASE}description: \"{}\"\n", "x".repeat(2 << 20));
+        let path = write(&dir, "huge.yaml", long.as_bytes());
+        let error = load(&path).expect_err("too large");
+        let label = path.display().to_string();
+        located(&error, &format!("{label}:13:"));
+        assert!(
+            matches!(
+                error.problem(),
+                Some(Problem::TooLarge { bytes: Some(size), limit }) if *size == long.len() as u64 && *limit == input::SCENARIO_BYTES_MAX
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("the file is 2.0 MiB"), "{error}");
+        // Many keys (87 MB took 2.3 GB of memory): the same cap, also through a suite.
+        let keys: String = (0..200_000).map(|i| format!("k{i}: {i}\n")).collect();
+        write(&dir, "keys.yaml", keys.as_bytes());
+        let error = load_suite(&[dir.path().join("keys.yaml")]).expect_err("too large");
+        assert!(
+            matches!(error.problem(), Some(Problem::TooLarge { .. })),
+            "{error}"
+        );
+        // Text handed in directly is held to the same cap.
+        let error = load_str(&keys, "keys.yaml").expect_err("too large");
+        assert!(
+            matches!(error.problem(), Some(Problem::TooLarge { bytes: None, .. })),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing() {
+        // 200 KB of `[` took 39 s to parse; the pre-scan refuses it in linear time.
+        let deep = format!("{BASE}checks: {}\n", "[".repeat(200_000));
+        let error = load_str(&deep, "deep.yaml").expect_err("too deep");
+        located(
+            &error,
+            &format!(
+                "deep.yaml:13:{}: flow collections nested more than 64 deep",
+                9 + 64
+            ),
+        );
+        assert_eq!(error.problem(), Some(&Problem::TooDeep { limit: 64 }));
+        // One bracket per line defeats the scanner's one-line look-ahead; still refused.
+        let deep = format!("{BASE}checks:\n{}", " [\n".repeat(100_000));
+        let error = load_str(&deep, "deep.yaml").expect_err("too deep");
+        assert_eq!(error.place().map(|p| p.line), Some(13 + 65));
+        // Nesting to the limit is only a parse error (or fine), never refused for depth.
+        let ok = format!("{BASE}notes: {}{}\n", "[".repeat(64), "]".repeat(64));
+        let error = load_str(&ok, "ok.yaml").expect_err("unknown key");
+        assert!(
+            matches!(error.problem(), Some(Problem::UnknownKey { .. })),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "bom.yaml", format!("\u{feff}{BASE}").as_bytes());
+        assert_eq!(load(&path).expect("a BOM is dropped").name, "base");
+        let with_bom = format!("\u{feff}{}", BASE.replace("brokers: 3", "brokers: x"));
+        let error = load_str(&with_bom, "bom.yaml").expect_err("bad brokers");
+        // Positions are counted after the mark, as an editor shows them.
+        located(&error, "bom.yaml:3:12: invalid type");
+    }
+
+    #[test]
+    fn binary_files_are_refused_at_their_first_bad_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut elf = b"\x7fELF\x02\x01\x01\x00".to_vec();
+        elf.extend_from_slice(&[0u8; 64]);
+        let path = write(&dir, "faultline.yaml", &elf);
+        let error = load(&path).expect_err("binary");
+        located(
+            &error,
+            &format!("{}:1:1: control character U+007F", path.display()),
+        );
+        assert!(error.to_string().contains("not a binary file"), "{error}");
+        let mut latin1 = BASE.as_bytes().to_vec();
+        latin1.extend_from_slice(b"description: caf\xe9\n");
+        let path = write(&dir, "latin1.yaml", &latin1);
+        let error = load(&path).expect_err("not UTF-8");
+        located(
+            &error,
+            &format!("{}:13:17: byte 0xe9 is not UTF-8", path.display()),
+        );
+        assert!(
+            error.to_string().contains("save the file as UTF-8"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn long_descriptions_are_refused_where_they_are() {
+        let text = "x".repeat(resolve::DESCRIPTION_BYTES_MAX + 1);
+        let error =
+            load_str(&format!("{BASE}description: {text}\n"), "long.yaml").expect_err("too long");
+        located(
+            &error,
+            "long.yaml:13:14: description is 4097 bytes long, more than the 4096",
+        );
+        let text = "x".repeat(resolve::DESCRIPTION_BYTES_MAX);
+        let scenario = load_str(&format!("{BASE}description: {text}\n"), "ok.yaml").expect("loads");
+        assert_eq!(scenario.description.len(), resolve::DESCRIPTION_BYTES_MAX);
+    }
+}

@@ -23,7 +23,7 @@ const LOST_WRITE: &str = r#"
 {"index":1,"time":105000000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,1]]]}
 {"index":2,"time":200000000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",2]]}
 {"index":3,"time":203000000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[1,2]]]}
-{"index":4,"time":300000000,"process":"nemesis","type":"info","f":"start-partition","value":{"nodes":["broker-1"],"detail":"isolate broker-1"}}
+{"index":4,"time":300000000,"process":"nemesis","type":"info","f":"start-partition","value":{"nodes":["broker-1"],"detail":"isolate broker-1 from every other node","at_ms":250}}
 {"index":5,"time":310000000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",3]]}
 {"index":6,"time":315000000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[2,3]]]}
 {"index":7,"time":320000000,"process":2,"type":"invoke","f":"send","value":[["send","orders/0",4]]}
@@ -116,6 +116,13 @@ fn report_md_explains_what_was_lost_when_and_under_which_fault() {
     assert!(verdict < repro);
     assert!(markdown.contains("partition on broker-1 (0.300 s–1.000 s) during op 6"));
     assert!(markdown.contains("| 21 | 1.450 s | 4 | ok | poll |"));
+    // Faults in words, whole; and why the fault at `at: 250ms` shows at 0.300 s.
+    assert!(markdown.contains("| isolate broker-1 from every other node |"));
+    assert!(markdown.contains(
+        "The scenario's `at:` counts from the start of the workload, which begins after setup \
+         (nodes started, topics created, leaders elected): here at 0.050 s, so a fault at \
+         `at: 5s` shows at 5.050 s."
+    ));
     insta::assert_snapshot!("report_md", markdown);
 }
 

@@ -226,5 +226,6 @@ fn faults(input: &ReportInput) -> Markup {
                 "."
             }
         }
+        p { (crate::markdown::clock_note(timeline.workload_start_ns)) }
     }
 }

@@ -18,12 +18,16 @@ pub fn timeline(history: &History) -> Timeline {
     let mut faults: Vec<FaultWindow> = Vec::new();
     let mut open_faults: Vec<usize> = Vec::new();
     let mut markers = Vec::new();
+    let mut workload_start_ns = None;
 
     for (position, (op, body)) in history.entries().enumerate() {
         let index = position as u64;
         match op.process {
             Process::Nemesis => match &op.f {
                 F::Start(fault) => {
+                    if workload_start_ns.is_none() {
+                        workload_start_ns = workload_start(op.time, &op.value);
+                    }
                     open_faults.push(faults.len());
                     faults.push(FaultWindow {
                         fault: fault.clone(),
@@ -126,7 +130,15 @@ pub fn timeline(history: &History) -> Timeline {
         ops,
         faults,
         markers,
+        workload_start_ns,
     }
+}
+
+/// A fault start records its `at_ms` on the workload clock; its op time is on the
+/// simulation's. The difference is when the workload started.
+fn workload_start(time_ns: u64, value: &Value) -> Option<u64> {
+    let at_ns = value.get("at_ms")?.as_u64()?.checked_mul(1_000_000)?;
+    time_ns.checked_sub(at_ns)
 }
 
 fn decode(history: &History, body: &Body) -> (Vec<SendPoint>, Vec<KeyRecords>) {
