@@ -492,6 +492,7 @@ mod tests {
             ops: vec![op(0, 1, 100, 200), op(4, 5, 5_000, 5_100)],
             faults: vec![crash(2, 1_000, 3_000)],
             markers: Vec::new(),
+            workload_start_ns: None,
         };
         let located = timeline.locator();
         let sentence = faults_sentence(&timeline, &located, &lost_write(vec![1, 5]));
@@ -510,6 +511,7 @@ mod tests {
             ops: vec![op(4, 5, 5_000, 5_100), op(6, 7, 6_000, 6_100)],
             faults: vec![crash(2, 1_000, 3_000)],
             markers: Vec::new(),
+            workload_start_ns: None,
         };
         let located = timeline.locator();
         let sentence = faults_sentence(&timeline, &located, &lost_write(vec![5, 7]));
