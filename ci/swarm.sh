@@ -100,8 +100,11 @@ for swarm in "${swarms[@]}"; do
     fi
     failures=$(grep -cE 'FAILED|UNJUDGED' "$log" || true)
     rm -f "$log"
-    rows+=("$(awk -v s="$swarm" -v n="$seeds_per_swarm" -v f="$failures" -v a="$started" -v b="$ended" -v st="$status" \
-        'BEGIN { w = b - a; printf "%-32s %6d seeds %4d failed  exit %d  %8.1f s  %9.0f seeds/hour\n", s, n, f, st, w, (w > 0 ? n * 3600 / w : 0) }')")
+    row="$(awk -v s="$swarm" -v n="$seeds_per_swarm" -v f="$failures" -v a="$started" -v b="$ended" -v st="$status" \
+        'BEGIN { w = b - a; printf "%-32s %6d seeds %4d failed  exit %d  %8.1f s  %9.0f seeds/hour\n", s, n, f, st, w, (w > 0 ? n * 3600 / w : 0) }')"
+    # Printed as each swarm ends, so a sweep cut short still says how far it got.
+    echo "done: $row"
+    rows+=("$row")
     case "$status" in
     0) ;;
     2) worst=2 ;;

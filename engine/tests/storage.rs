@@ -390,23 +390,7 @@ fn unsynced_data_survives_a_clean_restart_but_not_a_power_loss() {
 
 #[test]
 fn same_seed_leaves_a_byte_identical_disk() {
-    let ops = |seed: u64| {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..60)
-            .map(|_| match rng.random_range(0..10) {
-                0..=5 => {
-                    let count = rng.random_range(1..4);
-                    Op::Append(
-                        (0..count)
-                            .map(|_| vec![rng.random(); rng.random_range(1..80)])
-                            .collect(),
-                    )
-                }
-                6..=8 => Op::Sync,
-                _ => Op::Truncate(rng.random_range(500..1000)),
-            })
-            .collect::<Vec<_>>()
-    };
+    let ops = seeded_ops;
     let first = crash_and_recover(7, ops(7));
     let second = crash_and_recover(7, ops(7));
     assert_eq!(first, second, "same seed, same disk image");
