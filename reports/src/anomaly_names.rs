@@ -130,9 +130,81 @@ pub fn meaning(name: &str) -> &'static str {
     }
 }
 
+/// What each check promises, in one sentence (for the catalogue).
+pub fn check_meaning(check: &str) -> &'static str {
+    match check {
+        "no-loss" => "Every acknowledged write (and every unknown one proven written) is read.",
+        "log-consistency" => "Each offset of a partition holds one value, each value one offset, and no failed write is ever read.",
+        "per-producer-order" => "A producer's sends land in the order it made them, without gaps.",
+        "consumer-order" => "A consumer's polls of a partition move forward without skipping, until a reassignment.",
+        "exactly-once-txn" => "A transactional message is visible exactly once if and only if its local transaction committed.",
+        "idempotent-consumption" => "Consumers apply each message exactly once and committed offsets never go back.",
+        "liveness" => "After every fault is lifted, the cluster serves again within the scenario's recovery bound.",
+        "txn-graph" => "Multi-key transactions form no dependency cycle (Elle's analysis, as Jepsen's Kafka checker runs it).",
+        "rate-bound" => "A token bucket never admits more than its rate and capacity allow, nor one token twice.",
+        "deadlines" => "Consumers apply a message before its deadline and expire it only after.",
+        _ => "A check of faultline's.",
+    }
+}
+
+/// `docs/anomalies.md`, generated from [`CHECKS`], [`check_meaning`] and [`meaning`], so the
+/// catalogue a reader sees cannot drift from what the checkers report.
+pub fn catalogue_markdown() -> String {
+    let mut text = String::from(
+        "# Checks and anomalies\n\n\
+         <!-- Generated from reports/src/anomaly_names.rs by the test \
+         `anomaly_names::tests::docs_anomalies_md_is_the_generated_catalogue`; \
+         FAULTLINE_UPDATE_DOCS=1 rewrites it. Do not edit by hand. -->\n\n\
+         A check is a named property; each reports anomalies by name, with the history ops that \
+         prove them. A check that proves an anomaly is `invalid`; one that could not decide says \
+         `unknown` and why, never `valid`. `info` ops (outcome unknown) are never required, but a \
+         read of one of their values proves they happened. Names follow Jepsen's Kafka workload \
+         and Elle where those define them (Jepsen's `G1a` is `aborted-read`).\n",
+    );
+    for (check, anomalies) in CHECKS {
+        text.push_str(&format!("\n## `{check}`\n\n{}\n\n", check_meaning(check)));
+        text.push_str("| anomaly | what it means |\n|---|---|\n");
+        for anomaly in anomalies {
+            text.push_str(&format!("| `{anomaly}` | {} |\n", meaning(anomaly)));
+        }
+    }
+    text.push_str(
+        "\n`log-consistency` also reports `garbage-read`: a value was read that no op ever sent.\n\n\
+         Examples: every anomaly has tiny hand-written histories that must report it (and \
+         near-identical ones that must not) beside its checker, in \
+         `harness/src/checker/<check>.rs`; `harness/tests/jepsen/` holds one Jepsen-shaped \
+         history per anomaly Jepsen's Kafka checker defines, in JSONL and EDN, which \
+         `faultline check` judges alike.\n",
+    );
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docs_anomalies_md_is_the_generated_catalogue() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/anomalies.md");
+        let generated = catalogue_markdown();
+        if std::env::var_os("FAULTLINE_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).expect("write docs/anomalies.md");
+        }
+        let stored = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            stored == generated,
+            "docs/anomalies.md differs from the catalogue in the code; \
+             rerun this test with FAULTLINE_UPDATE_DOCS=1"
+        );
+    }
+
+    #[test]
+    fn every_check_has_its_own_promise() {
+        let generic = check_meaning("not-a-check");
+        for (check, _) in CHECKS {
+            assert_ne!(check_meaning(check), generic, "{check}");
+        }
+    }
 
     #[test]
     fn every_ordered_name_has_its_own_meaning() {

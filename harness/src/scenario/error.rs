@@ -263,7 +263,7 @@ pub fn empty(file: &str) -> ScenarioError {
         problem: Problem::Syntax {
             message: "the file is empty".to_owned(),
         },
-        hint: "a scenario needs at least `name`, `cluster` and `workload` (design.md §11)"
+        hint: "a scenario needs at least `name`, `cluster` and `workload` (docs/scenarios.md)"
             .to_owned(),
     }))
 }
@@ -315,7 +315,10 @@ fn classify(message: &str) -> (Problem, String) {
                     allowed.join(", ")
                 ),
                 None if allowed.is_empty() => "this mapping takes no keys".to_owned(),
-                None => format!("allowed here: {}", allowed.join(", ")),
+                None => format!(
+                    "allowed here: {} (docs/scenarios.md explains each)",
+                    allowed.join(", ")
+                ),
             };
             let problem = Problem::UnknownKey {
                 key: key.to_owned(),
@@ -326,7 +329,7 @@ fn classify(message: &str) -> (Problem, String) {
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         if let Some((key, _)) = rest.split_once('`') {
-            let hint = format!("add `{key}:` to this mapping (design.md §11 lists the keys)");
+            let hint = format!("add `{key}:` to this mapping (docs/scenarios.md lists every key)");
             return (
                 Problem::MissingKey {
                     key: key.to_owned(),
@@ -358,7 +361,7 @@ fn classify(message: &str) -> (Problem, String) {
         } else if message.ends_with("expected true or false") {
             "write true or false".to_owned()
         } else {
-            "compare this value with the example in design.md §11".to_owned()
+            "compare this value with docs/scenarios.md".to_owned()
         };
         let problem = Problem::Shape {
             message: message.to_owned(),
