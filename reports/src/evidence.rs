@@ -437,6 +437,30 @@ pub fn group_sentence(
             if names.len() == 1 { "was" } else { "were" }
         ));
     }
+    // The faults that ran between an anomaly's proving ops (after the acknowledgement, before
+    // the read that proves the loss) are the likeliest cause; name them in the summary too.
+    let mut between: Vec<&FaultWindow> = Vec::new();
+    for anomaly in anomalies {
+        let active = faults_during(timeline, located, &anomaly.ops);
+        for window in faults_between(timeline, located, &anomaly.ops, &active) {
+            let named = windows
+                .iter()
+                .chain(between.iter())
+                .any(|w| std::ptr::eq(*w, window));
+            if !named {
+                between.push(window);
+            }
+        }
+    }
+    if !between.is_empty() {
+        between.sort_by_key(|window| window.start);
+        let names: Vec<String> = between.iter().map(|w| window_words(w)).collect();
+        let whose = if anomalies.len() == 1 { "its" } else { "their" };
+        words.push_str(&format!(
+            " Between {whose} proving ops ran {}.",
+            crate::text::list(&names, 5)
+        ));
+    }
     words
 }
 

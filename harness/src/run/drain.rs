@@ -1,6 +1,6 @@
 //! The drain: after the workload stopped, a fresh reader reads every partition from its head
-//! (offset 0, or where a bounded queue's head has moved) to its high watermark (retrying
-//! across leader changes) and records what it read as `poll` ops. A key that was read to its
+//! (offset 0, or where a bounded queue's head has moved) to its high watermark, once that has
+//! caught up with the leader's log end (retrying across leader changes) and records what it read as `poll` ops. A key that was read to its
 //! end gets a final empty read (`"orders/0":[]`) — the proof the checkers need that something
 //! never read was really absent. The heads it found go into the final state, so the checks
 //! know which records a `drop-oldest` queue may have dropped.
@@ -57,11 +57,20 @@ async fn read_to_end(
                 records.extend(values);
                 offset = next;
                 if response.batches.is_empty() && offset >= response.high_watermark {
-                    return Drained {
-                        records,
-                        complete: true,
-                        head,
-                    };
+                    // The end is the high watermark only once it has caught up with the
+                    // leader's log: a leader elected during the heal holds every acknowledged
+                    // record but may start with a lower high watermark than its predecessor
+                    // had, until its followers fetch again. Stopping there reported
+                    // acknowledged records as unseen (network swarm seeds 1716087744 and
+                    // 1716088347). Nothing is written during the drain, so it converges.
+                    if response.high_watermark >= response.log_end {
+                        return Drained {
+                            records,
+                            complete: true,
+                            head,
+                        };
+                    }
+                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
             }
             Err(_) => tokio::time::sleep(RETRY_PAUSE).await,
