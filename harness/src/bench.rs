@@ -289,6 +289,8 @@ async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Resul
                     producer,
                     sequence: i,
                 };
+                // Real processes over real TCP (bench produce never runs under turmoil): the
+                // wall-clock latency of each send is what the bench measures.
                 #[allow(clippy::disallowed_methods)]
                 let sent = std::time::Instant::now();
                 match client
