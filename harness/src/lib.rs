@@ -13,3 +13,4 @@ pub mod merge;
 pub mod run;
 pub mod scenario;
 pub mod shrink;
+pub mod systems;

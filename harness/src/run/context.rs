@@ -1,15 +1,43 @@
-//! What the simulated clients of one run share: the history recorder, the run's phase, the
-//! driver's to-do list (only the driver can crash and restart hosts), fresh values and process
-//! ids, and each node's disk-fault switches. Everything here lives on the simulation's single
-//! thread, so `Rc` and `RefCell` suffice and no lock can reorder anything.
+//! What the clients of one run share: the history recorder, the run's phase, the system under
+//! test and the fabric the nemesis acts through, fresh values and process ids. Everything here
+//! lives on the run's single thread (the simulation's, or real mode's current-thread runtime),
+//! so `Rc` and `RefCell` suffice and no lock can reorder anything.
 
 use crate::history::{OpType, Process, Recorder, F};
+use crate::run::fabric::Fabric;
 use crate::scenario::Scenario;
-use engine::env::DiskFaults;
+use crate::systems::System;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Successful workload ops after the heal that show the cluster recovered: clients stop once
+/// there are this many, and the conductor stops waiting for recovery.
+pub const OKS_AFTER_HEAL_ENOUGH: u64 = 20;
+
+/// Where a run happens (design.md §13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// In turmoil: deterministic, a pure function of (scenario, seed, code).
+    Sim,
+    /// Real processes, sockets and signals on this machine: faithful, not deterministic.
+    Real,
+}
+
+impl Mode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::Sim => "sim",
+            Mode::Real => "real",
+        }
+    }
+}
+
+pub fn client_host(n: u32) -> String {
+    format!("client-{n}")
+}
 
 /// The phases of a run (design.md section 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,22 +53,16 @@ pub enum Phase {
     Done,
 }
 
-/// Something only the driver (outside the simulation) can do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SimAction {
-    Crash(String),
-    Bounce(String),
-    FailRate(f64),
-    MaxLatency(Duration),
-}
-
 pub struct RunContext {
     pub scenario: Scenario,
     pub seed: u64,
     pub recorder: RefCell<Recorder>,
     pub phase: Cell<Phase>,
-    pub actions: RefCell<Vec<SimAction>>,
-    pub disk_faults: BTreeMap<String, DiskFaults>,
+    pub mode: Mode,
+    pub system: Rc<dyn System>,
+    pub fabric: Rc<dyn Fabric>,
+    /// Real mode: each host's IPv4 address. Empty in simulation, where hosts are their names.
+    pub addresses: BTreeMap<String, String>,
     value_next: Cell<i64>,
     process_next: Cell<u64>,
     /// Workload clients that stopped for the drain, by client number.
@@ -66,6 +88,16 @@ pub struct RunContext {
     pub txn_local: RefCell<BTreeMap<String, crate::history::Local>>,
 }
 
+/// What a run's context is made of.
+pub struct RunContextOptions {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub mode: Mode,
+    pub system: Rc<dyn System>,
+    pub fabric: Rc<dyn Fabric>,
+    pub addresses: BTreeMap<String, String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StampOutcome {
     Pending,
@@ -85,25 +117,49 @@ pub struct GroupState {
     pub versions: BTreeMap<String, u64>,
 }
 
-/// Simulated nanoseconds since the run began.
+thread_local! {
+    /// Real mode's origin of time; unset in simulation, where turmoil keeps the time.
+    static REAL_ORIGIN: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Starts real mode's clock on this thread (the one that runs the whole real run).
+pub fn start_real_clock() {
+    REAL_ORIGIN.with(|origin| origin.set(Some(Instant::now())));
+}
+
+/// Nanoseconds since the run began: simulated time in simulation, the monotonic clock in real
+/// mode (design.md §13 allows it there: a real run is faithful, not deterministic).
 pub fn now_ns() -> u64 {
-    turmoil::sim_elapsed().map_or(0, |elapsed| elapsed.as_nanos() as u64)
+    if let Some(elapsed) = turmoil::sim_elapsed() {
+        return elapsed.as_nanos() as u64;
+    }
+    REAL_ORIGIN.with(|origin| {
+        origin
+            .get()
+            .map_or(0, |origin| origin.elapsed().as_nanos() as u64)
+    })
 }
 
 impl RunContext {
-    pub fn new(
-        scenario: Scenario,
-        seed: u64,
-        disk_faults: BTreeMap<String, DiskFaults>,
-        clients: u32,
-    ) -> RunContext {
+    pub fn new(options: RunContextOptions) -> RunContext {
+        let RunContextOptions {
+            scenario,
+            seed,
+            mode,
+            system,
+            fabric,
+            addresses,
+        } = options;
+        let clients = scenario.workload.client_roles().len() as u32;
         RunContext {
             scenario,
             seed,
             recorder: RefCell::new(Recorder::new()),
             phase: Cell::new(Phase::Setup),
-            actions: RefCell::new(Vec::new()),
-            disk_faults,
+            mode,
+            system,
+            fabric,
+            addresses,
             value_next: Cell::new(1),
             // Processes 1..=clients are the clients' first identities; fresh ones follow.
             process_next: Cell::new(u64::from(clients) + 1),
@@ -155,8 +211,12 @@ impl RunContext {
         self.clients_done.borrow().len() as u32 >= self.clients
     }
 
-    pub fn act(&self, action: SimAction) {
-        self.actions.borrow_mut().push(action);
+    /// Where clients reach `host`: its address in real mode, its name in simulation.
+    pub fn address_of(&self, host: &str) -> String {
+        self.addresses
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| host.to_owned())
     }
 
     /// The time to stamp on the next op. Hosts run one after another inside a simulation step,
@@ -209,8 +269,7 @@ impl RunContext {
 
     /// Whether a client should stop after the heal: it has shown the cluster recovered.
     pub fn recovered_enough(&self) -> bool {
-        self.phase.get() == Phase::Healing
-            && self.ok_after_heal.get() >= crate::run::producer::OKS_AFTER_HEAL_ENOUGH
+        self.phase.get() == Phase::Healing && self.ok_after_heal.get() >= OKS_AFTER_HEAL_ENOUGH
     }
 
     /// Whether the workload should start another op.

@@ -4,12 +4,12 @@
 //! sim epoch is fixed, and nothing here reads a clock that influences the run.
 
 use crate::history::Op;
-use crate::run::context::{RunContext, SimAction};
-use crate::run::nodes::{self, client_host};
-use crate::run::{
-    consumer, gateway, orchestrator, producer, simlog, swarm, token_generator, txn_producer,
-};
-use crate::scenario::{ClientRole, FaultSchedule, Faults, Scenario};
+use crate::run::context::{client_host, Mode, RunContext, RunContextOptions};
+use crate::run::sim_fabric::{SimAction, SimFabric};
+use crate::run::{orchestrator, simlog, swarm};
+use crate::scenario::{FaultSchedule, Faults, Scenario, SystemName};
+use crate::systems::faultline::Faultline;
+use crate::systems::System;
 use engine::bugs::Bugs;
 use engine::env::derive_seed;
 use engine::env::rng::rng_for;
@@ -103,32 +103,30 @@ fn simulate_inner(
     // No turmoil torn writes: unsynced file data lives in each machine's page cache
     // (engine::env::page_cache), which draws its own crash states on a power loss.
     let mut sim = builder.build();
-    let faults = nodes::disk_faults(scenario, seed);
+    let (system, disks): (Rc<dyn System>, _) = match scenario.system {
+        SystemName::Faultline => (
+            Rc::new(Faultline),
+            Faultline::add_sim_servers(&mut sim, scenario, seed, bugs),
+        ),
+    };
+    let fabric = Rc::new(SimFabric::new(disks));
     let roles = scenario.workload.client_roles();
-    let ctx = Rc::new(RunContext::new(
-        scenario.clone(),
+    let ctx = Rc::new(RunContext::new(RunContextOptions {
+        scenario: scenario.clone(),
         seed,
-        faults.clone(),
-        roles.len() as u32,
-    ));
+        mode: Mode::Sim,
+        system: system.clone(),
+        fabric: fabric.clone(),
+        addresses: Default::default(),
+    }));
     ctx.bugs.set(bugs);
-    nodes::add_servers(&mut sim, scenario, seed, &faults, bugs);
     for (i, role) in roles.iter().enumerate() {
         let client = i as u32 + 1;
-        let ctx = ctx.clone();
-        let role = *role;
+        let (ctx, role, system) = (ctx.clone(), *role, system.clone());
         sim.host(client_host(client).as_str(), move || {
-            let ctx = ctx.clone();
+            let client_run = system.run_client(ctx.clone(), client, role);
             async move {
-                match role {
-                    ClientRole::Producer { .. } => producer::run(ctx, client).await,
-                    ClientRole::Consumer { group, member } => {
-                        consumer::run(ctx, client, group, member).await
-                    }
-                    ClientRole::TxnProducer { .. } => txn_producer::run(ctx, client).await,
-                    ClientRole::TokenGenerator => token_generator::run(ctx, client).await,
-                    ClientRole::Gateway { .. } => gateway::run(ctx, client).await,
-                }
+                client_run.await;
                 Ok(())
             }
         });
@@ -147,8 +145,7 @@ fn simulate_inner(
     let steps_max = (limit.as_millis() as u64).div_ceil(scenario.network.tick_ms);
     let mut finished = false;
     for _ in 0..steps_max {
-        let actions = std::mem::take(&mut *ctx.actions.borrow_mut());
-        for action in actions {
+        for action in fabric.take_actions() {
             match action {
                 SimAction::Crash(host) => sim.crash(host.as_str()),
                 SimAction::Bounce(host) => sim.bounce(host.as_str()),
@@ -174,6 +171,7 @@ fn simulate_inner(
     let sim_seconds = sim.elapsed().as_secs_f64();
     let faults_started = ctx.faults_started.get();
     drop(sim);
+    drop((system, fabric));
     let ctx = Rc::try_unwrap(ctx)
         .map_err(|_| SimError::Sim("the run's context is still shared".into()))?;
     Ok(SimOutcome {

@@ -1,17 +1,14 @@
 //! The nemesis: starts each fault of the schedule when it is due (resolving role targets at
 //! that moment), lifts it when its duration ends, and lifts everything in the heal phase.
-//! Network faults act on turmoil directly; crashes, restarts, loss and latency go through the
-//! driver; disk faults flip the node's injector. Every start and stop is a nemesis op in the
-//! history.
+//! It decides what to do and records it; the fabric (`run::fabric`) does it, in simulation or
+//! on real processes, and the system under test names the hosts a role target means. Every
+//! start and stop is a nemesis op in the history.
 
 use crate::history::F;
-use crate::run::context::{RunContext, SimAction};
-use crate::run::nodes::{client_host, server_hosts};
-use crate::run::roles;
+use crate::run::context::{client_host, RunContext};
+use crate::run::fabric::{DiskSwitch, Link, Unsynced};
 use crate::scenario::{DiskFault, Fault, FaultEvent, PartitionShape, Target};
-use engine::broker::protocol::MetadataResponse;
-use engine::client::ClusterClient;
-use engine::env::{DiskFault as InjectedFault, DiskFaultKind, Keep, PowerLoss};
+use crate::systems::Session;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -20,11 +17,13 @@ use std::time::Duration;
 /// How to undo a started fault.
 #[derive(Clone, Debug)]
 enum Undo {
-    Repair(Vec<(String, String)>),
-    RepairOneWay(Vec<(String, String)>),
-    Release(Vec<(String, String)>),
+    Repair(Vec<Link>),
+    RepairOneWay(Vec<Link>),
+    Release(Vec<Link>),
+    /// Paused hosts, and every other host of the run.
+    Resume(Vec<String>, Vec<String>),
     Bounce(Vec<String>),
-    Disk(Vec<String>, DiskFaultKind),
+    Disk(Vec<String>, DiskSwitch),
     FailRate(f64),
     MaxLatency(Duration),
     Nothing,
@@ -42,7 +41,7 @@ pub struct Active {
 pub struct Nemesis<'a> {
     ctx: &'a RunContext,
     rng: ChaCha8Rng,
-    cluster: ClusterClient,
+    session: &'a mut dyn Session,
     pub active: Vec<Active>,
 }
 
@@ -61,7 +60,7 @@ fn fault_name(fault: &Fault) -> &'static str {
     }
 }
 
-fn pairs(a: &[String], b: &[String]) -> Vec<(String, String)> {
+fn pairs(a: &[String], b: &[String]) -> Vec<Link> {
     let mut pairs = Vec::new();
     for x in a {
         for y in b {
@@ -74,11 +73,11 @@ fn pairs(a: &[String], b: &[String]) -> Vec<(String, String)> {
 }
 
 impl<'a> Nemesis<'a> {
-    pub fn new(ctx: &'a RunContext, rng: ChaCha8Rng, cluster: ClusterClient) -> Nemesis<'a> {
+    pub fn new(ctx: &'a RunContext, rng: ChaCha8Rng, session: &'a mut dyn Session) -> Nemesis<'a> {
         Nemesis {
             ctx,
             rng,
-            cluster,
+            session,
             active: Vec::new(),
         }
     }
@@ -89,47 +88,32 @@ impl<'a> Nemesis<'a> {
             .collect()
     }
 
-    async fn metadata(&mut self) -> Option<MetadataResponse> {
-        self.cluster.refresh_metadata().await.ok().cloned()
-    }
-
     async fn targets(&mut self, target: &Target) -> Vec<String> {
-        let needs_metadata = matches!(
-            target,
-            Target::Leader(_) | Target::Follower(_) | Target::Controller
-        );
-        let metadata = if needs_metadata {
-            self.metadata().await
-        } else {
-            None
-        };
-        roles::resolve(target, &self.ctx.scenario, metadata.as_ref(), &mut self.rng)
+        self.session.resolve(self.ctx, target, &mut self.rng).await
     }
 
     /// Every host except `nodes`.
     fn others(&self, nodes: &[String]) -> Vec<String> {
-        let mut all = server_hosts(&self.ctx.scenario);
+        let mut all = self.ctx.system.server_hosts(&self.ctx.scenario);
         all.extend(self.clients());
         all.retain(|host| !nodes.contains(host));
         all
     }
 
     async fn partition(&mut self, shape: &PartitionShape) -> (Vec<String>, Undo) {
-        let mut servers = server_hosts(&self.ctx.scenario);
+        let mut servers = self.ctx.system.server_hosts(&self.ctx.scenario);
         match shape {
             PartitionShape::Halves => {
                 servers.shuffle(&mut self.rng);
                 let (a, b) = servers.split_at(servers.len() / 2);
                 let cut = pairs(a, b);
-                cut.iter()
-                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                self.ctx.fabric.cut(&cut);
                 (a.to_vec(), Undo::Repair(cut))
             }
             PartitionShape::Isolate(target) => {
                 let nodes = self.targets(target).await;
                 let cut = pairs(&nodes, &self.others(&nodes));
-                cut.iter()
-                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                self.ctx.fabric.cut(&cut);
                 (nodes, Undo::Repair(cut))
             }
             PartitionShape::MajorityRing => {
@@ -146,8 +130,7 @@ impl<'a> Nemesis<'a> {
                         }
                     }
                 }
-                cut.iter()
-                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                self.ctx.fabric.cut(&cut);
                 (servers, Undo::Repair(cut))
             }
             PartitionShape::Bridge => {
@@ -157,15 +140,13 @@ impl<'a> Nemesis<'a> {
                 let a: Vec<String> = servers[..middle].to_vec();
                 let b: Vec<String> = servers[middle + 1..].to_vec();
                 let cut = pairs(&a, &b);
-                cut.iter()
-                    .for_each(|(x, y)| turmoil::partition(x.as_str(), y.as_str()));
+                self.ctx.fabric.cut(&cut);
                 (vec![bridge], Undo::Repair(cut))
             }
             PartitionShape::OneWay { from, to } => {
                 let (from, to) = (self.targets(from).await, self.targets(to).await);
                 let cut = pairs(&from, &to);
-                cut.iter()
-                    .for_each(|(x, y)| turmoil::partition_oneway(x.as_str(), y.as_str()));
+                self.ctx.fabric.cut_one_way(&cut);
                 (from, Undo::RepairOneWay(cut))
             }
         }
@@ -173,44 +154,30 @@ impl<'a> Nemesis<'a> {
 
     fn hold_all(&self, nodes: &[String]) -> Undo {
         let held = pairs(nodes, &self.others(nodes));
-        held.iter()
-            .for_each(|(x, y)| turmoil::hold(x.as_str(), y.as_str()));
+        self.ctx.fabric.hold(&held);
         Undo::Release(held)
+    }
+
+    fn pause(&self, nodes: &[String]) -> Undo {
+        let others = self.others(nodes);
+        for host in nodes {
+            self.ctx.fabric.pause(host, &others);
+        }
+        Undo::Resume(nodes.to_vec(), others)
     }
 
     fn crash(&self, nodes: &[String]) -> Undo {
         for host in nodes {
-            self.arm_power_loss(host, Keep::Draw);
-            self.ctx.act(SimAction::Crash(host.clone()));
+            self.ctx.fabric.crash(host, Unsynced::Torn);
         }
         Undo::Bounce(nodes.to_vec())
     }
 
-    /// Tells a server's machine how its coming power loss treats unsynced data (clients have no
-    /// simulated disk of their own).
-    fn arm_power_loss(&self, host: &str, keep: Keep) {
-        if let Some(faults) = self.ctx.disk_faults.get(host) {
-            faults.arm_power_loss(PowerLoss {
-                keep,
-                ..PowerLoss::default()
-            });
-        }
-    }
-
-    fn inject(&self, nodes: &[String], fault: InjectedFault) -> Undo {
+    fn disk_on(&self, nodes: &[String], switch: DiskSwitch) -> Undo {
         for host in nodes {
-            if let Some(faults) = self.ctx.disk_faults.get(host) {
-                let fault = match fault {
-                    // Full at what it holds now: any growth fails.
-                    InjectedFault::Full { .. } => InjectedFault::Full {
-                        capacity_bytes: faults.snapshot().used_bytes,
-                    },
-                    other => other,
-                };
-                faults.inject(fault);
-            }
+            self.ctx.fabric.disk_on(host, switch);
         }
-        Undo::Disk(nodes.to_vec(), fault.kind())
+        Undo::Disk(nodes.to_vec(), switch)
     }
 
     /// Starts one scheduled fault.
@@ -218,18 +185,24 @@ impl<'a> Nemesis<'a> {
         let name = fault_name(&event.fault);
         let (nodes, undo) = match &event.fault {
             Fault::Partition(shape) => self.partition(shape).await,
-            Fault::Clog(target) | Fault::Pause(target) => {
+            Fault::Clog(target) => {
                 let nodes = self.targets(target).await;
                 let undo = self.hold_all(&nodes);
                 (nodes, undo)
             }
+            Fault::Pause(target) => {
+                let nodes = self.targets(target).await;
+                let undo = self.pause(&nodes);
+                (nodes, undo)
+            }
             Fault::Loss { rate } => {
-                self.ctx.act(SimAction::FailRate(*rate));
+                self.ctx.fabric.set_loss(*rate);
                 (Vec::new(), Undo::FailRate(self.ctx.scenario.network.loss))
             }
             Fault::LatencySpike { latency_ms } => {
                 self.ctx
-                    .act(SimAction::MaxLatency(Duration::from_millis(latency_ms.1)));
+                    .fabric
+                    .set_latency_max(Duration::from_millis(latency_ms.1));
                 (
                     Vec::new(),
                     Undo::MaxLatency(Duration::from_millis(
@@ -244,32 +217,24 @@ impl<'a> Nemesis<'a> {
             }
             Fault::Restart(target) => {
                 let nodes = self.targets(target).await;
-                nodes
-                    .iter()
-                    .for_each(|host| self.ctx.act(SimAction::Bounce(host.clone())));
+                nodes.iter().for_each(|host| self.ctx.fabric.restart(host));
                 (nodes, Undo::Nothing)
             }
             Fault::Disk { fault, node } => {
                 let nodes = self.targets(node).await;
-                let undo = match fault {
-                    DiskFault::FsyncError => self.inject(&nodes, InjectedFault::FsyncError),
-                    DiskFault::WriteError => self.inject(&nodes, InjectedFault::WriteError),
-                    DiskFault::ReadCorruption => self.inject(&nodes, InjectedFault::ReadCorruption),
-                    DiskFault::DiskFull => {
-                        self.inject(&nodes, InjectedFault::Full { capacity_bytes: 0 })
-                    }
+                let undo = match DiskSwitch::of(*fault) {
+                    Some(switch) => self.disk_on(&nodes, switch),
                     // Both are power losses, then the node restarts: `lose-unsynced` keeps no
                     // unsynced write, `torn-writes` (like a plain crash) keeps a drawn subset of
                     // blocks per file (engine::env::power_loss).
-                    DiskFault::TornWrites | DiskFault::LoseUnsynced => {
-                        let keep = match fault {
-                            DiskFault::LoseUnsynced => Keep::Nothing,
-                            _ => Keep::Draw,
+                    None => {
+                        let unsynced = match fault {
+                            DiskFault::LoseUnsynced => Unsynced::LoseAll,
+                            _ => Unsynced::Torn,
                         };
                         for host in &nodes {
-                            self.arm_power_loss(host, keep);
-                            self.ctx.act(SimAction::Crash(host.clone()));
-                            self.ctx.act(SimAction::Bounce(host.clone()));
+                            self.ctx.fabric.crash(host, unsynced);
+                            self.ctx.fabric.restart(host);
                         }
                         Undo::Nothing
                     }
@@ -300,28 +265,20 @@ impl<'a> Nemesis<'a> {
     }
 
     fn lift(&self, active: Active) {
+        let fabric = &self.ctx.fabric;
         match &active.undo {
-            Undo::Repair(cut) => cut
-                .iter()
-                .for_each(|(x, y)| turmoil::repair(x.as_str(), y.as_str())),
-            Undo::RepairOneWay(cut) => cut
-                .iter()
-                .for_each(|(x, y)| turmoil::repair_oneway(x.as_str(), y.as_str())),
-            Undo::Release(held) => held
-                .iter()
-                .for_each(|(x, y)| turmoil::release(x.as_str(), y.as_str())),
-            Undo::Bounce(nodes) => nodes
-                .iter()
-                .for_each(|host| self.ctx.act(SimAction::Bounce(host.clone()))),
-            Undo::Disk(nodes, kind) => {
-                for host in nodes {
-                    if let Some(faults) = self.ctx.disk_faults.get(host) {
-                        faults.lift(*kind);
-                    }
-                }
+            Undo::Repair(cut) => fabric.mend(cut),
+            Undo::RepairOneWay(cut) => fabric.mend_one_way(cut),
+            Undo::Release(held) => fabric.release(held),
+            Undo::Resume(nodes, others) => {
+                nodes.iter().for_each(|host| fabric.resume(host, others))
             }
-            Undo::FailRate(rate) => self.ctx.act(SimAction::FailRate(*rate)),
-            Undo::MaxLatency(latency) => self.ctx.act(SimAction::MaxLatency(*latency)),
+            Undo::Bounce(nodes) => nodes.iter().for_each(|host| fabric.restart(host)),
+            Undo::Disk(nodes, switch) => {
+                nodes.iter().for_each(|host| fabric.disk_off(host, *switch))
+            }
+            Undo::FailRate(rate) => fabric.set_loss(*rate),
+            Undo::MaxLatency(latency) => fabric.set_latency_max(*latency),
             Undo::Nothing => {}
         }
         self.ctx.nemesis(
@@ -346,9 +303,7 @@ impl<'a> Nemesis<'a> {
         while let Some(active) = self.active.pop() {
             self.lift(active);
         }
-        for faults in self.ctx.disk_faults.values() {
-            faults.lift_all();
-        }
+        self.ctx.fabric.disks_all_off();
         self.ctx.nemesis(F::Heal, json!(null));
     }
 

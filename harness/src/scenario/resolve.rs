@@ -17,6 +17,7 @@ use super::names::Keyword;
 use super::range;
 use super::rate;
 use super::raw::{RawExpect, RawInvalid, RawNetwork, RawScenario};
+use super::system::SystemName;
 use super::target::Roster;
 use super::workload::{self, Workload};
 use serde::{Serialize, Serializer};
@@ -53,6 +54,8 @@ pub struct Scenario {
     pub name: String,
     /// Default: empty.
     pub description: String,
+    /// The system under test. Default: faultline's own broker.
+    pub system: SystemName,
     pub cluster: Cluster,
     pub network: Network,
     pub workload: Workload,
@@ -126,6 +129,10 @@ fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
     let root = YamlPath::root();
     let name = resolve_name(&raw.name, &root.key("name"))?;
     let description = resolve_description(raw.description.as_deref(), &root.key("description"))?;
+    let system = match &raw.system {
+        None => SystemName::default(),
+        Some(text) => keyword_at(text, &root.key("system"))?,
+    };
     let cluster = cluster::resolve(&raw.cluster, &root.key("cluster"))?;
     let network = resolve_network(raw.network.as_ref(), &root.key("network"))?;
     let workload = workload::resolve(&raw.workload, &cluster.topics, &root.key("workload"))?;
@@ -164,6 +171,7 @@ fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
     Ok(Scenario {
         name,
         description,
+        system,
         cluster,
         network,
         workload,
@@ -373,6 +381,7 @@ impl Scenario {
         RawScenario {
             name: self.name.clone(),
             description: Some(self.description.clone()),
+            system: Some(self.system.as_str().to_owned()),
             cluster: cluster::to_raw(&self.cluster),
             network: Some(RawNetwork {
                 latency: Some(range::format_ms(self.network.latency_ms)),

@@ -15,15 +15,14 @@
 use crate::history::values;
 use crate::history::{OpType, Process, F};
 use crate::run::context::{RunContext, StampOutcome};
-use crate::run::nodes::bootstrap;
-use crate::run::producer::{deadline_of, value_of};
 use crate::scenario::{ApplyStrategy, Group};
+use crate::systems::faultline::nodes::{bootstrap, net};
+use crate::systems::faultline::producer::{deadline_of, value_of};
 use engine::broker::protocol::TopicPartition;
 use engine::bugs::Bug;
 use engine::client::consumer::{Consumer, ConsumerOptions, ConsumerRecord};
 use engine::client::{ClusterClient, ClusterClientOptions};
 use engine::client::{SequenceChecker, SequenceEvent};
-use engine::env::Net;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -146,12 +145,9 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
         max_poll_records: records_per_poll(spec.process_ms),
         ..ConsumerOptions::default()
     };
-    let mut consumer = Consumer::new(Net::Sim, bootstrap(&ctx.scenario), options, vec![checker]);
-    let mut purger = ClusterClient::new(
-        Net::Sim,
-        bootstrap(&ctx.scenario),
-        ClusterClientOptions::default(),
-    );
+    let mut consumer = Consumer::new(net(&ctx), bootstrap(&ctx), options, vec![checker]);
+    let mut purger =
+        ClusterClient::new(net(&ctx), bootstrap(&ctx), ClusterClientOptions::default());
     ctx.until_workload_starts().await;
     // A late member sleeps until its moment (always within the workload: resolve checks it).
     let joins_in_ms = spec

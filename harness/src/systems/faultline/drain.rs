@@ -7,11 +7,10 @@
 
 use crate::history::{OpType, F};
 use crate::run::context::RunContext;
-use crate::run::nodes::bootstrap;
-use crate::run::producer::{keys, values_from};
+use crate::systems::faultline::nodes::{bootstrap, net};
+use crate::systems::faultline::producer::{keys, values_from};
 use engine::broker::BrokerError;
 use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
-use engine::env::Net;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -87,11 +86,7 @@ async fn read_to_end(
 /// partition's head (keyed `topic/partition`).
 pub async fn run(ctx: &RunContext, budget: Duration) -> BTreeMap<String, u64> {
     ctx.nemesis(F::Drain, json!(null));
-    let mut cluster = ClusterClient::new(
-        Net::Sim,
-        bootstrap(&ctx.scenario),
-        ClusterClientOptions::default(),
-    );
+    let mut cluster = ClusterClient::new(net(ctx), bootstrap(ctx), ClusterClientOptions::default());
     let deadline = Instant::now() + budget;
     let mut drained = Map::new();
     let mut heads = BTreeMap::new();

@@ -1,12 +1,15 @@
-//! The cluster's hosts in a simulation: the coordinator and the brokers, each a turmoil host
-//! that recovers from its disk whenever it is (re)started, with per-node disk-fault switches.
-//! Every node's seed is derived from the run's seed and the node's name.
+//! The cluster's hosts: the coordinator and the brokers. In simulation each is a turmoil host
+//! that recovers from its disk whenever it is (re)started, with per-node disk-fault switches,
+//! and every node's seed is derived from the run's seed and the node's name; in real mode each
+//! is a `faultline serve` process.
 
+use crate::run::context::{Mode, RunContext};
 use crate::scenario::Scenario;
+use crate::systems::{Addresses, ServerCommand};
 use engine::broker::{Broker, BrokerOptions};
 use engine::bugs::Bugs;
 use engine::coordinator::{Coordinator, CoordinatorOptions};
-use engine::env::{derive_seed, DiskFaults, Env, EnvOptions, Mode, NodeAddr};
+use engine::env::{derive_seed, DiskFaults, Env, EnvOptions, Mode as EnvMode, Net, NodeAddr};
 use engine::storage::LogOptions;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,10 +28,6 @@ pub fn broker_host(id: u32) -> String {
     format!("broker-{id}")
 }
 
-pub fn client_host(n: u32) -> String {
-    format!("client-{n}")
-}
-
 /// Every server host name, coordinator first.
 pub fn server_hosts(scenario: &Scenario) -> Vec<String> {
     let mut hosts = vec![COORDINATOR.to_string()];
@@ -36,10 +35,64 @@ pub fn server_hosts(scenario: &Scenario) -> Vec<String> {
     hosts
 }
 
-pub fn bootstrap(scenario: &Scenario) -> Vec<NodeAddr> {
-    (1..=scenario.cluster.brokers)
-        .map(|id| NodeAddr::new(broker_host(id), BROKER_PORT))
+/// The brokers as clients reach them in this run.
+pub fn bootstrap(ctx: &RunContext) -> Vec<NodeAddr> {
+    (1..=ctx.scenario.cluster.brokers)
+        .map(|id| NodeAddr::new(ctx.address_of(&broker_host(id)), BROKER_PORT))
         .collect()
+}
+
+/// The sockets clients use in this run.
+pub fn net(ctx: &RunContext) -> Net {
+    match ctx.mode {
+        Mode::Sim => Net::Sim,
+        Mode::Real => Net::Real,
+    }
+}
+
+/// Every server as a `faultline serve` process (real mode), coordinator first.
+pub fn server_commands(
+    scenario: &Scenario,
+    addresses: &dyn Addresses,
+    data_root: &std::path::Path,
+    program: &std::path::Path,
+) -> Vec<ServerCommand> {
+    let coordinator = format!("{}:{COORDINATOR_PORT}", addresses.ip(COORDINATOR));
+    let data = |host: &str| data_root.join(host).display().to_string();
+    let mut commands = vec![ServerCommand {
+        host: COORDINATOR.to_owned(),
+        program: program.to_owned(),
+        args: vec![
+            "serve".into(),
+            "coordinator".into(),
+            "--listen".into(),
+            coordinator.clone(),
+            "--data".into(),
+            data(COORDINATOR),
+        ],
+    }];
+    for id in 1..=scenario.cluster.brokers {
+        let host = broker_host(id);
+        commands.push(ServerCommand {
+            host: host.clone(),
+            program: program.to_owned(),
+            args: vec![
+                "serve".into(),
+                "broker".into(),
+                "--id".into(),
+                id.to_string(),
+                "--listen".into(),
+                format!("{}:{BROKER_PORT}", addresses.ip(&host)),
+                "--coordinator".into(),
+                coordinator.clone(),
+                "--data".into(),
+                data(&host),
+                "--fsync".into(),
+                scenario.cluster.broker.fsync.to_policy().to_string(),
+            ],
+        });
+    }
+    commands
 }
 
 pub fn coordinator_addr() -> NodeAddr {
@@ -61,7 +114,7 @@ pub fn disk_faults(scenario: &Scenario, seed: u64) -> BTreeMap<String, DiskFault
 
 fn env(host: &str, seed: u64, faults: DiskFaults) -> Result<Env, engine::env::DiskError> {
     Env::open(EnvOptions {
-        mode: Mode::Sim,
+        mode: EnvMode::Sim,
         data_dir: PathBuf::from("/data"),
         seed: derive_seed(seed, host),
         disk_faults: faults,

@@ -7,15 +7,14 @@
 
 use crate::history::{OpType, F};
 use crate::run::context::{now_ns, RunContext, StampOutcome};
-use crate::run::nodes::bootstrap;
 use crate::scenario::{Acks, ProducerMode, Producers};
+use crate::systems::faultline::nodes::{bootstrap, net};
 use engine::broker::protocol::TopicPartition;
 use engine::broker::Acks as WireAcks;
 use engine::client::{
     Producer, ProducerInterceptor, ProducerOptions, SendError, SequenceStamper, Stamp,
 };
 use engine::env::rng::rng_for;
-use engine::env::Net;
 use engine::storage::{Record, RecordBatch};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -29,8 +28,6 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
 /// The record header that carries a message's deadline: simulated ns since the run began,
 /// big-endian (the workload's own clock, like op times).
 pub const DEADLINE_HEADER: &str = "deadline-ns";
-/// Successful ops after the heal that show the cluster recovered; then producers may stop.
-pub const OKS_AFTER_HEAL_ENOUGH: u64 = 20;
 
 pub fn record_of(value: i64) -> Record {
     Record::value(value.to_be_bytes())
@@ -134,8 +131,8 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
     // value carries (and can tell a gap of acknowledged sends from one of failed sends).
     let stamper = SequenceStamper::new(u64::from(client));
     let producer = Producer::new(
-        Net::Sim,
-        bootstrap(&ctx.scenario),
+        net(&ctx),
+        bootstrap(&ctx),
         options(&producers, ctx.bugs.get()),
         Vec::new(),
     );

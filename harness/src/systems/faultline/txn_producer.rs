@@ -8,15 +8,15 @@
 use crate::history::values;
 use crate::history::{Local, OpType, F};
 use crate::run::context::{now_ns, RunContext};
-use crate::run::nodes::bootstrap;
-use crate::run::producer::{data_keys, record_of};
+use crate::systems::faultline::nodes::{bootstrap, net};
+use crate::systems::faultline::producer::{data_keys, record_of};
 use engine::broker::protocol::LocalOutcome;
 use engine::client::txn_producer::{
     LocalTxn, TxnError, TxnOutcome, TxnProducer, TxnProducerOptions,
 };
 use engine::client::txn_store::{LocalState, LocalTxnStore};
 use engine::env::rng::rng_for;
-use engine::env::{Disk, DiskFaults, Mode, Net};
+use engine::env::{Disk, DiskFaults, Mode};
 use rand::Rng;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -63,7 +63,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         check_max: CHECK_MAX,
         ..TxnProducerOptions::default()
     };
-    let producer = TxnProducer::new(Net::Sim, bootstrap(&ctx.scenario), options, store);
+    let producer = TxnProducer::new(net(&ctx), bootstrap(&ctx), options, store);
     let keys = data_keys(&ctx);
     let interval = Duration::from_millis(1000 / spec.rate_per_s.max(1));
     ctx.until_workload_starts().await;

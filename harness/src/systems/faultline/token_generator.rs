@@ -8,14 +8,13 @@
 
 use crate::history::{OpType, F};
 use crate::run::context::RunContext;
-use crate::run::nodes::bootstrap;
-use crate::run::producer::{record_of, DELIVERY_TIMEOUT};
 use crate::scenario::{Tokens, Topic};
+use crate::systems::faultline::nodes::{bootstrap, net};
+use crate::systems::faultline::producer::{record_of, DELIVERY_TIMEOUT};
 use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
 use engine::broker::Acks;
 use engine::bugs::Bug;
 use engine::client::{Producer, ProducerOptions, SendError};
-use engine::env::Net;
 use serde_json::json;
 use std::rc::Rc;
 use std::time::Duration;
@@ -52,7 +51,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         bugs: ctx.bugs.get(),
         ..ProducerOptions::default()
     };
-    let producer = Producer::new(Net::Sim, bootstrap(&ctx.scenario), options, Vec::new());
+    let producer = Producer::new(net(&ctx), bootstrap(&ctx), options, Vec::new());
     ctx.until_workload_starts().await;
     // Rounded up, so the generator never ticks faster than the rate.
     let period_ns = 1_000_000_000u64.div_ceil(tokens.rate_per_s.max(1));

@@ -1,8 +1,9 @@
 //! Fault targets resolved to hosts when the fault fires (design.md section 7): the leader of
 //! `orders/0` *now*, the controller *now*, a seeded pick of a minority, and so on.
 
-use crate::run::nodes::{broker_host, client_host, COORDINATOR};
+use crate::run::context::client_host;
 use crate::scenario::{Scenario, Target};
+use crate::systems::faultline::nodes::{broker_host, COORDINATOR};
 use engine::broker::protocol::{MetadataResponse, TopicPartition};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;

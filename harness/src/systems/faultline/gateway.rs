@@ -15,13 +15,12 @@
 
 use crate::history::{OpType, F};
 use crate::run::context::RunContext;
-use crate::run::nodes::bootstrap;
-use crate::run::producer::values_from;
-use crate::run::token_generator::bucket_key;
+use crate::systems::faultline::nodes::{bootstrap, net};
+use crate::systems::faultline::producer::values_from;
+use crate::systems::faultline::token_generator::bucket_key;
 use engine::broker::protocol::TopicPartition;
 use engine::broker::BrokerError;
 use engine::client::{ClusterClient, ClusterClientOptions, ClusterError};
-use engine::env::Net;
 use serde_json::{json, Value};
 use std::rc::Rc;
 use std::time::Duration;
@@ -122,7 +121,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         fetch_max_wait: Duration::ZERO,
         ..ClusterClientOptions::default()
     };
-    let mut cluster = ClusterClient::new(Net::Sim, bootstrap(&ctx.scenario), options);
+    let mut cluster = ClusterClient::new(net(&ctx), bootstrap(&ctx), options);
     ctx.until_workload_starts().await;
     let period = Duration::from_nanos(1_000_000_000u64.div_ceil(gateways.rate_per_s.max(1)));
     let mut head = 0;
