@@ -21,6 +21,8 @@ const REGISTERED_MAX: usize = 16;
 struct Registered {
     groups: Vec<Pid>,
     dirs: Vec<PathBuf>,
+    /// Run first, in order (real mode: unmount, remove the network).
+    hooks: Vec<fn()>,
 }
 
 /// What the watcher cleans up; handles are cheap to clone.
@@ -74,6 +76,13 @@ impl Interrupts {
         registered.groups.push(Pid::from_raw(group as i32));
     }
 
+    /// Runs `hook` on a signal, before the groups are killed and the directories removed.
+    pub fn run_on_signal(&self, hook: fn()) {
+        let mut registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+        assert!(registered.hooks.len() < REGISTERED_MAX);
+        registered.hooks.push(hook);
+    }
+
     /// Removes `dir` (recursively) on a signal, after the groups are killed.
     pub fn remove_dir_on_signal(&self, dir: PathBuf) {
         let mut registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
@@ -83,6 +92,9 @@ impl Interrupts {
 
     fn clean_up(&self) {
         let registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+        for hook in &registered.hooks {
+            hook();
+        }
         for group in &registered.groups {
             // ESRCH: the group is gone already.
             let _ = killpg(*group, Signal::SIGKILL);

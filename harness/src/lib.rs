@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod invocation;
 pub mod local_cluster;
 pub mod merge;
+pub mod real;
 pub mod run;
 pub mod scenario;
 pub mod shrink;

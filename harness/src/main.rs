@@ -52,6 +52,10 @@ enum Command {
         /// meet their expectation; long sweeps). The summary lists every run either way.
         #[arg(long, value_enum, default_value_t = harness::invocation::Keep::All)]
         keep: harness::invocation::Keep,
+        /// `sim`: in the deterministic simulator; `real`: against real processes in network
+        /// namespaces with real faults (needs root; design.md §13).
+        #[arg(long, value_enum, default_value_t = ModeArg::Sim)]
+        mode: ModeArg,
     },
     /// List the planted bugs: name, what each breaks, and the scenario that catches it.
     Bugs,
@@ -116,6 +120,12 @@ enum BenchWhat {
     Sim(bench::SimBench),
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ModeArg {
+    Sim,
+    Real,
+}
+
 #[derive(Subcommand)]
 enum ServeNode {
     /// The ZooKeeper-like coordinator. Prints `listening on HOST:PORT` once it serves.
@@ -148,6 +158,10 @@ enum ServeNode {
         /// always | never | interval:<ms>ms
         #[arg(long, default_value = "always")]
         fsync: String,
+        /// Switch on a planted bug (repeatable; `faultline bugs` lists them): real mode's
+        /// way to plant one in a node process.
+        #[arg(long = "bug", value_name = "NAME")]
+        bugs: Vec<String>,
     },
 }
 
@@ -255,8 +269,29 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             log,
             bugs,
             keep,
+            mode,
         } => {
             let planted = parse_bugs(&bugs)?;
+            let mode = match mode {
+                ModeArg::Sim => harness::run::context::Mode::Sim,
+                ModeArg::Real => {
+                    // Before any thread starts: the watcher owns SIGINT and SIGTERM from here.
+                    let interrupts = harness::interrupt::Interrupts::install()
+                        .context("cannot take over SIGINT and SIGTERM")?;
+                    interrupts.run_on_signal(harness::real::cleanup_after_signal);
+                    if check_determinism {
+                        eprintln!("faultline run: --check-determinism is for simulations; a real run is not deterministic");
+                        return Ok(std::process::ExitCode::from(2));
+                    }
+                    harness::run::context::Mode::Real
+                }
+            };
+            // Real runs of one process share its network tag and scratch directory.
+            let jobs = if mode == harness::run::context::Mode::Real {
+                1
+            } else {
+                jobs
+            };
             let seeds = match (seed, seeds) {
                 (Some(seed), _) => Some(seed..=seed),
                 (None, Some(text)) => Some(parse_seeds(&text)?),
@@ -274,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 bugs: planted,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stdout()),
                 keep,
+                mode,
             };
             let mut stdout = std::io::stdout();
             match harness::invocation::execute(&args, &mut stdout) {

@@ -48,6 +48,7 @@ pub fn run(node: ServeNode) -> anyhow::Result<ExitCode> {
                 coordinator,
                 data,
                 fsync,
+                bugs,
             } => {
                 anyhow::ensure!(id >= 1, "--id must be at least 1");
                 let listen: NodeAddr = listen.parse()?;
@@ -69,6 +70,12 @@ pub fn run(node: ServeNode) -> anyhow::Result<ExitCode> {
                     fsync,
                     ..LogOptions::default()
                 };
+                for name in &bugs {
+                    let bug = engine::bugs::Bug::parse(name).with_context(|| {
+                        format!("unknown bug {name:?}: `faultline bugs` lists the planted bugs")
+                    })?;
+                    options.bugs = options.bugs.with(bug);
+                }
                 // Real networks and disks are slower than the simulation's defaults assume.
                 options.session_timeout = std::time::Duration::from_secs(6);
                 options.metadata_expiry = options.session_timeout;

@@ -31,6 +31,7 @@ fn run_with(
 ) -> (u8, String) {
     let out = tempfile::tempdir().expect("tempdir");
     let args = RunArgs {
+        mode: harness::run::context::Mode::Sim,
         paths,
         seeds,
         jobs: 2,

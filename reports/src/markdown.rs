@@ -45,6 +45,13 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
     writeln!(md, "**{}**\n", headline::verdict_sentence(result))?;
     writeln!(md, "{}\n", headline::judgement_sentence(&input.judgement))?;
     writeln!(md, "- Seed: {}", result.seed)?;
+    if result.mode == "real" {
+        writeln!(
+            md,
+            "- Mode: real (real processes and faults; the seed fixes the fault schedule, not \
+             the interleaving)"
+        )?;
+    }
     writeln!(md, "- Reproduce: `{}`", result.repro)?;
     let description = input.description.trim();
     if !description.is_empty() {

@@ -397,6 +397,7 @@ mod tests {
             stats: Stats::default(),
             history_digest: String::new(),
             repro: String::new(),
+            mode: "sim".to_owned(),
         };
         let input = ReportInput {
             result,

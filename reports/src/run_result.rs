@@ -102,6 +102,17 @@ pub struct RunResult {
     pub history_digest: String,
     /// One command a person can paste to replay the run.
     pub repro: String,
+    /// `sim` (the default, not written) or `real` (design.md §13).
+    #[serde(default = "sim_mode", skip_serializing_if = "is_sim_mode")]
+    pub mode: String,
+}
+
+fn sim_mode() -> String {
+    "sim".to_owned()
+}
+
+fn is_sim_mode(mode: &str) -> bool {
+    mode == "sim"
 }
 
 impl RunResult {
@@ -175,6 +186,7 @@ mod tests {
             },
             history_digest: "00000000000000ab".to_string(),
             repro: "faultline run scenarios/leader-crash.yaml --seed 42".to_string(),
+            mode: "sim".to_owned(),
         }
     }
 

@@ -38,6 +38,7 @@ pub fn run_result(history: &History, checked: &Checked, meta: RunMeta) -> RunRes
         },
         history_digest: history.digest().hex(),
         repro: meta.repro,
+        mode: "sim".to_owned(),
     }
 }
 

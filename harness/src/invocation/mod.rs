@@ -37,6 +37,8 @@ pub struct RunArgs {
     pub progress: bool,
     /// Which runs keep their folder in the store.
     pub keep: Keep,
+    /// Simulation, or real processes (design.md §13).
+    pub mode: crate::run::context::Mode,
 }
 
 /// Which runs keep their folder (`store/<scenario>/<seed>/`) in the store. A long swarm sweep
@@ -124,6 +126,7 @@ pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, Invo
                 out: args.out.clone(),
                 bugs: args.bugs,
                 keep: args.keep,
+                mode: args.mode,
             });
         }
     }

@@ -5,7 +5,8 @@ use crate::checker::{self, run_result::RunMeta, CheckOptions};
 use crate::history::History;
 use crate::invocation::expectation::{self, Met};
 use crate::invocation::store;
-use crate::run::{schedule_for, simulate, SimError, SimOptions};
+use crate::run::context::Mode;
+use crate::run::{schedule_for, simulate, SimError, SimOptions, SimOutcome};
 use crate::scenario::{Faults, Keyword, Scenario};
 use reports::RunResult;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub struct RunRequest {
     pub out: PathBuf,
     pub bugs: engine::bugs::Bugs,
     pub keep: super::Keep,
+    pub mode: Mode,
 }
 
 /// What happened, for the summary and the exit code.
@@ -38,8 +40,12 @@ pub struct RunRecord {
     pub bad_input: bool,
 }
 
-pub fn repro(path: &Path, seed: u64, bugs: engine::bugs::Bugs) -> String {
-    let mut command = format!("faultline run {} --seed {seed}", path.display());
+pub fn repro(path: &Path, seed: u64, bugs: engine::bugs::Bugs, mode: Mode) -> String {
+    let mode = match mode {
+        Mode::Sim => String::new(),
+        Mode::Real => "--mode real ".to_owned(),
+    };
+    let mut command = format!("faultline run {mode}{} --seed {seed}", path.display());
     for bug in bugs.iter() {
         command.push_str(&format!(" --bug {bug}"));
     }
@@ -62,9 +68,27 @@ fn unjudged(request: &RunRequest, reason: String, bad_input: bool, wall_seconds:
         seed: request.seed,
         met: Met::Unjudged(reason),
         result: None,
-        repro: repro(&request.path, request.seed, request.bugs),
+        repro: repro(&request.path, request.seed, request.bugs, request.mode),
         wall_seconds,
         bad_input,
+    }
+}
+
+/// One run in the request's mode: simulated, or against real processes.
+fn play(
+    request: &RunRequest,
+    schedule: crate::scenario::FaultSchedule,
+    sim_options: &SimOptions,
+) -> Result<SimOutcome, SimError> {
+    match request.mode {
+        Mode::Sim => simulate(&request.scenario, request.seed, schedule, sim_options),
+        Mode::Real => {
+            let options = crate::real::RealOptions {
+                log_filter: sim_options.log_filter.clone(),
+                bugs: request.bugs.iter().map(|bug| bug.to_string()).collect(),
+            };
+            crate::real::run(&request.scenario, request.seed, schedule, &options)
+        }
     }
 }
 
@@ -78,12 +102,7 @@ pub fn execute(request: &RunRequest) -> RunRecord {
         log_filter: request.log_filter.clone(),
         bugs: request.bugs,
     };
-    let outcome = match simulate(
-        &request.scenario,
-        request.seed,
-        schedule.clone(),
-        &sim_options,
-    ) {
+    let outcome = match play(request, schedule.clone(), &sim_options) {
         Ok(outcome) => outcome,
         Err(SimError::Unsupported(reason)) => return unjudged(request, reason, true, wall()),
         Err(error) => return unjudged(request, error.to_string(), false, wall()),
@@ -133,7 +152,7 @@ pub fn execute(request: &RunRequest) -> RunRecord {
         .filter_map(|name| checker::by_name(name.as_str()))
         .collect();
     let checked = checker::run_checks(&history, &checkers, &options);
-    let repro = repro(&request.path, request.seed, request.bugs);
+    let repro = repro(&request.path, request.seed, request.bugs, request.mode);
     let meta = RunMeta {
         scenario: request.scenario.name.clone(),
         seed: request.seed,
@@ -142,6 +161,7 @@ pub fn execute(request: &RunRequest) -> RunRecord {
     };
     let mut result = checker::run_result::run_result(&history, &checked, meta);
     result.stats.faults = outcome.faults;
+    result.mode = request.mode.as_str().to_owned();
     let met = match nondeterminism {
         Some(reason) => Met::Unjudged(reason),
         None => expectation::judge(&request.scenario.expect, &result),

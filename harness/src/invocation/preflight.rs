@@ -43,6 +43,7 @@ mod tests {
 
     fn args(jobs: usize, out: &Path) -> RunArgs {
         RunArgs {
+            mode: crate::run::context::Mode::Sim,
             paths: Vec::new(),
             seeds: None,
             jobs,

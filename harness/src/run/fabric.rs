@@ -56,8 +56,12 @@ pub trait Fabric {
     /// models a pause as a clog of all its links).
     fn pause(&self, host: &str, others: &[String]);
     fn resume(&self, host: &str, others: &[String]);
-    /// Kills a host at once; a server loses its unsynced data as `unsynced` says.
-    fn crash(&self, host: &str, unsynced: Unsynced);
+    /// Kills a host at once (a process crash in real mode; in simulation the whole machine
+    /// goes, and its unsynced writes survive as a drawn crash state).
+    fn crash(&self, host: &str);
+    /// Cuts a server's power: the process dies and its unsynced writes are lost as `unsynced`
+    /// says. It stays down until restarted.
+    fn power_off(&self, host: &str, unsynced: Unsynced);
     /// Starts a crashed host again on its data (or restarts a running one).
     fn restart(&self, host: &str);
     /// Share of messages lost on every link from now on.

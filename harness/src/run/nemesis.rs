@@ -5,8 +5,9 @@
 //! start and stop is a nemesis op in the history.
 
 use crate::history::F;
-use crate::run::context::{client_host, RunContext};
+use crate::run::context::{client_host, Mode, RunContext};
 use crate::run::fabric::{DiskSwitch, Link, Unsynced};
+use crate::scenario::fault_words;
 use crate::scenario::{DiskFault, Fault, FaultEvent, PartitionShape, Target};
 use crate::systems::Session;
 use rand::seq::SliceRandom;
@@ -168,7 +169,7 @@ impl<'a> Nemesis<'a> {
 
     fn crash(&self, nodes: &[String]) -> Undo {
         for host in nodes {
-            self.ctx.fabric.crash(host, Unsynced::Torn);
+            self.ctx.fabric.crash(host);
         }
         Undo::Bounce(nodes.to_vec())
     }
@@ -233,7 +234,7 @@ impl<'a> Nemesis<'a> {
                             _ => Unsynced::Torn,
                         };
                         for host in &nodes {
-                            self.ctx.fabric.crash(host, unsynced);
+                            self.ctx.fabric.power_off(host, unsynced);
                             self.ctx.fabric.restart(host);
                         }
                         Undo::Nothing
@@ -247,7 +248,10 @@ impl<'a> Nemesis<'a> {
             .set(self.ctx.faults_started.get() + 1);
         // `at` is on the workload clock (the scenario's `at:`); the op's own time is on the
         // simulation's, which started earlier (setup): the report shows both.
-        let detail = crate::scenario::fault_words::describe(&event.fault, &nodes);
+        let detail = match self.ctx.mode {
+            Mode::Sim => fault_words::describe(&event.fault, &nodes),
+            Mode::Real => fault_words::describe_real(&event.fault, &nodes),
+        };
         self.ctx.nemesis(
             F::Start(name.to_string()),
             json!({"nodes": nodes, "detail": detail, "at_ms": event.at_ms}),

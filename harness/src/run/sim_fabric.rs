@@ -97,7 +97,11 @@ impl Fabric for SimFabric {
             .for_each(|y| turmoil::release(host, y.as_str()));
     }
 
-    fn crash(&self, host: &str, unsynced: Unsynced) {
+    fn crash(&self, host: &str) {
+        self.power_off(host, Unsynced::Torn);
+    }
+
+    fn power_off(&self, host: &str, unsynced: Unsynced) {
         self.disks.arm_power_loss(host, unsynced);
         self.act(SimAction::Crash(host.to_owned()));
     }

@@ -41,6 +41,23 @@ pub fn describe(fault: &Fault, nodes: &[String]) -> String {
     }
 }
 
+/// The fault in words for a real-mode run, where some faults have other mechanisms
+/// (design.md §13); the rest read as in simulation.
+pub fn describe_real(fault: &Fault, nodes: &[String]) -> String {
+    match fault {
+        Fault::Crash(target) => format!(
+            "{} killed with SIGKILL (its page cache survives), then a restart",
+            role(target)
+        ),
+        Fault::Pause(target) => format!("{} stopped with SIGSTOP until SIGCONT", role(target)),
+        Fault::Clog(target) => format!(
+            "clog: every link of {} dropped by iptables; TCP delivers it late once lifted",
+            role(target)
+        ),
+        other => describe(other, nodes),
+    }
+}
+
 fn partition(shape: &PartitionShape, nodes: &[String]) -> String {
     match shape {
         PartitionShape::Halves => "split into two halves that cannot reach each other".to_owned(),

@@ -33,6 +33,15 @@ pub struct ServerCommand {
     pub args: Vec<String>,
 }
 
+/// What a real-mode run gives a system to make its server commands with.
+pub struct ServerSettings<'a> {
+    pub addresses: &'a dyn Addresses,
+    /// `data_root/<host>` is each server's data directory (on our FUSE file system).
+    pub data_root: &'a Path,
+    /// Planted bugs to switch on, by name (a system without planted bugs ignores them).
+    pub bugs: &'a [String],
+}
+
 /// Where each server of a real-mode run listens, by host name.
 pub trait Addresses {
     /// The IPv4 address of `host` (a server or a client).
@@ -43,12 +52,11 @@ pub trait System {
     fn name(&self) -> SystemName;
     /// Every server host, in a fixed order (the nemesis shuffles from it with the run's seed).
     fn server_hosts(&self, scenario: &Scenario) -> Vec<String>;
-    /// The servers as processes (real mode); `data_root/<host>` is each one's data directory.
+    /// The servers as processes (real mode), in start order.
     fn server_commands(
         &self,
         scenario: &Scenario,
-        addresses: &dyn Addresses,
-        data_root: &Path,
+        settings: &ServerSettings<'_>,
     ) -> Vec<ServerCommand>;
     /// One workload client's whole life, recording its ops in `ctx`.
     fn run_client(

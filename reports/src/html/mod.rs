@@ -56,6 +56,9 @@ pub fn render_html(input: &ReportInput) -> String {
                 p { strong { (headline::verdict_sentence(result)) } " " (headline::judgement_sentence(&input.judgement)) }
                 ul.facts {
                     li { "Seed: " code { (result.seed) } }
+                    @if result.mode == "real" {
+                        li { "Mode: real (real processes and faults; the seed fixes the fault schedule, not the interleaving)" }
+                    }
                     li { "Reproduce: " code { (result.repro) } }
                     @if !input.description.trim().is_empty() {
                         li { "Scenario: " (clip(input.description.trim(), 400)) }

@@ -17,10 +17,9 @@ pub mod txn_producer;
 use crate::run::context::RunContext;
 use crate::run::sim_fabric::SimDisks;
 use crate::scenario::{ClientRole, Scenario, SystemName, Target};
-use crate::systems::{Addresses, LocalFuture, ServerCommand, Session, SetupError, System};
+use crate::systems::{LocalFuture, ServerCommand, ServerSettings, Session, SetupError, System};
 use engine::client::{ClusterClient, ClusterClientOptions};
 use rand_chacha::ChaCha8Rng;
-use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -55,12 +54,11 @@ impl System for Faultline {
     fn server_commands(
         &self,
         scenario: &Scenario,
-        addresses: &dyn Addresses,
-        data_root: &Path,
+        settings: &ServerSettings<'_>,
     ) -> Vec<ServerCommand> {
         // Our own binary serves the nodes: the same build that runs the scenario.
         let program = std::env::current_exe().unwrap_or_else(|_| "faultline".into());
-        nodes::server_commands(scenario, addresses, data_root, &program)
+        nodes::server_commands(scenario, settings, &program)
     }
 
     fn run_client(

@@ -5,7 +5,7 @@
 
 use crate::run::context::{Mode, RunContext};
 use crate::scenario::Scenario;
-use crate::systems::{Addresses, ServerCommand};
+use crate::systems::{ServerCommand, ServerSettings};
 use engine::broker::{Broker, BrokerOptions};
 use engine::bugs::Bugs;
 use engine::coordinator::{Coordinator, CoordinatorOptions};
@@ -53,10 +53,10 @@ pub fn net(ctx: &RunContext) -> Net {
 /// Every server as a `faultline serve` process (real mode), coordinator first.
 pub fn server_commands(
     scenario: &Scenario,
-    addresses: &dyn Addresses,
-    data_root: &std::path::Path,
+    settings: &ServerSettings<'_>,
     program: &std::path::Path,
 ) -> Vec<ServerCommand> {
+    let (addresses, data_root) = (settings.addresses, settings.data_root);
     let coordinator = format!("{}:{COORDINATOR_PORT}", addresses.ip(COORDINATOR));
     let data = |host: &str| data_root.join(host).display().to_string();
     let mut commands = vec![ServerCommand {
@@ -89,7 +89,15 @@ pub fn server_commands(
                 data(&host),
                 "--fsync".into(),
                 scenario.cluster.broker.fsync.to_policy().to_string(),
-            ],
+            ]
+            .into_iter()
+            .chain(
+                settings
+                    .bugs
+                    .iter()
+                    .flat_map(|bug| ["--bug".into(), bug.clone()]),
+            )
+            .collect(),
         });
     }
     commands
