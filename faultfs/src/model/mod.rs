@@ -274,6 +274,10 @@ impl Model {
         }
         let mut effects = Vec::new();
         if let Ok(replaced) = self.lookup(target.0, target.1) {
+            if replaced == ino {
+                // Two names of one file: rename(2) does nothing (the kernel already checks).
+                return Ok(Vec::new());
+            }
             if no_replace {
                 return Err(FsError::Exists {
                     parent: target.0,
