@@ -121,7 +121,7 @@ pub fn execute(state: &mut State, command: Command) -> Result<String, ControlErr
     let backing = |during| {
         move |errno| ControlError::Backing {
             during,
-            source: std::io::Error::from_raw_os_error(errno),
+            cause: std::io::Error::from_raw_os_error(errno),
         }
     };
     match command {
@@ -209,9 +209,9 @@ fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ControlError> 
     let read = reader
         .take(limit)
         .read_until(b'\n', &mut line)
-        .map_err(|source| ControlError::Socket {
-            path: PathBuf::new(),
-            source,
+        .map_err(|cause| ControlError::Socket {
+            path: PathBuf::from("(connection)"),
+            cause,
         })?;
     if read == 0 {
         return Ok(None);
@@ -226,9 +226,9 @@ fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ControlError> 
 
 /// Sends one command and returns the reply line (without its newline).
 pub fn request(socket: &Path, line: &str) -> Result<String, ControlError> {
-    let socket_error = |source| ControlError::Socket {
+    let socket_error = |cause| ControlError::Socket {
         path: socket.to_owned(),
-        source,
+        cause,
     };
     let mut stream = UnixStream::connect(socket).map_err(socket_error)?;
     stream

@@ -57,15 +57,17 @@ pub enum ControlError {
     },
     #[error("bitflip: {path}: {problem}")]
     Bitflip { path: PathBuf, problem: String },
-    #[error("backing directory I/O failed during {during}: {source}")]
+    // `cause`, not `source`: the message carries it already, and anyhow's chain in main
+    // would print it twice.
+    #[error("backing directory I/O failed during {during}: {cause}")]
     Backing {
         during: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("control socket {path}: {source}")]
+    #[error("control socket {path}: {cause}")]
     Socket {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("control line longer than {limit} bytes")]
     LineTooLong { limit: usize },

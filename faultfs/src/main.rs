@@ -1,6 +1,7 @@
 //! `faultfs`: mount the power-loss file system in the foreground, or send it a control command.
 //!
-//!   faultfs mount <backing-dir> <mountpoint> --control <socket> [--seed N] [--pending-bytes-max N]
+//!   faultfs mount <backing-dir> <mountpoint> --control <socket> [--seed N]
+//!                 [--pending-bytes-max N] [--sync-backing]
 //!   faultfs ctl <socket> <command...>
 //!
 //! The mount ends (and unmounts) on SIGINT, SIGTERM or SIGHUP, or when someone unmounts it.
@@ -46,6 +47,10 @@ enum Command {
         /// Unsynced bytes held in memory before the largest dirty file is written back.
         #[arg(long, default_value_t = PENDING_BYTES_MAX_DEFAULT)]
         pending_bytes_max: u64,
+        /// Also fsync the backing directory's files when they become durable (slower; only
+        /// useful if the host itself may lose power during the test).
+        #[arg(long)]
+        sync_backing: bool,
     },
     /// Send one command (e.g. `power-loss`, `fsync-eio on '*.log'`) and print the reply.
     Ctl {
@@ -64,10 +69,12 @@ fn main() -> ExitCode {
             control,
             seed,
             pending_bytes_max,
+            sync_backing,
         } => {
             let options = Options {
                 seed,
                 pending_bytes_max,
+                sync_backing,
             };
             mount(&backing, &mountpoint, &control, options).map(|()| ExitCode::SUCCESS)
         }

@@ -23,6 +23,8 @@ pub struct Options {
     /// Seeds the generator that picks torn-write cut points.
     pub seed: u64,
     pub pending_bytes_max: u64,
+    /// Also fsync the backing files and directories when the model makes them durable.
+    pub sync_backing: bool,
 }
 
 #[derive(Debug)]
@@ -38,11 +40,11 @@ pub struct State {
 
 impl State {
     pub fn open(backing_dir: &Path, options: Options) -> Result<State, ScanError> {
-        let io_error = |source| ScanError::Io {
+        let io_error = |cause| ScanError::Io {
             path: backing_dir.to_owned(),
-            source,
+            cause,
         };
-        let backing = Backing::new(backing_dir).map_err(io_error)?;
+        let backing = Backing::new(backing_dir, options.sync_backing).map_err(io_error)?;
         backing.reset_staging().map_err(io_error)?;
         let mut model = Model::new(options.pending_bytes_max);
         backing.scan(&mut model)?;

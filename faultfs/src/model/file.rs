@@ -72,29 +72,38 @@ impl FileData {
         }
         let end = offset + data.len() as u64;
         // Merge with every extent that overlaps or touches [offset, end), so extents stay
-        // disjoint and a read never has to choose between two of them.
-        let touching: Vec<u64> = self
-            .extents
-            .range(..=end)
-            .filter(|(start, bytes)| **start + bytes.len() as u64 >= offset)
-            .map(|(start, _)| *start)
-            .collect();
+        // disjoint and a read never has to choose between two of them. Only the extent just
+        // before `offset` and those starting inside the range can touch it.
+        let mut touching: Vec<u64> = Vec::new();
+        if let Some((start, bytes)) = self.extents.range(..offset).next_back() {
+            if start + bytes.len() as u64 >= offset {
+                touching.push(*start);
+            }
+        }
+        touching.extend(self.extents.range(offset..=end).map(|(start, _)| *start));
         let start_merged = touching
             .first()
             .map_or(offset, |first| (*first).min(offset));
-        let mut end_merged = end;
-        let mut merged = Vec::new();
-        for start in touching {
-            let bytes = self.extents.remove(&start).expect("listed above");
-            end_merged = end_merged.max(start + bytes.len() as u64);
+        // Appending to an extent reuses its buffer: a sequential writer must not pay a copy of
+        // everything it wrote so far on every write.
+        let mut merged = match touching.first() {
+            Some(first) if *first == start_merged => {
+                self.extents.remove(first).expect("listed above")
+            }
+            _ => Vec::new(),
+        };
+        for start in touching.iter().filter(|start| **start != start_merged) {
+            let bytes = self.extents.remove(start).expect("listed above");
             let at = (start - start_merged) as usize;
             if merged.len() < at + bytes.len() {
                 merged.resize(at + bytes.len(), 0);
             }
             merged[at..at + bytes.len()].copy_from_slice(&bytes);
         }
-        merged.resize((end_merged - start_merged) as usize, 0);
         let at = (offset - start_merged) as usize;
+        if merged.len() < at + data.len() {
+            merged.resize(at + data.len(), 0);
+        }
         merged[at..at + data.len()].copy_from_slice(data);
         self.extents.insert(start_merged, merged);
         self.live_len = self.live_len.max(end);
@@ -263,6 +272,34 @@ mod tests {
         assert_eq!(live(&file, &durable), b"01abcd6789\0\0zz");
         assert_eq!(file.extents.len(), 2, "touching extents merge");
         assert_eq!(file.pending_bytes(), 6);
+    }
+
+    #[test]
+    fn random_writes_read_back_like_a_flat_buffer() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let durable = vec![b'.'; 64];
+        let mut file = FileData::durable(64);
+        let mut flat = durable.clone();
+        for _ in 0..2000 {
+            let offset = rng.random_range(0..96usize);
+            let data = vec![rng.random_range(b'a'..=b'z'); rng.random_range(1..16)];
+            file.write(offset as u64, &data);
+            if flat.len() < offset + data.len() {
+                flat.resize(offset + data.len(), 0);
+            }
+            flat[offset..offset + data.len()].copy_from_slice(&data);
+            assert_eq!(live(&file, &durable), flat);
+            let ends: Vec<(u64, u64)> = file
+                .extents
+                .iter()
+                .map(|(s, b)| (*s, s + b.len() as u64))
+                .collect();
+            assert!(
+                ends.windows(2).all(|w| w[0].1 < w[1].0),
+                "extents disjoint, not touching"
+            );
+        }
     }
 
     #[test]
