@@ -49,7 +49,11 @@ impl Mounted {
             if std::env::var_os("CI").is_some() {
                 panic!("{test}: faultfs tests need {missing}; CI is set, so this is a failure");
             }
-            eprintln!("SKIP {test}: faultfs tests need {missing}");
+            // Straight to the stderr handle: libtest captures eprintln! of passing tests, and a
+            // skip must be seen.
+            let line =
+                format!("SKIP {test}: faultfs tests need {missing} (set CI to make this fail)\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             return None;
         }
         let root = tempfile::Builder::new()
@@ -194,4 +198,23 @@ impl Drop for Mounted {
             self.mount.display()
         );
     }
+}
+
+#[test]
+fn a_panicking_test_leaves_no_mount_and_no_process_behind() {
+    let test = "a_panicking_test_leaves_no_mount_and_no_process_behind";
+    let Some(mnt) = Mounted::start(test, 1) else {
+        return;
+    };
+    let (mount, pid) = (mnt.mount.clone(), mnt.child.id());
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _held = mnt;
+        panic!("planted panic while mounted");
+    }));
+    assert!(outcome.is_err());
+    assert!(!is_mounted(&mount), "{} is still mounted", mount.display());
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "faultfs {pid} is still running"
+    );
 }
