@@ -84,12 +84,12 @@ impl FaultFs {
     /// Creates a file or directory and returns its attributes.
     fn make(
         &self,
+        state: &mut State,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
         is_dir: bool,
     ) -> Result<FileAttr, i32> {
-        let mut state = self.state();
         if state.faults.disk_full {
             return Err(libc::ENOSPC);
         }
@@ -101,7 +101,7 @@ impl FaultFs {
             };
             Ok((ino, Vec::new()))
         })?;
-        self.attr_of(&state, ino)
+        self.attr_of(state, ino)
     }
 }
 
@@ -186,7 +186,7 @@ impl Filesystem for FaultFs {
         if mode & libc::S_IFMT != libc::S_IFREG {
             return reply.error(Errno::EPERM);
         }
-        match self.make(parent, name, mode & !umask, false) {
+        match self.make(&mut self.state(), parent, name, mode & !umask, false) {
             Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
             Err(code) => reply.error(errno(code)),
         }
@@ -201,7 +201,7 @@ impl Filesystem for FaultFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        match self.make(parent, name, mode & !umask, true) {
+        match self.make(&mut self.state(), parent, name, mode & !umask, true) {
             Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
             Err(code) => reply.error(errno(code)),
         }
@@ -444,10 +444,11 @@ impl Filesystem for FaultFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
+        // One lock for both steps, so no power loss falls between the create and the open.
+        let mut state = self.state();
         let result = self
-            .make(parent, name, mode & !umask, false)
+            .make(&mut state, parent, name, mode & !umask, false)
             .and_then(|attr| {
-                let mut state = self.state();
                 state.model.open(attr.ino.0).map_err(|e| e.errno())?;
                 Ok((attr, state.generation))
             });
