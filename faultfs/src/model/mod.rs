@@ -199,14 +199,16 @@ impl Model {
 
     pub fn attr(&self, ino: Ino) -> Result<Attr, FsError> {
         let node = self.node(ino)?;
-        let (is_dir, size) = match &node.kind {
-            Kind::File(file) => (false, file.live_len()),
-            Kind::Dir(dir) => (true, dir.live.len() as u64),
-        };
-        let nlink = if is_dir {
-            2
-        } else {
-            node.live_links.len() as u32
+        // A directory's link count is 2 plus its subdirectories, as tools like find expect.
+        let (is_dir, size, nlink) = match &node.kind {
+            Kind::File(file) => (false, file.live_len(), node.live_links.len() as u32),
+            Kind::Dir(dir) => {
+                let is_subdir = |child: &&Ino| {
+                    matches!(self.inodes.get(child).map(|n| &n.kind), Some(Kind::Dir(_)))
+                };
+                let subdirs = dir.live.values().filter(is_subdir).count() as u32;
+                (true, dir.live.len() as u64, 2 + subdirs)
+            }
         };
         Ok(Attr {
             ino,
