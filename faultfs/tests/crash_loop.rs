@@ -2,7 +2,8 @@
 //! each one the backing directory must equal an independent oracle's prediction: what was
 //! synced survives, nothing unsynced does (with tearing: a block-aligned prefix of the live
 //! bytes may survive on top of the durable ones). The oracle tracks inodes, so renames and
-//! per-directory syncs are modelled as in faultfs's module header.
+//! per-directory syncs are modelled as in faultfs's module header. A failure names the seed
+//! and step; `FAULTFS_TRACE=1 cargo test -p faultfs crash_loop` prints every operation.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
