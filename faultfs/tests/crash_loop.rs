@@ -55,7 +55,7 @@ impl Oracle {
 
     /// Checks the disk after a power loss and makes it the new state. `torn` allows each file
     /// to hold live[..c] ++ durable[c..] for a block boundary c (or the live end).
-    fn power_loss(&mut self, disk: &BTreeMap<String, Option<Vec<u8>>>, torn: bool, step: usize) {
+    fn power_loss(&mut self, disk: &BTreeMap<String, Option<Vec<u8>>>, torn: bool, at: &str) {
         let files: BTreeMap<&String, &Vec<u8>> = disk
             .iter()
             .filter_map(|(path, data)| data.as_ref().map(|d| (path, d)))
@@ -64,7 +64,7 @@ impl Oracle {
         assert_eq!(
             files.keys().copied().collect::<Vec<_>>(),
             expected,
-            "step {step}: durable names"
+            "{at}: durable names"
         );
         let mut kept = BTreeMap::new();
         for (path, ino) in &self.durable {
@@ -82,7 +82,7 @@ impl Oracle {
             let allowed = *got == durable || (torn && cuts.map(tear).any(|bytes| bytes == *got));
             assert!(
                 allowed,
-                "step {step}: {path} holds {got:?}, durable {durable:?}, live {live:?}"
+                "{at}: {path} holds {got:?}, durable {durable:?}, live {live:?}"
             );
             kept.insert(*ino, got.clone());
         }
@@ -118,7 +118,7 @@ fn crash_loop(test: &str, seed: u64, torn: bool) -> Option<u64> {
         let exists = oracle.live.contains_key(&path);
         let op = rng.random_range(0..8);
         if std::env::var_os("FAULTFS_TRACE").is_some() {
-            eprintln!("step {step}: op {op} on {path} (exists: {exists})");
+            eprintln!("seed {seed} step {step}: op {op} on {path} (exists: {exists})");
         }
         match op {
             0 if !exists => {
@@ -192,7 +192,7 @@ fn crash_loop(test: &str, seed: u64, torn: bool) -> Option<u64> {
         assert_eq!(
             fs::read(mnt.path(&path)).ok(),
             oracle.live.get(&path).map(|ino| oracle.data_live[ino].clone()),
-            "step {step}: the mount shows the live data of {path} (mount: {:?}, oracle: {:?}, status: {})",
+            "seed {seed} step {step}: the mount shows the live data of {path} (mount: {:?}, oracle: {:?}, status: {})",
             Mounted::tree(&mnt.mount).keys().collect::<Vec<_>>(),
             oracle.live,
             mnt.ctl("status"),
@@ -213,12 +213,12 @@ fn crash_loop(test: &str, seed: u64, torn: bool) -> Option<u64> {
             power_losses += 1;
             let mut disk = Mounted::tree(&mnt.backing);
             disk.retain(|path, _| !DIRS.contains(&path.as_str()));
-            oracle.power_loss(&disk, torn, step);
+            oracle.power_loss(&disk, torn, &format!("seed {seed} step {step}"));
             let mut view = Mounted::tree(&mnt.mount);
             view.retain(|path, _| !DIRS.contains(&path.as_str()));
             assert_eq!(
                 view, disk,
-                "step {step}: after a power loss the mount shows the disk"
+                "seed {seed} step {step}: after a power loss the mount shows the disk"
             );
             until_power_loss = rng.random_range(1..=OPS_BETWEEN_POWER_LOSSES_MAX);
         }
