@@ -6,6 +6,7 @@ mod checkers;
 mod ci_files;
 mod cli;
 mod jepsen;
+mod real_mode;
 mod reports;
 mod serve_cluster;
 mod serve_coordinator;

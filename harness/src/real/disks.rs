@@ -6,6 +6,7 @@
 use crate::real::shell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -117,6 +118,16 @@ impl Disks {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // SAFETY: between fork and exec only async-signal-safe calls: prctl and sigprocmask.
+        // SIGTERM when we die: faultfs unmounts itself on it (our signal mask is inherited, and
+        // our signal watcher blocks SIGTERM, hence the unblock).
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                    .map_err(std::io::Error::from)?;
+                crate::interrupt::unblock_in_child()
+            });
+        }
         let process = command.spawn().map_err(spawn_error)?;
         let mount = Mount {
             process,
