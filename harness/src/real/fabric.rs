@@ -5,6 +5,7 @@
 
 use crate::real::disks::Disks;
 use crate::real::firewall::Firewall;
+use crate::real::proxy::{Proxy, SharedConditions};
 use crate::real::servers::Servers;
 use crate::real::testbed::Testbed;
 use crate::run::context::RunContext;
@@ -78,6 +79,9 @@ impl Clients {
 pub struct World {
     pub clients: Clients,
     pub servers: Servers,
+    /// One per server, in its namespace, in front of it.
+    pub proxies: Vec<Proxy>,
+    pub conditions: SharedConditions,
     pub disks: Option<Disks>,
     pub firewall: Firewall,
     pub testbed: Testbed,
@@ -87,6 +91,7 @@ impl World {
     pub fn teardown(&mut self) {
         self.clients.stop_all();
         self.servers.kill_all();
+        self.proxies.clear();
         if let Some(disks) = self.disks.as_mut() {
             disks.unmount_all();
         }
@@ -173,13 +178,28 @@ impl Fabric for RealFabric {
         self.links(pairs, false);
     }
 
-    // Over TCP, dropping is holding: the kernel retransmits what was dropped once the rule goes.
-    fn hold(&self, pairs: &[Link]) {
-        self.cut(pairs);
+    // The proxies hold every connection of a clogged host's address (`real::proxy`).
+    fn clog(&self, host: &str, _others: &[String]) {
+        let world = self.world.borrow();
+        let Ok(ip) = world.testbed.ip(host).parse() else {
+            return;
+        };
+        let mut conditions = world.conditions.lock().unwrap_or_else(|p| p.into_inner());
+        *conditions.held.entry(ip).or_insert(0) += 1;
     }
 
-    fn release(&self, pairs: &[Link]) {
-        self.mend(pairs);
+    fn unclog(&self, host: &str, _others: &[String]) {
+        let world = self.world.borrow();
+        let Ok(ip) = world.testbed.ip(host).parse() else {
+            return;
+        };
+        let mut conditions = world.conditions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = conditions.held.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                conditions.held.remove(&ip);
+            }
+        }
     }
 
     fn pause(&self, host: &str, _others: &[String]) {
@@ -228,8 +248,9 @@ impl Fabric for RealFabric {
     }
 
     fn set_latency_max(&self, latency: Duration) {
-        // Refused before the run starts (`real::preflight`): reaching here is a bug.
-        tracing::error!(?latency, "real mode cannot change latency yet");
+        let world = self.world.borrow();
+        let mut conditions = world.conditions.lock().unwrap_or_else(|p| p.into_inner());
+        conditions.latency_ms.1 = latency.as_millis() as u64;
     }
 
     fn disk_on(&self, host: &str, switch: DiskSwitch) {

@@ -13,6 +13,7 @@ pub mod disks;
 pub mod fabric;
 pub mod firewall;
 pub mod preflight;
+pub mod proxy;
 pub mod servers;
 pub mod shell;
 pub mod testbed;
@@ -117,7 +118,14 @@ fn append_server_logs(log: &mut Vec<u8>, logs: &Path) {
     }
 }
 
+/// A proxy's latency draws: from the run's seed and the server's place, so a real run's
+/// delays are the same for the same seed (the interleaving still is not).
+fn engine_seed(seed: u64, index: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64
+}
+
 fn build_world(
+    seed: u64,
     scenario: &Scenario,
     system: &dyn systems::System,
     options: &RealOptions,
@@ -146,11 +154,35 @@ fn build_world(
     std::fs::create_dir_all(&logs).map_err(|e| setup(&e))?;
     let settings = ServerSettings {
         addresses: &testbed,
+        listen_host: "127.0.0.1",
         data_root: &dir.join("data"),
         bugs: &options.bugs,
     };
-    let commands = system
-        .server_commands(scenario, &settings)
+    let commands = system.server_commands(scenario, &settings);
+    let conditions = proxy::SharedConditions::default();
+    conditions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .latency_ms = scenario.network.latency_ms;
+    let mut proxies = Vec::new();
+    for (i, command) in commands.iter().enumerate() {
+        let ip: std::net::IpAddr = testbed.ip(&command.host).parse().map_err(|e| setup(&e))?;
+        let routes = command
+            .ports
+            .iter()
+            .map(|port| proxy::Route {
+                public: (ip, *port).into(),
+                private: (std::net::Ipv4Addr::LOCALHOST, *port).into(),
+            })
+            .collect();
+        let namespace = Some(testbed.namespace(&command.host));
+        let seed = engine_seed(seed, i);
+        proxies.push(
+            proxy::Proxy::start(namespace, routes, conditions.clone(), seed)
+                .map_err(|e| setup(&e))?,
+        );
+    }
+    let commands = commands
         .into_iter()
         .map(|command| (testbed.namespace(&command.host), command))
         .collect();
@@ -161,6 +193,8 @@ fn build_world(
     Ok(World {
         clients: Clients::new(&scenario.workload.client_roles()),
         servers,
+        proxies,
+        conditions,
         disks,
         firewall: firewall::Firewall::default(),
         testbed,
@@ -176,7 +210,7 @@ fn run_inner(
     faultfs: Option<PathBuf>,
 ) -> Result<SimOutcome, SimError> {
     let system: Rc<dyn systems::System> = Rc::from(systems::for_scenario(scenario));
-    let world = build_world(scenario, system.as_ref(), options, dir, faultfs)?;
+    let world = build_world(seed, scenario, system.as_ref(), options, dir, faultfs)?;
     let mut addresses = world.testbed.addresses();
     for (i, _) in scenario.workload.client_roles().iter().enumerate() {
         let host = context::client_host(i as u32 + 1);

@@ -80,7 +80,6 @@ pub fn scenario(scenario: &Scenario, schedule: &FaultSchedule) -> Result<(), Ref
             )))
         };
         match &event.fault {
-            Fault::LatencySpike { .. } => return refuse("latency-spike needs our TCP proxy"),
             Fault::Disk {
                 fault: DiskFault::WriteError | DiskFault::ReadCorruption,
                 ..

@@ -56,14 +56,17 @@ pub fn sweep_stale() {
             }
         }
     }
-    if let Ok(list) = shell::run("ip", &["-o", "link", "show", "type", "bridge"]) {
+    if let Ok(list) = shell::run("ip", &["-o", "link", "show"]) {
         for line in list.lines() {
             let name = line.split(':').nth(1).unwrap_or_default().trim();
-            if let Some(pid) = pid_in(name) {
-                if name.ends_with('b') && pid != own && !pid_alive(pid) {
-                    tracing::warn!(bridge = name, "removing a bridge a killed run left");
-                    shell::run_quietly("ip", &["link", "del", name]);
-                }
+            let name = name.split('@').next().unwrap_or_default();
+            let ours = pid_in(name).is_some_and(|pid| {
+                let rest = &name[2 + pid.to_string().len()..];
+                pid != own && !pid_alive(pid) && (rest == "b" || rest.starts_with('v'))
+            });
+            if ours {
+                tracing::warn!(link = name, "removing a link a killed run left");
+                shell::run_quietly("ip", &["link", "del", name]);
             }
         }
     }
@@ -95,15 +98,32 @@ pub fn leftovers(pid: u32) -> Vec<String> {
 }
 
 /// Removes everything [`leftovers`] finds (the signal watcher's cleanup: it runs on another
-/// thread and cannot reach the run's `Testbed`).
+/// thread and cannot reach the run's `Testbed`): first the processes in our namespaces (they
+/// would die with us, but a namespace outlives its name while one runs in it), then the
+/// namespaces, then each link by name — a veth whose peer's namespace is still being torn down
+/// would otherwise linger.
 pub fn remove_leftovers(pid: u32) {
-    let tag = tag_of(pid);
     for what in leftovers(pid) {
         if let Some(namespace) = what.strip_prefix("namespace ") {
+            if let Ok(pids) = shell::run("ip", &["netns", "pids", namespace]) {
+                for pid in pids
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok())
+                {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
             shell::run_quietly("ip", &["netns", "del", namespace]);
         }
     }
-    shell::run_quietly("ip", &["link", "del", &format!("{tag}b")]);
+    for what in leftovers(pid) {
+        if let Some(link) = what.strip_prefix("link ") {
+            shell::run_quietly("ip", &["link", "del", link]);
+        }
+    }
 }
 
 impl Testbed {
@@ -198,8 +218,13 @@ impl Testbed {
             .collect()
     }
 
-    /// Removes every namespace (their veth ends and firewall rules go with them) and the bridge.
+    /// Removes every veth pair, namespace (its firewall rules go with it) and the bridge. The
+    /// veths go first and by name: a namespace outlives its name while sockets of a killed
+    /// server still pin it, and its veth would linger with it.
     pub fn teardown(&mut self) {
+        for i in 0..self.namespaces.len() {
+            shell::run_quietly("ip", &["link", "del", &format!("{}v{i}", self.tag)]);
+        }
         for namespace in self.namespaces.drain(..).rev() {
             shell::run_quietly("ip", &["netns", "del", &namespace]);
         }

@@ -49,9 +49,10 @@ pub trait Fabric {
     fn cut_one_way(&self, pairs: &[Link]);
     fn mend(&self, pairs: &[Link]);
     fn mend_one_way(&self, pairs: &[Link]);
-    /// Holds traffic both ways (a clog): it is delivered when released.
-    fn hold(&self, pairs: &[Link]);
-    fn release(&self, pairs: &[Link]);
+    /// Holds every link between `host` and `others` both ways (a clog): what is sent meanwhile
+    /// is delivered when it lifts.
+    fn clog(&self, host: &str, others: &[String]);
+    fn unclog(&self, host: &str, others: &[String]);
     /// Stops a process without killing it; `others` are every other host (the simulation
     /// models a pause as a clog of all its links).
     fn pause(&self, host: &str, others: &[String]);

@@ -20,7 +20,8 @@ use std::time::Duration;
 enum Undo {
     Repair(Vec<Link>),
     RepairOneWay(Vec<Link>),
-    Release(Vec<Link>),
+    /// Clogged hosts, and every other host of the run.
+    Unclog(Vec<String>, Vec<String>),
     /// Paused hosts, and every other host of the run.
     Resume(Vec<String>, Vec<String>),
     Bounce(Vec<String>),
@@ -153,10 +154,12 @@ impl<'a> Nemesis<'a> {
         }
     }
 
-    fn hold_all(&self, nodes: &[String]) -> Undo {
-        let held = pairs(nodes, &self.others(nodes));
-        self.ctx.fabric.hold(&held);
-        Undo::Release(held)
+    fn clog(&self, nodes: &[String]) -> Undo {
+        let others = self.others(nodes);
+        for host in nodes {
+            self.ctx.fabric.clog(host, &others);
+        }
+        Undo::Unclog(nodes.to_vec(), others)
     }
 
     fn pause(&self, nodes: &[String]) -> Undo {
@@ -188,7 +191,7 @@ impl<'a> Nemesis<'a> {
             Fault::Partition(shape) => self.partition(shape).await,
             Fault::Clog(target) => {
                 let nodes = self.targets(target).await;
-                let undo = self.hold_all(&nodes);
+                let undo = self.clog(&nodes);
                 (nodes, undo)
             }
             Fault::Pause(target) => {
@@ -273,7 +276,9 @@ impl<'a> Nemesis<'a> {
         match &active.undo {
             Undo::Repair(cut) => fabric.mend(cut),
             Undo::RepairOneWay(cut) => fabric.mend_one_way(cut),
-            Undo::Release(held) => fabric.release(held),
+            Undo::Unclog(nodes, others) => {
+                nodes.iter().for_each(|host| fabric.unclog(host, others))
+            }
             Undo::Resume(nodes, others) => {
                 nodes.iter().for_each(|host| fabric.resume(host, others))
             }

@@ -73,28 +73,24 @@ impl Fabric for SimFabric {
             .for_each(|(x, y)| turmoil::repair_oneway(x.as_str(), y.as_str()));
     }
 
-    fn hold(&self, pairs: &[Link]) {
-        pairs
-            .iter()
-            .for_each(|(x, y)| turmoil::hold(x.as_str(), y.as_str()));
-    }
-
-    fn release(&self, pairs: &[Link]) {
-        pairs
-            .iter()
-            .for_each(|(x, y)| turmoil::release(x.as_str(), y.as_str()));
-    }
-
-    // turmoil cannot freeze a host's tasks: a pause is a hold on every link of the host, which
-    // is what its peers observe of a stopped process.
-    fn pause(&self, host: &str, others: &[String]) {
+    fn clog(&self, host: &str, others: &[String]) {
         others.iter().for_each(|y| turmoil::hold(host, y.as_str()));
     }
 
-    fn resume(&self, host: &str, others: &[String]) {
+    fn unclog(&self, host: &str, others: &[String]) {
         others
             .iter()
             .for_each(|y| turmoil::release(host, y.as_str()));
+    }
+
+    // turmoil cannot freeze a host's tasks: a pause is a clog of every link of the host, which
+    // is what its peers observe of a stopped process.
+    fn pause(&self, host: &str, others: &[String]) {
+        self.clog(host, others);
+    }
+
+    fn resume(&self, host: &str, others: &[String]) {
+        self.unclog(host, others);
     }
 
     fn crash(&self, host: &str) {

@@ -31,11 +31,17 @@ pub struct ServerCommand {
     pub host: String,
     pub program: std::path::PathBuf,
     pub args: Vec<String>,
+    /// The ports it listens on (on `ServerSettings::listen_host`); real mode's proxy listens
+    /// on the same ports at the server's address and forwards to them.
+    pub ports: Vec<u16>,
 }
 
 /// What a real-mode run gives a system to make its server commands with.
 pub struct ServerSettings<'a> {
+    /// Where each server is reached (and must advertise itself).
     pub addresses: &'a dyn Addresses,
+    /// Where each server listens: loopback in its namespace, behind our proxy (`real::proxy`).
+    pub listen_host: &'a str,
     /// `data_root/<host>` is each server's data directory (on our FUSE file system).
     pub data_root: &'a Path,
     /// Planted bugs to switch on, by name (a system without planted bugs ignores them).

@@ -58,6 +58,7 @@ pub fn server_commands(
 ) -> Vec<ServerCommand> {
     let (addresses, data_root) = (settings.addresses, settings.data_root);
     let coordinator = format!("{}:{COORDINATOR_PORT}", addresses.ip(COORDINATOR));
+    let listen = |port: u16| format!("{}:{port}", settings.listen_host);
     let data = |host: &str| data_root.join(host).display().to_string();
     let mut commands = vec![ServerCommand {
         host: COORDINATOR.to_owned(),
@@ -66,10 +67,11 @@ pub fn server_commands(
             "serve".into(),
             "coordinator".into(),
             "--listen".into(),
-            coordinator.clone(),
+            listen(COORDINATOR_PORT),
             "--data".into(),
             data(COORDINATOR),
         ],
+        ports: vec![COORDINATOR_PORT],
     }];
     for id in 1..=scenario.cluster.brokers {
         let host = broker_host(id);
@@ -82,6 +84,8 @@ pub fn server_commands(
                 "--id".into(),
                 id.to_string(),
                 "--listen".into(),
+                listen(BROKER_PORT),
+                "--advertise".into(),
                 format!("{}:{BROKER_PORT}", addresses.ip(&host)),
                 "--coordinator".into(),
                 coordinator.clone(),
@@ -98,6 +102,7 @@ pub fn server_commands(
                     .flat_map(|bug| ["--bug".into(), bug.clone()]),
             )
             .collect(),
+            ports: vec![BROKER_PORT],
         });
     }
     commands
