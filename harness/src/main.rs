@@ -4,6 +4,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_proxy;
 mod serve;
 
 #[derive(Parser)]
@@ -118,6 +119,8 @@ enum BenchWhat {
     Produce(bench::ProduceBench),
     /// Simulation speed: simulated seconds per wall second for each scenario.
     Sim(bench::SimBench),
+    /// What real mode's TCP proxy adds to a round trip on loopback.
+    Proxy(bench_proxy::ProxyBench),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -328,6 +331,9 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Bench {
             what: BenchWhat::Sim(options),
         } => bench::run_sim(options),
+        Command::Bench {
+            what: BenchWhat::Proxy(options),
+        } => bench_proxy::run(options),
         Command::Demo { seeds } => {
             let mut broken = 0;
             for seed in parse_seeds(&seeds)? {

@@ -265,7 +265,10 @@ async fn pump(
     };
     let writer = async move {
         while let Some((due, chunk)) = chunks_rx.recv().await {
-            tokio::time::sleep_until(due).await;
+            // A timer costs a tick (1 ms) even when it is due: sleep only for a real delay.
+            if due > tokio::time::Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
             while now(&conditions, peer, here).0 {
                 tokio::time::sleep(HOLD_POLL).await;
             }
