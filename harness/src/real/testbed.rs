@@ -42,6 +42,17 @@ fn pid_in(name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The third octet of a 10.213.S.0/24 no interface of this machine uses, starting from one
+/// derived from `pid` (two runs at once must not share a subnet). 0 and 255 are never used.
+fn free_subnet(pid: u32) -> u8 {
+    let used = shell::run("ip", &["-o", "-4", "addr", "show"]).unwrap_or_default();
+    let start = pid % 254;
+    (0..254)
+        .map(|step| ((start + step) % 254 + 1) as u8)
+        .find(|subnet| !used.contains(&format!("10.213.{subnet}.")))
+        .unwrap_or((start + 1) as u8)
+}
+
 /// Removes namespaces and bridges of earlier runs whose process is gone.
 pub fn sweep_stale() {
     let own = std::process::id();
@@ -133,8 +144,7 @@ impl Testbed {
         let pid = std::process::id();
         let mut testbed = Testbed {
             tag: tag_of(pid),
-            // 0 and 255 avoided: the subnet's third octet only.
-            subnet: (pid % 254 + 1) as u8,
+            subnet: free_subnet(pid),
             servers: servers.to_vec(),
             namespaces: Vec::new(),
             bridge_made: false,
