@@ -67,6 +67,15 @@ impl Keys {
         id
     }
 
+    /// Forgets the keys interned after the first `len` (a reader that gave up on a line gives
+    /// its keys back, so ids stay in the order the accepted reading meets them).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        while self.names.len() > len {
+            let name = self.names.pop().expect("longer than len");
+            self.ids.remove(&name);
+        }
+    }
+
     pub fn name(&self, id: KeyId) -> &str {
         &self.names[id.slot()]
     }

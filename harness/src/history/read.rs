@@ -2,8 +2,10 @@
 //! reason, up to [`super::ERRORS_MAX`] of them, so one run of `faultline check` shows what to
 //! fix; a history with any problem is rejected whole (exit 2), never half-checked.
 
+use super::digest::{Fnv1a, HistoryDigest};
 use super::op::Op;
-use super::{History, OpError, ERRORS_MAX};
+use super::write::write_op;
+use super::{body, line, Builder, History, OpError, ERRORS_MAX};
 use std::fmt;
 use std::io::{self, BufRead};
 use std::path::Path;
@@ -89,9 +91,15 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
 
 /// Parses and validates JSON Lines from `reader`; `source_name` prefixes error messages.
 /// Blank lines are skipped (line numbers still count them).
+///
+/// Streams: each line is read into a typed op and dropped, never kept as text or as a JSON
+/// tree, and the history digest is computed on the way. A line in canonical form (what
+/// faultline writes) is read by [`super::line`] and digested as it is; any other line is read
+/// with serde_json, which also words every syntax error, and digested in its canonical form.
 pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<History, ReadError> {
-    let mut ops = Vec::new();
-    let mut lines = Vec::new();
+    let mut builder = Builder::new();
+    let mut digest = Fnv1a::default();
+    let mut lines = LineNumbers::default();
     let mut problems = Vec::new();
     let mut buffer = Vec::new();
     let mut line = 0u64;
@@ -111,11 +119,24 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         if text.is_empty() {
             continue;
         }
-        match serde_json::from_slice::<Op>(text) {
-            Ok(op) => {
-                ops.push(op);
-                lines.push(line);
+        // After a syntax problem only syntax is checked: those are reported alone.
+        if problems.is_empty() {
+            if let Some((head, body)) = line::read_canonical(text, builder.keys()) {
+                digest.update(text);
+                digest.update(b"\n");
+                lines.note(builder.len() as u64, line);
+                builder.push(head, Ok(body));
+                continue;
             }
+        }
+        match serde_json::from_slice::<Op>(text) {
+            Ok(op) if problems.is_empty() => {
+                write_op(&op, &mut digest).expect("hashing never fails");
+                let decoded = body::decode(&op.f, op.kind, &op.value, builder.keys());
+                lines.note(builder.len() as u64, line);
+                builder.push(op.head(), decoded);
+            }
+            Ok(_) => {}
             Err(error) => {
                 problems.push(LineError {
                     line,
@@ -133,16 +154,46 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
             problems,
         });
     }
-    History::from_ops(ops).map_err(|errors| ReadError::Invalid {
-        source_name: source_name.to_string(),
-        problems: errors
-            .into_iter()
-            .map(|error| LineError {
-                line: lines.get(error.index as usize).copied().unwrap_or(line),
-                error: error.error,
-            })
-            .collect(),
-    })
+    builder
+        .finish(HistoryDigest(digest.finish()), None)
+        .map_err(|errors| ReadError::Invalid {
+            source_name: source_name.to_string(),
+            problems: errors
+                .into_iter()
+                .map(|error| LineError {
+                    line: lines.line_of(error.index).unwrap_or(line),
+                    error: error.error,
+                })
+                .collect(),
+        })
+}
+
+/// Which line each op came from, kept in memory proportional to the blank lines: op `i` is on
+/// line `i + 1 + skipped`, where `skipped` changes only after a blank line.
+#[derive(Default)]
+struct LineNumbers {
+    /// (first op index, lines skipped before it), one entry per change of the skip.
+    skips: Vec<(u64, u64)>,
+    ops: u64,
+}
+
+impl LineNumbers {
+    fn note(&mut self, index: u64, line: u64) {
+        let skipped = line - 1 - index;
+        if self.skips.last().map_or(0, |&(_, skipped)| skipped) != skipped {
+            self.skips.push((index, skipped));
+        }
+        self.ops = index + 1;
+    }
+
+    fn line_of(&self, index: u64) -> Option<u64> {
+        if index >= self.ops {
+            return None;
+        }
+        let at = self.skips.partition_point(|&(first, _)| first <= index);
+        let skipped = if at == 0 { 0 } else { self.skips[at - 1].1 };
+        Some(index + 1 + skipped)
+    }
 }
 
 /// serde_json's message without its "at line 1 column N" suffix (we parse one line at a

@@ -20,19 +20,23 @@ pub fn timeline(history: &History) -> Timeline {
     let mut markers = Vec::new();
     let mut workload_start_ns = None;
 
+    // Fault details and notes come from the values as recorded; a history streamed from a
+    // file keeps none, and its timeline shows ops without them.
+    let recorded = history.recorded_ops();
     for (position, (op, body)) in history.entries().enumerate() {
         let index = position as u64;
+        let value = recorded.map_or(&Value::Null, |ops| &ops[position].value);
         match op.process {
             Process::Nemesis => match &op.f {
                 F::Start(fault) => {
                     if workload_start_ns.is_none() {
-                        workload_start_ns = workload_start(op.time, &op.value);
+                        workload_start_ns = workload_start(op.time, value);
                     }
                     open_faults.push(faults.len());
                     faults.push(FaultWindow {
                         fault: fault.clone(),
-                        nodes: nodes(&op.value),
-                        detail: detail(&op.value),
+                        nodes: nodes(value),
+                        detail: detail(value),
                         start: index,
                         start_ns: op.time,
                         stop: None,
@@ -40,7 +44,7 @@ pub fn timeline(history: &History) -> Timeline {
                     });
                 }
                 F::Stop(fault) => {
-                    let stopped = nodes(&op.value);
+                    let stopped = nodes(value);
                     let same_fault = |slot: &usize| faults[*slot].fault == *fault;
                     let found = open_faults
                         .iter()
@@ -80,7 +84,7 @@ pub fn timeline(history: &History) -> Timeline {
                         outcome: Outcome::Open,
                         sends,
                         reads: Vec::new(),
-                        note: note(body, &op.value),
+                        note: note(body, value),
                     });
                     continue;
                 }
@@ -102,7 +106,7 @@ pub fn timeline(history: &History) -> Timeline {
                             interval.sends = sends;
                         }
                         interval.reads = reads;
-                        interval.note = note(body, &op.value);
+                        interval.note = note(body, value);
                     }
                     // An event (`crash`, `sequence-gap`, `final-state`): one line.
                     None => ops.push(TimelineOp {
@@ -115,7 +119,7 @@ pub fn timeline(history: &History) -> Timeline {
                         outcome,
                         sends,
                         reads,
-                        note: note(body, &op.value),
+                        note: note(body, value),
                     }),
                 }
             }

@@ -1,0 +1,462 @@
+//! The fast reading of one JSON Lines op: a line in the canonical form [`super::write`]
+//! produces (fields in order, no whitespace, object keys sorted, integers only, strings without
+//! escapes) is read straight into an [`OpHead`] and a typed [`Body`], with no JSON tree.
+//!
+//! Invariant: this reader only ever *accepts* a line, it never judges one. It returns `None` for
+//! anything outside the canonical subset it knows — another shape, a float, an escape, a
+//! malformed value — and the caller then reads the line the slow way (serde_json and
+//! [`super::body::decode`]), which produces the same ops and every error message. So a line
+//! read here is (1) read to exactly what the slow way reads it to, and (2) its own canonical
+//! form, byte for byte, which is why its bytes can go into the history digest as they are.
+
+use super::body::{
+    Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Mop, PollMop, Record, SendMop,
+    TxnSend,
+};
+use super::op::{OpHead, OpType, Process, F};
+
+/// Digits of the longest integer read here; longer ones (up to `u64::MAX`) take the slow way.
+const INTEGER_DIGITS_MAX: usize = 18;
+
+/// Reads a canonical line; `None` means "read it the slow way". Keys interned on the way are
+/// given back when the line is not accepted, so the slow way interns in its own order.
+pub(crate) fn read_canonical(line: &[u8], keys: &mut Keys) -> Option<(OpHead, Body)> {
+    let interned = keys.len();
+    let read = Cursor { line, at: 0 }.op(keys);
+    if read.is_none() {
+        keys.truncate(interned);
+    }
+    read
+}
+
+struct Cursor<'l> {
+    line: &'l [u8],
+    at: usize,
+}
+
+impl<'l> Cursor<'l> {
+    fn op(mut self, keys: &mut Keys) -> Option<(OpHead, Body)> {
+        self.eat(b"{\"index\":")?;
+        let index = self.natural()?;
+        self.eat(b",\"time\":")?;
+        let time = self.natural()?;
+        self.eat(b",\"process\":")?;
+        let process = if self.peek()? == b'"' {
+            self.eat(b"\"nemesis\"")?;
+            Process::Nemesis
+        } else {
+            Process::Client(self.natural()?)
+        };
+        self.eat(b",\"type\":")?;
+        let kind = match self.string()? {
+            "invoke" => OpType::Invoke,
+            "ok" => OpType::Ok,
+            "fail" => OpType::Fail,
+            "info" => OpType::Info,
+            _ => return None,
+        };
+        self.eat(b",\"f\":")?;
+        let name = self.string()?;
+        if name.is_empty() {
+            return None;
+        }
+        let f = F::parse(name);
+        self.eat(b",\"value\":")?;
+        let body = self.body(&f, kind, keys)?;
+        self.eat(b"}")?;
+        if self.at != self.line.len() {
+            return None;
+        }
+        let head = OpHead {
+            index,
+            time,
+            process,
+            kind,
+            f,
+        };
+        Some((head, body))
+    }
+
+    fn body(&mut self, f: &F, kind: OpType, keys: &mut Keys) -> Option<Body> {
+        match f {
+            F::Send | F::Poll | F::Txn => self.mops(f, kind, keys).map(Body::Mops),
+            F::TxnSend => self.txn_send(kind, keys).map(Body::TxnSend),
+            F::Apply => {
+                let (key, value, offset) = self.delivery(keys)?;
+                Some(Body::Apply(Apply { key, value, offset }))
+            }
+            F::Expired if kind == OpType::Ok => {
+                let (key, value, offset) = self.delivery(keys)?;
+                Some(Body::Expired(Expired { key, value, offset }))
+            }
+            F::Admit => self.admit(kind, keys).map(Body::Admit),
+            F::CommitOffsets => self.commit_offsets(keys).map(Body::CommitOffsets),
+            F::Crash
+            | F::DebugTopicPartitions
+            | F::Heal
+            | F::Drain
+            | F::Start(_)
+            | F::Stop(_)
+            | F::Other(_) => {
+                self.any(0)?;
+                Some(Body::Opaque)
+            }
+            // Rare shapes (memberships, sequence gaps, the final state, refused expiries) are
+            // read the slow way.
+            F::Assign | F::Subscribe | F::SequenceGap | F::FinalState | F::Expired => None,
+        }
+    }
+
+    /// `[mop, ...]`, at least one.
+    fn mops(&mut self, f: &F, kind: OpType, keys: &mut Keys) -> Option<Vec<Mop>> {
+        self.eat(b"[")?;
+        let mut mops = Vec::with_capacity(1);
+        loop {
+            self.eat(b"[\"")?;
+            let mop = if self.eat(b"send\",").is_some() {
+                if *f == F::Poll {
+                    return None;
+                }
+                Mop::Send(self.send(keys)?)
+            } else {
+                self.eat(b"poll\"")?;
+                if *f == F::Send {
+                    return None;
+                }
+                let reads = if self.eat(b",").is_some() {
+                    if kind == OpType::Invoke {
+                        return None;
+                    }
+                    Some(self.poll_reads(keys)?)
+                } else {
+                    None
+                };
+                self.eat(b"]")?;
+                Mop::Poll(PollMop { reads })
+            };
+            mops.push(mop);
+            if self.eat(b",").is_none() {
+                break;
+            }
+        }
+        self.eat(b"]")?;
+        Some(mops)
+    }
+
+    /// After `["send",`: `k,v]`, `k,[o,v]]` (`o` may be `null`), each optionally with
+    /// `,{"deadline":d}` before the `]`.
+    fn send(&mut self, keys: &mut Keys) -> Option<SendMop> {
+        let key = self.key(keys)?;
+        self.eat(b",")?;
+        let (offset, value) = if self.eat(b"[").is_some() {
+            let offset = self.offset_or_null()?;
+            self.eat(b",")?;
+            let value = self.integer()?;
+            self.eat(b"]")?;
+            (offset, value)
+        } else {
+            (None, self.integer()?)
+        };
+        let deadline = if self.eat(b",{\"deadline\":").is_some() {
+            let deadline = self.natural()?;
+            self.eat(b"}")?;
+            Some(deadline)
+        } else {
+            None
+        };
+        self.eat(b"]")?;
+        Some(SendMop {
+            key,
+            value,
+            offset,
+            deadline,
+        })
+    }
+
+    /// `{k:[[o,v], ...], ...}` with keys in order.
+    fn poll_reads(&mut self, keys: &mut Keys) -> Option<Vec<KeyReads>> {
+        self.eat(b"{")?;
+        let mut reads = Vec::new();
+        if self.eat(b"}").is_some() {
+            return Some(reads);
+        }
+        let mut previous: Option<&str> = None;
+        loop {
+            let name = self.object_key(&mut previous)?;
+            self.eat(b"[")?;
+            let mut records = Vec::new();
+            if self.eat(b"]").is_none() {
+                loop {
+                    records.push(self.record()?);
+                    if self.eat(b",").is_none() {
+                        break;
+                    }
+                }
+                self.eat(b"]")?;
+            }
+            reads.push(KeyReads {
+                key: keys.intern(name),
+                records,
+            });
+            if self.eat(b",").is_none() {
+                break;
+            }
+        }
+        self.eat(b"}")?;
+        Some(reads)
+    }
+
+    /// `{"key":k,"local":l,"txn":t,"value":v}`, `local` only on a completion.
+    fn txn_send(&mut self, kind: OpType, keys: &mut Keys) -> Option<TxnSend> {
+        self.eat(b"{\"key\":")?;
+        let key = self.key(keys)?;
+        let local = if self.eat(b",\"local\":").is_some() {
+            if kind == OpType::Invoke {
+                return None;
+            }
+            Some(Local::parse(self.string()?)?)
+        } else {
+            None
+        };
+        self.eat(b",\"txn\":")?;
+        let txn = if self.peek()? == b'"' {
+            let txn = self.string()?;
+            if txn.is_empty() {
+                return None;
+            }
+            txn.to_string()
+        } else {
+            self.integer()?.to_string()
+        };
+        self.eat(b",\"value\":")?;
+        let value = self.integer()?;
+        self.eat(b"}")?;
+        Some(TxnSend {
+            txn,
+            key,
+            value,
+            local,
+        })
+    }
+
+    /// `{"key":k,"offset":o,"value":v}` of `apply` and `expired`; `o` may be `null` or absent.
+    fn delivery(&mut self, keys: &mut Keys) -> Option<(KeyId, i64, Option<u64>)> {
+        self.eat(b"{\"key\":")?;
+        let key = self.key(keys)?;
+        let offset = if self.eat(b",\"offset\":").is_some() {
+            self.offset_or_null()?
+        } else {
+            None
+        };
+        self.eat(b",\"value\":")?;
+        let value = self.integer()?;
+        self.eat(b"}")?;
+        Some((key, value, offset))
+    }
+
+    /// `{"key":k,"request":r,"token":[o,v]}`; the token may be `null` or absent, except on `ok`.
+    fn admit(&mut self, kind: OpType, keys: &mut Keys) -> Option<Admit> {
+        self.eat(b"{\"key\":")?;
+        let key = self.key(keys)?;
+        self.eat(b",\"request\":")?;
+        let request = self.integer()?;
+        let token = if self.eat(b",\"token\":").is_some() {
+            if self.eat(b"null").is_some() {
+                None
+            } else {
+                Some(self.record()?)
+            }
+        } else {
+            None
+        };
+        if kind == OpType::Ok && token.is_none() {
+            return None;
+        }
+        self.eat(b"}")?;
+        Some(Admit {
+            key,
+            request,
+            token,
+        })
+    }
+
+    /// `{k:o, ...}`, sorted by key id as the slow way sorts it.
+    fn commit_offsets(&mut self, keys: &mut Keys) -> Option<Vec<(KeyId, u64)>> {
+        self.eat(b"{")?;
+        let mut offsets = Vec::new();
+        if self.eat(b"}").is_none() {
+            let mut previous: Option<&str> = None;
+            loop {
+                let name = self.object_key(&mut previous)?;
+                let offset = self.natural()?;
+                offsets.push((keys.intern(name), offset));
+                if self.eat(b",").is_none() {
+                    break;
+                }
+            }
+            self.eat(b"}")?;
+        }
+        offsets.sort_unstable();
+        Some(offsets)
+    }
+
+    /// `[o,v]`.
+    fn record(&mut self) -> Option<Record> {
+        self.eat(b"[")?;
+        let offset = self.natural()?;
+        self.eat(b",")?;
+        let value = self.integer()?;
+        self.eat(b"]")?;
+        Some(Record { offset, value })
+    }
+
+    /// A key: a non-empty string, or a non-negative integer named by its digits.
+    fn key(&mut self, keys: &mut Keys) -> Option<KeyId> {
+        if self.peek()? == b'"' {
+            let name = self.string()?;
+            if name.is_empty() {
+                return None;
+            }
+            Some(keys.intern(name))
+        } else {
+            let start = self.at;
+            self.natural()?;
+            let digits = std::str::from_utf8(&self.line[start..self.at]).ok()?;
+            Some(keys.intern(digits))
+        }
+    }
+
+    /// An object key and its `:`, non-empty and after `previous` (canonical objects are
+    /// sorted, and a key twice is not canonical).
+    fn object_key(&mut self, previous: &mut Option<&'l str>) -> Option<&'l str> {
+        let name = self.string()?;
+        if name.is_empty() || previous.is_some_and(|before| before >= name) {
+            return None;
+        }
+        *previous = Some(name);
+        self.eat(b":")?;
+        Some(name)
+    }
+
+    /// Any canonical JSON value, skipped: no whitespace, sorted object keys, integers only.
+    /// `depth` bounds the recursion; deeper values take the slow way.
+    fn any(&mut self, depth: usize) -> Option<()> {
+        const DEPTH_MAX: usize = 64;
+        if depth > DEPTH_MAX {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'[' => {
+                self.at += 1;
+                if self.eat(b"]").is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.any(depth + 1)?;
+                    if self.eat(b",").is_none() {
+                        break;
+                    }
+                }
+                self.eat(b"]")
+            }
+            b'{' => {
+                self.at += 1;
+                if self.eat(b"}").is_some() {
+                    return Some(());
+                }
+                let mut previous: Option<&str> = None;
+                loop {
+                    // Any string is a valid key here, the empty one included.
+                    let name = self.string()?;
+                    if previous.is_some_and(|before| before >= name) {
+                        return None;
+                    }
+                    previous = Some(name);
+                    self.eat(b":")?;
+                    self.any(depth + 1)?;
+                    if self.eat(b",").is_none() {
+                        break;
+                    }
+                }
+                self.eat(b"}")
+            }
+            b't' => self.eat(b"true"),
+            b'f' => self.eat(b"false"),
+            b'n' => self.eat(b"null"),
+            _ => self.integer().map(|_| ()),
+        }
+    }
+
+    fn offset_or_null(&mut self) -> Option<Option<u64>> {
+        if self.eat(b"null").is_some() {
+            Some(None)
+        } else {
+            self.natural().map(Some)
+        }
+    }
+
+    /// A string without escapes or control characters (so its bytes are its canonical form).
+    fn string(&mut self) -> Option<&'l str> {
+        self.eat(b"\"")?;
+        let start = self.at;
+        let length = self.line[start..].iter().position(|&b| b == b'"')?;
+        let bytes = &self.line[start..start + length];
+        if bytes.iter().any(|&b| b == b'\\' || b < 0x20) {
+            return None;
+        }
+        self.at = start + length + 1;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// `0` or a non-negative integer without leading zeros, of at most
+    /// [`INTEGER_DIGITS_MAX`] digits.
+    fn natural(&mut self) -> Option<u64> {
+        let digits = self.line[self.at..]
+            .iter()
+            .take(INTEGER_DIGITS_MAX + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > INTEGER_DIGITS_MAX {
+            return None;
+        }
+        let bytes = &self.line[self.at..self.at + digits];
+        if digits > 1 && bytes[0] == b'0' {
+            return None;
+        }
+        self.at += digits;
+        // A digit follows only past the limit, which was refused above.
+        let mut number = 0u64;
+        for &digit in bytes {
+            number = number * 10 + u64::from(digit - b'0');
+        }
+        Some(number)
+    }
+
+    /// A natural, or a negative integer (never `-0`).
+    fn integer(&mut self) -> Option<i64> {
+        if self.eat(b"-").is_some() {
+            let magnitude = self.natural()?;
+            if magnitude == 0 {
+                return None;
+            }
+            // 18 digits always fit.
+            Some(-(magnitude as i64))
+        } else {
+            self.natural().map(|n| n as i64)
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.line.get(self.at).copied()
+    }
+
+    fn eat(&mut self, expected: &[u8]) -> Option<()> {
+        if self.line[self.at..].starts_with(expected) {
+            self.at += expected.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+}
