@@ -6,7 +6,9 @@
 //!
 //! `cargo bench -p faultline --bench checkers` (set `FAULTLINE_BENCH_OPS` for another size,
 //! and `FAULTLINE_BENCH_WRITE=path` to keep the JSON Lines, e.g. for measuring the peak memory
-//! of `faultline check path` with `/usr/bin/time -v`).
+//! of `faultline check path` with `/usr/bin/time -v`; with `FAULTLINE_BENCH_WRITE_ONLY=1` it
+//! stops once the file is written, which is how a 10^7-op history is made without holding it
+//! in memory several times over).
 
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
@@ -40,6 +42,17 @@ fn main() {
     let generated = started.elapsed();
     let count = ops.len();
 
+    if let Ok(path) = std::env::var("FAULTLINE_BENCH_WRITE") {
+        let file = std::fs::File::create(&path).expect("creating the history file");
+        let mut out = std::io::BufWriter::new(file);
+        write_history(&ops, &mut out).expect("writing the history");
+        std::io::Write::flush(&mut out).expect("writing the history");
+        println!("history: {count} ops written to {path}");
+        if std::env::var_os("FAULTLINE_BENCH_WRITE_ONLY").is_some() {
+            return;
+        }
+    }
+
     let mut bytes = Vec::with_capacity(count * 120);
     let started = Instant::now();
     write_history(&ops, &mut bytes).expect("writing to memory");
@@ -48,10 +61,6 @@ fn main() {
     let started = Instant::now();
     let history = History::from_ops(ops).expect("the synthetic history is valid");
     let indexed = started.elapsed();
-
-    if let Ok(path) = std::env::var("FAULTLINE_BENCH_WRITE") {
-        std::fs::write(&path, &bytes).expect("writing the history");
-    }
 
     let started = Instant::now();
     let parsed = parse_history(bytes.as_slice(), "bench.jsonl").expect("reads back");

@@ -98,8 +98,8 @@ impl Keys {
 pub enum Body {
     /// `send`, `poll`, `txn`.
     Mops(Vec<Mop>),
-    /// `assign`, `subscribe`.
-    Membership(Membership),
+    /// `assign`, `subscribe`: rare, and boxed so every other op's body stays small.
+    Membership(Box<Membership>),
     /// `commit-offsets`, sorted by key.
     CommitOffsets(Vec<(KeyId, u64)>),
     TxnSend(TxnSend),
@@ -286,7 +286,9 @@ const VALUE: At<'static> = At::Root("value");
 pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Body, String> {
     match f {
         F::Send | F::Poll | F::Txn => decode_mops(f, kind, value, keys).map(Body::Mops),
-        F::Assign | F::Subscribe => decode_membership(value, keys).map(Body::Membership),
+        F::Assign | F::Subscribe => {
+            decode_membership(value, keys).map(|membership| Body::Membership(Box::new(membership)))
+        }
         F::CommitOffsets => {
             let map = object(value, &VALUE)?;
             let mut offsets = Vec::with_capacity(map.len());

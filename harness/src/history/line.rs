@@ -8,6 +8,7 @@
 //! [`super::body::decode`]), which produces the same ops and every error message. So a line
 //! read here is (1) read to exactly what the slow way reads it to, and (2) its own canonical
 //! form, byte for byte, which is why its bytes can go into the history digest as they are.
+//! Free-form values (crashes, the nemesis) are always read the slow way: the history keeps them.
 
 use super::body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Mop, PollMop, Record, SendMop,
@@ -91,19 +92,21 @@ impl<'l> Cursor<'l> {
             }
             F::Admit => self.admit(kind, keys).map(Body::Admit),
             F::CommitOffsets => self.commit_offsets(keys).map(Body::CommitOffsets),
-            F::Crash
+            // Rare shapes (memberships, sequence gaps, the final state, refused expiries) are
+            // read the slow way, and so are the free-form values of crashes and the nemesis,
+            // which the history keeps as JSON for the reports.
+            F::Assign
+            | F::Subscribe
+            | F::SequenceGap
+            | F::FinalState
+            | F::Expired
+            | F::Crash
             | F::DebugTopicPartitions
             | F::Heal
             | F::Drain
             | F::Start(_)
             | F::Stop(_)
-            | F::Other(_) => {
-                self.any(0)?;
-                Some(Body::Opaque)
-            }
-            // Rare shapes (memberships, sequence gaps, the final state, refused expiries) are
-            // read the slow way.
-            F::Assign | F::Subscribe | F::SequenceGap | F::FinalState | F::Expired => None,
+            | F::Other(_) => None,
         }
     }
 
@@ -338,56 +341,6 @@ impl<'l> Cursor<'l> {
         Some(name)
     }
 
-    /// Any canonical JSON value, skipped: no whitespace, sorted object keys, integers only.
-    /// `depth` bounds the recursion; deeper values take the slow way.
-    fn any(&mut self, depth: usize) -> Option<()> {
-        const DEPTH_MAX: usize = 64;
-        if depth > DEPTH_MAX {
-            return None;
-        }
-        match self.peek()? {
-            b'"' => self.string().map(|_| ()),
-            b'[' => {
-                self.at += 1;
-                if self.eat(b"]").is_some() {
-                    return Some(());
-                }
-                loop {
-                    self.any(depth + 1)?;
-                    if self.eat(b",").is_none() {
-                        break;
-                    }
-                }
-                self.eat(b"]")
-            }
-            b'{' => {
-                self.at += 1;
-                if self.eat(b"}").is_some() {
-                    return Some(());
-                }
-                let mut previous: Option<&str> = None;
-                loop {
-                    // Any string is a valid key here, the empty one included.
-                    let name = self.string()?;
-                    if previous.is_some_and(|before| before >= name) {
-                        return None;
-                    }
-                    previous = Some(name);
-                    self.eat(b":")?;
-                    self.any(depth + 1)?;
-                    if self.eat(b",").is_none() {
-                        break;
-                    }
-                }
-                self.eat(b"}")
-            }
-            b't' => self.eat(b"true"),
-            b'f' => self.eat(b"false"),
-            b'n' => self.eat(b"null"),
-            _ => self.integer().map(|_| ()),
-        }
-    }
-
     fn offset_or_null(&mut self) -> Option<Option<u64>> {
         if self.eat(b"null").is_some() {
             Some(None)
@@ -457,6 +410,135 @@ impl<'l> Cursor<'l> {
             Some(())
         } else {
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::body;
+    use crate::history::op::Op;
+    use crate::history::synthetic::{synthetic_history, SyntheticOptions};
+    use crate::history::write::write_op;
+
+    /// The slow way: serde_json, then the value decoder.
+    fn slow(line: &[u8], keys: &mut Keys) -> (OpHead, Result<Body, String>) {
+        let op: Op = serde_json::from_slice(line).expect("a valid op");
+        let body = body::decode(&op.f, op.kind, &op.value, keys);
+        (op.head(), body)
+    }
+
+    /// A line either is refused, or reads to what the slow way reads and is its own canonical
+    /// form.
+    fn agrees(line: &str) -> bool {
+        let (mut fast_keys, mut slow_keys) = (Keys::default(), Keys::default());
+        let Some((head, body)) = read_canonical(line.as_bytes(), &mut fast_keys) else {
+            assert!(fast_keys.is_empty(), "keys given back: {line}");
+            return false;
+        };
+        let op: Op = serde_json::from_str(line).expect("accepted lines are JSON");
+        let (slow_head, slow_body) = slow(line.as_bytes(), &mut slow_keys);
+        assert_eq!(head, slow_head, "{line}");
+        assert_eq!(Ok(body), slow_body, "{line}");
+        assert_eq!(fast_keys.len(), slow_keys.len(), "{line}");
+        for id in 0..fast_keys.len() as u32 {
+            assert_eq!(
+                fast_keys.name(KeyId(id)),
+                slow_keys.name(KeyId(id)),
+                "{line}"
+            );
+        }
+        let mut canonical = Vec::new();
+        write_op(&op, &mut canonical).unwrap();
+        assert_eq!(canonical, format!("{line}\n").into_bytes(), "{line}");
+        true
+    }
+
+    #[test]
+    fn every_line_of_a_synthetic_history_reads_fast_and_the_same() {
+        let ops = synthetic_history(&SyntheticOptions {
+            ops: 20_000,
+            ..SyntheticOptions::default()
+        });
+        let mut refused = Vec::new();
+        for op in &ops {
+            let mut line = Vec::new();
+            write_op(op, &mut line).unwrap();
+            let line = std::str::from_utf8(&line).unwrap().trim_end();
+            if !agrees(line) {
+                refused.push(op.f.clone());
+            }
+        }
+        // Only the rare shapes take the slow way.
+        refused.sort();
+        refused.dedup();
+        assert!(
+            refused.iter().all(|f| matches!(
+                f,
+                F::Assign | F::Subscribe | F::FinalState | F::Crash
+            ) || f.is_nemesis_only()),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn canonical_shapes_read_fast() {
+        for line in [
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","a/0",17],["send",4,-18,{"deadline":9}]]}"#,
+            r#"{"index":1,"time":1,"process":3,"type":"info","f":"send","value":[["send","a/0",[null,17]],["send",4,[0,-18],{"deadline":9}]]}"#,
+            r#"{"index":2,"time":2,"process":4,"type":"ok","f":"poll","value":[["poll",{"a/0":[[5,17],[6,18]],"b/0":[]}]]}"#,
+            r#"{"index":2,"time":2,"process":4,"type":"ok","f":"poll","value":[["poll",{}]]}"#,
+            r#"{"index":3,"time":2,"process":4,"type":"ok","f":"txn","value":[["poll"],["send","b/1",[7,3]]]}"#,
+            r#"{"index":4,"time":2,"process":5,"type":"ok","f":"txn-send","value":{"key":"k","local":"commit","txn":"t1","value":1}}"#,
+            r#"{"index":4,"time":2,"process":5,"type":"invoke","f":"txn-send","value":{"key":"k","txn":-12,"value":1}}"#,
+            r#"{"index":5,"time":2,"process":5,"type":"ok","f":"apply","value":{"key":"k","offset":null,"value":1}}"#,
+            r#"{"index":5,"time":2,"process":5,"type":"ok","f":"expired","value":{"key":"k","value":1}}"#,
+            r#"{"index":6,"time":2,"process":6,"type":"ok","f":"admit","value":{"key":"t/0","request":3,"token":[1,2]}}"#,
+            r#"{"index":6,"time":2,"process":6,"type":"fail","f":"admit","value":{"key":"t/0","request":3,"token":null}}"#,
+            r#"{"index":7,"time":2,"process":6,"type":"ok","f":"commit-offsets","value":{"b":3,"a":4}}"#,
+            r#"{"index":7,"time":2,"process":6,"type":"ok","f":"commit-offsets","value":{"a":4,"b":3}}"#,
+        ] {
+            let unsorted = line.contains(r#"{"b":3"#);
+            assert_eq!(agrees(line), !unsorted, "{line}");
+        }
+    }
+
+    #[test]
+    fn anything_else_takes_the_slow_way() {
+        for line in [
+            // Whitespace, field order, a missing value, trailing bytes.
+            r#"{"index":0, "time":1,"process":3,"type":"invoke","f":"send","value":[["send","a",1]]}"#,
+            r#"{"time":1,"index":0,"process":3,"type":"invoke","f":"send","value":[["send","a",1]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"info","f":"crash"}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","a",1]]}x"#,
+            // Numbers other than short integers, escapes, empty keys and names.
+            r#"{"index":0,"time":1.0,"process":3,"type":"invoke","f":"send","value":[["send","a",1]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","a",-0]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","a",01]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","a",1234567890123456789]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","a\n",1]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","",1]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"","value":null}"#,
+            // Shapes the decoder refuses, or reads the slow way.
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["poll"]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"poll","value":[["poll",{}]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"ok","f":"poll","value":[["poll",{"b":[],"a":[]}]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"ok","f":"poll","value":[["poll",{"a":[],"a":[]}]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"ok","f":"admit","value":{"key":"t","request":1}}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"txn-send","value":{"key":"k","local":"commit","txn":"t","value":1}}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"info","f":"expired","value":{"key":"k","value":1}}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"ok","f":"assign","value":["a"]}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"start-x","value":{"a":2}}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"info","f":"crash","value":null}"#,
+        ] {
+            let mut keys = Keys::default();
+            assert!(
+                read_canonical(line.as_bytes(), &mut keys).is_none(),
+                "{line}"
+            );
+            assert!(keys.is_empty(), "keys given back: {line}");
         }
     }
 }

@@ -106,6 +106,10 @@ pub struct History {
     /// The ops as recorded, values and all, when the history was built from them
     /// ([`History::from_ops`]: a run writes them out); `None` when streamed from a file.
     recorded: Option<Vec<Op>>,
+    /// Streamed from a file: the free-form values ([`Body::Opaque`]: the nemesis' faults and
+    /// markers, crashes) by op index, ascending. Few per history; the reports draw the fault
+    /// windows from them.
+    opaque: Vec<(u64, serde_json::Value)>,
 }
 
 /// At most this many reused process ids are named in the note about them.
@@ -372,10 +376,13 @@ impl Builder {
     }
 
     /// Infers the log and returns the history, or up to [`ERRORS_MAX`] problems, in order.
+    /// `recorded`: the ops as recorded, if the caller has them; else `opaque`: the values of
+    /// the ops decoded to [`Body::Opaque`], by index.
     pub(crate) fn finish(
         self,
         digest: HistoryDigest,
         recorded: Option<Vec<Op>>,
+        opaque: Vec<(u64, serde_json::Value)>,
     ) -> Result<History, Vec<HistoryError>> {
         let Builder {
             errors,
@@ -427,6 +434,7 @@ impl Builder {
             log,
             digest,
             recorded,
+            opaque,
         })
     }
 }
@@ -440,7 +448,7 @@ impl History {
             builder.push(op.head(), decoded);
         }
         let digest = HistoryDigest::of_ops(&ops);
-        builder.finish(digest, Some(ops))
+        builder.finish(digest, Some(ops), Vec::new())
     }
 
     /// Every op's head (its value decoded apart: [`History::body`]).
@@ -453,6 +461,19 @@ impl History {
     /// what the checks read.
     pub fn recorded_ops(&self) -> Option<&[Op]> {
         self.recorded.as_deref()
+    }
+
+    /// The op's value as recorded, where the history kept it: every op's when built from ops,
+    /// the free-form ones' ([`Body::Opaque`]) when streamed from a file.
+    pub fn value(&self, index: u64) -> Option<&serde_json::Value> {
+        if let Some(ops) = &self.recorded {
+            return ops.get(index as usize).map(|op| &op.value);
+        }
+        let at = self
+            .opaque
+            .binary_search_by_key(&index, |&(at, _)| at)
+            .ok()?;
+        Some(&self.opaque[at].1)
     }
 
     pub fn len(&self) -> usize {

@@ -5,7 +5,7 @@
 use super::digest::{Fnv1a, HistoryDigest};
 use super::op::Op;
 use super::write::write_op;
-use super::{body, line, Builder, History, OpError, ERRORS_MAX};
+use super::{body, line, Body, Builder, History, OpError, ERRORS_MAX};
 use std::fmt;
 use std::io::{self, BufRead};
 use std::path::Path;
@@ -96,10 +96,12 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
 /// tree, and the history digest is computed on the way. A line in canonical form (what
 /// faultline writes) is read by [`super::line`] and digested as it is; any other line is read
 /// with serde_json, which also words every syntax error, and digested in its canonical form.
+/// Free-form values (the nemesis', crashes') are kept, as [`History::value`].
 pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<History, ReadError> {
     let mut builder = Builder::new();
     let mut digest = Fnv1a::default();
     let mut lines = LineNumbers::default();
+    let mut opaque = Vec::new();
     let mut problems = Vec::new();
     let mut buffer = Vec::new();
     let mut line = 0u64;
@@ -133,8 +135,13 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
             Ok(op) if problems.is_empty() => {
                 write_op(&op, &mut digest).expect("hashing never fails");
                 let decoded = body::decode(&op.f, op.kind, &op.value, builder.keys());
-                lines.note(builder.len() as u64, line);
-                builder.push(op.head(), decoded);
+                let index = builder.len() as u64;
+                lines.note(index, line);
+                let head = op.head();
+                if matches!(decoded, Ok(Body::Opaque)) {
+                    opaque.push((index, op.value));
+                }
+                builder.push(head, decoded);
             }
             Ok(_) => {}
             Err(error) => {
@@ -155,7 +162,7 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         });
     }
     builder
-        .finish(HistoryDigest(digest.finish()), None)
+        .finish(HistoryDigest(digest.finish()), None, opaque)
         .map_err(|errors| ReadError::Invalid {
             source_name: source_name.to_string(),
             problems: errors

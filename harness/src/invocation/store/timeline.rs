@@ -20,12 +20,11 @@ pub fn timeline(history: &History) -> Timeline {
     let mut markers = Vec::new();
     let mut workload_start_ns = None;
 
-    // Fault details and notes come from the values as recorded; a history streamed from a
-    // file keeps none, and its timeline shows ops without them.
-    let recorded = history.recorded_ops();
     for (position, (op, body)) in history.entries().enumerate() {
         let index = position as u64;
-        let value = recorded.map_or(&Value::Null, |ops| &ops[position].value);
+        // A history streamed from a file keeps only the free-form values (fault windows need
+        // them); its typed ops go without a note.
+        let value = history.value(index).unwrap_or(&Value::Null);
         match op.process {
             Process::Nemesis => match &op.f {
                 F::Start(fault) => {
