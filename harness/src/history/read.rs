@@ -11,6 +11,10 @@ use std::io::{self, BufRead};
 use std::path::Path;
 use thiserror::Error;
 
+/// Bytes read from a history file at a time: large enough that system calls cost nothing
+/// next to parsing, small enough to stay in the cache.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
 /// A problem on one line (1-based).
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error("line {line}: {error}")]
@@ -77,7 +81,7 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
         error,
     };
     let file = std::fs::File::open(path).map_err(io_error)?;
-    let mut reader = io::BufReader::new(file);
+    let mut reader = io::BufReader::with_capacity(READ_BUFFER_BYTES, file);
     let named_edn = path
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("edn"));
