@@ -216,3 +216,49 @@ fn syntax_reason(error: &serde_json::Error) -> String {
         .map_or(text.as_str(), |at| &text[..at]);
     format!("{reason} (column {})", error.column())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_lines_are_kept_through_runs_of_blank_lines() {
+        let mut lines = LineNumbers::default();
+        // Ops 0 and 1 on lines 1 and 2; op 2 on line 5; ops 3 and 4 on lines 6 and 9.
+        for (index, line) in [(0, 1), (1, 2), (2, 5), (3, 6), (4, 9)] {
+            lines.note(index, line);
+        }
+        let found: Vec<Option<u64>> = (0..6).map(|index| lines.line_of(index)).collect();
+        assert_eq!(
+            found,
+            [Some(1), Some(2), Some(5), Some(6), Some(9), None],
+            "{:?}",
+            lines.skips
+        );
+        assert_eq!(lines.skips.len(), 2, "one entry per change, not per op");
+    }
+
+    #[test]
+    fn a_history_digests_to_its_canonical_bytes_however_it_is_written() {
+        // Line 2 takes the slow way (spaces, fields out of order, unsorted keys); the digest is
+        // still that of the canonical bytes.
+        let canonical = concat!(
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            "\n",
+            r#"{"index":1,"time":2,"process":"nemesis","type":"info","f":"start-partition","value":{"a":1,"b":[2]}}"#,
+            "\n",
+        );
+        let loose = concat!(
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            "\n\n",
+            r#"{ "time": 2, "index": 1, "process": "nemesis", "type": "info", "f": "start-partition", "value": {"b": [2], "a": 1} }"#,
+            "\r\n",
+        );
+        let digest = |text: &str| parse_history(text.as_bytes(), "h.jsonl").unwrap().digest();
+        assert_eq!(
+            digest(canonical),
+            HistoryDigest::of_bytes(canonical.as_bytes())
+        );
+        assert_eq!(digest(loose), digest(canonical));
+    }
+}
