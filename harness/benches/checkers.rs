@@ -6,7 +6,9 @@
 //!
 //! `cargo bench -p faultline --bench checkers` (set `FAULTLINE_BENCH_OPS` for another size,
 //! and `FAULTLINE_BENCH_WRITE=path` to keep the JSON Lines, e.g. for measuring the peak memory
-//! of `faultline check path` with `/usr/bin/time -v`).
+//! of `faultline check path` with `/usr/bin/time -v`; with `FAULTLINE_BENCH_WRITE_ONLY=1` it
+//! stops once the file is written, which is how a 10^7-op history is made without holding it
+//! in memory several times over).
 
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
@@ -40,6 +42,17 @@ fn main() {
     let generated = started.elapsed();
     let count = ops.len();
 
+    if let Ok(path) = std::env::var("FAULTLINE_BENCH_WRITE") {
+        let file = std::fs::File::create(&path).expect("creating the history file");
+        let mut out = std::io::BufWriter::new(file);
+        write_history(&ops, &mut out).expect("writing the history");
+        std::io::Write::flush(&mut out).expect("writing the history");
+        println!("history: {count} ops written to {path}");
+        if std::env::var_os("FAULTLINE_BENCH_WRITE_ONLY").is_some() {
+            return;
+        }
+    }
+
     let mut bytes = Vec::with_capacity(count * 120);
     let started = Instant::now();
     write_history(&ops, &mut bytes).expect("writing to memory");
@@ -49,11 +62,8 @@ fn main() {
     let history = History::from_ops(ops).expect("the synthetic history is valid");
     let indexed = started.elapsed();
 
-    if let Ok(path) = std::env::var("FAULTLINE_BENCH_WRITE") {
-        std::fs::write(&path, &bytes).expect("writing the history");
-    }
-
     let started = Instant::now();
+    let cpu_started = cpu_ns();
     let parsed = parse_history(bytes.as_slice(), "bench.jsonl").expect("reads back");
     let read = started.elapsed();
     assert_eq!(parsed.len(), count);
@@ -64,6 +74,9 @@ fn main() {
         &CheckOptions::default(),
     );
     let end_to_end = read + started.elapsed();
+    let end_to_end_cpu = cpu_started
+        .zip(cpu_ns())
+        .map(|(before, after)| Duration::from_nanos(after - before));
     assert_eq!(checked.verdict, Verdict::Valid);
     drop(parsed);
 
@@ -100,4 +113,16 @@ fn main() {
     println!("all checks         {}", rate(count, checked));
     println!("checks (incl. index) {}", rate(count, checked + indexed));
     println!("parse+all checks   {}", rate(count, end_to_end));
+    // On a shared machine the wall clock counts other people's work too; the thread's CPU
+    // time is what one core spent on this.
+    if let Some(cpu) = end_to_end_cpu {
+        println!("parse+all checks   {} of CPU time", rate(count, cpu));
+    }
+}
+
+/// This thread's CPU time so far (Linux: `/proc/thread-self/schedstat`, nanoseconds on a
+/// CPU); `None` where that file does not exist.
+fn cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }

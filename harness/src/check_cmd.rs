@@ -55,8 +55,13 @@ pub enum CheckError {
 /// The whole command: prints the report to stdout, problems to stderr, returns the exit code.
 pub fn main(path: &Path, json: bool) -> ExitCode {
     let stdout = io::stdout();
-    match run_check(path, json, &mut stdout.lock()) {
-        Ok(exit) => ExitCode::from(exit.code()),
+    match check_and_keep(path, &CheckOptions::default(), json, &mut stdout.lock()) {
+        Ok((exit, history)) => {
+            // The process ends here: freeing a history of millions of small values one by one
+            // would only add to the time `check` takes.
+            std::mem::forget(history);
+            ExitCode::from(exit.code())
+        }
         Err(error) => {
             eprintln!("faultline check: {error}");
             if json {
@@ -104,6 +109,16 @@ pub fn run_check_with(
     json: bool,
     out: &mut impl Write,
 ) -> Result<CheckExit, CheckError> {
+    check_and_keep(path, opts, json, out).map(|(exit, _)| exit)
+}
+
+/// [`run_check_with`], handing back the history it judged.
+fn check_and_keep(
+    path: &Path,
+    opts: &CheckOptions,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(CheckExit, History), CheckError> {
     let history = read_history(path)?;
     let source_name = path.display().to_string();
     let (checked, skipped) = check_applicable(&history, opts);
@@ -113,7 +128,7 @@ pub fn run_check_with(
     } else {
         out.write_all(render_human(&source_name, &history, &checked, &skipped).as_bytes())?;
     }
-    Ok(CheckExit::of(&checked.verdict))
+    Ok((CheckExit::of(&checked.verdict), history))
 }
 
 /// Runs the checks that apply; returns the results and the names of the checks skipped.

@@ -83,7 +83,12 @@ impl DependencyGraph {
         ops.extend(reads.iter().map(|&(_, op, _, _)| op));
         ops.sort_unstable();
         ops.dedup();
-        let vertex = |op: u64| ops.binary_search(&op).ok().map(|at| at as u32);
+        // Op index -> vertex, looked up once per write and read: a table, not a search.
+        let mut vertex_of = vec![u32::MAX; history.len()];
+        for (at, &op) in ops.iter().enumerate() {
+            vertex_of[op as usize] = at as u32;
+        }
+        let vertex = |op: u64| Some(vertex_of[op as usize]).filter(|&v| v != u32::MAX);
         let writer = |key: KeyId, value: i64| {
             let write = log.write_of(key, value)?;
             (write.kind == WriteKind::Send && write.proven)

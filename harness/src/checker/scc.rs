@@ -13,9 +13,8 @@ pub struct Graph<L> {
 
 impl<L: Copy> Graph<L> {
     /// Builds the graph over `vertices` vertices from `(from, to, label)` edges, in any order.
-    pub fn new(vertices: usize, mut edges: Vec<(u32, u32, L)>) -> Graph<L> {
+    pub fn new(vertices: usize, edges: Vec<(u32, u32, L)>) -> Graph<L> {
         assert!(vertices < u32::MAX as usize && edges.len() < u32::MAX as usize);
-        edges.sort_by_key(|&(from, to, _)| (from, to));
         let mut starts = vec![0u32; vertices + 1];
         for &(from, _, _) in &edges {
             starts[from as usize + 1] += 1;
@@ -23,10 +22,25 @@ impl<L: Copy> Graph<L> {
         for v in 0..vertices {
             starts[v + 1] += starts[v];
         }
-        let targets = edges
+        // A stable counting sort by source, then a stable sort of each (short) row by target:
+        // the order a stable sort by (source, target) gives, in linear time.
+        let mut placed = vec![u32::MAX; edges.len()];
+        let mut next = starts.clone();
+        for (id, &(from, _, _)) in edges.iter().enumerate() {
+            let slot = &mut next[from as usize];
+            placed[*slot as usize] = id as u32;
+            *slot += 1;
+        }
+        let mut targets: Vec<(u32, L)> = placed
             .into_iter()
-            .map(|(_, to, label)| (to, label))
+            .map(|id| {
+                let (_, to, label) = edges[id as usize];
+                (to, label)
+            })
             .collect();
+        for v in 0..vertices {
+            targets[starts[v] as usize..starts[v + 1] as usize].sort_by_key(|&(to, _)| to);
+        }
         Graph { starts, targets }
     }
 
@@ -94,6 +108,12 @@ pub fn components<L: Copy>(graph: &Graph<L>, keep: impl Fn(L) -> bool) -> Vec<Ve
                 low[caller as usize] = low[caller as usize].min(low[vi]);
             }
             if low[vi] == index[vi] {
+                // Most vertices are their own component: close those without allocating.
+                if stack.last() == Some(&v) {
+                    stack.pop();
+                    on_stack[vi] = false;
+                    continue;
+                }
                 let mut component = Vec::new();
                 loop {
                     let w = stack.pop().expect("v is on the stack");

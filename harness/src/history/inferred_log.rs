@@ -11,7 +11,7 @@
 //! Cost: one pass over the ops, one sort of the sent values, one sort per key — n log n.
 
 use super::body::{Body, KeyId, Keys, Mop};
-use super::op::{Op, OpType, F};
+use super::op::{OpHead, OpType, F};
 use super::{HistoryError, OpError, NONE};
 
 /// A write's dense id: its position in [`InferredLog::writes`].
@@ -130,7 +130,7 @@ pub struct InferredLog {
 
 impl InferredLog {
     pub(crate) fn build(
-        ops: &[Op],
+        ops: &[OpHead],
         bodies: &[Body],
         partner: &[u64],
         key_names: &Keys,

@@ -25,6 +25,7 @@ pub mod digest;
 pub mod edn;
 pub mod final_state;
 pub mod inferred_log;
+mod line;
 pub mod op;
 pub mod read;
 pub mod recorder;
@@ -39,7 +40,7 @@ pub use body::{
 pub use digest::HistoryDigest;
 pub use final_state::{FinalState, TokenBucket, TokenRate};
 pub use inferred_log::{InferredLog, KeyLog, Observation, Outcome, Source, Write, WriteKind};
-pub use op::{Op, OpType, Process, F};
+pub use op::{Op, OpHead, OpType, Process, F};
 pub use read::{parse_history, read_history, LineError, ReadError};
 pub use recorder::Recorder;
 pub use write::{write_history, write_op};
@@ -82,10 +83,12 @@ pub struct HistoryError {
     pub error: OpError,
 }
 
-/// A validated history with every value decoded and the log it implies inferred.
+/// A validated history with every value decoded and the log it implies inferred. It keeps each
+/// op's head and typed value, never its JSON: a history read from a file costs memory for what
+/// the checks read, not for the text ([`read`] streams it and digests the bytes on the way).
 #[derive(Debug)]
 pub struct History {
-    ops: Vec<Op>,
+    ops: Vec<OpHead>,
     bodies: Vec<Body>,
     keys: Keys,
     /// Invoke <-> completion, both ways; `NONE` for events and unpaired ops.
@@ -99,6 +102,14 @@ pub struct History {
     log: InferredLog,
     /// Things a reader of the verdict should know about how the history was read.
     notes: Vec<String>,
+    digest: HistoryDigest,
+    /// The ops as recorded, values and all, when the history was built from them
+    /// ([`History::from_ops`]: a run writes them out); `None` when streamed from a file.
+    recorded: Option<Vec<Op>>,
+    /// Streamed from a file: the free-form values ([`Body::Opaque`]: the nemesis' faults and
+    /// markers, crashes) by op index, ascending. Few per history; the reports draw the fault
+    /// windows from them.
+    opaque: Vec<(u64, serde_json::Value)>,
 }
 
 /// At most this many reused process ids are named in the note about them.
@@ -132,197 +143,265 @@ struct Open {
     invoke: u64,
 }
 
-impl History {
-    /// Validates and indexes `ops`. On failure returns up to [`ERRORS_MAX`] problems, in order.
-    pub fn from_ops(ops: Vec<Op>) -> Result<History, Vec<HistoryError>> {
-        let mut errors = Vec::new();
-        let mut keys = Keys::default();
-        let mut bodies = Vec::with_capacity(ops.len());
-        let mut partner = vec![NONE; ops.len()];
-        let mut slots = Vec::with_capacity(ops.len());
-        let mut slot_of: BTreeMap<u64, u32> = BTreeMap::new();
-        let mut last_client: Option<(u64, u32)> = None;
-        let mut open: Vec<Option<Open>> = Vec::new();
-        let mut retired: Vec<Option<u64>> = Vec::new();
-        // (process id, its info, the op that used it again).
-        let mut reuses: Vec<(u64, u64, u64)> = Vec::new();
-        let mut final_state = None;
-        let mut heal = None;
-        let mut last_stop = None;
-        let mut drain = None;
-        let mut previous_time = 0;
-        // Admit request id -> the invoke that asked first.
-        let mut requests: BTreeMap<i64, u64> = BTreeMap::new();
+/// Validates and indexes ops one at a time, in history order, so a reader can stream them:
+/// [`Builder::push`] each op's head and decoded value, then [`Builder::finish`].
+pub(crate) struct Builder {
+    errors: Vec<HistoryError>,
+    keys: Keys,
+    ops: Vec<OpHead>,
+    bodies: Vec<Body>,
+    partner: Vec<u64>,
+    slots: Vec<u32>,
+    slot_of: BTreeMap<u64, u32>,
+    last_client: Option<(u64, u32)>,
+    open: Vec<Option<Open>>,
+    retired: Vec<Option<u64>>,
+    /// (process id, its info, the op that used it again).
+    reuses: Vec<(u64, u64, u64)>,
+    final_state: Option<u64>,
+    heal: Option<u64>,
+    last_stop: Option<u64>,
+    drain: Option<u64>,
+    previous_time: u64,
+    /// Admit request id -> the invoke that asked first.
+    requests: BTreeMap<i64, u64>,
+}
 
-        for (position, op) in ops.iter().enumerate() {
-            let index = position as u64;
-            let mut fail = |error: OpError| {
-                if errors.len() < ERRORS_MAX {
-                    errors.push(HistoryError { index, error });
-                }
-            };
-            if op.index != index {
-                fail(OpError::Index {
-                    expected: index,
-                    found: op.index,
-                });
-            }
-            if op.time < previous_time {
-                fail(OpError::TimeBackwards {
-                    previous: previous_time,
-                    time: op.time,
-                });
-            }
-            previous_time = previous_time.max(op.time);
+impl Builder {
+    pub(crate) fn new() -> Builder {
+        Builder {
+            errors: Vec::new(),
+            keys: Keys::default(),
+            ops: Vec::new(),
+            bodies: Vec::new(),
+            partner: Vec::new(),
+            slots: Vec::new(),
+            slot_of: BTreeMap::new(),
+            last_client: None,
+            open: Vec::new(),
+            retired: Vec::new(),
+            reuses: Vec::new(),
+            final_state: None,
+            heal: None,
+            last_stop: None,
+            drain: None,
+            previous_time: 0,
+            requests: BTreeMap::new(),
+        }
+    }
 
-            // Dense process slots; the nemesis takes slot u32::MAX until the end.
-            let slot = match op.process {
-                Process::Nemesis => u32::MAX,
-                Process::Client(id) => {
-                    let mut slot = match last_client {
-                        Some((last, slot)) if last == id => slot,
-                        _ => {
-                            let next = open.len() as u32;
-                            let slot = *slot_of.entry(id).or_insert(next);
-                            if slot == next {
-                                open.push(None);
-                                retired.push(None);
-                            }
-                            slot
-                        }
-                    };
-                    // Jepsen's histories may use a process id again after an `info`: what
-                    // follows is a new logical process (a reconnected client), never the old
-                    // one continuing, so its reads and sends are not compared with the old
-                    // one's.
-                    if let Some(info) = retired[slot as usize] {
+    /// The key interner the next op's value is decoded with.
+    pub(crate) fn keys(&mut self) -> &mut Keys {
+        &mut self.keys
+    }
+
+    /// Ops pushed so far.
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Adds the next op: its head, and its value decoded with [`Builder::keys`] (or why it
+    /// could not be).
+    pub(crate) fn push(&mut self, op: OpHead, decoded: Result<Body, String>) {
+        let position = self.ops.len();
+        let index = position as u64;
+        let errors = &mut self.errors;
+        let mut fail = |error: OpError| {
+            if errors.len() < ERRORS_MAX {
+                errors.push(HistoryError { index, error });
+            }
+        };
+        if op.index != index {
+            fail(OpError::Index {
+                expected: index,
+                found: op.index,
+            });
+        }
+        if op.time < self.previous_time {
+            fail(OpError::TimeBackwards {
+                previous: self.previous_time,
+                time: op.time,
+            });
+        }
+        self.previous_time = self.previous_time.max(op.time);
+
+        // Dense process slots; the nemesis takes slot u32::MAX until the end.
+        let open = &mut self.open;
+        let retired = &mut self.retired;
+        let slot = match op.process {
+            Process::Nemesis => u32::MAX,
+            Process::Client(id) => {
+                let mut slot = match self.last_client {
+                    Some((last, slot)) if last == id => slot,
+                    _ => {
                         let next = open.len() as u32;
-                        slot_of.insert(id, next);
-                        open.push(None);
-                        retired.push(None);
-                        reuses.push((id, info, index));
-                        slot = next;
+                        let slot = *self.slot_of.entry(id).or_insert(next);
+                        if slot == next {
+                            open.push(None);
+                            retired.push(None);
+                        }
+                        slot
                     }
-                    last_client = Some((id, slot));
-                    slot
+                };
+                // Jepsen's histories may use a process id again after an `info`: what
+                // follows is a new logical process (a reconnected client), never the old
+                // one continuing, so its reads and sends are not compared with the old
+                // one's.
+                if let Some(info) = retired[slot as usize] {
+                    let next = open.len() as u32;
+                    self.slot_of.insert(id, next);
+                    open.push(None);
+                    retired.push(None);
+                    self.reuses.push((id, info, index));
+                    slot = next;
                 }
-            };
-            slots.push(slot);
-
-            // An undecodable value is reported and read as opaque, so pairing still runs and
-            // one bad line yields one problem, not a cascade.
-            let (body, decoded) = match body::decode(&op.f, op.kind, &op.value, &mut keys) {
-                Ok(body) => (body, true),
-                Err(reason) => {
-                    fail(OpError::Value(reason));
-                    (Body::Opaque, false)
-                }
-            };
-
-            match (&op.process, &op.f) {
-                (Process::Nemesis, f) if f.is_request() => fail(OpError::Process(format!(
-                    "\"{f}\" is a client function; the nemesis cannot perform it"
-                ))),
-                (Process::Nemesis, F::Expired) => fail(OpError::Process(
-                    "\"expired\" is a consumer's event; the nemesis cannot perform it".to_string(),
-                )),
-                (Process::Client(id), f) if f.is_nemesis_only() => {
-                    fail(OpError::Process(format!(
-                        "process {id} performed \"{f}\", which only the nemesis performs (client functions: {})",
-                        op::CLIENT_FUNCTIONS
-                    )))
-                }
-                _ => {}
+                self.last_client = Some((id, slot));
+                slot
             }
+        };
+        self.slots.push(slot);
+        self.partner.push(NONE);
 
-            match &op.f {
-                F::FinalState => {
-                    if let Some(first) = final_state {
-                        fail(OpError::Pairing(format!(
-                            "a second final-state op (the first is op {first}); record the ground truth once"
-                        )));
-                    } else {
-                        final_state = Some(index);
-                    }
-                }
-                F::Heal => heal = Some(index),
-                F::Stop(_) => last_stop = Some(index),
-                F::Drain => {
-                    drain.get_or_insert(index);
-                }
-                F::Admit if op.kind == OpType::Invoke => {
-                    if let Body::Admit(admit) = &body {
-                        if let Some(&first) = requests.get(&admit.request) {
-                            fail(OpError::DuplicateRequest {
-                                request: admit.request,
-                                first,
-                            });
-                        } else {
-                            requests.insert(admit.request, index);
-                        }
-                    }
-                }
-                _ => {}
+        // An undecodable value is reported and read as opaque, so pairing still runs and
+        // one bad line yields one problem, not a cascade.
+        let (body, decoded) = match decoded {
+            Ok(body) => (body, true),
+            Err(reason) => {
+                fail(OpError::Value(reason));
+                (Body::Opaque, false)
             }
+        };
 
-            if let Process::Client(id) = op.process {
-                let slot = slot as usize;
-                // Jepsen records a client crash as an invoke and an `info`; faultline as one
-                // event.
-                let crash_request = op.f == F::Crash
-                    && (op.kind == OpType::Invoke
-                        || open[slot]
-                            .as_ref()
-                            .is_some_and(|still| ops[still.invoke as usize].f == F::Crash));
-                if op.f.is_request() || crash_request {
-                    if op.kind == OpType::Invoke {
-                        if let Some(still) = &open[slot] {
-                            fail(OpError::Pairing(format!(
-                                "process {id} invoked again while op {} is still open",
-                                still.invoke
-                            )));
-                        }
-                        open[slot] = Some(Open { invoke: index });
-                    } else {
-                        match open[slot].take() {
-                            None if !decoded => {}
-                            None => fail(OpError::Pairing(format!(
-                                "process {id} completed \"{}\" with no open invoke",
-                                op.f
-                            ))),
-                            Some(Open { invoke }) => {
-                                let invoked = &ops[invoke as usize];
-                                if invoked.f != op.f {
-                                    fail(OpError::Pairing(format!(
-                                        "process {id} completed \"{}\" but its open invoke (op {invoke}) is \"{}\"",
-                                        op.f, invoked.f
-                                    )));
-                                } else if let Err(reason) =
-                                    matches_invoke(&bodies[invoke as usize], &body)
-                                {
-                                    fail(OpError::Pairing(format!(
-                                        "the completion does not match its invoke (op {invoke}): {reason}"
-                                    )));
-                                } else {
-                                    partner[invoke as usize] = index;
-                                    partner[position] = invoke;
-                                }
-                            }
-                        }
-                        if op.kind == OpType::Info {
-                            retired[slot] = Some(index);
-                        }
-                    }
-                } else if op.kind == OpType::Invoke {
-                    fail(OpError::Pairing(format!(
-                        "\"{}\" is an event, recorded once as ok or info, never invoked",
-                        op.f
-                    )));
-                }
-            }
-            bodies.push(body);
+        match (&op.process, &op.f) {
+            (Process::Nemesis, f) if f.is_request() => fail(OpError::Process(format!(
+                "\"{f}\" is a client function; the nemesis cannot perform it"
+            ))),
+            (Process::Nemesis, F::Expired) => fail(OpError::Process(
+                "\"expired\" is a consumer's event; the nemesis cannot perform it".to_string(),
+            )),
+            (Process::Client(id), f) if f.is_nemesis_only() => fail(OpError::Process(format!(
+                "process {id} performed \"{f}\", which only the nemesis performs (client functions: {})",
+                op::CLIENT_FUNCTIONS
+            ))),
+            _ => {}
         }
 
+        match &op.f {
+            F::FinalState => {
+                if let Some(first) = self.final_state {
+                    fail(OpError::Pairing(format!(
+                        "a second final-state op (the first is op {first}); record the ground truth once"
+                    )));
+                } else {
+                    self.final_state = Some(index);
+                }
+            }
+            F::Heal => self.heal = Some(index),
+            F::Stop(_) => self.last_stop = Some(index),
+            F::Drain => {
+                self.drain.get_or_insert(index);
+            }
+            F::Admit if op.kind == OpType::Invoke => {
+                if let Body::Admit(admit) = &body {
+                    if let Some(&first) = self.requests.get(&admit.request) {
+                        fail(OpError::DuplicateRequest {
+                            request: admit.request,
+                            first,
+                        });
+                    } else {
+                        self.requests.insert(admit.request, index);
+                    }
+                }
+            }
+            _ => {}
+        }
+
+        if let Process::Client(id) = op.process {
+            let slot = slot as usize;
+            // Jepsen records a client crash as an invoke and an `info`; faultline as one
+            // event.
+            let crash_request = op.f == F::Crash
+                && (op.kind == OpType::Invoke
+                    || open[slot]
+                        .as_ref()
+                        .is_some_and(|still| self.ops[still.invoke as usize].f == F::Crash));
+            if op.f.is_request() || crash_request {
+                if op.kind == OpType::Invoke {
+                    if let Some(still) = &open[slot] {
+                        fail(OpError::Pairing(format!(
+                            "process {id} invoked again while op {} is still open",
+                            still.invoke
+                        )));
+                    }
+                    open[slot] = Some(Open { invoke: index });
+                } else {
+                    match open[slot].take() {
+                        None if !decoded => {}
+                        None => fail(OpError::Pairing(format!(
+                            "process {id} completed \"{}\" with no open invoke",
+                            op.f
+                        ))),
+                        Some(Open { invoke }) => {
+                            let invoked = &self.ops[invoke as usize];
+                            if invoked.f != op.f {
+                                fail(OpError::Pairing(format!(
+                                    "process {id} completed \"{}\" but its open invoke (op {invoke}) is \"{}\"",
+                                    op.f, invoked.f
+                                )));
+                            } else if let Err(reason) =
+                                matches_invoke(&self.bodies[invoke as usize], &body)
+                            {
+                                fail(OpError::Pairing(format!(
+                                    "the completion does not match its invoke (op {invoke}): {reason}"
+                                )));
+                            } else {
+                                self.partner[invoke as usize] = index;
+                                self.partner[position] = invoke;
+                            }
+                        }
+                    }
+                    if op.kind == OpType::Info {
+                        retired[slot] = Some(index);
+                    }
+                }
+            } else if op.kind == OpType::Invoke {
+                fail(OpError::Pairing(format!(
+                    "\"{}\" is an event, recorded once as ok or info, never invoked",
+                    op.f
+                )));
+            }
+        }
+        self.ops.push(op);
+        self.bodies.push(body);
+    }
+
+    /// Infers the log and returns the history, or up to [`ERRORS_MAX`] problems, in order.
+    /// `recorded`: the ops as recorded, if the caller has them; else `opaque`: the values of
+    /// the ops decoded to [`Body::Opaque`], by index.
+    pub(crate) fn finish(
+        self,
+        digest: HistoryDigest,
+        recorded: Option<Vec<Op>>,
+        opaque: Vec<(u64, serde_json::Value)>,
+    ) -> Result<History, Vec<HistoryError>> {
+        let Builder {
+            errors,
+            keys,
+            ops,
+            bodies,
+            partner,
+            mut slots,
+            open,
+            reuses,
+            final_state,
+            heal,
+            last_stop,
+            drain,
+            ..
+        } = self;
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         let slot_count = open.len() + 1;
         let nemesis_slot = (slot_count - 1) as u32;
         for slot in &mut slots {
@@ -332,16 +411,12 @@ impl History {
         }
 
         let heal = heal.or(last_stop);
-        let log = if errors.is_empty() {
-            match InferredLog::build(&ops, &bodies, &partner, &keys, drain) {
-                Ok(log) => log,
-                Err(mut problems) => {
-                    problems.truncate(ERRORS_MAX);
-                    return Err(problems);
-                }
+        let log = match InferredLog::build(&ops, &bodies, &partner, &keys, drain) {
+            Ok(log) => log,
+            Err(mut problems) => {
+                problems.truncate(ERRORS_MAX);
+                return Err(problems);
             }
-        } else {
-            return Err(errors);
         };
 
         let notes = reuse_note(&reuses).into_iter().collect();
@@ -357,11 +432,48 @@ impl History {
             heal,
             drain,
             log,
+            digest,
+            recorded,
+            opaque,
         })
     }
+}
 
-    pub fn ops(&self) -> &[Op] {
+impl History {
+    /// Validates and indexes `ops`. On failure returns up to [`ERRORS_MAX`] problems, in order.
+    pub fn from_ops(ops: Vec<Op>) -> Result<History, Vec<HistoryError>> {
+        let mut builder = Builder::new();
+        for op in &ops {
+            let decoded = body::decode(&op.f, op.kind, &op.value, builder.keys());
+            builder.push(op.head(), decoded);
+        }
+        let digest = HistoryDigest::of_ops(&ops);
+        builder.finish(digest, Some(ops), Vec::new())
+    }
+
+    /// Every op's head (its value decoded apart: [`History::body`]).
+    pub fn ops(&self) -> &[OpHead] {
         &self.ops
+    }
+
+    /// The ops with their values as recorded, when the history was built from them
+    /// ([`History::from_ops`]); `None` for a history streamed from a file, which keeps only
+    /// what the checks read.
+    pub fn recorded_ops(&self) -> Option<&[Op]> {
+        self.recorded.as_deref()
+    }
+
+    /// The op's value as recorded, where the history kept it: every op's when built from ops,
+    /// the free-form ones' ([`Body::Opaque`]) when streamed from a file.
+    pub fn value(&self, index: u64) -> Option<&serde_json::Value> {
+        if let Some(ops) = &self.recorded {
+            return ops.get(index as usize).map(|op| &op.value);
+        }
+        let at = self
+            .opaque
+            .binary_search_by_key(&index, |&(at, _)| at)
+            .ok()?;
+        Some(&self.opaque[at].1)
     }
 
     pub fn len(&self) -> usize {
@@ -372,7 +484,7 @@ impl History {
         self.ops.is_empty()
     }
 
-    pub fn op(&self, index: u64) -> &Op {
+    pub fn op(&self, index: u64) -> &OpHead {
         &self.ops[index as usize]
     }
 
@@ -381,7 +493,7 @@ impl History {
     }
 
     /// Every op with its decoded value, in history order.
-    pub fn entries(&self) -> impl Iterator<Item = (&Op, &Body)> {
+    pub fn entries(&self) -> impl Iterator<Item = (&OpHead, &Body)> {
         self.ops.iter().zip(self.bodies.iter())
     }
 
@@ -424,12 +536,12 @@ impl History {
     }
 
     /// The heal: the last `heal` marker, else the last `stop-*` nemesis op.
-    pub fn heal(&self) -> Option<&Op> {
+    pub fn heal(&self) -> Option<&OpHead> {
         self.heal.map(|index| self.op(index))
     }
 
     /// The first `drain` marker.
-    pub fn drain(&self) -> Option<&Op> {
+    pub fn drain(&self) -> Option<&OpHead> {
         self.drain.map(|index| self.op(index))
     }
 
@@ -451,7 +563,7 @@ impl History {
 
     /// The digest of the canonical JSON Lines form.
     pub fn digest(&self) -> HistoryDigest {
-        HistoryDigest::of_ops(&self.ops)
+        self.digest
     }
 }
 

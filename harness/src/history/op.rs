@@ -265,3 +265,28 @@ pub struct Op {
     #[serde(default)]
     pub value: serde_json::Value,
 }
+
+impl Op {
+    /// Everything but the value: what a [`crate::history::History`] keeps of each op.
+    pub fn head(&self) -> OpHead {
+        OpHead {
+            index: self.index,
+            time: self.time,
+            process: self.process,
+            kind: self.kind,
+            f: self.f.clone(),
+        }
+    }
+}
+
+/// An op without its value, which a [`crate::history::History`] keeps decoded apart (as a
+/// [`crate::history::Body`]); the fields and their meaning are [`Op`]'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpHead {
+    pub index: u64,
+    /// Simulated nanoseconds since the sim epoch.
+    pub time: u64,
+    pub process: Process,
+    pub kind: OpType,
+    pub f: F,
+}

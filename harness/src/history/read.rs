@@ -2,12 +2,18 @@
 //! reason, up to [`super::ERRORS_MAX`] of them, so one run of `faultline check` shows what to
 //! fix; a history with any problem is rejected whole (exit 2), never half-checked.
 
+use super::digest::{Fnv1a, HistoryDigest};
 use super::op::Op;
-use super::{History, OpError, ERRORS_MAX};
+use super::write::write_op;
+use super::{body, line, Body, Builder, History, OpError, ERRORS_MAX};
 use std::fmt;
 use std::io::{self, BufRead};
 use std::path::Path;
 use thiserror::Error;
+
+/// Bytes read from a history file at a time: large enough that system calls cost nothing
+/// next to parsing, small enough to stay in the cache.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// A problem on one line (1-based).
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -75,7 +81,7 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
         error,
     };
     let file = std::fs::File::open(path).map_err(io_error)?;
-    let mut reader = io::BufReader::new(file);
+    let mut reader = io::BufReader::with_capacity(READ_BUFFER_BYTES, file);
     let named_edn = path
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("edn"));
@@ -89,9 +95,17 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
 
 /// Parses and validates JSON Lines from `reader`; `source_name` prefixes error messages.
 /// Blank lines are skipped (line numbers still count them).
+///
+/// Streams: each line is read into a typed op and dropped, never kept as text or as a JSON
+/// tree, and the history digest is computed on the way. A line in canonical form (what
+/// faultline writes) is read by [`super::line`] and digested as it is; any other line is read
+/// with serde_json, which also words every syntax error, and digested in its canonical form.
+/// Free-form values (the nemesis', crashes') are kept, as [`History::value`].
 pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<History, ReadError> {
-    let mut ops = Vec::new();
-    let mut lines = Vec::new();
+    let mut builder = Builder::new();
+    let mut digest = Fnv1a::default();
+    let mut lines = LineNumbers::default();
+    let mut opaque = Vec::new();
     let mut problems = Vec::new();
     let mut buffer = Vec::new();
     let mut line = 0u64;
@@ -111,11 +125,29 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         if text.is_empty() {
             continue;
         }
-        match serde_json::from_slice::<Op>(text) {
-            Ok(op) => {
-                ops.push(op);
-                lines.push(line);
+        // After a syntax problem only syntax is checked: those are reported alone.
+        if problems.is_empty() {
+            if let Some((head, body)) = line::read_canonical(text, builder.keys()) {
+                digest.update(text);
+                digest.update(b"\n");
+                lines.note(builder.len() as u64, line);
+                builder.push(head, Ok(body));
+                continue;
             }
+        }
+        match serde_json::from_slice::<Op>(text) {
+            Ok(op) if problems.is_empty() => {
+                write_op(&op, &mut digest).expect("hashing never fails");
+                let decoded = body::decode(&op.f, op.kind, &op.value, builder.keys());
+                let index = builder.len() as u64;
+                lines.note(index, line);
+                let head = op.head();
+                if matches!(decoded, Ok(Body::Opaque)) {
+                    opaque.push((index, op.value));
+                }
+                builder.push(head, decoded);
+            }
+            Ok(_) => {}
             Err(error) => {
                 problems.push(LineError {
                     line,
@@ -133,16 +165,46 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
             problems,
         });
     }
-    History::from_ops(ops).map_err(|errors| ReadError::Invalid {
-        source_name: source_name.to_string(),
-        problems: errors
-            .into_iter()
-            .map(|error| LineError {
-                line: lines.get(error.index as usize).copied().unwrap_or(line),
-                error: error.error,
-            })
-            .collect(),
-    })
+    builder
+        .finish(HistoryDigest(digest.finish()), None, opaque)
+        .map_err(|errors| ReadError::Invalid {
+            source_name: source_name.to_string(),
+            problems: errors
+                .into_iter()
+                .map(|error| LineError {
+                    line: lines.line_of(error.index).unwrap_or(line),
+                    error: error.error,
+                })
+                .collect(),
+        })
+}
+
+/// Which line each op came from, kept in memory proportional to the blank lines: op `i` is on
+/// line `i + 1 + skipped`, where `skipped` changes only after a blank line.
+#[derive(Default)]
+struct LineNumbers {
+    /// (first op index, lines skipped before it), one entry per change of the skip.
+    skips: Vec<(u64, u64)>,
+    ops: u64,
+}
+
+impl LineNumbers {
+    fn note(&mut self, index: u64, line: u64) {
+        let skipped = line - 1 - index;
+        if self.skips.last().map_or(0, |&(_, skipped)| skipped) != skipped {
+            self.skips.push((index, skipped));
+        }
+        self.ops = index + 1;
+    }
+
+    fn line_of(&self, index: u64) -> Option<u64> {
+        if index >= self.ops {
+            return None;
+        }
+        let at = self.skips.partition_point(|&(first, _)| first <= index);
+        let skipped = if at == 0 { 0 } else { self.skips[at - 1].1 };
+        Some(index + 1 + skipped)
+    }
 }
 
 /// serde_json's message without its "at line 1 column N" suffix (we parse one line at a
@@ -153,4 +215,50 @@ fn syntax_reason(error: &serde_json::Error) -> String {
         .rfind(" at line ")
         .map_or(text.as_str(), |at| &text[..at]);
     format!("{reason} (column {})", error.column())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_lines_are_kept_through_runs_of_blank_lines() {
+        let mut lines = LineNumbers::default();
+        // Ops 0 and 1 on lines 1 and 2; op 2 on line 5; ops 3 and 4 on lines 6 and 9.
+        for (index, line) in [(0, 1), (1, 2), (2, 5), (3, 6), (4, 9)] {
+            lines.note(index, line);
+        }
+        let found: Vec<Option<u64>> = (0..6).map(|index| lines.line_of(index)).collect();
+        assert_eq!(
+            found,
+            [Some(1), Some(2), Some(5), Some(6), Some(9), None],
+            "{:?}",
+            lines.skips
+        );
+        assert_eq!(lines.skips.len(), 2, "one entry per change, not per op");
+    }
+
+    #[test]
+    fn a_history_digests_to_its_canonical_bytes_however_it_is_written() {
+        // Line 2 takes the slow way (spaces, fields out of order, unsorted keys); the digest is
+        // still that of the canonical bytes.
+        let canonical = concat!(
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            "\n",
+            r#"{"index":1,"time":2,"process":"nemesis","type":"info","f":"start-partition","value":{"a":1,"b":[2]}}"#,
+            "\n",
+        );
+        let loose = concat!(
+            r#"{"index":0,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","k",1]]}"#,
+            "\n\n",
+            r#"{ "time": 2, "index": 1, "process": "nemesis", "type": "info", "f": "start-partition", "value": {"b": [2], "a": 1} }"#,
+            "\r\n",
+        );
+        let digest = |text: &str| parse_history(text.as_bytes(), "h.jsonl").unwrap().digest();
+        assert_eq!(
+            digest(canonical),
+            HistoryDigest::of_bytes(canonical.as_bytes())
+        );
+        assert_eq!(digest(loose), digest(canonical));
+    }
 }

@@ -99,7 +99,10 @@ pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
         .map_err(|e| io::Error::other(e.to_string()))?;
     std::fs::write(dir.join("scenario.yaml"), yaml)?;
     let mut history = Vec::new();
-    write_history(files.history.ops(), &mut history)?;
+    let ops = files.history.recorded_ops().ok_or_else(|| {
+        io::Error::other("a run's history keeps its recorded ops; this one was read from a file")
+    })?;
+    write_history(ops, &mut history)?;
     std::fs::write(dir.join("history.jsonl"), history)?;
     std::fs::write(dir.join("result.json"), reports::render_json(files.result))?;
     let judgement = Judgement {

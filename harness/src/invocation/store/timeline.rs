@@ -22,17 +22,20 @@ pub fn timeline(history: &History) -> Timeline {
 
     for (position, (op, body)) in history.entries().enumerate() {
         let index = position as u64;
+        // A history streamed from a file keeps only the free-form values (fault windows need
+        // them); its typed ops go without a note.
+        let value = history.value(index).unwrap_or(&Value::Null);
         match op.process {
             Process::Nemesis => match &op.f {
                 F::Start(fault) => {
                     if workload_start_ns.is_none() {
-                        workload_start_ns = workload_start(op.time, &op.value);
+                        workload_start_ns = workload_start(op.time, value);
                     }
                     open_faults.push(faults.len());
                     faults.push(FaultWindow {
                         fault: fault.clone(),
-                        nodes: nodes(&op.value),
-                        detail: detail(&op.value),
+                        nodes: nodes(value),
+                        detail: detail(value),
                         start: index,
                         start_ns: op.time,
                         stop: None,
@@ -40,7 +43,7 @@ pub fn timeline(history: &History) -> Timeline {
                     });
                 }
                 F::Stop(fault) => {
-                    let stopped = nodes(&op.value);
+                    let stopped = nodes(value);
                     let same_fault = |slot: &usize| faults[*slot].fault == *fault;
                     let found = open_faults
                         .iter()
@@ -80,7 +83,7 @@ pub fn timeline(history: &History) -> Timeline {
                         outcome: Outcome::Open,
                         sends,
                         reads: Vec::new(),
-                        note: note(body, &op.value),
+                        note: note(body, value),
                     });
                     continue;
                 }
@@ -102,7 +105,7 @@ pub fn timeline(history: &History) -> Timeline {
                             interval.sends = sends;
                         }
                         interval.reads = reads;
-                        interval.note = note(body, &op.value);
+                        interval.note = note(body, value);
                     }
                     // An event (`crash`, `sequence-gap`, `final-state`): one line.
                     None => ops.push(TimelineOp {
@@ -115,7 +118,7 @@ pub fn timeline(history: &History) -> Timeline {
                         outcome,
                         sends,
                         reads,
-                        note: note(body, &op.value),
+                        note: note(body, value),
                     }),
                 }
             }
