@@ -68,9 +68,9 @@ fn ready(state: &mut BrokerState, partition: u32, now: Instant, expiry: Duration
         replicas, groups, ..
     } = state;
     let replica = replicas.get_mut(&offsets_tp(partition));
-    let leading = replica.as_ref().and_then(|replica| match &replica.role {
+    let leading = replica.as_ref().and_then(|replica| match replica.role() {
         Role::Leader(leadership)
-            if !replica.is_offline() && now.duration_since(replica.confirmed_at) <= expiry =>
+            if !replica.is_offline() && now.duration_since(replica.confirmed_at()) <= expiry =>
         {
             Some((leadership.epoch, replica.log_end()))
         }

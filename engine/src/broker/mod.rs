@@ -13,6 +13,7 @@
 //! records that diverge from the leader of a newer epoch; a stale controller cannot write.
 
 pub mod controller;
+pub mod core;
 pub mod delete_records;
 pub mod epoch_cache;
 pub mod fetcher;

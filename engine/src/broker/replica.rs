@@ -1,25 +1,14 @@
-//! One replica of one partition on one broker: its log, its leader-epoch cache, its high
-//! watermark, and its role. No network I/O here: the broker's server and fetcher move bytes and
-//! coordinator writes; this file decides.
+//! One replica of one partition on one broker, as the node runs it: its log and head file on
+//! the disk seam, the answers of requests waiting for replication (one-shot channels keyed by
+//! the core's waiter ids), and the wake-ups of long polls. The rules — produce, high
+//! watermark, ISR, truncation, the bounded head, the role after a view — are the replica core's
+//! (`broker::core`); this file feeds it the log's facts, runs the log I/O it decides, and runs
+//! the effects it emits, in order. No network I/O here: the broker's server and fetcher move
+//! bytes and coordinator writes.
 //!
-//! Invariants: the leader acknowledges an `acks=all` write only once the write is durable on
-//! the leader per its fsync policy, every ISR member has it, and the ISR has at least
-//! `min_insync` members. The high watermark is the smallest log end among the ISR and never
-//! goes down while this broker leads. The ISR used for acknowledgements changes only after the
-//! coordinator accepted the change (so the controller never elects a replica the leader already
-//! counted out). A follower truncates by leader epoch, never to its high watermark.
-//! The head (what consumers may still read) and its replication live in `queue`.
-//!
-//! Fault model for answers: between appending a write and acknowledging it, the leader can
-//! lose its leadership (a new epoch elected elsewhere), or the replica can go offline because
-//! an unrelated read or sync failed (a disk returning flipped bits, fsync EIO). By then the
-//! write may already sit in a follower's log, and that follower may lead next. So every
-//! request that took effect here and waits for replication is answered "outcome unknown"
-//! (`OutcomeUnknown`, as `NotEnoughReplicasAfterAppend` and `RequestTimedOut` are), never with
-//! a refusal: a refusal tells an idempotent producer its sequence number is free, and its next
-//! record then reuses it — the broker's duplicate check acknowledges that new record at the old
-//! record's offset (queue swarm seeds 1066, 1492, 2069, 2167, 2355: aborted-read, lost-write,
-//! inconsistent-offsets and sequence-gap at once).
+//! Fault model: a log or head-file write that leaves its state unknown, a failed sync, or a
+//! read returning damaged bytes takes the replica offline (the core then fails every waiting
+//! request "outcome unknown"); the server reopens it from disk later.
 
 #[cfg(test)]
 mod isr_tests;
@@ -27,27 +16,28 @@ pub mod queue;
 #[cfg(test)]
 mod waiter_tests;
 
+pub use crate::broker::core::{
+    Followership, IsrProposal, Leadership, PartitionView, Progress, Role, ViewStep, WAITERS_MAX,
+};
+
+use crate::broker::core::{
+    Acknowledgement, CoreOptions, Effect, LogFacts, ProduceAdmission, ReplicaCore, WaiterId,
+    DELETE_WAITERS_MAX,
+};
 use crate::broker::epoch_cache::EpochCache;
-use crate::broker::producer_state::{Admission, ProducerState};
 use crate::broker::protocol::{
     Acks, BrokerError, BrokerId, EpochEndRequest, EpochEndResponse, FetchRequest, FetchResponse,
     LogDump, ProduceRequest, ProduceResponse, TopicPartition,
 };
 use crate::bugs::{Bug, Bugs};
 use crate::env::Disk;
-use crate::storage::{
-    BatchMeta, FsyncPolicy, HeadFile, Log, LogOptions, Record, RecordBatch, StorageError,
-};
-use queue::Queue;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::storage::{HeadFile, Log, LogOptions, Record, RecordBatch, StorageError};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
-
-/// Produce requests waiting for replication, per replica.
-pub const WAITERS_MAX: usize = 10_000;
 
 pub type Waiter = oneshot::Receiver<Result<(), BrokerError>>;
 
@@ -63,63 +53,6 @@ pub async fn acknowledged(waiter: Waiter, timeout: Duration) -> Result<(), Broke
 /// The sending side of a [`Waiter`].
 pub type Ack = oneshot::Sender<Result<(), BrokerError>>;
 
-#[derive(Clone, Debug)]
-pub struct Progress {
-    pub log_end: u64,
-    /// The follower's durable head, as its last fetch reported it.
-    pub head: u64,
-    pub caught_up_at: Instant,
-    last_fetch_at: Instant,
-    leader_end_at_last_fetch: u64,
-}
-
-#[derive(Debug)]
-pub struct Leadership {
-    pub epoch: u64,
-    pub isr: BTreeSet<BrokerId>,
-    /// The version of the partition's state znode that holds `isr`.
-    pub state_version: u64,
-    pub followers: BTreeMap<BrokerId, Progress>,
-    /// An ISR change is being written to the coordinator.
-    pub isr_change_pending: bool,
-    /// The ISR last proposed, until the coordinator's answer or a read of its state settles
-    /// it (empty once settled).
-    pub isr_proposed: BTreeSet<BrokerId>,
-}
-
-impl Leadership {
-    /// The replicas a controller may elect: the ISR, plus the proposed one while a change is
-    /// being written or its outcome is unknown (`isr_proposed` is cleared once it settles).
-    pub fn electable(&self) -> impl Iterator<Item = BrokerId> + '_ {
-        self.isr.union(&self.isr_proposed).copied()
-    }
-}
-
-#[derive(Debug)]
-pub struct Followership {
-    pub leader: Option<BrokerId>,
-    pub epoch: u64,
-    /// Set on becoming follower: the fetcher must truncate by epoch before fetching.
-    pub needs_truncation: bool,
-}
-
-#[derive(Debug)]
-pub enum Role {
-    /// Not yet told anything by the controller.
-    None,
-    Leader(Leadership),
-    Follower(Followership),
-}
-
-/// An ISR change the leader wants written (version-conditioned) to the coordinator.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IsrProposal {
-    pub tp: TopicPartition,
-    pub epoch: u64,
-    pub expected_version: u64,
-    pub isr: Vec<BrokerId>,
-}
-
 /// What a produce needs next: nothing, or waiting for the high watermark.
 pub enum Produced {
     Done(ProduceResponse),
@@ -128,28 +61,16 @@ pub enum Produced {
 
 pub struct Replica {
     pub tp: TopicPartition,
-    me: BrokerId,
     log: Log,
-    epochs: EpochCache,
-    producers: ProducerState,
-    hw: u64,
-    pub role: Role,
-    pub replicas: Vec<BrokerId>,
-    /// Planted bugs (none unless a run asks for them).
-    pub bugs: Bugs,
-    pub min_insync: u32,
-    /// When the coordinator last confirmed this replica's role.
-    pub confirmed_at: Instant,
-    offline: Option<String>,
+    head_file: HeadFile,
+    core: ReplicaCore,
     /// Woken on every append and high-watermark change.
     pub changed: Arc<Notify>,
-    /// Keyed by the high watermark each waits for; with the replicated head it also needs.
-    waiters: BTreeMap<u64, Vec<(u64, Ack)>>,
-    waiter_count: usize,
-    queue: Queue,
+    /// The answers of waiting requests, by the core's waiter id.
+    acks: BTreeMap<WaiterId, Ack>,
 }
 
-fn storage_error(error: StorageError) -> BrokerError {
+pub(crate) fn storage_error(error: StorageError) -> BrokerError {
     match error {
         StorageError::Corrupt { .. } => BrokerError::CorruptRecord {
             reason: error.to_string(),
@@ -199,33 +120,93 @@ impl Replica {
         let dir = tp.dir_name();
         // The head first: a disk returning damaged reads fails here, before log recovery could
         // mistake the damage for a torn tail and cut records the head had covered.
-        let mut queue = Queue::load(HeadFile::new(disk, Path::new(&dir)))?;
+        let head_file = HeadFile::new(disk, Path::new(&dir));
+        let head = head_file.load()?;
         let log = Log::open_keeping_with(disk, Path::new(&dir), options, synced_end, bugs)?;
-        queue.fit(log.end(), &tp);
-        let mut epochs = EpochCache::default();
-        let mut producers = ProducerState::default();
+        let core_options = CoreOptions {
+            tp: tp.clone(),
+            me,
+            fsync: options.fsync,
+            bugs,
+        };
+        let mut core = ReplicaCore::new(core_options, head, log.end(), now);
         for batch in log.batches()? {
-            epochs.assign(batch.meta.leader_epoch, batch.base_offset);
-            producers.replay(&batch);
+            core.replay(&batch);
         }
         Ok(Replica {
             tp,
-            me,
             log,
-            epochs,
-            producers,
-            hw: 0,
-            role: Role::None,
-            replicas: Vec::new(),
-            bugs,
-            min_insync: 1,
-            confirmed_at: now,
-            offline: None,
+            head_file,
+            core,
             changed: Arc::new(Notify::new()),
-            waiters: BTreeMap::new(),
-            waiter_count: 0,
-            queue,
+            acks: BTreeMap::new(),
         })
+    }
+
+    /// The log's facts the core decides with, as they stand now.
+    fn facts(&self) -> LogFacts {
+        LogFacts {
+            start: self.log.start(),
+            end: self.log.end(),
+            synced_end: self.log.synced_end(),
+        }
+    }
+
+    /// Runs the core's effects in the order it emitted them.
+    fn run(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::NotifyChanged => self.changed.notify_waiters(),
+                Effect::CompleteWaiter { id, outcome } => {
+                    if let Some(sender) = self.acks.remove(&id) {
+                        let _ = sender.send(outcome);
+                    }
+                }
+            }
+        }
+        assert!(self.acks.len() <= WAITERS_MAX + DELETE_WAITERS_MAX);
+        assert_eq!(
+            self.acks.len(),
+            self.core.waiting(),
+            "{}: one answer per waiter",
+            self.tp
+        );
+    }
+
+    /// The receiving side of the answer of the core's waiter `id`.
+    fn waiter(&mut self, id: WaiterId) -> Waiter {
+        let (sender, receiver) = oneshot::channel();
+        self.acks.insert(id, sender);
+        receiver
+    }
+
+    /// Takes the replica offline after `error` and runs what that ends.
+    fn take_offline(&mut self, error: &BrokerError, effects: &mut Vec<Effect>) {
+        self.core.take_offline(error, effects);
+    }
+
+    pub fn core(&self) -> &ReplicaCore {
+        &self.core
+    }
+
+    pub fn role(&self) -> &Role {
+        self.core.role()
+    }
+
+    pub fn confirmed_at(&self) -> Instant {
+        self.core.confirmed_at()
+    }
+
+    pub fn replicas(&self) -> &[BrokerId] {
+        self.core.replicas()
+    }
+
+    pub fn set_replicas(&mut self, replicas: Vec<BrokerId>) {
+        self.core.set_replicas(replicas);
+    }
+
+    pub fn set_min_insync(&mut self, min_insync: u32) {
+        self.core.set_min_insync(min_insync);
     }
 
     pub fn synced_end(&self) -> u64 {
@@ -237,28 +218,24 @@ impl Replica {
     }
 
     pub fn high_watermark(&self) -> u64 {
-        self.hw
+        self.core.high_watermark()
     }
 
     pub fn epochs(&self) -> &EpochCache {
-        &self.epochs
+        self.core.epochs()
     }
 
     pub fn is_offline(&self) -> bool {
-        self.offline.is_some()
+        self.core.is_offline()
     }
 
     pub fn leader_epoch(&self) -> Option<u64> {
-        match &self.role {
-            Role::Leader(leadership) => Some(leadership.epoch),
-            Role::Follower(followership) => Some(followership.epoch),
-            Role::None => None,
-        }
+        self.core.leader_epoch()
     }
 
     /// This replica's own log from `offset`, whatever its role (diagnostics, ground truth).
     pub fn dump(&self, offset: u64, max_bytes: u64) -> Result<LogDump, BrokerError> {
-        self.check_online()?;
+        self.core.check_online()?;
         let offset = offset.min(self.log.end());
         let batches = self.log.read(offset, max_bytes).map_err(storage_error)?;
         let mut encoded = Vec::with_capacity(batches.len());
@@ -271,38 +248,10 @@ impl Replica {
         }
         Ok(LogDump {
             log_end: self.log.end(),
-            high_watermark: self.hw,
+            high_watermark: self.core.high_watermark(),
             leader_epoch: self.leader_epoch(),
             batches: encoded,
         })
-    }
-
-    fn take_offline(&mut self, error: &BrokerError) {
-        if self.offline.is_none() {
-            tracing::error!(tp = %self.tp, %error, "replica goes offline after a disk fault");
-            self.offline = Some(error.to_string());
-        }
-        self.fail_waiters(error.clone());
-    }
-
-    fn check_online(&self) -> Result<(), BrokerError> {
-        match &self.offline {
-            Some(reason) => Err(BrokerError::StorageError {
-                reason: reason.clone(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// The end of what is durable here per the fsync policy.
-    fn durable_end(&self) -> u64 {
-        if self.bugs.has(Bug::AckBeforeFsync) {
-            return self.log.end();
-        }
-        match self.log.options().fsync {
-            FsyncPolicy::Always => self.log.synced_end(),
-            FsyncPolicy::Interval(_) | FsyncPolicy::Never => self.log.end(),
-        }
     }
 
     pub fn become_leader(
@@ -312,85 +261,28 @@ impl Replica {
         state_version: u64,
         now: Instant,
     ) {
-        self.epochs.assign(epoch, self.log.end());
-        let followers = self
-            .replicas
-            .iter()
-            .filter(|id| **id != self.me)
-            .map(|id| {
-                let progress = Progress {
-                    log_end: 0,
-                    head: 0,
-                    caught_up_at: now,
-                    last_fetch_at: now,
-                    leader_end_at_last_fetch: 0,
-                };
-                (*id, progress)
-            })
-            .collect();
-        self.hw = self.hw.min(self.log.end());
-        self.role = Role::Leader(Leadership {
-            epoch,
-            isr: isr.iter().copied().collect(),
-            state_version,
-            followers,
-            isr_change_pending: false,
-            isr_proposed: BTreeSet::new(),
-        });
-        self.confirmed_at = now;
-        tracing::info!(tp = %self.tp, epoch, ?isr, log_end = self.log.end(), "became leader");
-        self.changed.notify_waiters();
+        let mut effects = Vec::new();
+        let log = self.facts();
+        self.core
+            .become_leader(epoch, isr, state_version, log, now, &mut effects);
+        self.run(effects);
     }
 
     pub fn become_follower(&mut self, leader: Option<BrokerId>, epoch: u64, now: Instant) {
-        self.fail_waiters(BrokerError::NotLeader {
-            leader_hint: leader,
-        });
-        self.role = Role::Follower(Followership {
-            leader,
-            epoch,
-            needs_truncation: true,
-        });
-        self.confirmed_at = now;
-        tracing::info!(tp = %self.tp, epoch, ?leader, log_end = self.log.end(), "became follower");
-        self.changed.notify_waiters();
+        let mut effects = Vec::new();
+        let log = self.facts();
+        self.core
+            .become_follower(leader, epoch, log, now, &mut effects);
+        self.run(effects);
     }
 
-    /// Fails every request waiting for replication. Each of them already took effect here
-    /// (appended, head moved), so whatever ended the wait — a leadership change, a disk fault
-    /// on an unrelated read — their outcome is unknown, never a refusal: the records may live
-    /// on in a follower that becomes leader. Answering `NotLeader` or a read's `CorruptRecord`
-    /// here made producers count written records as failed and reuse their sequence numbers
-    /// (queue swarm seeds 1066, 1492, 2069, 2167, 2355: aborted-read, then a new record
-    /// acknowledged at the old one's offset by the duplicate check).
-    fn fail_waiters(&mut self, cause: BrokerError) {
-        let error = match cause {
-            unknown @ BrokerError::OutcomeUnknown { .. } => unknown,
-            cause => BrokerError::OutcomeUnknown {
-                reason: cause.to_string(),
-            },
-        };
-        assert!(error.may_have_been_written() && error.is_retriable());
-        self.fail_deletes(&error);
-        for (_, senders) in std::mem::take(&mut self.waiters) {
-            for (_, sender) in senders {
-                let _ = sender.send(Err(error.clone()));
-            }
-        }
-        self.waiter_count = 0;
-    }
-
-    /// Checks that this broker leads with a role confirmed within `expiry`.
-    fn leadership(&self, now: Instant, expiry: Duration) -> Result<&Leadership, BrokerError> {
-        match &self.role {
-            Role::Leader(leadership) if now.duration_since(self.confirmed_at) <= expiry => {
-                Ok(leadership)
-            }
-            Role::Leader(_) | Role::None => Err(BrokerError::NotLeader { leader_hint: None }),
-            Role::Follower(followership) => Err(BrokerError::NotLeader {
-                leader_hint: followership.leader,
-            }),
-        }
+    /// Applies the cluster view's state of this partition (replicas, bound, role).
+    pub fn apply_view(&mut self, view: &PartitionView<'_>, now: Instant) -> ViewStep {
+        let mut effects = Vec::new();
+        let log = self.facts();
+        let step = self.core.on_view(view, log, now, &mut effects);
+        self.run(effects);
+        step
     }
 
     pub fn produce(
@@ -399,58 +291,39 @@ impl Replica {
         now: Instant,
         expiry: Duration,
     ) -> Result<Produced, BrokerError> {
-        self.check_online()?;
-        let leadership = self.leadership(now, expiry)?;
-        let epoch = leadership.epoch;
-        let isr = leadership.isr.len() as u32;
-        if request.acks == Acks::All && isr < self.min_insync {
-            return Err(BrokerError::NotEnoughReplicas {
-                isr,
-                min_insync: self.min_insync,
-            });
-        }
-        if request.records.is_empty() {
-            return Err(BrokerError::InvalidRequest {
-                reason: "no records".into(),
-            });
-        }
-        let mut meta = BatchMeta {
-            leader_epoch: epoch,
-            flags: request.flags,
-            ..BatchMeta::default()
-        };
-        if let Some(stamp) = request.producer {
-            meta.producer_id = stamp.producer_id;
-            meta.producer_epoch = stamp.producer_epoch;
-            meta.base_sequence = stamp.base_sequence;
-        }
-        meta.max_timestamp_ms = request
-            .records
-            .iter()
-            .map(|r| r.timestamp_ms)
-            .max()
-            .unwrap_or(0);
-        let count = request.records.len() as u32;
-        let dedup = !self.bugs.has(Bug::IdempotenceIgnored);
-        if let Some(stamp) = request.producer.as_ref().filter(|_| dedup) {
-            if let Admission::Duplicate {
-                first_offset,
-                last_offset,
-            } = self.producers.admit(stamp, count)?
-            {
-                // Written before (a retry): answer with the original offsets, write nothing.
-                let response = ProduceResponse {
-                    base_offset: first_offset,
-                    last_offset,
-                    leader_epoch: epoch,
-                };
-                return Ok(self.acknowledge(request.acks, response));
+        let mut effects = Vec::new();
+        let result = self.produce_with(request, now, expiry, &mut effects);
+        let produced = result.map(|acknowledgement| match acknowledgement {
+            Acknowledgement::Now(response) => Produced::Done(response),
+            Acknowledgement::Later(response, id) => Produced::Wait(response, self.waiter(id)),
+        });
+        self.run(effects);
+        produced
+    }
+
+    fn produce_with(
+        &mut self,
+        request: ProduceRequest,
+        now: Instant,
+        expiry: Duration,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Acknowledgement, BrokerError> {
+        let log = self.facts();
+        let admission = self
+            .core
+            .admit_produce(&request, log, now, expiry, effects)?;
+        let meta = match admission {
+            ProduceAdmission::Duplicate(response) => {
+                return Ok(self.core.acknowledge(request.acks, response, effects))
             }
-        }
-        // After the duplicate check (a retry of a written batch still gets its offsets) and
-        // before anything is recorded for the producer (a refused batch leaves its sequence
-        // free for the next one).
-        self.make_room(u64::from(count))?;
+            ProduceAdmission::Append { meta, head } => {
+                if let Some(head) = head {
+                    self.store_head(head, effects)?;
+                }
+                meta
+            }
+        };
+        let count = request.records.len() as u32;
         let info = match self.log.append(meta, request.records) {
             Ok(info) => info,
             Err(StorageError::InvalidBatch { reason }) => {
@@ -461,50 +334,20 @@ impl Replica {
                 // A refused write (disk full, write error) leaves the log usable; anything that
                 // leaves its state unknown takes the partition offline.
                 if self.log.offline_reason().is_some() {
-                    self.take_offline(&error);
+                    self.take_offline(&error, effects);
                 }
                 return Err(error);
             }
         };
-        if let Some(stamp) = &request.producer {
-            self.producers.record(stamp, count, info.base_offset);
-        }
-        let response = ProduceResponse {
-            base_offset: info.base_offset,
-            last_offset: info.last_offset,
-            leader_epoch: epoch,
-        };
-        self.advance_hw();
-        self.changed.notify_waiters();
-        Ok(self.acknowledge(request.acks, response))
-    }
-
-    /// Answers now, or once the high watermark covers the write (`acks=all`) — and, where
-    /// the write moved the head (`drop-oldest`), once the replicated head covers that too.
-    fn acknowledge(&mut self, acks: Acks, response: ProduceResponse) -> Produced {
-        let required = response.last_offset + 1;
-        let head_required = self.head_required();
-        let replicated = self.hw >= required && self.replicated_head() >= head_required;
-        if acks != Acks::All || replicated {
-            return Produced::Done(response);
-        }
-        Produced::Wait(response, self.waiter(required, head_required))
-    }
-
-    /// Resolves once the high watermark reaches `required` and the replicated head
-    /// `head_required`.
-    fn waiter(&mut self, required: u64, head_required: u64) -> Waiter {
-        let (sender, receiver) = oneshot::channel();
-        if self.waiter_count >= WAITERS_MAX {
-            let _ = sender.send(Err(BrokerError::RequestTimedOut));
-            return receiver;
-        }
-        self.waiters
-            .entry(required)
-            .or_default()
-            .push((head_required, sender));
-        self.waiter_count += 1;
-        receiver
+        let log = self.facts();
+        Ok(self.core.on_appended(
+            request.acks,
+            request.producer.as_ref(),
+            count,
+            info,
+            log,
+            effects,
+        ))
     }
 
     /// Appends records the broker itself writes as leader (a group coordinator's offsets and
@@ -529,89 +372,45 @@ impl Replica {
     /// Moves the high watermark if it can (a leader alone in its ISR has no follower fetch to
     /// move it) and returns it.
     pub fn refresh_high_watermark(&mut self) -> u64 {
-        self.advance_hw();
-        self.hw
+        let mut effects = Vec::new();
+        let log = self.facts();
+        self.core.advance_hw(log, &mut effects);
+        self.run(effects);
+        self.core.high_watermark()
     }
 
     /// A waiter that resolves, like an `acks=all` produce's, once the high watermark reaches
     /// `required`; `None` when it already has.
     pub fn high_watermark_waiter(&mut self, required: u64) -> Option<Waiter> {
-        if self.refresh_high_watermark() >= required {
-            return None;
-        }
-        Some(self.waiter(required, 0))
+        let mut effects = Vec::new();
+        let log = self.facts();
+        let id = self.core.high_watermark_waiter(required, log, &mut effects);
+        let waiter = id.map(|id| self.waiter(id));
+        self.run(effects);
+        waiter
     }
 
     /// This replica's own batches from `offset` (clamped to the log start), whatever its role:
     /// how a new group coordinator reads its offsets partition back.
     pub fn read_local(&self, offset: u64, max_bytes: u64) -> Result<Vec<RecordBatch>, BrokerError> {
-        self.check_online()?;
+        self.core.check_online()?;
         let offset = offset.max(self.head()).min(self.log.end());
         self.log.read(offset, max_bytes).map_err(storage_error)
     }
 
-    /// Moves the high watermark to the smallest durable log end among the ISR and completes
-    /// the produce requests it covers.
-    fn advance_hw(&mut self) {
-        self.settle_deletes();
-        let durable_end = self.durable_end();
-        let Role::Leader(leadership) = &self.role else {
-            return;
-        };
-        let mut candidate = durable_end;
-        let replicated = !self.bugs.has(Bug::AcksAllWithoutReplication);
-        // An acknowledged write must be on every replica the controller may elect, or a member
-        // being added could be elected without it (Kafka's "maximal ISR", KIP-497).
-        for member in leadership.electable() {
-            if member == self.me || !replicated {
-                continue;
-            }
-            let end = leadership
-                .followers
-                .get(&member)
-                .map_or(0, |progress| progress.log_end);
-            candidate = candidate.min(end);
-        }
-        let enough = leadership.isr.len() as u32 >= self.min_insync;
-        if candidate > self.hw {
-            self.hw = candidate;
-            self.changed.notify_waiters();
-        }
-        if self.waiters.is_empty() {
-            return;
-        }
-        let replicated_head = self.replicated_head();
-        let still_waiting = self.waiters.split_off(&(self.hw + 1));
-        let done = std::mem::replace(&mut self.waiters, still_waiting);
-        for (required, senders) in done {
-            for (head_required, sender) in senders {
-                if head_required > replicated_head {
-                    // Replicated, but the head it moved is not yet: keep waiting.
-                    let entry = self.waiters.entry(required).or_default();
-                    entry.push((head_required, sender));
-                    continue;
-                }
-                self.waiter_count -= 1;
-                let outcome = if enough {
-                    Ok(())
-                } else {
-                    Err(BrokerError::NotEnoughReplicasAfterAppend)
-                };
-                let _ = sender.send(outcome);
-            }
-        }
-    }
-
-    /// Under `fsync: interval`, syncs when due; returns whether the durable end moved.
+    /// Under `fsync: interval`, syncs when due, and moves the high watermark with it.
     pub fn sync_if_due(&mut self) {
-        if self.offline.is_some() {
+        if self.core.is_offline() {
             return;
         }
+        let mut effects = Vec::new();
         if let Err(error) = self.log.sync_if_due() {
             let error = storage_error(error);
-            self.take_offline(&error);
+            self.take_offline(&error, &mut effects);
         }
-        self.advance_hw();
+        let log = self.facts();
+        self.core.advance_hw(log, &mut effects);
+        self.run(effects);
     }
 
     /// Serves a fetch from a consumer (records below the high watermark) or a follower
@@ -623,10 +422,23 @@ impl Replica {
         now: Instant,
         expiry: Duration,
     ) -> Result<FetchResponse, BrokerError> {
-        self.check_online()?;
-        let leadership = self.leadership(now, expiry)?;
-        let epoch = leadership.epoch;
-        let log_end = self.log.end();
+        let mut effects = Vec::new();
+        let result = self.fetch_with(request, now, expiry, &mut effects);
+        self.run(effects);
+        result
+    }
+
+    fn fetch_with(
+        &mut self,
+        request: &FetchRequest,
+        now: Instant,
+        expiry: Duration,
+        effects: &mut Vec<Effect>,
+    ) -> Result<FetchResponse, BrokerError> {
+        self.core.check_online()?;
+        let epoch = self.core.leadership(now, expiry)?.epoch;
+        let log = self.facts();
+        let log_end = log.end;
         if let Some(replica) = request.replica {
             if replica.leader_epoch < epoch {
                 return Err(BrokerError::FencedLeaderEpoch { current: epoch });
@@ -637,13 +449,15 @@ impl Replica {
             if request.offset > log_end {
                 return Err(BrokerError::OffsetOutOfRange {
                     offset: request.offset,
-                    start: self.log.start(),
+                    start: log.start,
                     end: log_end,
                 });
             }
             // Before `record_follower`, whose high-watermark pass also settles deletes.
-            self.note_follower_head(replica.broker, replica.log_start);
-            self.record_follower(replica.broker, request.offset, now);
+            self.core
+                .note_follower_head(replica.broker, replica.log_start);
+            self.core
+                .record_follower(replica.broker, request.offset, log, now, effects);
         } else if request.offset > log_end || request.offset < self.head() {
             return Err(BrokerError::OffsetOutOfRange {
                 offset: request.offset,
@@ -651,13 +465,14 @@ impl Replica {
                 end: log_end,
             });
         }
-        let limit = if request.replica.is_some() || self.bugs.has(Bug::ReadUncommitted) {
+        let hw = self.core.high_watermark();
+        let limit = if request.replica.is_some() || self.core.bugs().has(Bug::ReadUncommitted) {
             log_end
         } else {
-            self.hw
+            hw
         };
         let mut response = FetchResponse {
-            high_watermark: self.hw,
+            high_watermark: hw,
             log_start: self.head(),
             log_end,
             leader_epoch: epoch,
@@ -670,7 +485,7 @@ impl Replica {
             Ok(batches) => batches,
             Err(error) => {
                 let error = storage_error(error);
-                self.take_offline(&error);
+                self.take_offline(&error, effects);
                 return Err(error);
             }
         };
@@ -686,123 +501,39 @@ impl Replica {
         Ok(response)
     }
 
-    fn record_follower(&mut self, follower: BrokerId, fetch_offset: u64, now: Instant) {
-        let leader_end = self.log.end();
-        let Role::Leader(leadership) = &mut self.role else {
-            return;
-        };
-        let Some(progress) = leadership.followers.get_mut(&follower) else {
-            return;
-        };
-        // Kafka's rule: caught up if it reached the leader's end now, or reached the end the
-        // leader had at its previous fetch (then it was caught up as of that fetch).
-        if fetch_offset >= leader_end {
-            progress.caught_up_at = now;
-        } else if fetch_offset >= progress.leader_end_at_last_fetch {
-            progress.caught_up_at = progress.last_fetch_at;
-        }
-        progress.log_end = fetch_offset;
-        progress.last_fetch_at = now;
-        progress.leader_end_at_last_fetch = leader_end;
-        self.advance_hw();
-    }
-
     /// An ISR change the leader wants: drop members that lag past `lag_max`, add followers
     /// that caught up to the high watermark within the current epoch.
     pub fn isr_proposal(&self, now: Instant, lag_max: Duration) -> Option<IsrProposal> {
-        let Role::Leader(leadership) = &self.role else {
-            return None;
-        };
-        if leadership.isr_change_pending || self.offline.is_some() {
-            return None;
-        }
-        // A follower rejoins only once it holds this epoch's start (it truncated correctly).
-        let epoch_start = self
-            .epochs
-            .entries()
-            .iter()
-            .find(|(epoch, _)| *epoch == leadership.epoch)
-            .map_or(self.log.end(), |(_, start)| *start);
-        let mut isr = leadership.isr.clone();
-        // A joining follower must hold the replicated head, or an acknowledged delete could be
-        // lost by electing it.
-        let replicated_head = self.replicated_head();
-        for (id, progress) in &leadership.followers {
-            let lagging = now.duration_since(progress.caught_up_at) > lag_max;
-            if isr.contains(id) && lagging {
-                isr.remove(id);
-            } else if !isr.contains(id)
-                && !lagging
-                && progress.log_end >= self.hw
-                && progress.log_end >= epoch_start
-                && progress.head >= replicated_head
-            {
-                isr.insert(*id);
-            }
-        }
-        isr.insert(self.me);
-        if isr == leadership.isr {
-            return None;
-        }
-        Some(IsrProposal {
-            tp: self.tp.clone(),
-            epoch: leadership.epoch,
-            expected_version: leadership.state_version,
-            isr: isr.into_iter().collect(),
-        })
+        self.core.isr_proposal(self.facts(), now, lag_max)
     }
 
-    /// The ISR change could not be written, or its outcome is unknown. A new proposal may
-    /// follow, but the proposed members keep counting for acknowledgements until a read of
-    /// the coordinator's state shows whether the write landed (`reconcile_isr`).
+    /// The ISR change could not be written, or its outcome is unknown (see the core).
     pub fn isr_change_failed(&mut self) {
-        if let Role::Leader(leadership) = &mut self.role {
-            leadership.isr_change_pending = false;
-        }
+        self.core.isr_change_failed();
     }
 
-    /// The coordinator's state for this leader's epoch, as the metadata loop read it: a newer
-    /// version means a write of ours landed after all (its answer was lost), so its ISR is the
-    /// one the controller elects from; the same version means it did not land.
+    /// The coordinator's state for this leader's epoch, as the metadata loop read it.
     pub fn reconcile_isr(&mut self, isr: &[BrokerId], version: u64, now: Instant) {
-        let Role::Leader(leadership) = &mut self.role else {
-            return;
-        };
-        self.confirmed_at = now;
-        if leadership.isr_change_pending {
-            return; // A write is in flight: its answer decides.
-        }
-        if version > leadership.state_version {
-            tracing::info!(tp = %self.tp, ?isr, version, "ISR read back from the coordinator");
-            leadership.isr = isr.iter().copied().collect();
-            leadership.state_version = version;
-        }
-        leadership.isr_proposed.clear();
-        self.advance_hw();
+        let mut effects = Vec::new();
+        let log = self.facts();
+        self.core
+            .reconcile_isr(isr, version, log, now, &mut effects);
+        self.run(effects);
     }
 
     /// The proposal is being written: until the coordinator answers, the controller may elect
     /// from either ISR.
     pub fn propose_isr(&mut self, proposal: &IsrProposal) {
-        if let Role::Leader(leadership) = &mut self.role {
-            leadership.isr_change_pending = true;
-            leadership.isr_proposed = proposal.isr.iter().copied().collect();
-        }
+        self.core.propose_isr(proposal);
     }
 
     /// The coordinator accepted an ISR change at `new_version`.
     pub fn apply_isr(&mut self, epoch: u64, isr: &[BrokerId], new_version: u64, now: Instant) {
-        if let Role::Leader(leadership) = &mut self.role {
-            if leadership.epoch == epoch {
-                tracing::info!(tp = %self.tp, epoch, ?isr, "ISR changed");
-                leadership.isr = isr.iter().copied().collect();
-                leadership.state_version = new_version;
-                leadership.isr_change_pending = false;
-                leadership.isr_proposed.clear();
-                self.confirmed_at = now;
-            }
-        }
-        self.advance_hw();
+        let mut effects = Vec::new();
+        let log = self.facts();
+        self.core
+            .apply_isr(epoch, isr, new_version, log, now, &mut effects);
+        self.run(effects);
     }
 
     pub fn epoch_end(
@@ -811,59 +542,59 @@ impl Replica {
         now: Instant,
         expiry: Duration,
     ) -> Result<EpochEndResponse, BrokerError> {
-        self.check_online()?;
-        let leadership = self.leadership(now, expiry)?;
-        if request.current_leader_epoch < leadership.epoch {
-            return Err(BrokerError::FencedLeaderEpoch {
-                current: leadership.epoch,
-            });
-        }
-        if request.current_leader_epoch > leadership.epoch {
-            return Err(BrokerError::UnknownLeaderEpoch);
-        }
-        let (epoch, end_offset) = self.epochs.end_of(request.epoch, self.log.end());
-        Ok(EpochEndResponse { epoch, end_offset })
+        self.core.epoch_end(request, self.log.end(), now, expiry)
     }
 
     /// Follower side of KIP-279: given the leader's answer for our latest epoch, where to cut.
     pub fn truncation_point(&self, answer: &EpochEndResponse) -> u64 {
-        let ours = match answer.epoch {
-            Some(epoch) => self.epochs.end_of(epoch, self.log.end()).1,
-            None => answer.end_offset,
-        };
-        answer.end_offset.min(ours).min(self.log.end())
+        self.core.truncation_point(answer, self.log.end())
+    }
+
+    /// A follower must truncate by epoch again before its next fetch.
+    pub fn mark_needs_truncation(&mut self) {
+        self.core.mark_needs_truncation();
+    }
+
+    /// A follower needs no truncation before fetching.
+    pub fn mark_truncated(&mut self) {
+        self.core.mark_truncated();
     }
 
     /// Cuts the log (durably) and the epoch cache; the follower may then fetch.
     pub fn truncate_to(&mut self, offset: u64) -> Result<u64, BrokerError> {
-        self.check_online()?;
+        let mut effects = Vec::new();
+        let result = self.truncate_with(offset, &mut effects);
+        self.run(effects);
+        result
+    }
+
+    fn truncate_with(
+        &mut self,
+        offset: u64,
+        effects: &mut Vec<Effect>,
+    ) -> Result<u64, BrokerError> {
+        self.core.check_online()?;
         let end = match self.log.truncate_to(offset) {
             Ok(end) => end,
             Err(error) => {
                 let error = storage_error(error);
-                self.take_offline(&error);
+                self.take_offline(&error, effects);
                 return Err(error);
             }
         };
-        self.epochs.truncate_from(end);
-        self.hw = self.hw.min(end);
-        self.clamp_head(end);
+        self.core.on_truncated(end);
         // Forget batches that are gone: rebuild the producer table from what remains.
-        self.producers = ProducerState::default();
         match self.log.batches() {
             Ok(batches) => batches
                 .iter()
-                .for_each(|batch| self.producers.replay(batch)),
+                .for_each(|batch| self.core.replay_producers(batch)),
             Err(error) => {
                 let error = storage_error(error);
-                self.take_offline(&error);
+                self.take_offline(&error, effects);
                 return Err(error);
             }
         }
-        if let Role::Follower(followership) = &mut self.role {
-            followership.needs_truncation = false;
-        }
-        tracing::info!(tp = %self.tp, end, "truncated by leader epoch");
+        self.core.truncation_done(end);
         Ok(end)
     }
 
@@ -874,7 +605,19 @@ impl Replica {
         batches: &[Vec<u8>],
         leader_hw: u64,
     ) -> Result<(), BrokerError> {
-        self.check_online()?;
+        let mut effects = Vec::new();
+        let result = self.append_replicated_with(batches, leader_hw, &mut effects);
+        self.run(effects);
+        result
+    }
+
+    fn append_replicated_with(
+        &mut self,
+        batches: &[Vec<u8>],
+        leader_hw: u64,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), BrokerError> {
+        self.core.check_online()?;
         for bytes in batches {
             let batch = RecordBatch::decode(bytes)
                 .map_err(|reason| BrokerError::CorruptRecord { reason })?;
@@ -884,18 +627,14 @@ impl Replica {
             if let Err(error) = self.log.append_batch(&batch) {
                 let error = storage_error(error);
                 if self.log.offline_reason().is_some() {
-                    self.take_offline(&error);
+                    self.take_offline(&error, effects);
                 }
                 return Err(error);
             }
-            self.epochs
-                .assign(batch.meta.leader_epoch, batch.base_offset);
-            if !self.bugs.has(Bug::ProducerStateNotReplicated) {
-                self.producers.replay(&batch);
-            }
+            self.core.on_replicated(&batch);
         }
-        self.hw = self.hw.max(leader_hw.min(self.durable_end()));
-        self.changed.notify_waiters();
+        let log = self.facts();
+        self.core.follow_hw(leader_hw, log, effects);
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use crate::broker::protocol::{
     FetchRequest, MetadataResponse, Overflow, PartitionMetadata, ProduceRequest, TopicMetadata,
     TopicPartition, CAPACITY_MAX,
 };
-use crate::broker::replica::{acknowledged, queue, Produced, Replica, Role};
+use crate::broker::replica::{acknowledged, queue, PartitionView, Produced, Replica, ViewStep};
 use crate::broker::session::{self, SessionSlot};
 use crate::broker::txn_coordinator;
 use crate::broker::txn_table::TxnTable;
@@ -475,8 +475,7 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
             }
             let (options, bugs) = (shared.log_options(), shared.options.bugs);
             match Replica::reopen_with(&shared.disk, tp.clone(), me, options, now, 0, bugs) {
-                Ok(mut replica) => {
-                    replica.bugs = shared.options.bugs;
+                Ok(replica) => {
                     state.replicas.insert(tp.clone(), replica);
                 }
                 Err(error) => {
@@ -488,49 +487,28 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
         let Some(replica) = state.replicas.get_mut(&tp) else {
             continue;
         };
-        replica.replicas = replicas.clone();
         let assignment = view.topics.get(&tp.topic);
-        replica.min_insync = assignment.map_or(1, |a| a.min_insync);
-        replica.set_bound(
-            assignment.and_then(|a| a.capacity),
-            assignment.map_or(Overflow::Reject, |a| a.overflow),
-        );
         let partition: &PartitionState = &entry.state;
-        let epoch = partition.leader_epoch;
-        let current = replica.leader_epoch();
-        if current.is_some_and(|current| epoch < current) {
-            continue; // A stale read; a newer state was already applied.
-        }
-        match partition.leader {
-            Some(leader) if leader == me => match &replica.role {
-                Role::Leader(leadership) if leadership.epoch == epoch => {
-                    replica.reconcile_isr(&partition.isr, entry.version, now)
-                }
-                // Only lead on a state written after this incarnation registered: an older one
-                // may predate a restart that lost unsynced data.
-                _ if entry.mzxid > registration_zxid => {
-                    replica.become_leader(epoch, &partition.isr, entry.version, now)
-                }
-                _ => {}
-            },
-            leader => match &replica.role {
-                Role::Follower(f) if f.epoch == epoch && f.leader == leader => {
-                    replica.confirmed_at = now
-                }
-                _ => {
-                    replica.become_follower(leader, epoch, now);
-                    if let Some(leader) = leader {
-                        if let Some(live) = view.brokers.get(&leader) {
-                            fetchers.push((
-                                tp.clone(),
-                                leader,
-                                live.registration.addr.clone(),
-                                epoch,
-                            ));
-                        }
-                    }
-                }
-            },
+        let partition_view = PartitionView {
+            replicas,
+            min_insync: assignment.map_or(1, |a| a.min_insync),
+            capacity: assignment.and_then(|a| a.capacity),
+            overflow: assignment.map_or(Overflow::Reject, |a| a.overflow),
+            leader: partition.leader,
+            leader_epoch: partition.leader_epoch,
+            isr: &partition.isr,
+            version: entry.version,
+            mzxid: entry.mzxid,
+            registration_zxid,
+        };
+        if let ViewStep::Followed {
+            leader: Some(leader),
+            epoch,
+        } = replica.apply_view(&partition_view, now)
+        {
+            if let Some(live) = view.brokers.get(&leader) {
+                fetchers.push((tp.clone(), leader, live.registration.addr.clone(), epoch));
+            }
         }
     }
     state.view = view;
@@ -692,8 +670,7 @@ async fn repair_loop(shared: Arc<Shared>) {
                 synced_end,
                 shared.options.bugs,
             ) {
-                Ok(mut replica) => {
-                    replica.bugs = shared.options.bugs;
+                Ok(replica) => {
                     tracing::info!(%tp, log_end = replica.log_end(), "offline replica reopened from disk");
                     state.replicas.insert(tp, replica);
                 }

@@ -88,9 +88,9 @@ fn as_coordinator_error(error: BrokerError) -> BrokerError {
 fn ready(state: &mut BrokerState, partition: u32, now: Instant, expiry: Duration) {
     let BrokerState { replicas, txns, .. } = state;
     let replica = replicas.get_mut(&txn_tp(partition));
-    let leading = replica.as_ref().and_then(|replica| match &replica.role {
+    let leading = replica.as_ref().and_then(|replica| match replica.role() {
         Role::Leader(leadership)
-            if !replica.is_offline() && now.duration_since(replica.confirmed_at) <= expiry =>
+            if !replica.is_offline() && now.duration_since(replica.confirmed_at()) <= expiry =>
         {
             Some((leadership.epoch, replica.log_end()))
         }
