@@ -11,14 +11,14 @@
 //! happen under the broker's one lock, so the log's order is the table's order.
 
 use crate::broker::internal_topic::{self, InternalTopic};
+use crate::broker::node::replica::{acknowledged, Produced, Replica, Role, Waiter};
+use crate::broker::node::shared::{BrokerState, Shared};
 use crate::broker::offsets_topic::{
     offsets_tp, partition_for, GroupRecord, OFFSETS_PARTITIONS, OFFSETS_TOPIC,
 };
 use crate::broker::protocol::{
     BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
 };
-use crate::broker::replica::{acknowledged, Produced, Replica, Role, Waiter};
-use crate::broker::server::{BrokerState, Shared};
 use crate::broker::view::ClusterView;
 use crate::bugs::Bug;
 use std::collections::BTreeMap;

@@ -16,12 +16,12 @@
 //! Every table change and every append happen under the broker's one lock.
 
 use crate::broker::internal_topic::{self, InternalTopic};
+use crate::broker::node::replica::{acknowledged, Produced, Replica, Role, Waiter};
+use crate::broker::node::shared::{BrokerState, Shared};
 use crate::broker::protocol::{
     Acks, BrokerError, BrokerResponse, Decision, DecisionReason, LocalOutcome, ProduceRequest,
     SendHalfRequest, TxnStatus,
 };
-use crate::broker::replica::{acknowledged, Produced, Replica, Role, Waiter};
-use crate::broker::server::{BrokerState, Shared};
 use crate::broker::txn_table::{DecideStep, HalfStep, PublishJob, TxnTable};
 use crate::broker::txn_topic::{
     partition_for, txn_tp, TxnRecord, TXN_ID_BYTES_MAX, TXN_PARTITIONS, TXN_TOPIC,

@@ -17,6 +17,7 @@ pub mod frame;
 pub mod limits;
 pub mod message;
 pub mod rpc;
+pub mod serve_options;
 pub mod server;
 
 pub use connection::INFLIGHT_REQUESTS_MAX;

@@ -7,12 +7,12 @@
 //! anything is appended. The leader's head comes with each response; the follower stores its
 //! own (up to its log end) and reports it in the next fetch.
 
+use crate::broker::node::replica::Role;
+use crate::broker::node::shared::Shared;
 use crate::broker::protocol::{
     BrokerError, BrokerId, BrokerRequest, BrokerResponse, EpochEndRequest, FetchRequest,
     ReplicaFetch, TopicPartition,
 };
-use crate::broker::replica::Role;
-use crate::broker::server::Shared;
 use crate::env::NodeAddr;
 use crate::wire::{Request, Response, RpcClient, RpcOptions};
 use std::sync::Arc;

@@ -6,8 +6,8 @@
 pub use crate::broker::core::DELETE_WAITERS_MAX;
 
 use crate::broker::core::{DeleteStep, Effect};
+use crate::broker::node::replica::{Replica, Waiter};
 use crate::broker::protocol::{BrokerError, Overflow, ReplicaFetch};
-use crate::broker::replica::{Replica, Waiter};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -115,9 +115,9 @@ impl Replica {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::node::replica::Produced;
     use crate::broker::protocol::TopicPartition;
     use crate::broker::protocol::{Acks, FetchRequest, ProduceRequest};
-    use crate::broker::replica::Produced;
     use crate::env::{Disk, DiskFault, DiskFaults, Mode};
     use crate::storage::{LogOptions, Record};
 
