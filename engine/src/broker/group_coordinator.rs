@@ -16,11 +16,11 @@ use crate::broker::node::shared::{BrokerState, Shared};
 use crate::broker::offsets_topic::{
     offsets_tp, partition_for, GroupRecord, OFFSETS_PARTITIONS, OFFSETS_TOPIC,
 };
-use crate::broker::protocol::{
-    BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
-};
 use crate::broker::view::ClusterView;
 use crate::bugs::Bug;
+use crate::wire::broker_protocol::{
+    BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 use crate::broker::node::admin;
 use crate::broker::node::shared::Shared;
 use crate::broker::offsets_topic::replication_for;
-use crate::broker::protocol::{
+use crate::wire::broker_protocol::{
     BrokerError, BrokerResponse, CreateTopicRequest, Overflow, TopicPartition,
 };
 use std::sync::Arc;

@@ -18,16 +18,16 @@
 use crate::broker::internal_topic::{self, InternalTopic};
 use crate::broker::node::replica::{acknowledged, Produced, Replica, Role, Waiter};
 use crate::broker::node::shared::{BrokerState, Shared};
-use crate::broker::protocol::{
-    Acks, BrokerError, BrokerResponse, Decision, DecisionReason, LocalOutcome, ProduceRequest,
-    SendHalfRequest, TxnStatus,
-};
 use crate::broker::txn_table::{DecideStep, HalfStep, PublishJob, TxnTable};
 use crate::broker::txn_topic::{
     partition_for, txn_tp, TxnRecord, TXN_ID_BYTES_MAX, TXN_PARTITIONS, TXN_TOPIC,
 };
 use crate::client::cluster::{ClusterClient, ClusterClientOptions, ClusterError};
 use crate::env::NodeAddr;
+use crate::wire::broker_protocol::{
+    Acks, BrokerError, BrokerResponse, Decision, DecisionReason, LocalOutcome, ProduceRequest,
+    SendHalfRequest, TxnStatus,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

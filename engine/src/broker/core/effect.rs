@@ -4,7 +4,7 @@
 //! effects in the order the core emitted them (wake-ups are ordered by that, and the
 //! simulation's schedule with them).
 
-use crate::broker::protocol::BrokerError;
+use crate::wire::broker_protocol::BrokerError;
 
 /// Names one waiting request of one replica; never reused within the replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -24,7 +24,7 @@
 //!   replicates — as a timed-out produce may be lost. Acknowledged ones never are.
 
 use super::{Effect, LogFacts, ReplicaCore, Role, WaiterId};
-use crate::broker::protocol::{BrokerError, BrokerId, Overflow, TopicPartition};
+use crate::wire::broker_protocol::{BrokerError, BrokerId, Overflow, TopicPartition};
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -8,8 +8,8 @@
 //! added could be elected without it (Kafka's "maximal ISR", KIP-497).
 
 use super::{Effect, LogFacts, ReplicaCore, Role};
-use crate::broker::protocol::BrokerId;
 use crate::bugs::Bug;
+use crate::wire::broker_protocol::BrokerId;
 use tokio::time::Instant;
 
 impl ReplicaCore {

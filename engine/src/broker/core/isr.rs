@@ -4,7 +4,7 @@
 //! proposed members count too, since the controller may already elect them.
 
 use super::{Effect, IsrProposal, LogFacts, ReplicaCore, Role};
-use crate::broker::protocol::BrokerId;
+use crate::wire::broker_protocol::BrokerId;
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -42,9 +42,9 @@ pub use waiters::{Waiters, DELETE_WAITERS_MAX, WAITERS_MAX};
 
 use crate::broker::epoch_cache::EpochCache;
 use crate::broker::producer_state::ProducerState;
-use crate::broker::protocol::{BrokerError, BrokerId, TopicPartition};
 use crate::bugs::{Bug, Bugs};
 use crate::storage::{FsyncPolicy, RecordBatch};
+use crate::wire::broker_protocol::{BrokerError, BrokerId, TopicPartition};
 use std::time::Duration;
 use tokio::time::Instant;
 

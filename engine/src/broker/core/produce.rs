@@ -5,9 +5,11 @@
 
 use super::{Effect, LogFacts, ReplicaCore, WaiterId};
 use crate::broker::producer_state::Admission;
-use crate::broker::protocol::{Acks, BrokerError, ProduceRequest, ProduceResponse, ProducerStamp};
 use crate::bugs::Bug;
 use crate::storage::{AppendInfo, BatchMeta};
+use crate::wire::broker_protocol::{
+    Acks, BrokerError, ProduceRequest, ProduceResponse, ProducerStamp,
+};
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -1,7 +1,7 @@
 //! A replica's role as the controller last assigned it: leader (with its followers' progress
 //! and the ISR it acknowledges with), follower (of which leader, in which epoch), or none yet.
 
-use crate::broker::protocol::{BrokerId, TopicPartition};
+use crate::wire::broker_protocol::{BrokerId, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 

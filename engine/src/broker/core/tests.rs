@@ -3,8 +3,10 @@
 //! steps per test.
 
 use super::*;
-use crate::broker::protocol::{Acks, EpochEndResponse, Overflow, ProduceRequest, ProducerStamp};
 use crate::storage::{AppendInfo, Record};
+use crate::wire::broker_protocol::{
+    Acks, EpochEndResponse, Overflow, ProduceRequest, ProducerStamp,
+};
 use std::collections::BTreeMap;
 
 const EXPIRY: Duration = Duration::from_secs(3600);

@@ -5,8 +5,8 @@
 
 use super::{ReplicaCore, Role};
 use crate::broker::producer_state::ProducerState;
-use crate::broker::protocol::{BrokerError, EpochEndRequest, EpochEndResponse};
 use crate::storage::RecordBatch;
+use crate::wire::broker_protocol::{BrokerError, EpochEndRequest, EpochEndResponse};
 use std::time::Duration;
 use tokio::time::Instant;
 

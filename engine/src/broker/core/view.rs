@@ -7,7 +7,7 @@
 //! older one may predate a restart that lost unsynced data.
 
 use super::{Effect, LogFacts, ReplicaCore, Role};
-use crate::broker::protocol::{BrokerId, Overflow};
+use crate::wire::broker_protocol::{BrokerId, Overflow};
 use tokio::time::Instant;
 
 /// One partition as the cluster view has it.

@@ -4,7 +4,7 @@
 //! (its outcome is unknown to the caller, as a timeout's is).
 
 use super::effect::{Effect, WaiterId};
-use crate::broker::protocol::BrokerError;
+use crate::wire::broker_protocol::BrokerError;
 use std::collections::BTreeMap;
 
 /// Produce requests waiting for replication, per replica.

@@ -2,12 +2,12 @@
 //! behalf.
 
 use crate::broker::node::shared::Shared;
-use crate::broker::protocol::{
-    BrokerError, BrokerId, BrokerResponse, CreateTopicRequest, CAPACITY_MAX,
-};
 use crate::broker::session;
 use crate::broker::znodes::{self, TopicAssignment};
 use crate::coordinator::{ClientError, CoordError, CreateMode};
+use crate::wire::broker_protocol::{
+    BrokerError, BrokerId, BrokerResponse, CreateTopicRequest, CAPACITY_MAX,
+};
 use std::sync::Arc;
 
 /// The most partitions a topic may have, and the most replicas per partition.

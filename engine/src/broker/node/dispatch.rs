@@ -7,12 +7,12 @@ use crate::broker::node::admin;
 use crate::broker::node::delete_records;
 use crate::broker::node::replica::{acknowledged, queue, Produced};
 use crate::broker::node::shared::{unknown_or_not_leader, Shared};
-use crate::broker::protocol::{
+use crate::broker::txn_coordinator;
+use crate::broker::view::ClusterView;
+use crate::wire::broker_protocol::{
     BrokerError, BrokerInfo, BrokerRequest, BrokerResponse, FetchRequest, MetadataResponse,
     PartitionMetadata, ProduceRequest, TopicMetadata, TopicPartition,
 };
-use crate::broker::txn_coordinator;
-use crate::broker::view::ClusterView;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant; // The simulated clock (design.md section 4).

@@ -9,11 +9,11 @@
 
 use crate::broker::node::replica::Role;
 use crate::broker::node::shared::Shared;
-use crate::broker::protocol::{
+use crate::env::NodeAddr;
+use crate::wire::broker_protocol::{
     BrokerError, BrokerId, BrokerRequest, BrokerResponse, EpochEndRequest, FetchRequest,
     ReplicaFetch, TopicPartition,
 };
-use crate::env::NodeAddr;
 use crate::wire::{Request, Response, RpcClient, RpcOptions};
 use std::sync::Arc;
 

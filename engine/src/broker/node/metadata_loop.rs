@@ -6,9 +6,9 @@
 use crate::broker::node::fetcher;
 use crate::broker::node::replica::{PartitionView, Replica, ViewStep};
 use crate::broker::node::shared::{Shared, REPLICAS_MAX};
-use crate::broker::protocol::Overflow;
 use crate::broker::view::{self, ClusterView, WatchSet};
 use crate::broker::znodes::PartitionState;
+use crate::wire::broker_protocol::Overflow;
 use std::sync::Arc;
 use tokio::time::Instant; // The simulated clock (design.md section 4).
 

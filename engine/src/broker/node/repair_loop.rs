@@ -3,8 +3,8 @@
 
 use crate::broker::node::replica::Replica;
 use crate::broker::node::shared::Shared;
-use crate::broker::protocol::{BrokerId, TopicPartition};
 use crate::broker::znodes::{self, PartitionState};
+use crate::wire::broker_protocol::{BrokerId, TopicPartition};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant; // The simulated clock (design.md section 4).

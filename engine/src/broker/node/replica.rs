@@ -25,13 +25,13 @@ use crate::broker::core::{
     DELETE_WAITERS_MAX,
 };
 use crate::broker::epoch_cache::EpochCache;
-use crate::broker::protocol::{
-    Acks, BrokerError, BrokerId, EpochEndRequest, EpochEndResponse, FetchRequest, FetchResponse,
-    LogDump, ProduceRequest, ProduceResponse, TopicPartition,
-};
 use crate::bugs::{Bug, Bugs};
 use crate::env::Disk;
 use crate::storage::{HeadFile, Log, LogOptions, Record, RecordBatch, StorageError};
+use crate::wire::broker_protocol::{
+    Acks, BrokerError, BrokerId, EpochEndRequest, EpochEndResponse, FetchRequest, FetchResponse,
+    LogDump, ProduceRequest, ProduceResponse, TopicPartition,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

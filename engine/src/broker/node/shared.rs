@@ -6,13 +6,13 @@
 use crate::broker::group_table::GroupTable;
 use crate::broker::node::replica::Replica;
 use crate::broker::options::BrokerOptions;
-use crate::broker::protocol::{BrokerError, TopicPartition};
 use crate::broker::session::SessionSlot;
 use crate::broker::txn_table::TxnTable;
 use crate::broker::view::ClusterView;
 use crate::bugs::Bug;
 use crate::env::{Disk, Net};
 use crate::storage::{FsyncPolicy, LogOptions};
+use crate::wire::broker_protocol::{BrokerError, TopicPartition};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 

@@ -3,9 +3,9 @@
 //! its state) settles the change, because the controller may already elect it.
 
 use super::*;
-use crate::broker::protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 use crate::env::{Disk, DiskFaults, Mode};
 use crate::storage::{LogOptions, Record};
+use crate::wire::broker_protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 
 const EXPIRY: Duration = Duration::from_secs(3600);
 

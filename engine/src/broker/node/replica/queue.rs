@@ -7,7 +7,7 @@ pub use crate::broker::core::DELETE_WAITERS_MAX;
 
 use crate::broker::core::{DeleteStep, Effect};
 use crate::broker::node::replica::{Replica, Waiter};
-use crate::broker::protocol::{BrokerError, Overflow, ReplicaFetch};
+use crate::wire::broker_protocol::{BrokerError, Overflow, ReplicaFetch};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -116,10 +116,10 @@ impl Replica {
 mod tests {
     use super::*;
     use crate::broker::node::replica::Produced;
-    use crate::broker::protocol::TopicPartition;
-    use crate::broker::protocol::{Acks, FetchRequest, ProduceRequest};
     use crate::env::{Disk, DiskFault, DiskFaults, Mode};
     use crate::storage::{LogOptions, Record};
+    use crate::wire::broker_protocol::TopicPartition;
+    use crate::wire::broker_protocol::{Acks, FetchRequest, ProduceRequest};
 
     const EXPIRY: Duration = Duration::from_secs(3600);
 

@@ -6,9 +6,9 @@
 //! written one's offset).
 
 use super::*;
-use crate::broker::protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 use crate::env::{DiskFault, DiskFaults, Mode};
 use crate::storage::{LogOptions, Record};
+use crate::wire::broker_protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 
 const EXPIRY: Duration = Duration::from_secs(3600);
 
