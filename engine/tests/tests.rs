@@ -4,6 +4,7 @@ mod broker;
 mod cluster_sim;
 mod consumer;
 mod coordinator;
+mod import_cycles;
 mod producer;
 mod queue;
 mod storage;

@@ -10,12 +10,12 @@
 //! a new epoch before anyone acts on it.
 
 use crate::broker::options::BrokerOptions;
-use crate::broker::protocol::{BrokerId, TopicPartition};
 use crate::broker::session::{ensure_path, Registered, SessionSlot};
 use crate::broker::view::{self, ClusterView, StateEntry, WatchSet};
 use crate::broker::znodes::{self, ControllerInfo, PartitionState};
 use crate::bugs::{Bug, Bugs};
 use crate::coordinator::{ClientError, CoordError, CoordinatorClient, CreateMode, Op};
+use crate::wire::broker_protocol::{BrokerId, TopicPartition};
 use std::time::Duration;
 
 /// Controller rounds between re-reads even without a watch firing.

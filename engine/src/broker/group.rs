@@ -16,7 +16,7 @@
 
 use crate::broker::group_assignor;
 use crate::broker::offsets_topic::GroupRecord;
-use crate::broker::protocol::{BrokerError, JoinGroupRequest, Strategy, TopicPartition};
+use crate::wire::broker_protocol::{BrokerError, JoinGroupRequest, Strategy, TopicPartition};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;

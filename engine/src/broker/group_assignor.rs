@@ -6,8 +6,8 @@
 //! to that topic; partitions of topics nobody subscribes to go to nobody.
 
 /// Re-exported: the strategies this file implements.
-pub use crate::broker::protocol::Strategy;
-use crate::broker::protocol::TopicPartition;
+pub use crate::wire::broker_protocol::Strategy;
+use crate::wire::broker_protocol::TopicPartition;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Each member's assignment, for every member (an empty list when it gets nothing). Topics with

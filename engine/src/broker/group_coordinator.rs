@@ -11,16 +11,16 @@
 //! happen under the broker's one lock, so the log's order is the table's order.
 
 use crate::broker::internal_topic::{self, InternalTopic};
+use crate::broker::node::replica::{acknowledged, Produced, Replica, Role, Waiter};
+use crate::broker::node::shared::{BrokerState, Shared};
 use crate::broker::offsets_topic::{
     offsets_tp, partition_for, GroupRecord, OFFSETS_PARTITIONS, OFFSETS_TOPIC,
 };
-use crate::broker::protocol::{
-    BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
-};
-use crate::broker::replica::{acknowledged, Produced, Replica, Role, Waiter};
-use crate::broker::server::{BrokerState, Shared};
 use crate::broker::view::ClusterView;
 use crate::bugs::Bug;
+use crate::wire::broker_protocol::{
+    BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,9 +68,9 @@ fn ready(state: &mut BrokerState, partition: u32, now: Instant, expiry: Duration
         replicas, groups, ..
     } = state;
     let replica = replicas.get_mut(&offsets_tp(partition));
-    let leading = replica.as_ref().and_then(|replica| match &replica.role {
+    let leading = replica.as_ref().and_then(|replica| match replica.role() {
         Role::Leader(leadership)
-            if !replica.is_offline() && now.duration_since(replica.confirmed_at) <= expiry =>
+            if !replica.is_offline() && now.duration_since(replica.confirmed_at()) <= expiry =>
         {
             Some((leadership.epoch, replica.log_end()))
         }

@@ -12,7 +12,7 @@
 
 use crate::broker::group::Group;
 use crate::broker::offsets_topic::GroupRecord;
-use crate::broker::protocol::BrokerError;
+use crate::wire::broker_protocol::BrokerError;
 use std::collections::{BTreeMap, VecDeque};
 
 /// The most groups one offsets partition holds on its coordinator.
@@ -212,7 +212,7 @@ impl GroupTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::protocol::TopicPartition;
+    use crate::wire::broker_protocol::TopicPartition;
 
     fn commit(offset: u64) -> GroupRecord {
         GroupRecord::Offsets {

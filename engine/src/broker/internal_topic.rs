@@ -2,11 +2,12 @@
 //! demand by the first request that needs one, and each partition's leader coordinates what
 //! maps to that partition (consumer groups, transactions).
 
+use crate::broker::node::admin;
+use crate::broker::node::shared::Shared;
 use crate::broker::offsets_topic::replication_for;
-use crate::broker::protocol::{
+use crate::wire::broker_protocol::{
     BrokerError, BrokerResponse, CreateTopicRequest, Overflow, TopicPartition,
 };
-use crate::broker::server::{self, Shared};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +55,7 @@ pub async fn coordinator(
             capacity: None,
             overflow: Overflow::Reject,
         };
-        match server::create_topic(shared, request).await {
+        match admin::create_topic(shared, request).await {
             Ok(_) | Err(BrokerError::TopicExists) => {}
             Err(error) => return Err(error),
         }

@@ -13,19 +13,18 @@
 //! records that diverge from the leader of a newer epoch; a stale controller cannot write.
 
 pub mod controller;
-pub mod delete_records;
+pub mod core;
 pub mod epoch_cache;
-pub mod fetcher;
 pub mod group;
 pub mod group_assignor;
 pub mod group_coordinator;
 pub mod group_table;
 pub mod internal_topic;
+pub mod node;
 pub mod offsets_topic;
 pub mod options;
 pub mod producer_state;
 pub mod protocol;
-pub mod replica;
 pub mod server;
 pub mod session;
 pub mod stop_point;
@@ -35,6 +34,7 @@ pub mod txn_topic;
 pub mod view;
 pub mod znodes;
 
+pub use node::{delete_records, fetcher, replica};
 pub use options::BrokerOptions;
 pub use protocol::{
     Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, Decision, DecisionReason,

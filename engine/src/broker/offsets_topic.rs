@@ -9,8 +9,8 @@
 //! offsets, highest generation and member counter exactly as the coordinators that wrote them
 //! had them once acknowledged.
 
-use crate::broker::protocol::TopicPartition;
 use crate::storage::Record;
+use crate::wire::broker_protocol::TopicPartition;
 use serde::{Deserialize, Serialize};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -18,14 +18,7 @@ pub const OFFSETS_PARTITIONS: u32 = 3;
 /// The most replicas of an offsets partition.
 pub const OFFSETS_REPLICATION_MAX: u32 = 3;
 
-/// A 64-bit FNV-1a hash: the same on every build and platform, unlike std's hashers.
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.iter().fold(OFFSET_BASIS, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(PRIME)
-    })
-}
+pub use crate::wire::stable_hash::stable_hash;
 
 /// The offsets partition that holds `group`; its leader coordinates the group.
 pub fn partition_for(group: &str) -> u32 {

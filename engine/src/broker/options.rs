@@ -1,11 +1,11 @@
 //! A broker's settings. Defaults suit the simulation (seconds, not Kafka's minutes), so faults
 //! of a few seconds exercise expiry, ISR shrink and leader election.
 
-use crate::broker::protocol::BrokerId;
 use crate::broker::stop_point::StopPoint;
 use crate::bugs::Bugs;
 use crate::env::NodeAddr;
 use crate::storage::LogOptions;
+use crate::wire::broker_protocol::BrokerId;
 use std::sync::Arc;
 use std::time::Duration;
 

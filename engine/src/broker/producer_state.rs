@@ -4,9 +4,9 @@
 //! Rebuilt from the log's batch headers at startup and after truncation, and kept by followers
 //! too, so a new leader dedups retries of batches its predecessor wrote.
 
-use crate::broker::protocol::{BrokerError, ProducerStamp};
 use crate::storage::batch::{NO_PRODUCER, NO_SEQUENCE};
 use crate::storage::RecordBatch;
+use crate::wire::broker_protocol::{BrokerError, ProducerStamp};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Batches remembered per producer and partition (Kafka's five in-flight requests).

@@ -4,7 +4,7 @@
 //! release the point (so the restarted broker runs normally). Plain data in
 //! [`crate::broker::BrokerOptions`]; unarmed, it does nothing.
 
-use crate::broker::protocol::BrokerId;
+use crate::wire::broker_protocol::BrokerId;
 use std::sync::Mutex;
 
 #[derive(Debug, Default)]

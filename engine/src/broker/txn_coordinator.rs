@@ -16,18 +16,18 @@
 //! Every table change and every append happen under the broker's one lock.
 
 use crate::broker::internal_topic::{self, InternalTopic};
-use crate::broker::protocol::{
-    Acks, BrokerError, BrokerResponse, Decision, DecisionReason, LocalOutcome, ProduceRequest,
-    SendHalfRequest, TxnStatus,
-};
-use crate::broker::replica::{acknowledged, Produced, Replica, Role, Waiter};
-use crate::broker::server::{BrokerState, Shared};
+use crate::broker::node::replica::{acknowledged, Produced, Replica, Role, Waiter};
+use crate::broker::node::shared::{BrokerState, Shared};
 use crate::broker::txn_table::{DecideStep, HalfStep, PublishJob, TxnTable};
 use crate::broker::txn_topic::{
     partition_for, txn_tp, TxnRecord, TXN_ID_BYTES_MAX, TXN_PARTITIONS, TXN_TOPIC,
 };
 use crate::client::cluster::{ClusterClient, ClusterClientOptions, ClusterError};
 use crate::env::NodeAddr;
+use crate::wire::broker_protocol::{
+    Acks, BrokerError, BrokerResponse, Decision, DecisionReason, LocalOutcome, ProduceRequest,
+    SendHalfRequest, TxnStatus,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,9 +88,9 @@ fn as_coordinator_error(error: BrokerError) -> BrokerError {
 fn ready(state: &mut BrokerState, partition: u32, now: Instant, expiry: Duration) {
     let BrokerState { replicas, txns, .. } = state;
     let replica = replicas.get_mut(&txn_tp(partition));
-    let leading = replica.as_ref().and_then(|replica| match &replica.role {
+    let leading = replica.as_ref().and_then(|replica| match replica.role() {
         Role::Leader(leadership)
-            if !replica.is_offline() && now.duration_since(replica.confirmed_at) <= expiry =>
+            if !replica.is_offline() && now.duration_since(replica.confirmed_at()) <= expiry =>
         {
             Some((leadership.epoch, replica.log_end()))
         }

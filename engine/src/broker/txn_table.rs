@@ -11,12 +11,12 @@
 //! the same stamp (see `txn_topic`). A slot's memory may run ahead of its log (an append not
 //! yet replicated) but a new leader epoch reloads the slot from the log alone.
 
-use crate::broker::protocol::{
+use crate::broker::txn_topic::{publish_stamp, TxnRecord};
+use crate::storage::Record;
+use crate::wire::broker_protocol::{
     BrokerError, Decision, DecisionReason, LocalOutcome, ProducerStamp, SendHalfRequest,
     TopicPartition, TxnStatus,
 };
-use crate::broker::txn_topic::{publish_stamp, TxnRecord};
-use crate::storage::Record;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 // tokio's clock, which turmoil drives in simulation; never the wall clock (design.md section 4).

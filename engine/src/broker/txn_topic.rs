@@ -11,26 +11,18 @@
 //! every coordinator that ever publishes it — twice, after a crash, racing a check-back —
 //! sends the same stamp, and the target partition's producer state keeps one copy.
 
-use crate::broker::offsets_topic::stable_hash;
-use crate::broker::protocol::{Decision, DecisionReason, ProducerStamp, TopicPartition};
 use crate::storage::batch::{FLAG_CONTROL, FLAG_TRANSACTIONAL};
 use crate::storage::Record;
+use crate::wire::broker_protocol::{Decision, DecisionReason, ProducerStamp, TopicPartition};
+pub use crate::wire::txn_partition::{partition_for, TXN_ID_BYTES_MAX, TXN_PARTITIONS};
 use serde::{Deserialize, Serialize};
 
 pub const TXN_TOPIC: &str = "__txn_half";
-pub const TXN_PARTITIONS: u32 = 3;
-/// The longest transaction id and producer group name.
-pub const TXN_ID_BYTES_MAX: usize = 255;
 /// Producer ids at or above this flag are the coordinators' publish ids; ids handed out by
 /// `InitProducerId` count up from zero and never get near it.
 pub const PUBLISH_PRODUCER_ID_FLAG: u64 = 1 << 62;
 /// Bits of a publish producer id that hold the half's offset (the partition sits above them).
 pub const HALF_OFFSET_BITS: u32 = 40;
-
-/// The `__txn_half` partition that holds `txn_id`; its leader coordinates the transaction.
-pub fn partition_for(txn_id: &str) -> u32 {
-    (stable_hash(txn_id.as_bytes()) % u64::from(TXN_PARTITIONS)) as u32
-}
 
 pub fn txn_tp(partition: u32) -> TopicPartition {
     TopicPartition::new(TXN_TOPIC, partition)

@@ -3,11 +3,11 @@
 //! with their znode versions. Reads can leave one-shot watches behind; a [`WatchSet`] keeps at
 //! most one outstanding watch per path and reports when any fires.
 
-use crate::broker::protocol::{BrokerId, TopicPartition};
 use crate::broker::znodes::{
     self, BrokerRegistration, ControllerInfo, PartitionState, TopicAssignment,
 };
 use crate::coordinator::{ClientError, CoordError, CoordinatorClient, Watch};
+use crate::wire::broker_protocol::{BrokerId, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;

@@ -9,8 +9,8 @@
 //! /brokers/topics/<t>/partitions/<p>/state        persistent: PartitionState
 //! ```
 
-use crate::broker::protocol::{BrokerId, Overflow, TopicPartition};
 use crate::env::NodeAddr;
+use crate::wire::broker_protocol::{BrokerId, Overflow, TopicPartition};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -9,11 +9,11 @@
 //! transaction not answered is handed out again after its `check_after`, and an answer for a
 //! decided transaction changes nothing.
 
-use crate::broker::protocol::{BrokerRequest, BrokerResponse};
 use crate::client::cluster::ClusterClientOptions;
 use crate::client::local_txns::LocalTxns;
 use crate::client::txn_caller::TxnCaller;
 use crate::env::{Net, NodeAddr};
+use crate::wire::broker_protocol::{BrokerRequest, BrokerResponse};
 use std::time::Duration;
 
 /// What one responder needs.

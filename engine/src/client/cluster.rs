@@ -5,13 +5,13 @@
 //! fails with a retriable error refreshes metadata; the caller decides whether to retry (a
 //! produce whose outcome is unknown must be recorded as such, not silently retried).
 
-use crate::broker::protocol::{
+use crate::env::{Net, NodeAddr};
+use crate::storage::Record;
+use crate::wire::broker_protocol::{
     Acks, BrokerError, BrokerId, BrokerRequest, BrokerResponse, CreateTopicRequest, FetchRequest,
     FetchResponse, MetadataResponse, ProduceRequest, ProduceResponse, ProducerStamp,
     TopicPartition,
 };
-use crate::env::{Net, NodeAddr};
-use crate::storage::Record;
 use crate::wire::{Request, Response, RpcClient, RpcOptions, WireError};
 use std::collections::BTreeMap;
 use std::time::Duration;

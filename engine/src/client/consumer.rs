@@ -13,13 +13,13 @@
 //! Fault model: leaders and the coordinator move, crash and answer late. A fetch that fails is
 //! skipped until the next poll; nothing the cluster sends is trusted before its checksum.
 
-use crate::broker::protocol::{BrokerError, Strategy, TopicPartition};
 use crate::client::cluster::{ClusterClient, ClusterClientOptions, ClusterError};
 use crate::client::group_member::{Beat, GroupError, GroupMember};
 use crate::client::interceptor::{ConsumerInterceptor, SequenceEvent};
 use crate::env::{Net, NodeAddr};
 use crate::storage::batch::FLAG_CONTROL;
 use crate::storage::{Record, RecordBatch};
+use crate::wire::broker_protocol::{BrokerError, Strategy, TopicPartition};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,12 +8,12 @@
 //! new member leaves an orphan that times out. `UnknownMemberId` and `IllegalGeneration` are
 //! never retried as is: the member joins again.
 
-use crate::broker::protocol::{
+use crate::client::cluster::{ClusterClient, ClusterError};
+use crate::env::NodeAddr;
+use crate::wire::broker_protocol::{
     BrokerError, BrokerRequest, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, Strategy,
     TopicPartition,
 };
-use crate::client::cluster::{ClusterClient, ClusterError};
-use crate::env::NodeAddr;
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -4,8 +4,8 @@
 //! harness records (`sequence-gap`). A gap is only an anomaly if the missing message was
 //! acknowledged — the checker decides that, not the interceptor.
 
-use crate::broker::protocol::TopicPartition;
 use crate::storage::Record;
+use crate::wire::broker_protocol::TopicPartition;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 

@@ -12,8 +12,8 @@
 //! instance's store (its `Begun` entry is synced before its half is sent), and answering
 //! unknown for it would count towards rolling back a transaction its owner may have committed.
 
-use crate::broker::protocol::LocalOutcome;
 use crate::client::txn_store::{LocalState, LocalTxnStore, TxnStoreError};
+use crate::wire::broker_protocol::LocalOutcome;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -12,13 +12,13 @@
 //! written; `SendError::Unknown` means it may have been written — the history records it as
 //! `info`.
 
-use crate::broker::protocol::{
-    Acks, BrokerError, BrokerRequest, BrokerResponse, ProducerStamp, TopicPartition,
-};
 use crate::client::cluster::{ClusterClient, ClusterClientOptions, ClusterError};
 use crate::client::interceptor::ProducerInterceptor;
 use crate::env::{Net, NodeAddr};
 use crate::storage::Record;
+use crate::wire::broker_protocol::{
+    Acks, BrokerError, BrokerRequest, BrokerResponse, ProducerStamp, TopicPartition,
+};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -5,9 +5,9 @@
 //! Fault model: coordinators crash, move, load, or answer too late. A failure that says the
 //! coordinator moved (or that the transport broke) forgets it, so the next call finds it again.
 
-use crate::broker::protocol::{BrokerError, BrokerRequest, BrokerResponse};
 use crate::client::cluster::{ClusterClient, ClusterClientOptions, ClusterError};
 use crate::env::{Net, NodeAddr};
+use crate::wire::broker_protocol::{BrokerError, BrokerRequest, BrokerResponse};
 use std::collections::BTreeMap;
 
 pub struct TxnCaller {

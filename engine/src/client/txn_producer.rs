@@ -17,11 +17,6 @@
 //! `step_timeout`, and only where a retry is harmless: the coordinator deduplicates halves by
 //! transaction id, and a repeated decision gets the recorded one back.
 
-use crate::broker::protocol::{
-    BrokerError, BrokerRequest, BrokerResponse, Decision, DecisionReason, LocalOutcome,
-    SendHalfRequest, TopicPartition, TxnStatus,
-};
-use crate::broker::txn_topic::{partition_for, TXN_ID_BYTES_MAX, TXN_PARTITIONS};
 use crate::client::check_back::Responder;
 use crate::client::cluster::{ClusterClientOptions, ClusterError};
 use crate::client::local_txns::LocalTxns;
@@ -29,6 +24,11 @@ use crate::client::txn_caller::TxnCaller;
 use crate::client::txn_store::{LocalState, LocalTxnStore, TxnStoreError};
 use crate::env::{Net, NodeAddr};
 use crate::storage::Record;
+use crate::wire::broker_protocol::{
+    BrokerError, BrokerRequest, BrokerResponse, Decision, DecisionReason, LocalOutcome,
+    SendHalfRequest, TopicPartition, TxnStatus,
+};
+use crate::wire::txn_partition::{partition_for, TXN_ID_BYTES_MAX, TXN_PARTITIONS};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -10,10 +10,10 @@
 //! write leaves the store offline (its state on disk is unknown) until it is reopened, which
 //! recovers exactly what reached the disk; a transaction's outcome is written at most once.
 
-use crate::broker::protocol::LocalOutcome;
 use crate::env::Disk;
 use crate::storage::batch::BatchMeta;
 use crate::storage::{FsyncPolicy, Log, LogOptions, Record, StorageError};
+use crate::wire::broker_protocol::LocalOutcome;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

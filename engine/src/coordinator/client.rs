@@ -10,11 +10,11 @@
 //! call fails with [`ClientError::SessionExpired`] and every watch fires `SessionExpired`; the
 //! owner opens a new client to register again.
 
-use crate::coordinator::protocol::{
+use crate::env::{Net, NodeAddr};
+use crate::wire::coordinator_protocol::{
     CoordError, CoordRequest, CoordResponse, CreateMode, EventKind, Op, OpResult, SessionId, Stat,
     WatchEvent, WatchKind,
 };
-use crate::env::{Net, NodeAddr};
 use crate::wire::{Request, Response, RpcClient, RpcOptions, WireError};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};

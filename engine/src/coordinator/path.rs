@@ -1,7 +1,7 @@
 //! znode paths: absolute, `/`-separated, no empty, `.` or `..` components, no trailing slash
 //! (except the root `/`), bounded in length.
 
-use crate::coordinator::protocol::CoordError;
+use crate::wire::coordinator_protocol::CoordError;
 
 pub const PATH_BYTES_MAX: usize = 1024;
 

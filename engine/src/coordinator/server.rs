@@ -9,13 +9,13 @@
 //! deadline (its clock did not run while the node was down).
 
 use crate::coordinator::path;
-use crate::coordinator::protocol::{
-    CoordError, CoordRequest, CoordResponse, OpResult, SessionId, WatchEvent, WatchKind,
-};
 use crate::coordinator::store::{Store, StoreError};
 use crate::coordinator::tree::{Tree, Txn};
 use crate::coordinator::watches::Watches;
 use crate::env::{Env, Listener, NodeAddr};
+use crate::wire::coordinator_protocol::{
+    CoordError, CoordRequest, CoordResponse, OpResult, SessionId, WatchEvent, WatchKind,
+};
 use crate::wire::{serve, ErrorCode, ErrorResponse, Request, Response, ServeOptions};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -5,7 +5,7 @@
 //! tree exactly and reports the failure, so a `multi` can never be half-applied.
 
 use crate::coordinator::path;
-use crate::coordinator::protocol::{
+use crate::wire::coordinator_protocol::{
     CoordError, CreateMode, EventKind, Op, OpResult, SessionId, Stat, WatchEvent, DATA_BYTES_MAX,
     MULTI_OPS_MAX,
 };

@@ -1,7 +1,7 @@
 //! One-shot watches, held in memory by the coordinator (like ZooKeeper's, they do not survive a
 //! restart: the client library notices the new incarnation and tells every watcher to re-read).
 
-use crate::coordinator::protocol::{EventKind, SessionId, WatchEvent, WatchKind};
+use crate::wire::coordinator_protocol::{EventKind, SessionId, WatchEvent, WatchKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The most watches held at once; registering beyond it fails the read with `Limit`.

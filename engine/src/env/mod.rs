@@ -9,7 +9,9 @@
 pub mod addr;
 pub mod clock;
 pub mod disk;
+pub mod disk_error;
 pub mod disk_faults;
+pub mod disk_file;
 pub mod net;
 pub mod page_cache;
 pub mod power_loss;
@@ -18,8 +20,10 @@ pub mod spawn;
 
 pub use addr::NodeAddr;
 pub use clock::Clock;
-pub use disk::{Disk, DiskError, DiskFile, DiskOp};
+pub use disk::Disk;
+pub use disk_error::{DiskError, DiskOp};
 pub use disk_faults::{DiskFault, DiskFaultKind, DiskFaults};
+pub use disk_file::DiskFile;
 pub use net::{Listener, Net, Stream};
 pub use power_loss::{Keep, PowerLoss, POWER_LOSS_BLOCK_BYTES};
 pub use rng::{derive_seed, NodeRng};

@@ -14,7 +14,7 @@ use crate::env::Stream;
 use crate::wire::frame::{decode_payload, encode_frame, write_frame, FrameDecoder};
 use crate::wire::limits::FrameBytes;
 use crate::wire::message::{Envelope, ErrorCode, ErrorResponse, Request, Response};
-use crate::wire::server::ServeOptions;
+use crate::wire::serve_options::ServeOptions;
 use crate::wire::WireError;
 use std::future::Future;
 use std::sync::Arc;

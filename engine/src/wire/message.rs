@@ -18,8 +18,8 @@ pub struct Envelope<T> {
 pub enum Request {
     Ping { nonce: u64 },
     Echo { payload: Vec<u8> },
-    Coordinator(crate::coordinator::protocol::CoordRequest),
-    Broker(crate::broker::protocol::BrokerRequest),
+    Coordinator(crate::wire::coordinator_protocol::CoordRequest),
+    Broker(crate::wire::broker_protocol::BrokerRequest),
 }
 
 /// Everything a node can answer.
@@ -28,8 +28,8 @@ pub enum Response {
     Pong { nonce: u64 },
     Echo { payload: Vec<u8> },
     Error(ErrorResponse),
-    Coordinator(crate::coordinator::protocol::CoordResponse),
-    Broker(crate::broker::protocol::BrokerResponse),
+    Coordinator(crate::wire::coordinator_protocol::CoordResponse),
+    Broker(crate::wire::broker_protocol::BrokerResponse),
 }
 
 /// A request the node understood but could not serve.

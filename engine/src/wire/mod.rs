@@ -11,13 +11,18 @@
 //! frame deadline, unfinished-frame bytes) is a named constant; the last three are defaults of
 //! [`WireLimits`].
 
+pub mod broker_protocol;
 mod connection;
+pub mod coordinator_protocol;
 pub mod error;
 pub mod frame;
 pub mod limits;
 pub mod message;
 pub mod rpc;
+pub mod serve_options;
 pub mod server;
+pub mod stable_hash;
+pub mod txn_partition;
 
 pub use connection::INFLIGHT_REQUESTS_MAX;
 pub use error::WireError;

@@ -9,8 +9,9 @@
 
 use crate::env::Listener;
 use crate::wire::connection::serve_connection;
-use crate::wire::limits::{FrameBudget, PeerCounts, WireLimits};
+use crate::wire::limits::{FrameBudget, PeerCounts};
 use crate::wire::message::{Request, Response};
+pub use crate::wire::serve_options::ServeOptions;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,25 +21,6 @@ use tokio::sync::Semaphore;
 pub const CONNECTIONS_MAX: usize = 1024;
 /// Pause after a failed accept.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ServeOptions {
-    /// A connection with no request in flight and no bytes received for this long is closed,
-    /// so streams abandoned in a partition (which never see a FIN) do not pile up; a response
-    /// that cannot be written for this long closes it too.
-    pub idle_timeout: Duration,
-    /// Per-peer connections, the frame deadline and the unfinished-frame memory.
-    pub limits: WireLimits,
-}
-
-impl Default for ServeOptions {
-    fn default() -> ServeOptions {
-        ServeOptions {
-            idle_timeout: Duration::from_secs(60),
-            limits: WireLimits::default(),
-        }
-    }
-}
 
 /// Serves `handler` on every connection `listener` accepts. Runs until the task is dropped
 /// (in simulation: until the host crashes or the run ends).

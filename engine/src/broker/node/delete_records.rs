@@ -6,10 +6,10 @@
 //! other outcome (`NotLeader`, `StorageError`, `RequestTimedOut`, ...) promises nothing, and a
 //! timed-out delete may still take effect.
 
-use crate::broker::protocol::{BrokerError, BrokerResponse, TopicPartition};
-use crate::broker::replica::acknowledged;
-use crate::broker::replica::queue::Deleted;
-use crate::broker::server::{unknown_or_not_leader, Shared};
+use crate::broker::node::replica::acknowledged;
+use crate::broker::node::replica::queue::Deleted;
+use crate::broker::node::shared::{unknown_or_not_leader, Shared};
+use crate::wire::broker_protocol::{BrokerError, BrokerResponse, TopicPartition};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant; // The simulated clock (design.md section 4).

@@ -7,13 +7,13 @@
 //! anything is appended. The leader's head comes with each response; the follower stores its
 //! own (up to its log end) and reports it in the next fetch.
 
-use crate::broker::protocol::{
+use crate::broker::node::replica::Role;
+use crate::broker::node::shared::Shared;
+use crate::env::NodeAddr;
+use crate::wire::broker_protocol::{
     BrokerError, BrokerId, BrokerRequest, BrokerResponse, EpochEndRequest, FetchRequest,
     ReplicaFetch, TopicPartition,
 };
-use crate::broker::replica::Role;
-use crate::broker::server::Shared;
-use crate::env::NodeAddr;
 use crate::wire::{Request, Response, RpcClient, RpcOptions};
 use std::sync::Arc;
 
@@ -43,14 +43,14 @@ pub async fn run(
             let Some(replica) = state.replicas.get(&tp) else {
                 return;
             };
-            match &replica.role {
+            match replica.role() {
                 Role::Follower(f) if f.leader == Some(leader) && f.epoch == epoch => {}
                 _ => return,
             }
             if replica.is_offline() {
                 return;
             }
-            match &replica.role {
+            match replica.role() {
                 Role::Follower(f) if f.needs_truncation => Step::Truncate {
                     epoch: replica.epochs().latest_epoch(),
                 },
@@ -89,7 +89,7 @@ pub async fn run(
             let Some(replica) = state.replicas.get_mut(&tp) else {
                 return;
             };
-            match &replica.role {
+            match replica.role() {
                 Role::Follower(f) if f.leader == Some(leader) && f.epoch == epoch => {}
                 _ => return,
             }
@@ -106,9 +106,7 @@ pub async fn run(
                     ..
                 }))) => {
                     // The leader's log is shorter than ours: truncate by epoch again.
-                    if let Role::Follower(f) = &mut replica.role {
-                        f.needs_truncation = true;
-                    }
+                    replica.mark_needs_truncation();
                     Ok(())
                 }
                 Ok(Response::Broker(BrokerResponse::Error(error))) => Err(error),
@@ -131,8 +129,6 @@ pub async fn run(
 fn clear_truncation(shared: &Shared, tp: &TopicPartition) {
     let mut state = shared.lock();
     if let Some(replica) = state.replicas.get_mut(tp) {
-        if let Role::Follower(f) = &mut replica.role {
-            f.needs_truncation = false;
-        }
+        replica.mark_truncated();
     }
 }

@@ -1,76 +1,15 @@
-//! The replica as a bounded queue: its head (the first offset consumers may read, Kafka's
-//! logStartOffset of KIP-107), the head's replication, `DeleteRecords` with compare-and-set,
-//! and the capacity check on produce. No I/O but the head file; the server moves the bytes.
-//!
-//! Fault model: leaders lose power, followers lag or leave the ISR, leadership moves; the head
-//! file's writes fail or its reads come back damaged. Invariants:
-//! - The head only moves forward, and only after it is durable here (a failed write takes the
-//!   replica offline, like a failed log write). A follower's head is at most its own log end.
-//! - The *replicated head* is the smallest durable head among the ISR (the leader's own
-//!   included; while an ISR change is being written, among the old and the proposed ISR, since
-//!   the controller may elect from either). A `DeleteRecords` is acknowledged only once the
-//!   replicated head covers it, so every replica a controller may elect already holds it: an
-//!   acknowledged delete survives any leader change. A follower joins the ISR only with a head
-//!   at least the replicated head, which keeps that true as the ISR grows.
-//! - A `reject` partition counts its records from the replicated head, never the leader's own:
-//!   deletes the leader made but never got acknowledged may be lost with it, and counting them
-//!   could overfill the queue. A `drop-oldest` partition moves its head to make room, never past
-//!   the high watermark, so no uncommitted record is dropped; its `acks=all` produces are
-//!   acknowledged once the head they moved is replicated too.
-//! - Consumers are served from the leader's own head. A delete (or drop) not yet replicated is
-//!   visible at once on its leader, and may be undone if that leader is lost before it
-//!   replicates — as a timed-out produce may be lost. Acknowledged ones never are.
+//! The replica as a bounded queue, as the node runs it: the head file, `DeleteRecords` and
+//! the head a follower takes from its leader. The rules (and their invariants: the head only
+//! moves forward and only once durable, deletes acknowledged once the replicated head covers
+//! them, the bound on produce) are the core's (`broker::core::head`).
 
-use crate::broker::protocol::{BrokerError, BrokerId, Overflow, ReplicaFetch, TopicPartition};
-use crate::broker::replica::{Ack, Replica, Role, Waiter};
-use crate::storage::{HeadFile, StorageError};
-use std::collections::BTreeMap;
+pub use crate::broker::core::DELETE_WAITERS_MAX;
+
+use crate::broker::core::{DeleteStep, Effect};
+use crate::broker::node::replica::{Replica, Waiter};
+use crate::wire::broker_protocol::{BrokerError, Overflow, ReplicaFetch};
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
-
-/// `DeleteRecords` requests waiting for their head to replicate, per replica.
-pub const DELETE_WAITERS_MAX: usize = 1_000;
-
-/// The queue side of one replica.
-#[derive(Debug)]
-pub struct Queue {
-    file: HeadFile,
-    /// The head as stored durably in `file` (possibly clamped down to the log end).
-    head: u64,
-    /// Records held at most between the head and the log end; `None`: unbounded.
-    pub capacity: Option<u64>,
-    pub overflow: Overflow,
-    /// Deletes waiting for the replicated head to reach the key.
-    deletes: BTreeMap<u64, Vec<Ack>>,
-    delete_count: usize,
-}
-
-impl Queue {
-    /// The queue state of a replica whose head file is `file`; unbounded until the cluster
-    /// view says otherwise.
-    pub fn load(file: HeadFile) -> Result<Queue, StorageError> {
-        let head = file.load()?;
-        Ok(Queue {
-            file,
-            head,
-            capacity: None,
-            overflow: Overflow::Reject,
-            deletes: BTreeMap::new(),
-            delete_count: 0,
-        })
-    }
-
-    /// Clamps the head to the log's end once the log is open.
-    pub fn fit(&mut self, log_end: u64, tp: &TopicPartition) {
-        if self.head > log_end {
-            // The log lost records its head had covered (unsynced writes under a relaxed fsync
-            // policy): the head cannot be past the end. A follower gets it back by fetching.
-            tracing::warn!(%tp, head = self.head, log_end, "head beyond the log end; clamped");
-            self.head = log_end;
-        }
-    }
-}
 
 /// What a `DeleteRecords` needs next: nothing, or waiting for its head to replicate.
 pub enum Deleted {
@@ -89,78 +28,50 @@ pub fn head_news(replica: Option<&ReplicaFetch>, fetch_offset: u64, leader_head:
 impl Replica {
     /// The first offset consumers may read: the head, or the log's physical start if later.
     pub fn head(&self) -> u64 {
-        self.queue.head.max(self.log.start())
+        self.core.head(self.facts())
     }
 
     /// Takes the topic's bound from the cluster view.
     pub fn set_bound(&mut self, capacity: Option<u64>, overflow: Overflow) {
-        self.queue.capacity = capacity;
-        self.queue.overflow = overflow;
+        self.core.set_bound(capacity, overflow);
     }
 
     /// Makes `head` durable, then uses it. A failed write takes the replica offline: the file
     /// holds the old head or the new one, and neither may be reported.
-    fn store_head(&mut self, head: u64) -> Result<(), BrokerError> {
-        assert!(head >= self.queue.head, "the head only moves forward");
-        assert!(head <= self.log.end(), "the head never passes the log end");
-        if let Err(error) = self.queue.file.store(head) {
+    pub(super) fn store_head(
+        &mut self,
+        head: u64,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), BrokerError> {
+        let log = self.facts();
+        self.core.check_head_move(head, log);
+        if let Err(error) = self.head_file.store(head) {
             let error = BrokerError::StorageError {
                 reason: format!("storing the head: {error}"),
             };
-            self.take_offline(&error);
+            self.take_offline(&error, effects);
             return Err(error);
         }
-        self.queue.head = head;
-        self.changed.notify_waiters();
+        self.core.set_head(head, log, effects);
         Ok(())
     }
 
     /// The smallest durable head among the replicas a controller may elect (the leader's own
-    /// included); a follower that has not reported one yet counts as 0. Only a leader knows it;
-    /// any other role answers its own head.
+    /// included); see the core.
     pub fn replicated_head(&self) -> u64 {
-        let Role::Leader(leadership) = &self.role else {
-            return self.queue.head;
-        };
-        let mut head = self.queue.head;
-        for member in leadership.electable() {
-            if member == self.me {
-                continue;
-            }
-            let reported = leadership.followers.get(&member).map_or(0, |p| p.head);
-            head = head.min(reported);
-        }
-        head
-    }
-
-    /// Leader: a follower's fetch reported its durable head. Taken as is, even when lower than
-    /// before (a restarted follower may have clamped it): the truth, not the best seen.
-    pub(super) fn note_follower_head(&mut self, follower: BrokerId, head: u64) {
-        if let Role::Leader(leadership) = &mut self.role {
-            if let Some(progress) = leadership.followers.get_mut(&follower) {
-                progress.head = head;
-            }
-        }
+        self.core.replicated_head()
     }
 
     /// Follower: takes the leader's head (from a fetch response), up to its own log end, and
     /// stores it before its next fetch reports it.
     pub fn adopt_head(&mut self, leader_head: u64) -> Result<(), BrokerError> {
-        self.check_online()?;
-        let head = leader_head.min(self.log.end());
-        if head <= self.queue.head {
+        let Some(head) = self.core.adopt_head(leader_head, self.facts())? else {
             return Ok(());
-        }
-        self.store_head(head)
-    }
-
-    /// After truncation to `end`: a head past the end is clamped. A correct run never gets
-    /// here (heads only cover committed records, and those are never truncated).
-    pub(super) fn clamp_head(&mut self, end: u64) {
-        if self.queue.head > end {
-            tracing::warn!(tp = %self.tp, head = self.queue.head, end, "truncated below the head; clamped");
-            self.queue.head = end;
-        }
+        };
+        let mut effects = Vec::new();
+        let stored = self.store_head(head, &mut effects);
+        self.run(effects);
+        stored
     }
 
     /// Moves the head to at least `before` (leader only), compare-and-set on `expected_head`.
@@ -172,133 +83,43 @@ impl Replica {
         now: Instant,
         expiry: Duration,
     ) -> Result<Deleted, BrokerError> {
-        self.check_online()?;
-        let isr = self.leadership(now, expiry)?.isr.len() as u32;
-        if isr < self.min_insync {
-            return Err(BrokerError::NotEnoughReplicas {
-                isr,
-                min_insync: self.min_insync,
-            });
-        }
-        let head = self.head();
-        if expected_head.is_some_and(|expected| expected != head) {
-            return Err(BrokerError::HeadMoved { head });
-        }
-        self.advance_hw();
-        if before > self.hw {
-            return Err(BrokerError::OffsetOutOfRange {
-                offset: before,
-                start: head,
-                end: self.hw,
-            });
-        }
-        let head = head.max(before);
-        if head > self.queue.head {
-            self.store_head(head)?;
-        }
-        if self.replicated_head() >= before {
-            return Ok(Deleted::Done(head));
-        }
-        Ok(Deleted::Wait(head, self.delete_waiter(before)))
+        let mut effects = Vec::new();
+        let result = self.delete_with(before, expected_head, now, expiry, &mut effects);
+        let deleted = result.map(|step| match step {
+            DeleteStep::Done(head) => Deleted::Done(head),
+            DeleteStep::Wait(head, id) => Deleted::Wait(head, self.waiter(id)),
+        });
+        self.run(effects);
+        deleted
     }
 
-    /// Resolves once the replicated head reaches `required`.
-    fn delete_waiter(&mut self, required: u64) -> Waiter {
-        let (sender, receiver) = oneshot::channel();
-        if self.queue.delete_count >= DELETE_WAITERS_MAX {
-            let _ = sender.send(Err(BrokerError::RequestTimedOut));
-            return receiver;
+    fn delete_with(
+        &mut self,
+        before: u64,
+        expected_head: Option<u64>,
+        now: Instant,
+        expiry: Duration,
+        effects: &mut Vec<Effect>,
+    ) -> Result<DeleteStep, BrokerError> {
+        let log = self.facts();
+        let admission = self
+            .core
+            .admit_delete(before, expected_head, log, now, expiry, effects)?;
+        if admission.moves {
+            self.store_head(admission.head, effects)?;
         }
-        self.queue.deletes.entry(required).or_default().push(sender);
-        self.queue.delete_count += 1;
-        assert!(self.queue.delete_count <= DELETE_WAITERS_MAX);
-        receiver
-    }
-
-    /// Completes the deletes the replicated head now covers (as a produce's waiter, with
-    /// `NotEnoughReplicasAfterAppend` if the ISR fell below `min_insync` meanwhile).
-    pub(super) fn settle_deletes(&mut self) {
-        if self.queue.deletes.is_empty() {
-            return;
-        }
-        let Role::Leader(leadership) = &self.role else {
-            return;
-        };
-        let enough = leadership.isr.len() as u32 >= self.min_insync;
-        let replicated = self.replicated_head();
-        let waiting = self.queue.deletes.split_off(&(replicated + 1));
-        let done = std::mem::replace(&mut self.queue.deletes, waiting);
-        for (_, senders) in done {
-            for sender in senders {
-                self.queue.delete_count -= 1;
-                let outcome = if enough {
-                    Ok(())
-                } else {
-                    Err(BrokerError::NotEnoughReplicasAfterAppend)
-                };
-                let _ = sender.send(outcome);
-            }
-        }
-    }
-
-    /// Fails every waiting delete (leadership lost, replica offline).
-    pub(super) fn fail_deletes(&mut self, error: &BrokerError) {
-        for (_, senders) in std::mem::take(&mut self.queue.deletes) {
-            for sender in senders {
-                let _ = sender.send(Err(error.clone()));
-            }
-        }
-        self.queue.delete_count = 0;
-    }
-
-    /// The replicated head an `acks=all` produce waits for besides the high watermark: under
-    /// `drop-oldest`, the head as it stands, so a record acknowledged behind a drop never comes
-    /// back for consumers after a leader change; elsewhere none (produces move no head).
-    pub(super) fn head_required(&self) -> u64 {
-        match (self.queue.capacity, self.queue.overflow) {
-            (Some(_), Overflow::DropOldest) => self.queue.head,
-            _ => 0,
-        }
-    }
-
-    /// Before appending `count` records as leader: refuses them (`QueueFull`) or, under
-    /// `drop-oldest`, moves the head (durably) to make room.
-    pub(super) fn make_room(&mut self, count: u64) -> Result<(), BrokerError> {
-        let Some(capacity) = self.queue.capacity else {
-            return Ok(());
-        };
-        let end = self.log.end() + count;
-        let full = BrokerError::QueueFull { capacity };
-        match self.queue.overflow {
-            Overflow::Reject => {
-                if end.saturating_sub(self.replicated_head()) > capacity {
-                    return Err(full);
-                }
-                Ok(())
-            }
-            Overflow::DropOldest => {
-                let needed = end.saturating_sub(capacity);
-                if needed <= self.head() {
-                    return Ok(());
-                }
-                self.advance_hw();
-                if needed > self.hw {
-                    // Making room would drop uncommitted records.
-                    return Err(full);
-                }
-                self.store_head(needed)
-            }
-        }
+        Ok(self.core.delete_step(before, admission.head, effects))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::protocol::{Acks, FetchRequest, ProduceRequest};
-    use crate::broker::replica::Produced;
+    use crate::broker::node::replica::Produced;
     use crate::env::{Disk, DiskFault, DiskFaults, Mode};
     use crate::storage::{LogOptions, Record};
+    use crate::wire::broker_protocol::TopicPartition;
+    use crate::wire::broker_protocol::{Acks, FetchRequest, ProduceRequest};
 
     const EXPIRY: Duration = Duration::from_secs(3600);
 
@@ -313,7 +134,7 @@ mod tests {
         let now = Instant::now();
         let tp = TopicPartition::new("q", 0);
         let mut replica = Replica::open(disk, tp, 1, LogOptions::default(), now).expect("open");
-        replica.replicas = vec![1];
+        replica.set_replicas(vec![1]);
         replica.set_bound(capacity, overflow);
         replica.become_leader(1, &[1], 0, now);
         replica
@@ -460,8 +281,8 @@ mod tests {
         let now = Instant::now();
         let tp = TopicPartition::new("q", 0);
         let mut replica = Replica::open(disk, tp, 1, LogOptions::default(), now).expect("open");
-        replica.replicas = vec![1, 2];
-        replica.min_insync = 2;
+        replica.set_replicas(vec![1, 2]);
+        replica.set_min_insync(2);
         replica.set_bound(capacity, overflow);
         replica.become_leader(1, &[1, 2], 0, now);
         replica
@@ -561,7 +382,7 @@ mod tests {
         let now = Instant::now();
         let tp = TopicPartition::new("q", 0);
         let mut replica = Replica::open(&disk, tp, 1, LogOptions::default(), now).expect("open");
-        replica.replicas = vec![1, 2];
+        replica.set_replicas(vec![1, 2]);
         replica.become_leader(1, &[1], 0, now);
         produce(&mut replica, 5).expect("produce");
         delete(&mut replica, 3, None).expect("delete");

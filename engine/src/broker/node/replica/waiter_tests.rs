@@ -6,9 +6,9 @@
 //! written one's offset).
 
 use super::*;
-use crate::broker::protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 use crate::env::{DiskFault, DiskFaults, Mode};
 use crate::storage::{LogOptions, Record};
+use crate::wire::broker_protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 
 const EXPIRY: Duration = Duration::from_secs(3600);
 
@@ -20,8 +20,8 @@ fn leader_with_a_waiting_write() -> (tempfile::TempDir, DiskFaults, Replica, Wai
     let tp = TopicPartition::new("orders", 0);
     let mut replica =
         Replica::open(&disk, tp.clone(), 1, LogOptions::default(), now).expect("open");
-    replica.replicas = vec![1, 2, 3];
-    replica.min_insync = 2;
+    replica.set_replicas(vec![1, 2, 3]);
+    replica.set_min_insync(2);
     replica.become_leader(1, &[1, 2, 3], 0, now);
     let request = ProduceRequest {
         tp,

@@ -3,9 +3,9 @@
 //! its state) settles the change, because the controller may already elect it.
 
 use super::*;
-use crate::broker::protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 use crate::env::{Disk, DiskFaults, Mode};
 use crate::storage::{LogOptions, Record};
+use crate::wire::broker_protocol::{Acks, FetchRequest, ProduceRequest, ReplicaFetch};
 
 const EXPIRY: Duration = Duration::from_secs(3600);
 
@@ -48,8 +48,8 @@ fn a_member_being_added_holds_the_high_watermark_until_the_change_settles() {
     let tp = TopicPartition::new("orders", 0);
     let mut replica =
         Replica::open(&disk, tp.clone(), 1, LogOptions::default(), now).expect("open");
-    replica.replicas = vec![1, 2, 3];
-    replica.min_insync = 2;
+    replica.set_replicas(vec![1, 2, 3]);
+    replica.set_min_insync(2);
     replica.become_leader(1, &[1, 2], 0, now);
     produce(&mut replica, 5);
     follower_fetch(&mut replica, 2, 5);
