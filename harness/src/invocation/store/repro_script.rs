@@ -52,6 +52,14 @@ impl Binaries {
 pub fn script(replay: &Replay, binaries: &Binaries) -> String {
     let scenario = absolute(replay.scenario);
     let mut args = format!("run {} --seed {}", quote(&scenario), replay.seed);
+    if replay.repro.contains("--mode real") {
+        // A real run replays its fault schedule against real processes again.
+        args = format!(
+            "run --mode real {} --seed {}",
+            quote(&scenario),
+            replay.seed
+        );
+    }
     for bug in replay.bugs.iter() {
         // Bug names are fixed lower-case words: nothing to quote.
         args.push_str(&format!(" --bug {}", bug.name()));
