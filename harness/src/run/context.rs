@@ -124,6 +124,8 @@ thread_local! {
 
 /// Starts real mode's clock on this thread (the one that runs the whole real run).
 pub fn start_real_clock() {
+    // Real mode only (never called under turmoil): the wall clock is the run's clock there.
+    #[allow(clippy::disallowed_methods)]
     REAL_ORIGIN.with(|origin| origin.set(Some(Instant::now())));
 }
 
