@@ -38,6 +38,23 @@ fn iptables(namespace: &str, args: &[&str]) -> Result<String, ShellError> {
     shell::run("ip", &full)
 }
 
+/// Adds (`-A`) or deletes (`-D`) the rule that drops a share `probability` of what arrives.
+fn loss_rule(namespace: &str, action: &str, probability: &str) -> Result<String, ShellError> {
+    let rule = [
+        action,
+        "INPUT",
+        "-m",
+        "statistic",
+        "--mode",
+        "random",
+        "--probability",
+        probability,
+        "-j",
+        "DROP",
+    ];
+    iptables(namespace, &rule)
+}
+
 impl Firewall {
     fn rule(testbed: &Testbed, from: &str, to: &str) -> Option<Rule> {
         if testbed.is_server(to) {

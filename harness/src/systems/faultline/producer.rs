@@ -90,14 +90,18 @@ pub fn keys_of(ctx: &RunContext, topics: &[String]) -> Vec<TopicPartition> {
     keys_where(ctx, |name| topics.iter().any(|topic| topic == name))
 }
 
-/// Every partition of the topics that carry messages (all but a token bucket's).
-pub fn data_keys(ctx: &RunContext) -> Vec<TopicPartition> {
-    let bucket = ctx
-        .scenario
+/// The token bucket's topic, if the workload has one.
+pub fn bucket_topic(ctx: &RunContext) -> Option<&str> {
+    ctx.scenario
         .workload
         .tokens
         .as_ref()
-        .map(|t| t.topic.as_str());
+        .map(|t| t.topic.as_str())
+}
+
+/// Every partition of the topics that carry messages (all but a token bucket's).
+pub fn data_keys(ctx: &RunContext) -> Vec<TopicPartition> {
+    let bucket = bucket_topic(ctx);
     keys_where(ctx, |name| Some(name) != bucket)
 }
 

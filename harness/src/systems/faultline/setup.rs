@@ -13,12 +13,7 @@ pub const SETUP_ATTEMPTS_MAX: usize = 600;
 pub const SETUP_PAUSE: Duration = Duration::from_millis(50);
 
 pub async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), SetupError> {
-    let bucket = ctx
-        .scenario
-        .workload
-        .tokens
-        .as_ref()
-        .map(|t| t.topic.as_str());
+    let bucket = crate::systems::faultline::producer::bucket_topic(ctx);
     for topic in &ctx.scenario.cluster.topics {
         let request = if Some(topic.name.as_str()) == bucket {
             // The token generator declares its own bucket.
