@@ -121,39 +121,11 @@ impl Firewall {
         for host in servers {
             let namespace = testbed.namespace(host);
             if let Some(old) = self.loss.remove(&namespace) {
-                iptables(
-                    &namespace,
-                    &[
-                        "-D",
-                        "INPUT",
-                        "-m",
-                        "statistic",
-                        "--mode",
-                        "random",
-                        "--probability",
-                        &old,
-                        "-j",
-                        "DROP",
-                    ],
-                )?;
+                loss_rule(&namespace, "-D", &old)?;
             }
             if rate > 0.0 {
                 let probability = format!("{rate:.4}");
-                iptables(
-                    &namespace,
-                    &[
-                        "-A",
-                        "INPUT",
-                        "-m",
-                        "statistic",
-                        "--mode",
-                        "random",
-                        "--probability",
-                        &probability,
-                        "-j",
-                        "DROP",
-                    ],
-                )?;
+                loss_rule(&namespace, "-A", &probability)?;
                 self.loss.insert(namespace, probability);
             }
         }
