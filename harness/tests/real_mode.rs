@@ -78,12 +78,13 @@ fn power_loss_of_every_broker_keeps_what_was_synced_and_catches_ack_before_fsync
     let out = tempfile::tempdir().expect("tempdir");
     let path = scenario("all-brokers-power-loss.yaml");
     let (code, printed) = run_real(&path, out.path(), &[]);
-    assert_eq!(code, 0, "fsync always must keep every acknowledged record:\n{printed}");
-    let result = std::fs::read_to_string(
-        out.path()
-            .join("real-all-brokers-power-loss/1/result.json"),
-    )
-    .expect("result.json");
+    assert_eq!(
+        code, 0,
+        "fsync always must keep every acknowledged record:\n{printed}"
+    );
+    let result =
+        std::fs::read_to_string(out.path().join("real-all-brokers-power-loss/1/result.json"))
+            .expect("result.json");
     assert!(result.contains("\"mode\": \"real\""), "{result}");
 
     let buggy = tempfile::tempdir().expect("tempdir");
@@ -97,13 +98,19 @@ fn leftovers_of(pid: u32) -> Vec<String> {
     let tag = format!("fl{pid}");
     let scratch = format!("faultline-real-{pid}");
     let mut found = Vec::new();
-    let netns = Command::new("ip").args(["netns", "list"]).output().expect("ip");
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip");
     for line in String::from_utf8_lossy(&netns.stdout).lines() {
         if line.starts_with(&format!("{tag}-")) {
             found.push(format!("namespace {line}"));
         }
     }
-    let links = Command::new("ip").args(["-o", "link"]).output().expect("ip");
+    let links = Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .expect("ip");
     for line in String::from_utf8_lossy(&links.stdout).lines() {
         let name = line.split(':').nth(1).unwrap_or_default().trim();
         if name.starts_with(&tag) {
@@ -146,7 +153,12 @@ fn a_run_interrupted_mid_way_leaves_nothing_behind() {
     let polls = EXIT_WAIT.as_millis() / POLL.as_millis();
     let mut started = false;
     for _ in 0..polls {
-        if leftovers_of(pid).iter().filter(|l| l.starts_with("process")).count() >= 4 {
+        if leftovers_of(pid)
+            .iter()
+            .filter(|l| l.starts_with("process"))
+            .count()
+            >= 4
+        {
             started = true;
             break;
         }
@@ -171,7 +183,11 @@ fn a_run_interrupted_mid_way_leaves_nothing_behind() {
         let _ = child.kill();
         panic!("the interrupted run did not exit within {EXIT_WAIT:?}");
     };
-    assert_eq!(status.code(), Some(130), "128 + SIGINT, as a shell reports it");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "128 + SIGINT, as a shell reports it"
+    );
     // Servers die with their parent (PR_SET_PDEATHSIG); give the kernel a moment to reap them.
     let mut left = leftovers_of(pid);
     for _ in 0..polls {

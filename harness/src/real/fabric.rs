@@ -8,7 +8,7 @@ use crate::real::firewall::Firewall;
 use crate::real::servers::Servers;
 use crate::real::testbed::Testbed;
 use crate::run::context::RunContext;
-use crate::run::fabric::{DiskSwitch, Fabric, Link, Unsynced};
+use crate::run::fabric::{Corruption, DiskSwitch, Fabric, Link, Unsynced};
 use crate::scenario::ClientRole;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -81,6 +81,8 @@ pub struct World {
     pub disks: Option<Disks>,
     pub firewall: Firewall,
     pub testbed: Testbed,
+    /// `data_root/<host>` is each server's data directory.
+    pub data_root: std::path::PathBuf,
 }
 
 impl World {
@@ -203,6 +205,19 @@ impl Fabric for RealFabric {
                 Unsynced::Torn => &["power-loss", "torn", TORN_BLOCK_BYTES],
             };
             log_err("power loss", host, disks.command(host, words));
+        }
+    }
+
+    fn corrupt(&self, host: &str, corruption: Corruption) {
+        let Some(ctx) = self.ctx.borrow().upgrade() else {
+            return;
+        };
+        let world = self.world.borrow();
+        let data = world.data_root.join(host);
+        let suffix = ctx.system.data_file_suffix();
+        match crate::real::corruption::damage(&data, suffix, corruption) {
+            Ok(damage) => tracing::info!(host, %damage, "real fabric: data file damaged"),
+            Err(error) => tracing::warn!(%error, host, "real fabric: corruption failed"),
         }
     }
 

@@ -9,6 +9,7 @@
 //! `demo`) import the engine.
 
 pub mod faultline;
+pub mod nats;
 
 use crate::run::context::RunContext;
 use crate::scenario::{ClientRole, Scenario, SystemName, Target};
@@ -31,6 +32,20 @@ pub struct ServerCommand {
     pub host: String,
     pub program: std::path::PathBuf,
     pub args: Vec<String>,
+    /// Files written before every start (a configuration file), outside the data directory
+    /// so that no disk fault touches them.
+    pub files: Vec<(std::path::PathBuf, String)>,
+    /// How the run knows the server is up at its first start.
+    pub ready: Readiness,
+}
+
+/// How a server shows it is ready to serve.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Readiness {
+    /// Its first stdout line starts with this (`faultline serve` prints `listening on ...`).
+    FirstLine(String),
+    /// This TCP address accepts a connection (from our namespace).
+    Accepts(std::net::SocketAddr),
 }
 
 /// What a real-mode run gives a system to make its server commands with.
@@ -65,6 +80,9 @@ pub trait System {
         client: u32,
         role: ClientRole,
     ) -> LocalFuture<'static, ()>;
+    /// How the system's data files end (`.blk`): the kind `truncate-file` and `bitflip-file`
+    /// damage.
+    fn data_file_suffix(&self) -> &'static str;
     /// The conductor's own connection to the system, for setup, targets and the end.
     fn session(&self, ctx: &RunContext) -> Box<dyn Session>;
 }
@@ -88,5 +106,6 @@ pub trait Session {
 pub fn for_scenario(scenario: &Scenario) -> Box<dyn System> {
     match scenario.system {
         SystemName::Faultline => Box::new(faultline::Faultline),
+        SystemName::Nats => Box::new(nats::Nats),
     }
 }
