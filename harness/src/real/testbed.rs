@@ -200,8 +200,19 @@ impl Testbed {
 
     /// Removes every namespace (their veth ends and firewall rules go with them) and the bridge.
     pub fn teardown(&mut self) {
+        let made = self.namespaces.len();
         for namespace in self.namespaces.drain(..).rev() {
             shell::run_quietly("ip", &["netns", "del", &namespace]);
+        }
+        // A deleted namespace is destroyed only once nothing refers to it any more, and its
+        // veth end with it: after a NATS run (many TCP connections into the namespaces) the
+        // outer end was still there when the run checked for leftovers. Deleting the outer end
+        // removes the pair at once.
+        for i in 0..made {
+            let outside = format!("{}v{i}", self.tag);
+            if shell::run("ip", &["link", "show", &outside]).is_ok() {
+                shell::run_quietly("ip", &["link", "del", &outside]);
+            }
         }
         if std::mem::take(&mut self.bridge_made) {
             shell::run_quietly("ip", &["link", "del", &self.bridge()]);

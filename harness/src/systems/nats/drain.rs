@@ -4,12 +4,15 @@
 //! `poll` ops, as faultline's drain does. A stream read to the last sequence its leader still
 //! reports afterwards gets the final empty read (`"orders/0":[]`) — the proof the checkers need
 //! that something never read is really absent. A sequence the stream does not have (deleted,
-//! or lost) is skipped: the gap is the finding, not the reader's.
+//! or lost) is skipped: the gap is the finding, not the reader's. A stream the cluster keeps
+//! saying does not exist is read as empty (see [`bounds`]).
 
 use crate::history::{OpType, F};
 use crate::run::context::RunContext;
 use crate::systems::nats::streams::{stream_keys, value_of, StreamKey};
-use async_nats::jetstream::{self, stream::RawMessageErrorKind};
+use async_nats::jetstream::{
+    self, context::GetStreamErrorKind, stream::RawMessageErrorKind, ErrorCode,
+};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -17,6 +20,9 @@ use tokio::time::Instant;
 /// Message reads per stream before the drain gives up on it (bounds a runaway read).
 const READS_MAX: usize = 1_000_000;
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// How long the cluster must keep saying a stream does not exist before the drain believes it
+/// (a meta leader elected a moment ago may not know every stream yet).
+const NOT_FOUND_PROOF: Duration = Duration::from_secs(5);
 
 /// What the drain read from one stream.
 struct Drained {
@@ -25,15 +31,35 @@ struct Drained {
     complete: bool,
 }
 
-/// The stream's first and last sequence as its leader reports them now.
+/// The stream's first and last sequence as its leader reports them now. A stream the meta
+/// group keeps answering "not found" for [`NOT_FOUND_PROOF`] is read as empty (`(1, 0)`):
+/// after a power loss of every server the streams themselves may be gone (their directories
+/// never synced), and then every message in them is lost — the checkers must see that, not a
+/// drain that could not finish.
 async fn bounds(js: &jetstream::Context, key: &StreamKey, deadline: Instant) -> Option<(u64, u64)> {
+    let mut not_found_since: Option<Instant> = None;
     while Instant::now() < deadline {
         match js.get_stream(&key.stream).await {
-            Ok(mut stream) => match stream.info().await {
-                Ok(info) => return Some((info.state.first_sequence, info.state.last_sequence)),
-                Err(error) => tracing::debug!(%error, stream = %key.stream, "stream info"),
-            },
-            Err(error) => tracing::debug!(%error, stream = %key.stream, "get stream"),
+            Ok(stream) => {
+                let state = &stream.cached_info().state;
+                return Some((state.first_sequence, state.last_sequence));
+            }
+            Err(error) => {
+                let not_found = matches!(
+                    error.kind(),
+                    GetStreamErrorKind::JetStream(e) if e.error_code() == ErrorCode::STREAM_NOT_FOUND
+                );
+                if not_found {
+                    let since = *not_found_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= NOT_FOUND_PROOF {
+                        tracing::warn!(stream = %key.stream, "the stream no longer exists");
+                        return Some((1, 0));
+                    }
+                } else {
+                    not_found_since = None;
+                }
+                tracing::debug!(%error, stream = %key.stream, "get stream");
+            }
         }
         tokio::time::sleep(RETRY_PAUSE).await;
     }
