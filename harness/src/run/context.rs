@@ -124,6 +124,8 @@ thread_local! {
 
 /// Starts real mode's clock on this thread (the one that runs the whole real run).
 pub fn start_real_clock() {
+    // Real mode only (design.md §13): the run's origin is the wall clock's now.
+    #[allow(clippy::disallowed_methods)]
     REAL_ORIGIN.with(|origin| origin.set(Some(Instant::now())));
 }
 
