@@ -1,5 +1,5 @@
 //! File corruption of a stopped server (design.md §13): the largest data file of the system's
-//! kind (NATS: `*.blk`) is cut to half its length or has its middle byte inverted. The server
+//! kind (NATS: a stream's `*.blk` message block) is cut to half its length or has its middle byte inverted. The server
 //! is killed first, and the change goes through its data directory — through our FUSE file
 //! system when it is mounted, so the file system's view and the backing files stay one — and is
 //! synced, as if the disk had been damaged while the machine was off. The largest file is the
@@ -12,6 +12,14 @@ use std::path::{Path, PathBuf};
 
 /// Directory levels searched below a data directory (NATS: `jetstream/$G/streams/<s>/msgs`).
 const DEPTH_MAX: usize = 8;
+
+/// Which files may be damaged.
+#[derive(Clone, Copy, Debug)]
+pub struct FileKind<'a> {
+    /// A directory name on the file's path below the data directory; empty: anywhere.
+    pub under: &'a str,
+    pub suffix: &'a str,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CorruptionError {
@@ -50,8 +58,8 @@ impl std::fmt::Display for Damage {
     }
 }
 
-/// The largest non-empty file under `dir` whose name ends with `suffix` (ties: the last path).
-pub fn largest_file(dir: &Path, suffix: &str) -> Option<(PathBuf, u64)> {
+/// The largest non-empty file of `kind` under `dir` (ties: the last path).
+pub fn largest_file(dir: &Path, kind: &FileKind<'_>) -> Option<(PathBuf, u64)> {
     let mut best: Option<(PathBuf, u64)> = None;
     let mut stack = vec![(dir.to_path_buf(), 0)];
     while let Some((path, depth)) = stack.pop() {
@@ -78,13 +86,16 @@ pub fn largest_file(dir: &Path, suffix: &str) -> Option<(PathBuf, u64)> {
     best
 }
 
-/// Damages the largest `*suffix` file under `dir`.
-pub fn damage(dir: &Path, suffix: &str, corruption: Corruption) -> Result<Damage, CorruptionError> {
-    let (file, length_bytes) =
-        largest_file(dir, suffix).ok_or_else(|| CorruptionError::NoFile {
-            dir: dir.display().to_string(),
-            suffix: suffix.to_owned(),
-        })?;
+/// Damages the largest file of `kind` under `dir`.
+pub fn damage(
+    dir: &Path,
+    kind: &FileKind<'_>,
+    corruption: Corruption,
+) -> Result<Damage, CorruptionError> {
+    let (file, length_bytes) = largest_file(dir, kind).ok_or_else(|| CorruptionError::NoFile {
+        dir: dir.join(kind.under).display().to_string(),
+        suffix: kind.suffix.to_owned(),
+    })?;
     let io = |source| CorruptionError::Io {
         path: file.display().to_string(),
         source,
@@ -119,15 +130,23 @@ pub fn damage(dir: &Path, suffix: &str, corruption: Corruption) -> Result<Damage
 mod tests {
     use super::*;
 
+    const BLK_IN_STREAMS: FileKind<'static> = FileKind {
+        under: "streams",
+        suffix: ".blk",
+    };
+
     #[test]
     fn truncation_halves_the_largest_file_of_the_kind() {
         let dir = tempfile::tempdir().unwrap();
         let msgs = dir.path().join("jetstream/streams/s/msgs");
+        let raft = dir.path().join("jetstream/_js_/S-R3/msgs");
         std::fs::create_dir_all(&msgs).unwrap();
+        std::fs::create_dir_all(&raft).unwrap();
         std::fs::write(msgs.join("1.blk"), [1u8; 10]).unwrap();
         std::fs::write(msgs.join("2.blk"), [2u8; 100]).unwrap();
         std::fs::write(msgs.join("big.idx"), [3u8; 1000]).unwrap();
-        let damage = damage(dir.path(), ".blk", Corruption::TruncateHalf).unwrap();
+        std::fs::write(raft.join("1.blk"), [4u8; 1000]).unwrap();
+        let damage = damage(dir.path(), &BLK_IN_STREAMS, Corruption::TruncateHalf).unwrap();
         assert_eq!(damage.file, msgs.join("2.blk"));
         assert_eq!(std::fs::metadata(msgs.join("2.blk")).unwrap().len(), 50);
         assert_eq!(std::fs::metadata(msgs.join("1.blk")).unwrap().len(), 10);
@@ -137,7 +156,11 @@ mod tests {
     fn bitflip_inverts_only_the_middle_byte() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("1.blk"), [0u8; 9]).unwrap();
-        let damage = damage(dir.path(), ".blk", Corruption::BitflipMiddle).unwrap();
+        let anywhere = FileKind {
+            under: "",
+            suffix: ".blk",
+        };
+        let damage = damage(dir.path(), &anywhere, Corruption::BitflipMiddle).unwrap();
         assert_eq!(damage.offset, 4);
         let bytes = std::fs::read(dir.path().join("1.blk")).unwrap();
         assert_eq!(bytes, [0, 0, 0, 0, 0xff, 0, 0, 0, 0]);
@@ -147,7 +170,7 @@ mod tests {
     fn no_file_of_the_kind_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            damage(dir.path(), ".blk", Corruption::TruncateHalf),
+            damage(dir.path(), &BLK_IN_STREAMS, Corruption::TruncateHalf),
             Err(CorruptionError::NoFile { .. })
         ));
     }

@@ -214,8 +214,11 @@ impl Fabric for RealFabric {
         };
         let world = self.world.borrow();
         let data = world.data_root.join(host);
-        let suffix = ctx.system.data_file_suffix();
-        match crate::real::corruption::damage(&data, suffix, corruption) {
+        let kind = crate::real::corruption::FileKind {
+            under: ctx.system.data_file_dir(),
+            suffix: ctx.system.data_file_suffix(),
+        };
+        match crate::real::corruption::damage(&data, &kind, corruption) {
             Ok(damage) => tracing::info!(host, %damage, "real fabric: data file damaged"),
             Err(error) => tracing::warn!(%error, host, "real fabric: corruption failed"),
         }

@@ -83,6 +83,11 @@ pub trait System {
     /// How the system's data files end (`.blk`): the kind `truncate-file` and `bitflip-file`
     /// damage.
     fn data_file_suffix(&self) -> &'static str;
+    /// A directory name the damaged file must lie under (NATS: `streams`, so the stream's
+    /// message blocks are hit rather than its Raft log's); empty: anywhere.
+    fn data_file_dir(&self) -> &'static str {
+        ""
+    }
     /// The conductor's own connection to the system, for setup, targets and the end.
     fn session(&self, ctx: &RunContext) -> Box<dyn Session>;
 }

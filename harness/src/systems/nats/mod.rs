@@ -71,6 +71,10 @@ impl System for Nats {
         ".blk"
     }
 
+    fn data_file_dir(&self) -> &'static str {
+        "streams"
+    }
+
     fn session(&self, _ctx: &RunContext) -> Box<dyn Session> {
         Box::new(NatsSession { js: None })
     }
