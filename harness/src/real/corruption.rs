@@ -73,7 +73,14 @@ pub fn largest_file(dir: &Path, kind: &FileKind<'_>) -> Option<(PathBuf, u64)> {
             let path = entry.path();
             if meta.is_dir() && depth < DEPTH_MAX {
                 stack.push((path, depth + 1));
-            } else if meta.is_file() && meta.len() > 0 && path.to_string_lossy().ends_with(suffix) {
+            } else if meta.is_file()
+                && meta.len() > 0
+                && path.to_string_lossy().ends_with(kind.suffix)
+                && (kind.under.is_empty()
+                    || path
+                        .strip_prefix(dir)
+                        .is_ok_and(|p| p.iter().any(|c| c == kind.under)))
+            {
                 let better = best
                     .as_ref()
                     .is_none_or(|(p, len)| (meta.len(), &path) > (*len, p));

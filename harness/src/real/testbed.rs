@@ -104,6 +104,13 @@ pub fn remove_leftovers(pid: u32) {
         }
     }
     shell::run_quietly("ip", &["link", "del", &format!("{tag}b")]);
+    // A deleted namespace pinned by a killed server's sockets keeps its veth pair: delete the
+    // outer ends by name (see `Testbed::teardown`).
+    for what in leftovers(pid) {
+        if let Some(link) = what.strip_prefix("link ") {
+            shell::run_quietly("ip", &["link", "del", link]);
+        }
+    }
 }
 
 impl Testbed {
