@@ -133,3 +133,36 @@ fn nats_unsupported_key(raw: &super::raw::RawScenario) -> Option<UnsupportedKey>
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    const NATS: &str =
+        "name: n\nsystem: nats\ncluster:\n  brokers: 3\n  broker: {fsync: never}\n  \
+                        topics:\n    - {name: orders, partitions: 1, replication: 3}\n\
+                        workload:\n  duration: 5s\n  producers: {count: 1, rate: 10/s}\n";
+
+    #[test]
+    fn a_nats_scenario_with_mapped_keys_loads() {
+        let scenario = super::super::load_str(NATS, "n.yaml").expect("loads");
+        assert_eq!(scenario.system, super::SystemName::Nats);
+    }
+
+    #[test]
+    fn keys_nats_cannot_honour_are_refused_with_a_hint() {
+        let consumers = NATS.replace(
+            "  producers: {count: 1, rate: 10/s}\n",
+            "  producers: {count: 1, rate: 10/s}\n  consumers: {groups: [{name: g, members: 1}]}\n",
+        );
+        let error = super::super::load_str(&consumers, "n.yaml").unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("system: nats does not support workload.consumers"),
+            "{text}"
+        );
+        let implicit_fsync = NATS.replace("  broker: {fsync: never}\n", "");
+        let text = super::super::load_str(&implicit_fsync, "n.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("sync_interval"), "{text}");
+    }
+}
