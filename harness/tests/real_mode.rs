@@ -93,6 +93,57 @@ fn power_loss_of_every_broker_keeps_what_was_synced_and_catches_ack_before_fsync
     assert!(printed.contains("lost-write"), "{printed}");
 }
 
+fn nats_scenario(name: &str) -> PathBuf {
+    scenario("nats").join(name)
+}
+
+#[test]
+fn nats_leader_kill_9_runs_end_to_end_against_a_real_jetstream_cluster() {
+    if !real_mode_available("nats_leader_kill_9") {
+        return;
+    }
+    let why = "nats_leader_kill_9: needs nats-server on the PATH (ci/install-real-deps.sh)";
+    if !on_path("nats-server") {
+        assert!(std::env::var_os("CI").is_none(), "under CI, {why}");
+        eprintln!("SKIP {why}");
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let (code, printed) = run_real(&nats_scenario("leader-kill-9.yaml"), out.path(), &[]);
+    assert_eq!(
+        code, 0,
+        "kill -9 of a stream leader lost nothing:\n{printed}"
+    );
+    let run = out.path().join("nats-leader-kill-9/1");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).expect("history");
+    assert!(
+        history.contains("\"type\":\"ok\",\"f\":\"send\""),
+        "acknowledged sends are recorded"
+    );
+    assert!(
+        history.contains("\"orders/0\":[],\"orders/1\":[]"),
+        "the drain's final empty read proves each stream's end"
+    );
+}
+
+#[test]
+fn a_nats_scenario_is_refused_by_the_simulation() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(FAULTLINE)
+        .args(["run", "--seed", "1", "--out"])
+        .arg(out.path())
+        .arg(nats_scenario("leader-kill-9.yaml"))
+        .output()
+        .expect("faultline runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    assert!(printed.contains("--mode real"), "{printed}");
+}
+
 /// Namespaces, links, mounts and processes of the run with process id `pid`.
 fn leftovers_of(pid: u32) -> Vec<String> {
     let tag = format!("fl{pid}");

@@ -484,11 +484,27 @@ impl Model {
 
     /// Where the inode's backing copy is, if it has one.
     pub fn home(&self, ino: Ino) -> Option<PathBuf> {
-        let node = self.inodes.get(&ino)?;
-        if node.staged {
-            return Some(staging_path(ino));
-        }
-        self.path_by(ino, |node| node.durable_links.iter().next())
+        // Walk up durable entries to the root or to a staged directory: a file durably named
+        // in a directory that is itself only staged (its own name not yet synced, e.g. a new
+        // store's `a/b/c` after `fsync(c)` alone) lives under that directory's staging home.
+        let mut names = Vec::new();
+        let mut at = ino;
+        let base = loop {
+            let node = self.inodes.get(&at)?;
+            if node.staged {
+                break staging_path(at);
+            }
+            if at == ROOT_INO {
+                break PathBuf::new();
+            }
+            if names.len() >= DEPTH_MAX {
+                return None;
+            }
+            let (parent, name) = node.durable_links.iter().next()?;
+            names.push(name.as_os_str());
+            at = *parent;
+        };
+        Some(names.iter().rev().fold(base, |path, name| path.join(name)))
     }
 
     pub fn stats(&self) -> Stats {

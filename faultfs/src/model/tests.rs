@@ -512,3 +512,23 @@ fn random_operations_keep_the_live_view_and_the_disk_in_step() {
         assert_eq!(pending, rig.model.stats().pending_bytes);
     }
 }
+
+#[test]
+fn a_synced_file_in_a_directory_whose_own_name_is_unsynced_stays_readable() {
+    // nats-server's first start: mkdir -p a/b, write b/f.tmp with O_SYNC, rename it to b/f,
+    // fsync(b) — and read b/f back. Its home was lost (EIO) while b itself was only staged.
+    let mut rig = Rig::new();
+    rig.mkdir("a");
+    rig.mkdir("a/b");
+    rig.create("a/b/f.tmp");
+    rig.write("a/b/f.tmp", 0, b"peers");
+    rig.fsync("a/b/f.tmp");
+    rig.rename("a/b/f.tmp", "a/b/f");
+    rig.fsync("a/b");
+    assert_eq!(rig.read(rig.ino("a/b/f")), b"peers".to_vec());
+    rig.fsync("a");
+    rig.fsync("");
+    assert_eq!(rig.read(rig.ino("a/b/f")), b"peers".to_vec());
+    rig.power_loss();
+    assert_eq!(rig.file("a/b/f"), Some(b"peers".to_vec()));
+}

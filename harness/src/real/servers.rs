@@ -5,7 +5,7 @@
 //! exit path leaves one running; each one's stderr is appended to `<logs>/<host>.log` across
 //! restarts.
 
-use crate::systems::ServerCommand;
+use crate::systems::{Readiness, ServerCommand};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
@@ -27,7 +27,25 @@ pub enum ServerError {
         line: String,
         log: String,
     },
+    #[error("{host} did not accept connections on {address} within {waited_ms} ms; its log ended: {log_tail}")]
+    NotAccepting {
+        host: String,
+        address: std::net::SocketAddr,
+        waited_ms: u128,
+        /// The run's directory is removed when it fails: the last lines say why.
+        log_tail: String,
+    },
+    #[error("cannot write {path} for {host}: {source}")]
+    File {
+        host: String,
+        path: String,
+        source: std::io::Error,
+    },
 }
+
+/// How long a server may take to accept connections at the run's start.
+const ACCEPT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 struct Running {
     child: Child,
@@ -61,6 +79,13 @@ impl Servers {
         let Some((namespace, server)) = self.commands.get(host) else {
             return Ok(());
         };
+        for (path, text) in &server.files {
+            std::fs::write(path, text).map_err(|source| ServerError::File {
+                host: host.to_owned(),
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
         let log_path = self.logs.join(format!("{host}.log"));
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -92,24 +117,42 @@ impl Servers {
             source,
         })?;
         let stdout = child.stdout.take();
-        if wait_ready {
-            let mut line = String::new();
-            let mut reader = stdout.map(BufReader::new);
-            if let Some(reader) = reader.as_mut() {
-                let _ = reader.read_line(&mut line);
-            }
-            if !line.starts_with("listening on ") {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ServerError::NotListening {
-                    host: host.to_owned(),
-                    line,
-                    log: log_path.display().to_string(),
-                });
-            }
-            drain_in_background(reader.map(BufReader::into_inner));
-        } else {
+        if !wait_ready {
             drain_in_background(stdout);
+        } else {
+            let log = log_path.display().to_string();
+            match &server.ready {
+                Readiness::FirstLine(prefix) => {
+                    let mut line = String::new();
+                    let mut reader = stdout.map(BufReader::new);
+                    if let Some(reader) = reader.as_mut() {
+                        let _ = reader.read_line(&mut line);
+                    }
+                    if !line.starts_with(prefix.as_str()) {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(ServerError::NotListening {
+                            host: host.to_owned(),
+                            line,
+                            log,
+                        });
+                    }
+                    drain_in_background(reader.map(BufReader::into_inner));
+                }
+                Readiness::Accepts(address) => {
+                    drain_in_background(stdout);
+                    if !accepts_within(*address, ACCEPT_WAIT, &mut child) {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(ServerError::NotAccepting {
+                            host: host.to_owned(),
+                            address: *address,
+                            waited_ms: ACCEPT_WAIT.as_millis(),
+                            log_tail: tail_of(&log_path),
+                        });
+                    }
+                }
+            }
         }
         self.running.insert(
             host.to_owned(),
@@ -161,6 +204,41 @@ impl Drop for Servers {
     fn drop(&mut self) {
         self.kill_all();
     }
+}
+
+/// Whether `address` accepts a TCP connection before `wait` is up (and `child` still lives).
+fn accepts_within(
+    address: std::net::SocketAddr,
+    wait: std::time::Duration,
+    child: &mut Child,
+) -> bool {
+    // Real mode only: the wall clock bounds how long a real process may take to start.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    while started.elapsed() < wait {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        // Through our proxy a connection is always accepted; the server is up once it greets
+        // (NATS sends its INFO line first), which the proxy forwards only from a live server.
+        if let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, ACCEPT_PAUSE) {
+            let mut first = [0u8; 1];
+            let _ = stream.set_read_timeout(Some(ACCEPT_PAUSE * 10));
+            if matches!(std::io::Read::read(&mut stream, &mut first), Ok(1)) {
+                return true;
+            }
+        }
+        std::thread::sleep(ACCEPT_PAUSE);
+    }
+    false
+}
+
+/// The last lines of a server's log, for an error message.
+fn tail_of(path: &std::path::Path) -> String {
+    const LINES_MAX: usize = 5;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(LINES_MAX)..].join(" | ")
 }
 
 /// Reads a server's stdout to its end so it never blocks on a full pipe.

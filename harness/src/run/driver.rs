@@ -7,7 +7,7 @@ use crate::history::Op;
 use crate::run::context::{client_host, Mode, RunContext, RunContextOptions};
 use crate::run::sim_fabric::{SimAction, SimFabric};
 use crate::run::{orchestrator, simlog, swarm};
-use crate::scenario::{FaultSchedule, Faults, Scenario, SystemName};
+use crate::scenario::{FaultSchedule, Faults, Keyword, Scenario, SystemName};
 use crate::systems::faultline::Faultline;
 use crate::systems::System;
 use engine::bugs::Bugs;
@@ -67,6 +67,30 @@ pub fn simulate(
     schedule: FaultSchedule,
     options: &SimOptions,
 ) -> Result<SimOutcome, SimError> {
+    if scenario.system != SystemName::Faultline {
+        return Err(SimError::Unsupported(format!(
+            "system: {} runs real server processes, which the simulation cannot host: run it \
+             with `faultline run --mode real` (as root)",
+            scenario.system.as_str()
+        )));
+    }
+    let corrupts = schedule.0.iter().any(|event| {
+        matches!(
+            event.fault,
+            crate::scenario::Fault::Disk {
+                fault: crate::scenario::DiskFault::TruncateFile
+                    | crate::scenario::DiskFault::BitflipFile,
+                ..
+            }
+        )
+    });
+    if corrupts {
+        return Err(SimError::Unsupported(
+            "truncate-file and bitflip-file damage a real server's files: run the scenario \
+             with `faultline run --mode real`"
+                .into(),
+        ));
+    }
     if scenario.cluster.coordinators > 1 {
         return Err(SimError::Unsupported(format!(
             "{} coordinators: the coordinator is a single node for now (use coordinators: 1)",
@@ -108,6 +132,8 @@ fn simulate_inner(
             Rc::new(Faultline),
             Faultline::add_sim_servers(&mut sim, scenario, seed, bugs),
         ),
+        // Refused in `simulate`.
+        SystemName::Nats => return Err(SimError::Unsupported("system: nats".into())),
     };
     let fabric = Rc::new(SimFabric::new(disks));
     let roles = scenario.workload.client_roles();

@@ -18,6 +18,15 @@ pub enum Unsynced {
     Torn,
 }
 
+/// What happens to a stopped server's largest data file (design.md §13: file corruption).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corruption {
+    /// The second half is cut off.
+    TruncateHalf,
+    /// The byte in the middle is inverted.
+    BitflipMiddle,
+}
+
 /// A disk fault that stays in force until lifted (power losses are one-shot: [`Fabric::crash`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DiskSwitch {
@@ -35,7 +44,10 @@ impl DiskSwitch {
             DiskFault::WriteError => Some(DiskSwitch::WriteError),
             DiskFault::ReadCorruption => Some(DiskSwitch::ReadCorruption),
             DiskFault::DiskFull => Some(DiskSwitch::Full),
-            DiskFault::TornWrites | DiskFault::LoseUnsynced => None,
+            DiskFault::TornWrites
+            | DiskFault::LoseUnsynced
+            | DiskFault::TruncateFile
+            | DiskFault::BitflipFile => None,
         }
     }
 }
@@ -63,6 +75,9 @@ pub trait Fabric {
     /// Cuts a server's power: the process dies and its unsynced writes are lost as `unsynced`
     /// says. It stays down until restarted.
     fn power_off(&self, host: &str, unsynced: Unsynced);
+    /// Damages the largest data file of a stopped server (real mode only: refused before a
+    /// simulation starts).
+    fn corrupt(&self, host: &str, corruption: Corruption);
     /// Starts a crashed host again on its data (or restarts a running one).
     fn restart(&self, host: &str);
     /// Share of messages lost on every link from now on.

@@ -6,7 +6,7 @@
 
 use crate::history::F;
 use crate::run::context::{client_host, Mode, RunContext};
-use crate::run::fabric::{DiskSwitch, Link, Unsynced};
+use crate::run::fabric::{Corruption, DiskSwitch, Link, Unsynced};
 use crate::scenario::fault_words;
 use crate::scenario::{DiskFault, Fault, FaultEvent, PartitionShape, Target};
 use crate::systems::Session;
@@ -231,13 +231,30 @@ impl<'a> Nemesis<'a> {
                     // Both are power losses, then the node restarts: `lose-unsynced` keeps no
                     // unsynced write, `torn-writes` (like a plain crash) keeps a drawn subset of
                     // blocks per file (engine::env::power_loss).
+                    // A stopped node's file damaged on its disk, then a restart (real mode).
+                    None if matches!(fault, DiskFault::TruncateFile | DiskFault::BitflipFile) => {
+                        let corruption = match fault {
+                            DiskFault::TruncateFile => Corruption::TruncateHalf,
+                            _ => Corruption::BitflipMiddle,
+                        };
+                        for host in &nodes {
+                            self.ctx.fabric.crash(host);
+                            self.ctx.fabric.corrupt(host, corruption);
+                            self.ctx.fabric.restart(host);
+                        }
+                        Undo::Nothing
+                    }
                     None => {
                         let unsynced = match fault {
                             DiskFault::LoseUnsynced => Unsynced::LoseAll,
                             _ => Unsynced::Torn,
                         };
+                        // Every node of the target loses power before any comes back, so a
+                        // multi-node target is one coordinated power failure.
                         for host in &nodes {
                             self.ctx.fabric.power_off(host, unsynced);
+                        }
+                        for host in &nodes {
                             self.ctx.fabric.restart(host);
                         }
                         Undo::Nothing

@@ -3,7 +3,7 @@
 //! the system's simulated ones. Everything runs on the simulation's thread, in call order, so
 //! the same schedule acts the same way on every run of a seed.
 
-use crate::run::fabric::{DiskSwitch, Fabric, Link, Unsynced};
+use crate::run::fabric::{Corruption, DiskSwitch, Fabric, Link, Unsynced};
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -100,6 +100,15 @@ impl Fabric for SimFabric {
     fn power_off(&self, host: &str, unsynced: Unsynced) {
         self.disks.arm_power_loss(host, unsynced);
         self.act(SimAction::Crash(host.to_owned()));
+    }
+
+    fn corrupt(&self, host: &str, corruption: Corruption) {
+        // Refused before a simulation starts (`driver::simulate`): reaching here is a bug.
+        tracing::error!(
+            host,
+            ?corruption,
+            "file corruption has no simulated mechanism"
+        );
     }
 
     fn restart(&self, host: &str) {

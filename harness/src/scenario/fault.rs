@@ -100,6 +100,12 @@ pub enum DiskFault {
     TornWrites,
     /// Unsynced writes are lost on power loss.
     LoseUnsynced,
+    /// Real mode: the node is killed, its largest data file (the system names the kind, e.g.
+    /// NATS's `*.blk`) loses its second half, and the node starts again.
+    TruncateFile,
+    /// Real mode: the node is killed, one byte in the middle of its largest data file is
+    /// inverted, and the node starts again.
+    BitflipFile,
 }
 
 impl Keyword for DiskFault {
@@ -110,6 +116,8 @@ impl Keyword for DiskFault {
         DiskFault::DiskFull,
         DiskFault::TornWrites,
         DiskFault::LoseUnsynced,
+        DiskFault::TruncateFile,
+        DiskFault::BitflipFile,
     ];
     const WHAT: &'static str = "disk fault";
 
@@ -121,6 +129,8 @@ impl Keyword for DiskFault {
             DiskFault::DiskFull => "disk-full",
             DiskFault::TornWrites => "torn-writes",
             DiskFault::LoseUnsynced => "lose-unsynced",
+            DiskFault::TruncateFile => "truncate-file",
+            DiskFault::BitflipFile => "bitflip-file",
         }
     }
 }

@@ -95,6 +95,12 @@ fn disk(fault: DiskFault, node: &str) -> String {
         DiskFault::LoseUnsynced => {
             format!("power loss on {node}: unsynced writes lost, then a restart")
         }
+        DiskFault::TruncateFile => {
+            format!("{node} killed, its largest data file cut to half its length, then a restart")
+        }
+        DiskFault::BitflipFile => {
+            format!("{node} killed, a byte in the middle of its largest data file inverted, then a restart")
+        }
     }
 }
 

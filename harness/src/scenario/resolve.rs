@@ -133,6 +133,16 @@ fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
         None => SystemName::default(),
         Some(text) => keyword_at(text, &root.key("system"))?,
     };
+    if let Some(unsupported) = system.unsupported_key(raw) {
+        let path = unsupported
+            .keys
+            .iter()
+            .fold(root.clone(), |path, key| path.key(key));
+        let problem = Problem::Conflict {
+            message: unsupported.message,
+        };
+        return Err(Invalid::new(&path, problem, unsupported.hint));
+    }
     let cluster = cluster::resolve(&raw.cluster, &root.key("cluster"))?;
     let network = resolve_network(raw.network.as_ref(), &root.key("network"))?;
     let workload = workload::resolve(&raw.workload, &cluster.topics, &root.key("workload"))?;

@@ -9,6 +9,7 @@
 //! `demo`) import the engine.
 
 pub mod faultline;
+pub mod nats;
 
 use crate::run::context::RunContext;
 use crate::scenario::{ClientRole, Scenario, SystemName, Target};
@@ -34,6 +35,21 @@ pub struct ServerCommand {
     /// The ports it listens on (on `ServerSettings::listen_host`); real mode's proxy listens
     /// on the same ports at the server's address and forwards to them.
     pub ports: Vec<u16>,
+    /// Files written before every start (a configuration file), outside the data directory
+    /// so that no disk fault touches them.
+    pub files: Vec<(std::path::PathBuf, String)>,
+    /// How the run knows the server is up at its first start.
+    pub ready: Readiness,
+}
+
+/// How a server shows it is ready to serve.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Readiness {
+    /// Its first stdout line starts with this (`faultline serve` prints `listening on ...`).
+    FirstLine(String),
+    /// This TCP address accepts a connection (from our namespace) and sends a first byte, as
+    /// NATS greets every client with its INFO line.
+    Accepts(std::net::SocketAddr),
 }
 
 /// What a real-mode run gives a system to make its server commands with.
@@ -71,6 +87,14 @@ pub trait System {
         client: u32,
         role: ClientRole,
     ) -> LocalFuture<'static, ()>;
+    /// How the system's data files end (`.blk`): the kind `truncate-file` and `bitflip-file`
+    /// damage.
+    fn data_file_suffix(&self) -> &'static str;
+    /// A directory name the damaged file must lie under (NATS: `streams`, so the stream's
+    /// message blocks are hit rather than its Raft log's); empty: anywhere.
+    fn data_file_dir(&self) -> &'static str {
+        ""
+    }
     /// The conductor's own connection to the system, for setup, targets and the end.
     fn session(&self, ctx: &RunContext) -> Box<dyn Session>;
 }
@@ -94,5 +118,6 @@ pub trait Session {
 pub fn for_scenario(scenario: &Scenario) -> Box<dyn System> {
     match scenario.system {
         SystemName::Faultline => Box::new(faultline::Faultline),
+        SystemName::Nats => Box::new(nats::Nats),
     }
 }

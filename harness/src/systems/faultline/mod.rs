@@ -80,6 +80,10 @@ impl System for Faultline {
         })
     }
 
+    fn data_file_suffix(&self) -> &'static str {
+        ".log"
+    }
+
     fn session(&self, ctx: &RunContext) -> Box<dyn Session> {
         Box::new(FaultlineSession {
             cluster: ClusterClient::new(

@@ -5,7 +5,7 @@
 
 use crate::run::context::{Mode, RunContext};
 use crate::scenario::Scenario;
-use crate::systems::{ServerCommand, ServerSettings};
+use crate::systems::{Readiness, ServerCommand, ServerSettings};
 use engine::broker::{Broker, BrokerOptions};
 use engine::bugs::Bugs;
 use engine::coordinator::{Coordinator, CoordinatorOptions};
@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const COORDINATOR: &str = "coordinator";
 pub const COORDINATOR_PORT: u16 = 2181;
 pub const BROKER_PORT: u16 = 9092;
+/// The first line `faultline serve` prints once it accepts connections.
+const LISTENING: &str = "listening on ";
 /// A node that cannot open its data (e.g. a disk fault at start) tries again after this.
 const START_RETRY: Duration = Duration::from_millis(500);
 /// Start attempts per incarnation before the host gives up (and stays down until bounced).
@@ -72,6 +74,8 @@ pub fn server_commands(
             data(COORDINATOR),
         ],
         ports: vec![COORDINATOR_PORT],
+        files: Vec::new(),
+        ready: Readiness::FirstLine(LISTENING.to_owned()),
     }];
     for id in 1..=scenario.cluster.brokers {
         let host = broker_host(id);
@@ -103,6 +107,8 @@ pub fn server_commands(
             )
             .collect(),
             ports: vec![BROKER_PORT],
+            files: Vec::new(),
+            ready: Readiness::FirstLine(LISTENING.to_owned()),
         });
     }
     commands
