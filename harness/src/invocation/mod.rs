@@ -104,8 +104,23 @@ fn line(record: &RunRecord) -> String {
 pub fn execute(args: &RunArgs, out: &mut (impl Write + Send)) -> Result<u8, InvocationError> {
     preflight::check(args)?;
     let suite = load_suite(&args.paths)?;
+    let named_files = args.paths.iter().all(|path| path.is_file());
     let mut requests = VecDeque::new();
     for entry in suite {
+        // A folder may hold real-only scenarios (another system's servers): a simulated sweep
+        // of the folder skips them and says so; a file named on its own is refused per run.
+        if args.mode == crate::run::context::Mode::Sim
+            && entry.scenario.system != crate::scenario::SystemName::Faultline
+            && !named_files
+        {
+            let _ = writeln!(
+                out,
+                "skipped {}: system: {} runs in real mode only (faultline run --mode real)",
+                entry.scenario.name,
+                crate::scenario::Keyword::as_str(&entry.scenario.system)
+            );
+            continue;
+        }
         let seeds = args
             .seeds
             .clone()
