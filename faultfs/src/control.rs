@@ -5,6 +5,8 @@
 //!   power-loss [torn <block-bytes>]   drop every unsynced write and name (tear at blocks)
 //!   fsync-eio on [path-glob] | off    fsync/fdatasync fail with EIO (all paths by default)
 //!   disk-full on | off                writes and creates fail with ENOSPC
+//!   write-eio on | off                writes, truncations and creates fail with EIO
+//!   read-corrupt on | off             reads return one flipped bit (the data stays intact)
 //!   bitflip <relative-path> <byte-offset> [bit]   flip one bit (default 0) of a durable file
 //!   status                            pending bytes, dirty files and dirs, faults
 
@@ -21,13 +23,15 @@ pub const LINE_BYTES_MAX: usize = 4096;
 /// Commands one connection may send before the server closes it.
 pub const LINES_PER_CONNECTION_MAX: usize = 10_000;
 pub const BLOCK_BYTES_MAX: u64 = 1 << 30;
-const KNOWN: &str = "power-loss, fsync-eio, disk-full, bitflip, status";
+const KNOWN: &str = "power-loss, fsync-eio, disk-full, write-eio, read-corrupt, bitflip, status";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     PowerLoss { torn_block_bytes: Option<u64> },
     FsyncEio { glob: Option<Glob> },
     DiskFull { on: bool },
+    WriteEio { on: bool },
+    ReadCorrupt { on: bool },
     Bitflip { path: PathBuf, offset: u64, bit: u8 },
     Status,
 }
@@ -81,6 +85,20 @@ impl Command {
             ["disk-full", ..] => Err(usage(
                 "disk-full",
                 "disk-full on | off",
+                "expected on or off",
+            )),
+            ["write-eio", "on"] => Ok(Command::WriteEio { on: true }),
+            ["write-eio", "off"] => Ok(Command::WriteEio { on: false }),
+            ["write-eio", ..] => Err(usage(
+                "write-eio",
+                "write-eio on | off",
+                "expected on or off",
+            )),
+            ["read-corrupt", "on"] => Ok(Command::ReadCorrupt { on: true }),
+            ["read-corrupt", "off"] => Ok(Command::ReadCorrupt { on: false }),
+            ["read-corrupt", ..] => Err(usage(
+                "read-corrupt",
+                "read-corrupt on | off",
                 "expected on or off",
             )),
             ["bitflip", path, offset, rest @ ..] if rest.len() <= 1 => {
@@ -144,6 +162,14 @@ pub fn execute(state: &mut State, command: Command) -> Result<String, ControlErr
         Command::DiskFull { on } => {
             state.faults.disk_full = on;
             Ok(format!("disk-full {}", if on { "on" } else { "off" }))
+        }
+        Command::WriteEio { on } => {
+            state.faults.write_eio = on;
+            Ok(format!("write-eio {}", if on { "on" } else { "off" }))
+        }
+        Command::ReadCorrupt { on } => {
+            state.faults.read_corrupt = on;
+            Ok(format!("read-corrupt {}", if on { "on" } else { "off" }))
         }
         Command::Bitflip { path, offset, bit } => {
             state.backing.bitflip(&path, offset, bit)?;

@@ -62,9 +62,34 @@ pub struct Faults {
     pub fsync_eio: Option<Glob>,
     /// write, truncate-to-grow, create, mknod and mkdir fail with ENOSPC.
     pub disk_full: bool,
+    /// write, truncate, create, mknod and mkdir fail with EIO before touching anything.
+    pub write_eio: bool,
+    /// Reads succeed but one bit of what they return is flipped (the data stays intact).
+    pub read_corrupt: bool,
 }
 
 impl Faults {
+    /// Why a call that writes must fail now, if it must: EIO before ENOSPC (a failing device
+    /// fails whatever the space).
+    pub fn write_refused(&self, grows: bool) -> Option<i32> {
+        if self.write_eio {
+            Some(libc::EIO)
+        } else if self.disk_full && grows {
+            Some(libc::ENOSPC)
+        } else {
+            None
+        }
+    }
+
+    /// What a read returns under `read_corrupt`: the middle byte's lowest bit inverted.
+    pub fn corrupt_read(&self, mut bytes: Vec<u8>) -> Vec<u8> {
+        if self.read_corrupt && !bytes.is_empty() {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 1;
+        }
+        bytes
+    }
+
     pub fn fsync_fails(&self, path: &str) -> bool {
         self.fsync_eio
             .as_ref()
@@ -75,6 +100,21 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_eio_comes_before_disk_full_and_read_corruption_flips_one_bit() {
+        let mut faults = Faults::default();
+        assert_eq!(faults.write_refused(true), None);
+        faults.disk_full = true;
+        assert_eq!(faults.write_refused(false), None);
+        assert_eq!(faults.write_refused(true), Some(libc::ENOSPC));
+        faults.write_eio = true;
+        assert_eq!(faults.write_refused(false), Some(libc::EIO));
+        assert_eq!(faults.corrupt_read(vec![0, 0, 0]), vec![0, 0, 0]);
+        faults.read_corrupt = true;
+        assert_eq!(faults.corrupt_read(vec![0, 0, 0]), vec![0, 1, 0]);
+        assert_eq!(faults.corrupt_read(Vec::new()), Vec::<u8>::new());
+    }
 
     #[test]
     fn globs_match_like_a_shell_but_stars_cross_slashes() {

@@ -90,8 +90,8 @@ impl FaultFs {
         mode: u32,
         is_dir: bool,
     ) -> Result<FileAttr, i32> {
-        if state.faults.disk_full {
-            return Err(libc::ENOSPC);
+        if let Some(code) = state.faults.write_refused(true) {
+            return Err(code);
         }
         let ino = state.run(|model| {
             let ino = if is_dir {
@@ -157,8 +157,8 @@ impl Filesystem for FaultFs {
         let result = (|| {
             if let Some(len) = size {
                 let grows = state.model.attr(ino.0).is_ok_and(|attr| len > attr.size);
-                if grows && state.faults.disk_full {
-                    return Err(libc::ENOSPC);
+                if let Some(code) = state.faults.write_refused(grows) {
+                    return Err(code);
                 }
                 state.run(|model| Ok(((), model.truncate(ino.0, len)?)))?;
             }
@@ -275,7 +275,7 @@ impl Filesystem for FaultFs {
     ) {
         let state = self.state();
         match check_generation(&state, fh).and_then(|()| state.read(ino.0, offset, size.into())) {
-            Ok(bytes) => reply.data(&bytes),
+            Ok(bytes) => reply.data(&state.faults.corrupt_read(bytes)),
             Err(code) => reply.error(errno(code)),
         }
     }
@@ -294,8 +294,8 @@ impl Filesystem for FaultFs {
     ) {
         let mut state = self.state();
         let result = check_generation(&state, fh).and_then(|()| {
-            if state.faults.disk_full {
-                return Err(libc::ENOSPC);
+            if let Some(code) = state.faults.write_refused(true) {
+                return Err(code);
             }
             state.run(|model| Ok(((), model.write(ino.0, offset, data)?)))
         });

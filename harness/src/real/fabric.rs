@@ -281,7 +281,12 @@ impl Fabric for RealFabric {
 
     fn disks_all_off(&self) {
         for host in &self.server_hosts {
-            for switch in [DiskSwitch::FsyncError, DiskSwitch::Full] {
+            for switch in [
+                DiskSwitch::FsyncError,
+                DiskSwitch::Full,
+                DiskSwitch::WriteError,
+                DiskSwitch::ReadCorruption,
+            ] {
                 self.disk(host, switch, "off");
             }
         }
@@ -297,8 +302,8 @@ impl RealFabric {
         let command = match switch {
             DiskSwitch::FsyncError => "fsync-eio",
             DiskSwitch::Full => "disk-full",
-            // Refused before the run starts (`real::preflight`).
-            DiskSwitch::WriteError | DiskSwitch::ReadCorruption => return,
+            DiskSwitch::WriteError => "write-eio",
+            DiskSwitch::ReadCorruption => "read-corrupt",
         };
         log_err("disk fault", host, disks.command(host, &[command, state]));
     }

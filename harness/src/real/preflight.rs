@@ -4,9 +4,7 @@
 
 use crate::real::disks;
 use crate::real::shell;
-use crate::scenario::{
-    DiskFault, Fault, FaultSchedule, PartitionShape, Scenario, SystemName, Target,
-};
+use crate::scenario::{Fault, FaultSchedule, PartitionShape, Scenario, SystemName, Target};
 use crate::systems::nats::config as nats_config;
 
 /// Why a scenario cannot run in real mode here.
@@ -90,10 +88,6 @@ pub fn scenario(scenario: &Scenario, schedule: &FaultSchedule) -> Result<(), Ref
             )))
         };
         match &event.fault {
-            Fault::Disk {
-                fault: DiskFault::WriteError | DiskFault::ReadCorruption,
-                ..
-            } => return refuse("write errors and read corruption on a live disk"),
             Fault::Pause(Target::Client(_)) => return refuse("pausing a client task"),
             Fault::Partition(PartitionShape::OneWay { from, to })
                 if from.is_client() && to.is_client() =>
