@@ -67,6 +67,43 @@ pub struct Anomaly {
     pub detail: BTreeMap<String, serde_json::Value>,
 }
 
+impl Anomaly {
+    pub fn new(explanation: impl Into<String>) -> Anomaly {
+        Anomaly {
+            explanation: explanation.into(),
+            ..Anomaly::default()
+        }
+    }
+
+    pub fn key(mut self, key: &str) -> Anomaly {
+        self.key = Some(key.to_string());
+        self
+    }
+
+    pub fn value(mut self, value: i64) -> Anomaly {
+        self.value = Some(value);
+        self
+    }
+
+    pub fn offsets(mut self, offsets: impl IntoIterator<Item = u64>) -> Anomaly {
+        self.offsets = offsets.into_iter().collect();
+        self
+    }
+
+    /// The proving ops; sorted and deduplicated here.
+    pub fn ops(mut self, ops: impl IntoIterator<Item = u64>) -> Anomaly {
+        self.ops = ops.into_iter().collect();
+        self.ops.sort_unstable();
+        self.ops.dedup();
+        self
+    }
+
+    pub fn detail(mut self, name: &str, value: impl Into<serde_json::Value>) -> Anomaly {
+        self.detail.insert(name.to_string(), value.into());
+        self
+    }
+}
+
 /// Counters of one run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {

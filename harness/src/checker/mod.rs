@@ -40,7 +40,6 @@ pub use run_result::{history_check, history_stats, run_result, RunMeta};
 pub use txn_graph::TxnGraph;
 
 use crate::history::History;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -133,71 +132,9 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// A named, explained violation with the ops that prove it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Anomaly {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<i64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub offsets: Vec<u64>,
-    /// Indexes of the ops that prove it, ascending.
-    pub ops: Vec<u64>,
-    /// One sentence a person can act on.
-    pub explanation: String,
-    /// Anything else that pins it down (process, group, txn, expected/got, ...).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub detail: BTreeMap<String, serde_json::Value>,
-}
-
-impl Anomaly {
-    pub fn new(explanation: impl Into<String>) -> Anomaly {
-        Anomaly {
-            explanation: explanation.into(),
-            ..Anomaly::default()
-        }
-    }
-
-    pub fn key(mut self, key: &str) -> Anomaly {
-        self.key = Some(key.to_string());
-        self
-    }
-
-    pub fn value(mut self, value: i64) -> Anomaly {
-        self.value = Some(value);
-        self
-    }
-
-    pub fn offsets(mut self, offsets: impl IntoIterator<Item = u64>) -> Anomaly {
-        self.offsets = offsets.into_iter().collect();
-        self
-    }
-
-    /// The proving ops; sorted and deduplicated here.
-    pub fn ops(mut self, ops: impl IntoIterator<Item = u64>) -> Anomaly {
-        self.ops = ops.into_iter().collect();
-        self.ops.sort_unstable();
-        self.ops.dedup();
-        self
-    }
-
-    pub fn detail(mut self, name: &str, value: impl Into<serde_json::Value>) -> Anomaly {
-        self.detail.insert(name.to_string(), value.into());
-        self
-    }
-
-    pub fn to_report(&self) -> reports::Anomaly {
-        reports::Anomaly {
-            key: self.key.clone(),
-            value: self.value,
-            offsets: self.offsets.clone(),
-            ops: self.ops.clone(),
-            explanation: self.explanation.clone(),
-            detail: self.detail.clone(),
-        }
-    }
-}
+/// A named, explained violation with the ops that prove it: one type from the checks to
+/// `result.json` (the reports crate owns the schema, with its builder).
+pub use reports::Anomaly;
 
 /// What one check found.
 #[derive(Clone, Debug, PartialEq)]

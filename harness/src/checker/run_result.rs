@@ -116,7 +116,7 @@ impl Parts {
                     .anomalies
                     .entry(anomaly.clone())
                     .or_default()
-                    .extend(list.iter().map(super::Anomaly::to_report));
+                    .extend(list.iter().cloned());
             }
             for (anomaly, count) in &result.omitted {
                 *parts.omitted.entry(anomaly.clone()).or_default() += count;
