@@ -19,11 +19,6 @@ fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-}
-
 /// Whether this machine can run real mode; `false` (after saying why) means skip.
 fn real_mode_available(test: &str) -> bool {
     let faultfs = Path::new(FAULTLINE).with_file_name("faultfs");
@@ -32,7 +27,7 @@ fn real_mode_available(test: &str) -> bool {
         missing.push("root".to_owned());
     }
     for tool in ["ip", "iptables", "fusermount3"] {
-        if !on_path(tool) {
+        if !harness::real::shell::on_path(tool) {
             missing.push(tool.to_owned());
         }
     }
@@ -103,7 +98,7 @@ fn nats_leader_kill_9_runs_end_to_end_against_a_real_jetstream_cluster() {
         return;
     }
     let why = "nats_leader_kill_9: needs nats-server on the PATH (ci/install-real-deps.sh)";
-    if !on_path("nats-server") {
+    if !harness::real::shell::on_path("nats-server") {
         assert!(std::env::var_os("CI").is_none(), "under CI, {why}");
         eprintln!("SKIP {why}");
         return;
@@ -146,28 +141,9 @@ fn a_nats_scenario_is_refused_by_the_simulation() {
 
 /// Namespaces, links, mounts and processes of the run with process id `pid`.
 fn leftovers_of(pid: u32) -> Vec<String> {
-    let tag = format!("fl{pid}");
     let scratch = format!("faultline-real-{pid}");
-    let mut found = Vec::new();
-    let netns = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip");
-    for line in String::from_utf8_lossy(&netns.stdout).lines() {
-        if line.starts_with(&format!("{tag}-")) {
-            found.push(format!("namespace {line}"));
-        }
-    }
-    let links = Command::new("ip")
-        .args(["-o", "link"])
-        .output()
-        .expect("ip");
-    for line in String::from_utf8_lossy(&links.stdout).lines() {
-        let name = line.split(':').nth(1).unwrap_or_default().trim();
-        if name.starts_with(&tag) {
-            found.push(format!("link {name}"));
-        }
-    }
+    // Namespaces and links named after the run's pid, as the run itself looks for them.
+    let mut found = harness::real::testbed::leftovers(pid);
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     for line in mounts.lines().filter(|line| line.contains(&scratch)) {
         found.push(format!("mount {line}"));

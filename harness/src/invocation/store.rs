@@ -121,6 +121,7 @@ pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
         seed: files.result.seed,
         bugs: files.bugs,
         repro: files.repro,
+        real: files.result.mode == "real",
     };
     let script = repro_script::script(&replay, &repro_script::Binaries::here());
     write_executable(&dir.join("repro.sh"), &script)?;

@@ -103,6 +103,8 @@ impl World {
 
 pub struct RealFabric {
     world: RefCell<World>,
+    /// Disk switches turned on and not yet off, so the heal turns off only those.
+    disks_on: RefCell<std::collections::BTreeSet<(String, DiskSwitch)>>,
     ctx: RefCell<Weak<RunContext>>,
     server_hosts: Vec<String>,
 }
@@ -117,6 +119,7 @@ impl RealFabric {
     pub fn new(world: World, server_hosts: Vec<String>) -> RealFabric {
         RealFabric {
             world: RefCell::new(world),
+            disks_on: RefCell::default(),
             ctx: RefCell::new(Weak::new()),
             server_hosts,
         }
@@ -272,23 +275,21 @@ impl Fabric for RealFabric {
     }
 
     fn disk_on(&self, host: &str, switch: DiskSwitch) {
+        self.disks_on.borrow_mut().insert((host.to_owned(), switch));
         self.disk(host, switch, "on");
     }
 
     fn disk_off(&self, host: &str, switch: DiskSwitch) {
+        self.disks_on
+            .borrow_mut()
+            .remove(&(host.to_owned(), switch));
         self.disk(host, switch, "off");
     }
 
     fn disks_all_off(&self) {
-        for host in &self.server_hosts {
-            for switch in [
-                DiskSwitch::FsyncError,
-                DiskSwitch::Full,
-                DiskSwitch::WriteError,
-                DiskSwitch::ReadCorruption,
-            ] {
-                self.disk(host, switch, "off");
-            }
+        let on = std::mem::take(&mut *self.disks_on.borrow_mut());
+        for (host, switch) in on {
+            self.disk(&host, switch, "off");
         }
     }
 }

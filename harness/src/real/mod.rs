@@ -121,7 +121,7 @@ fn append_server_logs(log: &mut Vec<u8>, logs: &Path) {
 
 /// A proxy's latency draws: from the run's seed and the server's place, so a real run's
 /// delays are the same for the same seed (the interleaving still is not).
-fn engine_seed(seed: u64, index: usize) -> u64 {
+fn proxy_seed(seed: u64, index: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64
 }
 
@@ -177,7 +177,7 @@ fn build_world(
             })
             .collect();
         let namespace = Some(testbed.namespace(&command.host));
-        let seed = engine_seed(seed, i);
+        let seed = proxy_seed(seed, i);
         proxies.push(
             proxy::Proxy::start(namespace, routes, conditions.clone(), seed)
                 .map_err(|e| setup(&e))?,

@@ -100,7 +100,7 @@ pub fn leftovers(pid: u32) -> Vec<String> {
         for line in list.lines() {
             let name = line.split(':').nth(1).unwrap_or_default().trim();
             let name = name.split('@').next().unwrap_or_default();
-            if name.starts_with(&tag) && name[tag.len()..].starts_with(['b', 'v']) {
+            if name.starts_with(&tag) && name[tag.len()..].starts_with(['b', 'v', 'p']) {
                 found.push(format!("link {name}"));
             }
         }

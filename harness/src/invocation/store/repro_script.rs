@@ -22,6 +22,8 @@ pub struct Replay<'a> {
     pub bugs: engine::bugs::Bugs,
     /// The one-line repro command, shown in the script's header.
     pub repro: &'a str,
+    /// Replay against real processes (`result.json`'s `mode` is `real`).
+    pub real: bool,
 }
 
 /// Where the script looks for a binary, resolved when the run is written.
@@ -51,15 +53,9 @@ impl Binaries {
 /// The text of `repro.sh`. Extra arguments to the script are passed on (e.g. `--out /tmp/r`).
 pub fn script(replay: &Replay, binaries: &Binaries) -> String {
     let scenario = absolute(replay.scenario);
-    let mut args = format!("run {} --seed {}", quote(&scenario), replay.seed);
-    if replay.repro.contains("--mode real") {
-        // A real run replays its fault schedule against real processes again.
-        args = format!(
-            "run --mode real {} --seed {}",
-            quote(&scenario),
-            replay.seed
-        );
-    }
+    // A real run replays its fault schedule against real processes again.
+    let mode = if replay.real { "--mode real " } else { "" };
+    let mut args = format!("run {mode}{} --seed {}", quote(&scenario), replay.seed);
     for bug in replay.bugs.iter() {
         // Bug names are fixed lower-case words: nothing to quote.
         args.push_str(&format!(" --bug {}", bug.name()));
@@ -128,6 +124,7 @@ mod tests {
             seed: 7,
             bugs: engine::bugs::Bugs::none(),
             repro: "faultline run scenarios/smoke/x.yaml --seed 7",
+            real: false,
         };
         let binaries = Binaries {
             current: Some(PathBuf::from("/opt/faultline")),
