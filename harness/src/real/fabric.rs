@@ -11,6 +11,7 @@ use crate::real::testbed::Testbed;
 use crate::run::context::RunContext;
 use crate::run::fabric::{Corruption, DiskSwitch, Fabric, Link, Unsynced};
 use crate::scenario::ClientRole;
+use crate::systems::System;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
@@ -20,14 +21,15 @@ use std::time::Duration;
 const TORN_BLOCK_BYTES: &str = "4096";
 
 /// The workload's clients: tasks on the run's thread, by host name.
-#[derive(Default)]
 pub struct Clients {
+    /// Whose client code they run.
+    system: Rc<dyn System>,
     roles: BTreeMap<String, (u32, ClientRole)>,
     tasks: BTreeMap<String, tokio::task::JoinHandle<()>>,
 }
 
 impl Clients {
-    pub fn new(roles: &[ClientRole]) -> Clients {
+    pub fn new(roles: &[ClientRole], system: Rc<dyn System>) -> Clients {
         let roles = roles
             .iter()
             .enumerate()
@@ -37,6 +39,7 @@ impl Clients {
             })
             .collect();
         Clients {
+            system,
             roles,
             tasks: BTreeMap::new(),
         }
@@ -46,7 +49,7 @@ impl Clients {
     pub fn start(&mut self, host: &str, ctx: &Rc<RunContext>) {
         self.stop(host);
         if let Some((client, role)) = self.roles.get(host) {
-            let run = ctx.system.run_client(ctx.clone(), *client, *role);
+            let run = self.system.run_client(ctx.clone(), *client, *role);
             self.tasks
                 .insert(host.to_owned(), tokio::task::spawn_local(run));
         }
@@ -87,6 +90,15 @@ pub struct World {
     pub testbed: Testbed,
     /// `data_root/<host>` is each server's data directory.
     pub data_root: std::path::PathBuf,
+    /// The system's data files, which `truncate-file` and `bitflip-file` damage.
+    pub data_file: DataFile,
+}
+
+/// Where a system keeps the data files a corruption fault damages.
+pub struct DataFile {
+    /// A directory name on the file's path below the data directory; empty: anywhere.
+    pub under: &'static str,
+    pub suffix: &'static str,
 }
 
 impl World {
@@ -232,14 +244,11 @@ impl Fabric for RealFabric {
     }
 
     fn corrupt(&self, host: &str, corruption: Corruption) {
-        let Some(ctx) = self.ctx.borrow().upgrade() else {
-            return;
-        };
         let world = self.world.borrow();
         let data = world.data_root.join(host);
         let kind = crate::real::corruption::FileKind {
-            under: ctx.system.data_file_dir(),
-            suffix: ctx.system.data_file_suffix(),
+            under: world.data_file.under,
+            suffix: world.data_file.suffix,
         };
         match crate::real::corruption::damage(&data, &kind, corruption) {
             Ok(damage) => tracing::info!(host, %damage, "real fabric: data file damaged"),

@@ -23,7 +23,7 @@ use crate::run::context::{self, Mode, RunContext, RunContextOptions};
 use crate::run::{orchestrator, simlog, SimError, SimOutcome};
 use crate::scenario::{FaultSchedule, Scenario};
 use crate::systems::{self, ServerSettings};
-use fabric::{Clients, RealFabric, World};
+use fabric::{Clients, DataFile, RealFabric, World};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
@@ -128,7 +128,7 @@ fn proxy_seed(seed: u64, index: usize) -> u64 {
 fn build_world(
     seed: u64,
     scenario: &Scenario,
-    system: &dyn systems::System,
+    system: &Rc<dyn systems::System>,
     options: &RealOptions,
     dir: &Path,
     faultfs: Option<PathBuf>,
@@ -192,7 +192,11 @@ fn build_world(
         servers.start(host, true).map_err(|e| setup(&e))?;
     }
     Ok(World {
-        clients: Clients::new(&scenario.workload.client_roles()),
+        clients: Clients::new(&scenario.workload.client_roles(), system.clone()),
+        data_file: DataFile {
+            under: system.data_file_dir(),
+            suffix: system.data_file_suffix(),
+        },
         servers,
         proxies,
         conditions,
@@ -212,7 +216,7 @@ fn run_inner(
     faultfs: Option<PathBuf>,
 ) -> Result<SimOutcome, SimError> {
     let system: Rc<dyn systems::System> = Rc::from(systems::for_scenario(scenario));
-    let world = build_world(seed, scenario, system.as_ref(), options, dir, faultfs)?;
+    let world = build_world(seed, scenario, &system, options, dir, faultfs)?;
     let mut addresses = world.testbed.addresses();
     for (i, _) in scenario.workload.client_roles().iter().enumerate() {
         let host = context::client_host(i as u32 + 1);
@@ -230,7 +234,6 @@ fn run_inner(
         scenario: scenario.clone(),
         seed,
         mode: Mode::Real,
-        system: system.clone(),
         fabric: fabric.clone(),
         addresses,
     }));
@@ -238,7 +241,11 @@ fn run_inner(
     context::start_real_clock();
     let conducted = local.block_on(&runtime, async {
         fabric.world().clients.start_all(&ctx);
-        tokio::time::timeout(limit, orchestrator::run(ctx.clone(), schedule.clone())).await
+        tokio::time::timeout(
+            limit,
+            orchestrator::run(ctx.clone(), system.clone(), schedule.clone()),
+        )
+        .await
     });
     fabric.world().teardown();
     drop(local);

@@ -1,12 +1,13 @@
-//! What the clients of one run share: the history recorder, the run's phase, the system under
-//! test and the fabric the nemesis acts through, fresh values and process ids. Everything here
+//! What the clients of one run share: the history recorder, the run's phase, the fabric the
+//! nemesis acts through, fresh values and process ids. The system under test is not in here:
+//! it is handed to whoever needs it (the conductor, the client hosts), so that the systems'
+//! code may name the context without the context naming the systems. Everything here
 //! lives on the run's single thread (the simulation's, or real mode's current-thread runtime),
 //! so `Rc` and `RefCell` suffice and no lock can reorder anything.
 
 use crate::history::{OpType, Process, Recorder, F};
 use crate::run::fabric::Fabric;
 use crate::scenario::Scenario;
-use crate::systems::System;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -59,7 +60,6 @@ pub struct RunContext {
     pub recorder: RefCell<Recorder>,
     pub phase: Cell<Phase>,
     pub mode: Mode,
-    pub system: Rc<dyn System>,
     pub fabric: Rc<dyn Fabric>,
     /// Real mode: each host's IPv4 address. Empty in simulation, where hosts are their names.
     pub addresses: BTreeMap<String, String>,
@@ -93,7 +93,6 @@ pub struct RunContextOptions {
     pub scenario: Scenario,
     pub seed: u64,
     pub mode: Mode,
-    pub system: Rc<dyn System>,
     pub fabric: Rc<dyn Fabric>,
     pub addresses: BTreeMap<String, String>,
 }
@@ -148,7 +147,6 @@ impl RunContext {
             scenario,
             seed,
             mode,
-            system,
             fabric,
             addresses,
         } = options;
@@ -159,7 +157,6 @@ impl RunContext {
             recorder: RefCell::new(Recorder::new()),
             phase: Cell::new(Phase::Setup),
             mode,
-            system,
             fabric,
             addresses,
             value_next: Cell::new(1),

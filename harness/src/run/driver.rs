@@ -141,7 +141,6 @@ fn simulate_inner(
         scenario: scenario.clone(),
         seed,
         mode: Mode::Sim,
-        system: system.clone(),
         fabric: fabric.clone(),
         addresses: Default::default(),
     }));
@@ -160,8 +159,9 @@ fn simulate_inner(
     let result: Rc<RefCell<Option<Result<(), String>>>> = Rc::new(RefCell::new(None));
     {
         let (ctx, result, schedule) = (ctx.clone(), result.clone(), schedule.clone());
+        let system = system.clone();
         sim.client("nemesis", async move {
-            let outcome = orchestrator::run(ctx, schedule)
+            let outcome = orchestrator::run(ctx, system, schedule)
                 .await
                 .map_err(|e| e.to_string());
             *result.borrow_mut() = Some(outcome);

@@ -44,7 +44,19 @@ pub struct Nemesis<'a> {
     ctx: &'a RunContext,
     rng: ChaCha8Rng,
     session: &'a mut dyn Session,
+    /// Every server host, in the system's fixed order.
+    server_hosts: Vec<String>,
     pub active: Vec<Active>,
+}
+
+/// What a nemesis is made of.
+pub struct NemesisOptions<'a> {
+    pub ctx: &'a RunContext,
+    /// Drawn from the run's seed: the only source of the nemesis's choices.
+    pub rng: ChaCha8Rng,
+    /// The conductor's session: it names the hosts a role target means.
+    pub session: &'a mut dyn Session,
+    pub server_hosts: Vec<String>,
 }
 
 fn fault_name(fault: &Fault) -> &'static str {
@@ -75,11 +87,18 @@ fn pairs(a: &[String], b: &[String]) -> Vec<Link> {
 }
 
 impl<'a> Nemesis<'a> {
-    pub fn new(ctx: &'a RunContext, rng: ChaCha8Rng, session: &'a mut dyn Session) -> Nemesis<'a> {
+    pub fn new(options: NemesisOptions<'a>) -> Nemesis<'a> {
+        let NemesisOptions {
+            ctx,
+            rng,
+            session,
+            server_hosts,
+        } = options;
         Nemesis {
             ctx,
             rng,
             session,
+            server_hosts,
             active: Vec::new(),
         }
     }
@@ -96,14 +115,14 @@ impl<'a> Nemesis<'a> {
 
     /// Every host except `nodes`.
     fn others(&self, nodes: &[String]) -> Vec<String> {
-        let mut all = self.ctx.system.server_hosts(&self.ctx.scenario);
+        let mut all = self.server_hosts.clone();
         all.extend(self.clients());
         all.retain(|host| !nodes.contains(host));
         all
     }
 
     async fn partition(&mut self, shape: &PartitionShape) -> (Vec<String>, Undo) {
-        let mut servers = self.ctx.system.server_hosts(&self.ctx.scenario);
+        let mut servers = self.server_hosts.clone();
         match shape {
             PartitionShape::Halves => {
                 servers.shuffle(&mut self.rng);

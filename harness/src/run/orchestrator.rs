@@ -4,9 +4,9 @@
 
 use crate::history::F;
 use crate::run::context::{now_ns, Phase, RunContext, OKS_AFTER_HEAL_ENOUGH};
-use crate::run::nemesis::Nemesis;
+use crate::run::nemesis::{Nemesis, NemesisOptions};
 use crate::scenario::FaultSchedule;
-use crate::systems::SetupError;
+use crate::systems::{SetupError, System};
 use engine::env::rng::rng_for;
 use serde_json::json;
 use std::rc::Rc;
@@ -24,13 +24,22 @@ async fn sleep_until_ms(ctx: &RunContext, at_ms: u64) {
 }
 
 /// Conducts the whole run.
-pub async fn run(ctx: Rc<RunContext>, schedule: FaultSchedule) -> Result<(), SetupError> {
-    let mut session = ctx.system.session(&ctx);
+pub async fn run(
+    ctx: Rc<RunContext>,
+    system: Rc<dyn System>,
+    schedule: FaultSchedule,
+) -> Result<(), SetupError> {
+    let mut session = system.session(&ctx);
     session.setup(&ctx).await?;
     ctx.workload_started_ns.set(now_ns());
     ctx.phase.set(Phase::Faulty);
     let duration_ms = ctx.scenario.workload.duration_ms;
-    let mut nemesis = Nemesis::new(&ctx, rng_for(ctx.seed, "nemesis"), session.as_mut());
+    let mut nemesis = Nemesis::new(NemesisOptions {
+        ctx: &ctx,
+        rng: rng_for(ctx.seed, "nemesis"),
+        session: session.as_mut(),
+        server_hosts: system.server_hosts(&ctx.scenario),
+    });
     let mut events = schedule.0.iter().peekable();
     // Each pass starts or lifts at least one fault, or ends the faulty phase.
     loop {
