@@ -315,3 +315,34 @@ fn the_check_sees_a_circle() {
         ]
     );
 }
+
+/// The seam (design.md §12): outside `systems/`, only the engine's own command-line verbs
+/// (`serve`, `bench`, `demo` and the local cluster they start) name the engine.
+#[test]
+fn the_harness_names_the_engine_only_behind_the_seam() {
+    const ENGINE_VERBS: [&str; 5] = ["serve", "bench", "bench_proxy", "demo", "local_cluster"];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../harness/src");
+    let mut files = Vec::new();
+    source_files(&root, &mut files);
+    let mut offenders = Vec::new();
+    for file in &files {
+        let module = module_of(&root, file);
+        let behind_seam = module == "systems" || module.starts_with("systems::");
+        if behind_seam || is_test_file(&module) || ENGINE_VERBS.contains(&module.as_str()) {
+            continue;
+        }
+        let code = code_of(&fs::read_to_string(file).expect("readable source"));
+        let names_engine = code.match_indices("engine::").any(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        });
+        if names_engine {
+            offenders.push(module);
+        }
+    }
+    assert!(files.len() > 50, "the walk found the harness's files");
+    assert!(
+        offenders.is_empty(),
+        "these harness modules name the engine outside systems/: {offenders:?}"
+    );
+}

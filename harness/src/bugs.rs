@@ -1,7 +1,7 @@
 //! Which scenario catches each planted bug (`faultline bugs`, the catch-bugs sweep, and the
 //! tester's own test).
 
-use engine::bugs::Bug;
+use crate::systems::faultline::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
 pub const CATALOGUE: [(Bug, &str); 14] = [

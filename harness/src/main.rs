@@ -169,10 +169,10 @@ enum ServeNode {
 }
 
 /// `--bug` names to the set of planted bugs.
-fn parse_bugs(names: &[String]) -> anyhow::Result<engine::bugs::Bugs> {
-    let mut planted = engine::bugs::Bugs::none();
+fn parse_bugs(names: &[String]) -> anyhow::Result<harness::systems::faultline::Bugs> {
+    let mut planted = harness::systems::faultline::Bugs::none();
     for name in names {
-        let bug = engine::bugs::Bug::parse(name).with_context(|| {
+        let bug = harness::systems::faultline::Bug::parse(name).with_context(|| {
             format!("unknown bug {name:?}: `faultline bugs` lists the planted bugs")
         })?;
         planted = planted.with(bug);

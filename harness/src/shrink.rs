@@ -52,7 +52,7 @@ pub enum ShrinkError {
 pub struct ShrinkArgs {
     pub path: PathBuf,
     pub seed: u64,
-    pub bugs: engine::bugs::Bugs,
+    pub bugs: crate::systems::faultline::Bugs,
     /// Keep this anomaly; default: the scenario's expected one, else the first reported.
     pub anomaly: Option<String>,
     pub out_dir: PathBuf,

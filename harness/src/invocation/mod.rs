@@ -32,7 +32,7 @@ pub struct RunArgs {
     pub check_determinism: bool,
     pub log_filter: Option<String>,
     /// Planted bugs to switch on.
-    pub bugs: engine::bugs::Bugs,
+    pub bugs: crate::systems::faultline::Bugs,
     /// Draw a progress bar (on a terminal); otherwise only the per-run lines are printed.
     pub progress: bool,
     /// Which runs keep their folder in the store.

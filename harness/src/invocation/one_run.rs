@@ -21,7 +21,7 @@ pub struct RunRequest {
     pub check_determinism: bool,
     pub log_filter: Option<String>,
     pub out: PathBuf,
-    pub bugs: engine::bugs::Bugs,
+    pub bugs: crate::systems::faultline::Bugs,
     pub keep: super::Keep,
     pub mode: Mode,
 }
@@ -40,7 +40,7 @@ pub struct RunRecord {
     pub bad_input: bool,
 }
 
-pub fn repro(path: &Path, seed: u64, bugs: engine::bugs::Bugs, mode: Mode) -> String {
+pub fn repro(path: &Path, seed: u64, bugs: crate::systems::faultline::Bugs, mode: Mode) -> String {
     let mode = match mode {
         Mode::Sim => String::new(),
         Mode::Real => "--mode real ".to_owned(),

@@ -51,7 +51,7 @@ mod tests {
             out: out.to_path_buf(),
             check_determinism: false,
             log_filter: None,
-            bugs: engine::bugs::Bugs::none(),
+            bugs: crate::systems::faultline::Bugs::none(),
             progress: false,
             keep: super::super::Keep::All,
         }

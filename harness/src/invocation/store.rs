@@ -25,7 +25,7 @@ pub struct RunFiles<'a> {
     pub repro: &'a str,
     /// The scenario file as the user named it, and the planted bugs: what `repro.sh` replays.
     pub scenario_path: &'a Path,
-    pub bugs: engine::bugs::Bugs,
+    pub bugs: crate::systems::faultline::Bugs,
     pub met: &'a Met,
 }
 

@@ -76,8 +76,6 @@ pub struct RunContext {
     /// When the faulty phase began (simulated ns): the origin of the workload's own clock
     /// (scale-out times, gateways' bursts).
     pub workload_started_ns: Cell<u64>,
-    /// Planted bugs of this run (the clients' share of them).
-    pub bugs: Cell<engine::bugs::Bugs>,
     /// What became of each stamped send: (stamping producer, key, sequence) -> outcome. The
     /// consumers' loss detector reports a gap only if an acknowledged send is missing from it.
     pub stamps: RefCell<BTreeMap<(u64, String, u64), StampOutcome>>,
@@ -168,7 +166,6 @@ impl RunContext {
             ok_after_heal: Cell::new(0),
             faults_started: Cell::new(0),
             workload_started_ns: Cell::new(0),
-            bugs: Cell::new(engine::bugs::Bugs::none()),
             stamps: RefCell::new(BTreeMap::new()),
             business: RefCell::new(BTreeMap::new()),
             txn_local: RefCell::new(BTreeMap::new()),

@@ -8,11 +8,10 @@ use crate::run::context::{client_host, Mode, RunContext, RunContextOptions};
 use crate::run::sim_fabric::{SimAction, SimFabric};
 use crate::run::{orchestrator, simlog, swarm};
 use crate::scenario::{FaultSchedule, Faults, Keyword, Scenario, SystemName};
+use crate::systems::faultline::Bugs;
 use crate::systems::faultline::Faultline;
 use crate::systems::System;
-use engine::bugs::Bugs;
-use engine::env::derive_seed;
-use engine::env::rng::rng_for;
+use seeds::{derive_seed, rng_for};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -129,7 +128,7 @@ fn simulate_inner(
     let mut sim = builder.build();
     let (system, disks): (Rc<dyn System>, _) = match scenario.system {
         SystemName::Faultline => (
-            Rc::new(Faultline),
+            Rc::new(Faultline { bugs }),
             Faultline::add_sim_servers(&mut sim, scenario, seed, bugs),
         ),
         // Refused in `simulate`.
@@ -144,7 +143,6 @@ fn simulate_inner(
         fabric: fabric.clone(),
         addresses: Default::default(),
     }));
-    ctx.bugs.set(bugs);
     for (i, role) in roles.iter().enumerate() {
         let client = i as u32 + 1;
         let (ctx, role, system) = (ctx.clone(), *role, system.clone());

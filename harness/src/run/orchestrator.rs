@@ -7,7 +7,7 @@ use crate::run::context::{now_ns, Phase, RunContext, OKS_AFTER_HEAL_ENOUGH};
 use crate::run::nemesis::{Nemesis, NemesisOptions};
 use crate::scenario::FaultSchedule;
 use crate::systems::{SetupError, System};
-use engine::env::rng::rng_for;
+use seeds::rng_for;
 use serde_json::json;
 use std::rc::Rc;
 use std::time::Duration;

@@ -68,29 +68,6 @@ pub enum Overflow {
     DropOldest,
 }
 
-impl Overflow {
-    pub fn to_wire(self) -> engine::broker::Overflow {
-        match self {
-            Overflow::Reject => engine::broker::Overflow::Reject,
-            Overflow::DropOldest => engine::broker::Overflow::DropOldest,
-        }
-    }
-}
-
-impl Topic {
-    /// The request that creates this topic as declared.
-    pub fn create_request(&self) -> engine::broker::protocol::CreateTopicRequest {
-        engine::broker::protocol::CreateTopicRequest {
-            name: self.name.clone(),
-            partitions: self.partitions,
-            replication: self.replication,
-            min_insync: self.min_insync,
-            capacity: self.capacity,
-            overflow: self.overflow.to_wire(),
-        }
-    }
-}
-
 impl Keyword for Overflow {
     const ALL: &'static [Self] = &[Overflow::Reject, Overflow::DropOldest];
     const WHAT: &'static str = "overflow policy";
@@ -119,17 +96,6 @@ pub enum FsyncPolicySpec {
 }
 
 impl FsyncPolicySpec {
-    /// The engine's policy.
-    pub fn to_policy(self) -> engine::storage::FsyncPolicy {
-        match self {
-            FsyncPolicySpec::Always => engine::storage::FsyncPolicy::Always,
-            FsyncPolicySpec::Interval { interval_ms } => engine::storage::FsyncPolicy::Interval(
-                std::time::Duration::from_millis(interval_ms),
-            ),
-            FsyncPolicySpec::Never => engine::storage::FsyncPolicy::Never,
-        }
-    }
-
     /// The YAML spelling.
     pub fn to_text(self) -> String {
         match self {

@@ -117,7 +117,7 @@ pub trait Session {
 /// The system a scenario names.
 pub fn for_scenario(scenario: &Scenario) -> Box<dyn System> {
     match scenario.system {
-        SystemName::Faultline => Box::new(faultline::Faultline),
+        SystemName::Faultline => Box::new(faultline::Faultline::default()),
         SystemName::Nats => Box::new(nats::Nats),
     }
 }

@@ -19,7 +19,7 @@ pub struct Replay<'a> {
     /// The scenario file as the user named it.
     pub scenario: &'a Path,
     pub seed: u64,
-    pub bugs: engine::bugs::Bugs,
+    pub bugs: crate::systems::faultline::Bugs,
     /// The one-line repro command, shown in the script's header.
     pub repro: &'a str,
     /// Replay against real processes (`result.json`'s `mode` is `real`).
@@ -122,7 +122,7 @@ mod tests {
         let replay = Replay {
             scenario: Path::new("scenarios/smoke/x.yaml"),
             seed: 7,
-            bugs: engine::bugs::Bugs::none(),
+            bugs: crate::systems::faultline::Bugs::none(),
             repro: "faultline run scenarios/smoke/x.yaml --seed 7",
             real: false,
         };

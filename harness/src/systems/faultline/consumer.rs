@@ -19,7 +19,7 @@ use crate::scenario::{ApplyStrategy, Group};
 use crate::systems::faultline::nodes::{bootstrap, net};
 use crate::systems::faultline::producer::{deadline_of, value_of};
 use engine::broker::protocol::TopicPartition;
-use engine::bugs::Bug;
+use engine::bugs::{Bug, Bugs};
 use engine::client::consumer::{Consumer, ConsumerOptions, ConsumerRecord};
 use engine::client::{ClusterClient, ClusterClientOptions};
 use engine::client::{SequenceChecker, SequenceEvent};
@@ -125,8 +125,9 @@ fn restate_membership(ctx: &RunContext, consumer: &Consumer, process: &mut u64, 
     ctx.complete(*process, OpType::Ok, F::Subscribe, membership);
 }
 
-/// Runs member `member` (`client-{client}`) of group `group` until the drain.
-pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
+/// Runs member `member` (`client-{client}`) of group `group` until the drain, with the run's
+/// planted client bugs.
+pub async fn run(ctx: Rc<RunContext>, client: u32, (group, member): (usize, u32), bugs: Bugs) {
     let Some(spec) = ctx
         .scenario
         .workload
@@ -141,7 +142,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
     let checker = Arc::new(SequenceChecker::default());
     let options = ConsumerOptions {
         group: Some(spec.name.clone()),
-        bugs: ctx.bugs.get(),
+        bugs,
         max_poll_records: records_per_poll(spec.process_ms),
         ..ConsumerOptions::default()
     };
@@ -225,7 +226,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
             );
             ctx.event(Process::Client(process), OpType::Info, F::SequenceGap, gap);
         }
-        let commit_first = ctx.bugs.get().has(Bug::CommitBeforeProcessing);
+        let commit_first = bugs.has(Bug::CommitBeforeProcessing);
         if commit_first && !result.records.is_empty() {
             // Planted bug: the position is committed before the records are processed.
             let committed = commit(&ctx, &mut consumer, &mut process, &spec.name).await;

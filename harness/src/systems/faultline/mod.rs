@@ -4,6 +4,7 @@
 
 pub mod consumer;
 pub mod drain;
+pub mod engine_terms;
 pub mod final_state;
 pub mod gateway;
 pub mod nodes;
@@ -13,6 +14,9 @@ pub mod setup;
 pub mod sim_disks;
 pub mod token_generator;
 pub mod txn_producer;
+
+/// Planted bugs are this system's: they live in its engine, and `--bug` plants them there.
+pub use engine::bugs::{Bug, Bugs};
 
 use crate::run::context::RunContext;
 use crate::run::sim_fabric::SimDisks;
@@ -26,7 +30,12 @@ use std::time::Duration;
 /// The drain's time budget.
 const DRAIN_BUDGET: Duration = Duration::from_secs(60);
 
-pub struct Faultline;
+#[derive(Default)]
+pub struct Faultline {
+    /// Planted bugs of this run: the clients' share of them (the nodes get theirs when they
+    /// are built).
+    pub bugs: Bugs,
+}
 
 impl Faultline {
     /// Registers the servers as turmoil hosts; returns their simulated disks.
@@ -34,7 +43,7 @@ impl Faultline {
         sim: &mut turmoil::Sim<'_>,
         scenario: &Scenario,
         seed: u64,
-        bugs: engine::bugs::Bugs,
+        bugs: Bugs,
     ) -> Box<dyn SimDisks> {
         let faults = nodes::disk_faults(scenario, seed);
         nodes::add_servers(sim, scenario, seed, &faults, bugs);
@@ -67,14 +76,15 @@ impl System for Faultline {
         client: u32,
         role: ClientRole,
     ) -> LocalFuture<'static, ()> {
+        let bugs = self.bugs;
         Box::pin(async move {
             match role {
-                ClientRole::Producer { .. } => producer::run(ctx, client).await,
+                ClientRole::Producer { .. } => producer::run(ctx, client, bugs).await,
                 ClientRole::Consumer { group, member } => {
-                    consumer::run(ctx, client, group, member).await
+                    consumer::run(ctx, client, (group, member), bugs).await
                 }
                 ClientRole::TxnProducer { .. } => txn_producer::run(ctx, client).await,
-                ClientRole::TokenGenerator => token_generator::run(ctx, client).await,
+                ClientRole::TokenGenerator => token_generator::run(ctx, client, bugs).await,
                 ClientRole::Gateway { .. } => gateway::run(ctx, client).await,
             }
         })
@@ -86,6 +96,7 @@ impl System for Faultline {
 
     fn session(&self, ctx: &RunContext) -> Box<dyn Session> {
         Box::new(FaultlineSession {
+            bugs: self.bugs,
             cluster: ClusterClient::new(
                 nodes::net(ctx),
                 nodes::bootstrap(ctx),
@@ -97,12 +108,13 @@ impl System for Faultline {
 
 /// The conductor's cluster client: creates the topics, reads metadata for role targets.
 struct FaultlineSession {
+    bugs: Bugs,
     cluster: ClusterClient,
 }
 
 impl Session for FaultlineSession {
     fn setup<'a>(&'a mut self, ctx: &'a RunContext) -> LocalFuture<'a, Result<(), SetupError>> {
-        Box::pin(setup::setup(ctx, &mut self.cluster))
+        Box::pin(setup::setup(ctx, &mut self.cluster, self.bugs))
     }
 
     fn resolve<'a>(

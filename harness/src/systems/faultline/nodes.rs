@@ -5,6 +5,7 @@
 
 use crate::run::context::{Mode, RunContext};
 use crate::scenario::Scenario;
+use crate::systems::faultline::engine_terms;
 use crate::systems::{Readiness, ServerCommand, ServerSettings};
 use engine::broker::{Broker, BrokerOptions};
 use engine::bugs::Bugs;
@@ -96,7 +97,7 @@ pub fn server_commands(
                 "--data".into(),
                 data(&host),
                 "--fsync".into(),
-                scenario.cluster.broker.fsync.to_policy().to_string(),
+                engine_terms::fsync_policy(scenario.cluster.broker.fsync).to_string(),
             ]
             .into_iter()
             .chain(
@@ -177,7 +178,7 @@ pub fn add_servers(
             Ok(())
         }
     });
-    let fsync = scenario.cluster.broker.fsync.to_policy();
+    let fsync = engine_terms::fsync_policy(scenario.cluster.broker.fsync);
     for id in 1..=scenario.cluster.brokers {
         let host = broker_host(id);
         let broker_faults = faults.get(&host).cloned().unwrap_or_default();

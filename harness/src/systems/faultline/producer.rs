@@ -125,7 +125,7 @@ fn options(producers: &Producers, bugs: engine::bugs::Bugs) -> ProducerOptions {
 }
 
 /// Runs one producer client (`client-{client}`) until the drain.
-pub async fn run(ctx: Rc<RunContext>, client: u32) {
+pub async fn run(ctx: Rc<RunContext>, client: u32, bugs: engine::bugs::Bugs) {
     let Some(producers) = ctx.scenario.workload.producers.clone() else {
         return;
     };
@@ -137,7 +137,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
     let producer = Producer::new(
         net(&ctx),
         bootstrap(&ctx),
-        options(&producers, ctx.bugs.get()),
+        options(&producers, bugs),
         Vec::new(),
     );
     let keys = keys_of(&ctx, &producers.topics);

@@ -12,14 +12,18 @@ use std::time::Duration;
 pub const SETUP_ATTEMPTS_MAX: usize = 600;
 pub const SETUP_PAUSE: Duration = Duration::from_millis(50);
 
-pub async fn setup(ctx: &RunContext, cluster: &mut ClusterClient) -> Result<(), SetupError> {
+pub async fn setup(
+    ctx: &RunContext,
+    cluster: &mut ClusterClient,
+    bugs: engine::bugs::Bugs,
+) -> Result<(), SetupError> {
     let bucket = crate::systems::faultline::producer::bucket_topic(ctx);
     for topic in &ctx.scenario.cluster.topics {
         let request = if Some(topic.name.as_str()) == bucket {
             // The token generator declares its own bucket.
-            token_generator::bucket_request(ctx, topic)
+            token_generator::bucket_request(topic, bugs)
         } else {
-            topic.create_request()
+            crate::systems::faultline::engine_terms::create_request(topic)
         };
         let mut created = false;
         for _ in 0..SETUP_ATTEMPTS_MAX {

@@ -13,7 +13,7 @@ use crate::systems::faultline::nodes::{bootstrap, net};
 use crate::systems::faultline::producer::{record_of, DELIVERY_TIMEOUT};
 use engine::broker::protocol::{CreateTopicRequest, TopicPartition};
 use engine::broker::Acks;
-use engine::bugs::Bug;
+use engine::bugs::{Bug, Bugs};
 use engine::client::{Producer, ProducerOptions, SendError};
 use serde_json::json;
 use std::rc::Rc;
@@ -22,9 +22,9 @@ use tokio::time::Instant; // The simulated clock (design.md section 4).
 
 /// The bucket's topic as the generator declares it. A planted `token-bucket-unbounded`
 /// declares it without its capacity: tokens then pile up while demand is idle.
-pub fn bucket_request(ctx: &RunContext, topic: &Topic) -> CreateTopicRequest {
-    let mut request = topic.create_request();
-    if ctx.bugs.get().has(Bug::TokenBucketUnbounded) {
+pub fn bucket_request(topic: &Topic, bugs: Bugs) -> CreateTopicRequest {
+    let mut request = crate::systems::faultline::engine_terms::create_request(topic);
+    if bugs.has(Bug::TokenBucketUnbounded) {
         request.capacity = None;
     }
     request
@@ -36,7 +36,7 @@ pub fn bucket_key(tokens: &Tokens) -> TopicPartition {
 }
 
 /// Runs the token generator (`client-{client}`) until the drain.
-pub async fn run(ctx: Rc<RunContext>, client: u32) {
+pub async fn run(ctx: Rc<RunContext>, client: u32, bugs: Bugs) {
     let Some(tokens) = ctx.scenario.workload.tokens.clone() else {
         return;
     };
@@ -48,7 +48,7 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         idempotent: true,
         linger: Duration::ZERO,
         delivery_timeout: DELIVERY_TIMEOUT,
-        bugs: ctx.bugs.get(),
+        bugs,
         ..ProducerOptions::default()
     };
     let producer = Producer::new(net(&ctx), bootstrap(&ctx), options, Vec::new());
