@@ -1,8 +1,9 @@
 //! The consumer workload against JetStream: each member of a group fetches batches from the
 //! group's durable pull consumers on its keys (`durable`), records each fetch as a `poll` op
 //! whose offsets are stream sequences, applies every message with the group's strategy (the
-//! same `systems::business::apply` faultline's consumer uses, so findings compare), and then
-//! acknowledges it — the explicit ack after processing is the commit. Acks are double acks
+//! same `systems::business::apply` faultline's consumer uses, so findings compare), and once
+//! the fetch's messages are applied acknowledges each — the explicit ack after processing is
+//! the commit. Acks are double acks
 //! (the server confirms them), so a member knows when an ack may not have taken effect.
 //!
 //! Unknown outcomes follow the history's rule (design.md §8): a fetch that ends in an error
@@ -218,8 +219,9 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
 }
 
 /// Applies each fetched message in order (one `apply` op each, `fail` when the strategy skipped
-/// it), taking `process_ms` per message, and acknowledges it once applied. Returns whether
-/// some ack was not confirmed.
+/// it), taking `process_ms` per message, then acknowledges them — as faultline's consumer
+/// commits once a poll's records are processed, so a crash hits the same window between apply
+/// and commit on both systems. Returns whether some ack was not confirmed.
 async fn process_and_ack(
     ctx: &RunContext,
     process: u64,
@@ -244,6 +246,8 @@ async fn process_and_ack(
         if spec.process_ms > 0 {
             tokio::time::sleep(Duration::from_millis(spec.process_ms)).await;
         }
+    }
+    for fetched in messages {
         match tokio::time::timeout(ACK_BUDGET, fetched.message.double_ack()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
