@@ -36,9 +36,7 @@ const READ_BACK_FETCHES_MAX: usize = 100_000;
 
 /// Whether `nats-server` is on the PATH.
 pub fn available() -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(PROGRAM).is_file())
-    })
+    harness::real::shell::on_path(PROGRAM)
 }
 
 /// The three servers; killed when dropped.
@@ -59,7 +57,9 @@ impl Drop for Cluster {
 
 /// A port free on 127.0.0.1 now (the kernel's pick; the server binds it a moment later).
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn render(name: &str, client: u16, cluster: u16, routes: &[u16], store: &Path) -> String {
@@ -78,8 +78,12 @@ fn render(name: &str, client: u16, cluster: u16, routes: &[u16], store: &Path) -
 }
 
 fn start(dir: &Path) -> anyhow::Result<Cluster> {
-    let client_ports: Vec<u16> = (0..SERVERS).map(|_| free_port()).collect::<Result<_, _>>()?;
-    let cluster_ports: Vec<u16> = (0..SERVERS).map(|_| free_port()).collect::<Result<_, _>>()?;
+    let client_ports: Vec<u16> = (0..SERVERS)
+        .map(|_| free_port())
+        .collect::<Result<_, _>>()?;
+    let cluster_ports: Vec<u16> = (0..SERVERS)
+        .map(|_| free_port())
+        .collect::<Result<_, _>>()?;
     let mut cluster = Cluster {
         children: Vec::new(),
         group: 0,
@@ -94,7 +98,13 @@ fn start(dir: &Path) -> anyhow::Result<Cluster> {
             .map(|(_, port)| *port)
             .collect();
         let conf = dir.join(format!("{name}.conf"));
-        let text = render(&name, client_ports[i], cluster_ports[i], &routes, &dir.join(&name));
+        let text = render(
+            &name,
+            client_ports[i],
+            cluster_ports[i],
+            &routes,
+            &dir.join(&name),
+        );
         std::fs::write(&conf, text)?;
         let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
         let mut command = Command::new(PROGRAM);

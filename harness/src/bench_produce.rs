@@ -51,9 +51,17 @@ pub struct ProduceBench {
     /// How long the disk-limit measurement writes, in milliseconds.
     #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub disk_ms: u64,
-    /// Leave NATS out (by default it runs when `nats-server` is on the PATH).
-    #[arg(long)]
-    pub no_nats: bool,
+    /// The systems to run, in this order (NATS needs `nats-server` on the PATH; without it
+    /// its row says so and the rest still runs).
+    #[arg(long, value_delimiter = ',', default_value = "faultline,nats")]
+    pub systems: Vec<BenchSystem>,
+}
+
+/// A system `bench produce` can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchSystem {
+    Faultline,
+    Nats,
 }
 
 /// A record's name: which producer sent it, and its sequence number there.
@@ -146,9 +154,15 @@ pub fn run(bench: ProduceBench) -> anyhow::Result<ExitCode> {
         .build()?;
     // Servers are started from this thread, which lives as long as they do (their
     // parent-death signal follows the thread that spawned them).
-    let faultline = bench_faultline::run(&bench, &root.path().join("faultline"), &interrupts, &runtime)?;
-    let nats = if bench.no_nats {
-        Row::Skipped("left out (--no-nats)".into())
+    let wants = |system| bench.systems.contains(&system);
+    let faultline = if wants(BenchSystem::Faultline) {
+        let dir = root.path().join("faultline");
+        Row::Ran(bench_faultline::run(&bench, &dir, &interrupts, &runtime)?)
+    } else {
+        Row::Skipped("left out (--systems)".into())
+    };
+    let nats = if !wants(BenchSystem::Nats) {
+        Row::Skipped("left out (--systems)".into())
     } else if !bench_nats::available() {
         Row::Skipped(format!(
             "`{}` is not on the PATH (ci/install-real-deps.sh installs it)",
@@ -163,8 +177,18 @@ pub fn run(bench: ProduceBench) -> anyhow::Result<ExitCode> {
     drop(runtime);
     root.close()
         .context("cannot remove the benchmark's data directory")?;
-    let lost = !faultline.missing.is_empty() || matches!(&nats, Row::Ran(m) if !m.missing.is_empty());
-    report(&bench, &disk, faultline, nats);
+    let mut rows = [
+        (
+            "faultline",
+            "faultline (RF 3, acks=all, fsync always)",
+            faultline,
+        ),
+        ("NATS", "NATS JetStream (R3, sync_interval: always)", nats),
+    ];
+    report(&bench, &disk, &mut rows);
+    let lost = rows
+        .iter()
+        .any(|(_, _, row)| matches!(row, Row::Ran(m) if !m.missing.is_empty()));
     Ok(if lost {
         ExitCode::from(1)
     } else {
@@ -172,60 +196,70 @@ pub fn run(bench: ProduceBench) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn report(bench: &ProduceBench, disk: &bench_disk::DiskLimit, mut faultline: Measured, nats: Row) {
+/// The table: the disk's limit, one row per system, the ratio, and the read-backs.
+fn report(bench: &ProduceBench, disk: &bench_disk::DiskLimit, rows: &mut [(&str, &str, Row)]) {
     let limit = disk.records_per_s(bench.batch_records);
     println!();
     println!(
         "{} producers x {} in flight, batches of at most {} records, linger {} ms, {} partitions, \
          {RECORD_BYTES} B records, {} records per system",
-        bench.producers, bench.in_flight, bench.batch_records, bench.linger_ms, bench.partitions, bench.records
+        bench.producers,
+        bench.in_flight,
+        bench.batch_records,
+        bench.linger_ms,
+        bench.partitions,
+        bench.records
     );
     println!(
-        "disk limit: {:.0} records/s ({:.0} write+fsync/s of {} KiB, {:.1} MB/s, single writer, sequential, same directory)",
+        "disk limit: {:.0} records/s ({:.0} write+fsync/s of {} KiB, {:.1} MB/s, one writer, \
+         sequential, same directory)",
         limit,
         disk.syncs_per_s(),
         disk.write_bytes / 1024,
         disk.bytes_per_s() / 1e6,
     );
     println!();
-    println!("| system | records acked | failed | missing | seconds | records/s | % of disk limit | p50 ms | p99 ms |");
+    println!(
+        "| system | records acked | failed | missing | seconds | records/s | % of disk limit | \
+         p50 ms | p99 ms |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let line = |name: &str, m: &mut Measured| {
-        let (p50, p99) = (m.latency_ms(0.50), m.latency_ms(0.99));
-        println!(
-            "| {name} | {} | {} | {} | {:.2} | {:.0} | {:.1} % | {:.2} | {:.2} |",
-            m.acked.len(),
-            m.failed,
-            m.missing.len(),
-            m.elapsed.as_secs_f64(),
-            m.records_per_s(),
-            100.0 * m.records_per_s() / limit.max(1e-9),
-            p50,
-            p99,
-        );
-    };
-    line("faultline (RF 3, acks=all, fsync always)", &mut faultline);
-    let mut nats = nats;
-    match &mut nats {
-        Row::Ran(m) => line("NATS JetStream (R3, sync_interval: always)", m),
-        Row::Skipped(why) => println!("| NATS JetStream | {why} | | | | | | | |"),
+    for (_, title, row) in rows.iter_mut() {
+        match row {
+            Row::Ran(m) => {
+                let (p50, p99) = (m.latency_ms(0.50), m.latency_ms(0.99));
+                println!(
+                    "| {title} | {} | {} | {} | {:.2} | {:.0} | {:.1} % | {:.2} | {:.2} |",
+                    m.acked.len(),
+                    m.failed,
+                    m.missing.len(),
+                    m.elapsed.as_secs_f64(),
+                    m.records_per_s(),
+                    100.0 * m.records_per_s() / limit.max(1e-9),
+                    p50,
+                    p99,
+                );
+            }
+            Row::Skipped(why) => println!("| {title} | {why} | | | | | | | |"),
+        }
     }
     println!();
-    if let Row::Ran(m) = &nats {
+    if let [(_, _, Row::Ran(faultline)), (_, _, Row::Ran(nats))] = &*rows {
         println!(
             "faultline / NATS: {:.2}x records/s",
-            faultline.records_per_s() / m.records_per_s().max(1e-9)
+            faultline.records_per_s() / nats.records_per_s().max(1e-9)
         );
     }
-    read_back_report("faultline", &faultline.missing);
-    if let Row::Ran(m) = &nats {
-        read_back_report("NATS", &m.missing);
+    for (name, _, row) in rows.iter() {
+        if let Row::Ran(m) = row {
+            read_back_report(name, &m.missing);
+        }
     }
 }
 
 fn read_back_report(system: &str, missing: &[(u32, RecordId)]) {
     if missing.is_empty() {
-        println!("{system} read back: every acknowledged record is there (missing 0).");
+        println!("{system} read back: every acknowledged record is in the log (missing 0).");
         return;
     }
     println!(

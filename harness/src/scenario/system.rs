@@ -105,9 +105,21 @@ fn nats_unsupported_key(raw: &super::raw::RawScenario) -> Option<UnsupportedKey>
     }
     let workload = &raw.workload;
     let unmapped: [(bool, &'static str, &str); 3] = [
-        (workload.transactions.is_some(), "transactions", "workload.transactions (JetStream has atomic batch publish, not mapped yet): remove it"),
-        (workload.tokens.is_some(), "tokens", "workload.tokens: remove it"),
-        (workload.gateways.is_some(), "gateways", "workload.gateways: remove it"),
+        (
+            workload.transactions.is_some(),
+            "transactions",
+            "workload.transactions (JetStream has atomic batch publish, not mapped yet): remove it",
+        ),
+        (
+            workload.tokens.is_some(),
+            "tokens",
+            "workload.tokens: remove it",
+        ),
+        (
+            workload.gateways.is_some(),
+            "gateways",
+            "workload.gateways: remove it",
+        ),
     ];
     for (present, key, hint) in unmapped {
         if present {
@@ -166,10 +178,7 @@ mod tests {
             "  producers: {count: 1, rate: 10/s}\n  consumers: {groups: [{name: g, members: 1}]}\n",
         );
         super::super::load_str(&consumers, "n.yaml").expect("consumer groups are mapped");
-        let scaled = consumers.replace(
-            "members: 1}",
-            "members: 1, scale_out: {at: 2s, to: 2}}",
-        );
+        let scaled = consumers.replace("members: 1}", "members: 1, scale_out: {at: 2s, to: 2}}");
         let error = super::super::load_str(&scaled, "n.yaml").unwrap_err();
         let text = error.to_string();
         assert!(

@@ -137,7 +137,10 @@ async fn consumer_for<'a>(
 ) -> Option<&'a PullConsumer> {
     if !cache.contains_key(&key.key) {
         let stream = js.get_stream_no_info(&key.stream).await.ok()?;
-        match stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>(group).await {
+        match stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(group)
+            .await
+        {
             Ok(consumer) => {
                 cache.insert(key.key.clone(), consumer);
             }

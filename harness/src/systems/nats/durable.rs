@@ -74,7 +74,10 @@ pub async fn ensure(js: &jetstream::Context, key: &StreamKey, group: &str) -> bo
 
 /// Each group's committed offsets at the end: the ack floor plus one, per key whose consumer
 /// info could be read.
-pub async fn committed(ctx: &RunContext, js: &jetstream::Context) -> BTreeMap<String, BTreeMap<String, u64>> {
+pub async fn committed(
+    ctx: &RunContext,
+    js: &jetstream::Context,
+) -> BTreeMap<String, BTreeMap<String, u64>> {
     let mut committed = BTreeMap::new();
     let Some(consumers) = &ctx.scenario.workload.consumers else {
         return committed;
