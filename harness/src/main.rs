@@ -4,6 +4,10 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_disk;
+mod bench_faultline;
+mod bench_nats;
+mod bench_produce;
 mod bench_proxy;
 mod serve;
 
@@ -116,7 +120,7 @@ enum Command {
 #[derive(Subcommand)]
 enum BenchWhat {
     /// acks=all produce throughput and latency on 1 coordinator + 3 brokers (127.0.0.1).
-    Produce(bench::ProduceBench),
+    Produce(bench_produce::ProduceBench),
     /// Simulation speed: simulated seconds per wall second for each scenario.
     Sim(bench::SimBench),
     /// What real mode's TCP proxy adds to a round trip on loopback.
@@ -327,7 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Bench {
             what: BenchWhat::Produce(options),
-        } => bench::run(options),
+        } => bench_produce::run(options),
         Command::Bench {
             what: BenchWhat::Sim(options),
         } => bench::run_sim(options),

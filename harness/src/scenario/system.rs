@@ -42,7 +42,8 @@ impl SystemName {
     /// The first key of `raw` (after resolve's own checks) the system cannot honour. faultline
     /// honours every key; NATS maps topics (one stream per `topic/partition`), `replication`
     /// (stream replicas), `brokers` (servers), `cluster.broker.fsync` (JetStream's
-    /// `sync_interval`) and plain producers, and refuses the rest rather than ignore it.
+    /// `sync_interval`), plain producers and consumer groups (durable pull consumers, without
+    /// `scale_out`), and refuses the rest rather than ignore it.
     pub fn unsupported_key(&self, raw: &super::raw::RawScenario) -> Option<UnsupportedKey> {
         match self {
             SystemName::Faultline => None,
@@ -103,16 +104,39 @@ fn nats_unsupported_key(raw: &super::raw::RawScenario) -> Option<UnsupportedKey>
         }
     }
     let workload = &raw.workload;
-    let unmapped: [(bool, &'static str, &str); 4] = [
-        (workload.transactions.is_some(), "transactions", "workload.transactions (JetStream has atomic batch publish, not mapped yet): remove it"),
-        (workload.consumers.is_some(), "consumers", "workload.consumers (durable pull consumers are not mapped yet): use producers; the drain reads every stream"),
-        (workload.tokens.is_some(), "tokens", "workload.tokens: remove it"),
-        (workload.gateways.is_some(), "gateways", "workload.gateways: remove it"),
+    let unmapped: [(bool, &'static str, &str); 3] = [
+        (
+            workload.transactions.is_some(),
+            "transactions",
+            "workload.transactions (JetStream has atomic batch publish, not mapped yet): remove it",
+        ),
+        (
+            workload.tokens.is_some(),
+            "tokens",
+            "workload.tokens: remove it",
+        ),
+        (
+            workload.gateways.is_some(),
+            "gateways",
+            "workload.gateways: remove it",
+        ),
     ];
     for (present, key, hint) in unmapped {
         if present {
             return refuse(vec!["workload", key], &format!("workload.{key}"), hint);
         }
+    }
+    let scaled = workload
+        .consumers
+        .as_ref()
+        .is_some_and(|c| c.groups.iter().any(|g| g.scale_out.is_some()));
+    if scaled {
+        return refuse(
+            vec!["workload", "consumers", "groups"],
+            "scale_out",
+            "a group's members fetch from fixed keys (JetStream has no group membership to \
+             rebalance): remove scale_out",
+        );
     }
     if let Some(producers) = &workload.producers {
         if producers.acks.as_deref().is_some_and(|a| a.trim() != "all") {
@@ -153,10 +177,12 @@ mod tests {
             "  producers: {count: 1, rate: 10/s}\n",
             "  producers: {count: 1, rate: 10/s}\n  consumers: {groups: [{name: g, members: 1}]}\n",
         );
-        let error = super::super::load_str(&consumers, "n.yaml").unwrap_err();
+        super::super::load_str(&consumers, "n.yaml").expect("consumer groups are mapped");
+        let scaled = consumers.replace("members: 1}", "members: 1, scale_out: {at: 2s, to: 2}}");
+        let error = super::super::load_str(&scaled, "n.yaml").unwrap_err();
         let text = error.to_string();
         assert!(
-            text.contains("system: nats does not support workload.consumers"),
+            text.contains("system: nats does not support scale_out"),
             "{text}"
         );
         let implicit_fsync = NATS.replace("  broker: {fsync: never}\n", "");

@@ -8,6 +8,7 @@
 //! special case: outside this folder, only the engine's own CLI verbs (`serve`, `bench`,
 //! `demo`) import the engine.
 
+pub mod business;
 pub mod faultline;
 pub mod nats;
 

@@ -15,7 +15,8 @@
 use crate::history::values;
 use crate::history::{OpType, Process, F};
 use crate::run::context::{RunContext, StampOutcome};
-use crate::scenario::{ApplyStrategy, Group};
+use crate::scenario::Group;
+use crate::systems::business::apply;
 use crate::systems::faultline::nodes::{bootstrap, net};
 use crate::systems::faultline::producer::{deadline_of, value_of};
 use engine::broker::protocol::TopicPartition;
@@ -41,42 +42,6 @@ fn gap_matters(ctx: &RunContext, event: &SequenceEvent) -> bool {
     (event.expected..event.got).any(|sequence| {
         stamps.get(&(event.producer, key.clone(), sequence)) == Some(&StampOutcome::Acknowledged)
     })
-}
-
-/// Applies one record to the group's state; `true` if its effect was applied.
-fn apply(
-    ctx: &RunContext,
-    group: &str,
-    strategy: ApplyStrategy,
-    key: &str,
-    offset: u64,
-    value: i64,
-) -> bool {
-    let mut business = ctx.business.borrow_mut();
-    let state = business.entry(group.to_string()).or_default();
-    let apply = match strategy {
-        ApplyStrategy::None => true,
-        // A unique constraint on the message id; record-and-check writes the id in the same
-        // durable write as the effect — in this model both are one atomic step.
-        ApplyStrategy::UniqueKey | ApplyStrategy::RecordAndCheck => state.seen.insert(value),
-        ApplyStrategy::Versioned => {
-            let version = state.versions.entry(key.to_string()).or_insert(0);
-            if offset >= *version {
-                *version = offset + 1;
-                true
-            } else {
-                false
-            }
-        }
-    };
-    if apply {
-        state
-            .applied
-            .entry(key.to_string())
-            .or_default()
-            .push(value);
-    }
-    apply
 }
 
 fn reads(records: &[ConsumerRecord]) -> BTreeMap<String, Vec<(u64, i64)>> {

@@ -1,7 +1,8 @@
 //! NATS JetStream as a system under test (design.md §12), real mode only: a cluster of real
 //! `nats-server` processes (3 or 5), one stream per `topic/partition` key with the topic's
 //! replicas, producers that publish with a message id and await the PubAck (its stream
-//! sequence is the offset), and a drain that reads every stream from its leader. Fault targets
+//! sequence is the offset), consumer groups as durable pull consumers acknowledging each
+//! message after applying it, and a drain that reads every stream from its leader. Fault targets
 //! are resolved from stream info (`leader(topic/p)` is the stream's Raft leader).
 //!
 //! The fault model is the one real mode plays: SIGKILL and restart, SIGSTOP/SIGCONT, iptables
@@ -12,11 +13,15 @@
 
 pub mod client;
 pub mod config;
+pub mod consumer;
 pub mod drain;
+pub mod durable;
 pub mod producer;
 pub mod roles;
 pub mod streams;
 
+use crate::history::values::FinalStateRecord;
+use crate::history::{OpType, Process, F};
 use crate::run::context::RunContext;
 use crate::scenario::{ClientRole, Scenario, SystemName, Target};
 use crate::systems::{LocalFuture, ServerCommand, ServerSettings, Session, SetupError, System};
@@ -61,6 +66,9 @@ impl System for Nats {
         Box::pin(async move {
             match role {
                 ClientRole::Producer { .. } => producer::run(ctx, client).await,
+                ClientRole::Consumer { group, member } => {
+                    consumer::run(ctx, client, group, member).await
+                }
                 // Refused when the scenario is read (`SystemName::unsupported_key`).
                 _ => ctx.client_done(client),
             }
@@ -137,7 +145,59 @@ async fn setup(ctx: &RunContext, js: &jetstream::Context) -> Result<(), SetupErr
             tokio::time::sleep(SETUP_PAUSE).await;
         }
     }
+    let groups = ctx
+        .scenario
+        .workload
+        .consumers
+        .as_ref()
+        .map(|c| c.groups.clone())
+        .unwrap_or_default();
+    for group in &groups {
+        for key in durable::group_keys(ctx, group) {
+            while !durable::ensure(js, &key, &group.name).await {
+                if Instant::now() >= deadline {
+                    return Err(SetupError(format!(
+                        "no consumer {} on stream {} after {} s (see the servers' logs)",
+                        group.name,
+                        key.stream,
+                        SETUP_BUDGET.as_secs()
+                    )));
+                }
+                tokio::time::sleep(SETUP_PAUSE).await;
+            }
+        }
+    }
     Ok(())
+}
+
+/// The ground truth at the end of a run with consumer groups: each group's business state and
+/// its committed offsets (the durable consumers' ack floors).
+async fn record_final_state(ctx: &RunContext, js: &jetstream::Context) {
+    let Some(consumers) = &ctx.scenario.workload.consumers else {
+        return;
+    };
+    let applied = consumers
+        .groups
+        .iter()
+        .map(|group| {
+            let business = ctx.business.borrow();
+            let state = business.get(&group.name).cloned().unwrap_or_default();
+            (group.name.clone(), state.applied)
+        })
+        .collect();
+    let record = FinalStateRecord {
+        txn_local: None,
+        applied: Some(applied),
+        committed_offsets: Some(durable::committed(ctx, js).await),
+        token_buckets: None,
+        dropped_below: None,
+    };
+    ctx.event(
+        Process::Nemesis,
+        OpType::Ok,
+        F::FinalState,
+        record.to_value(),
+    );
 }
 
 impl Session for NatsSession {
@@ -173,7 +233,10 @@ impl Session for NatsSession {
     fn finish<'a>(&'a mut self, ctx: &'a RunContext) -> LocalFuture<'a, ()> {
         Box::pin(async move {
             match self.js(ctx).await {
-                Some(js) => drain::run(ctx, js, DRAIN_BUDGET).await,
+                Some(js) => {
+                    drain::run(ctx, js, DRAIN_BUDGET).await;
+                    record_final_state(ctx, js).await;
+                }
                 None => tracing::warn!("no NATS client for the drain"),
             }
         })
