@@ -103,11 +103,12 @@ fn nats_unsupported_key(raw: &super::raw::RawScenario) -> Option<UnsupportedKey>
         }
     }
     let workload = &raw.workload;
-    let unmapped: [(bool, &'static str, &str); 4] = [
+    let unmapped: [(bool, &'static str, &str); 5] = [
         (workload.transactions.is_some(), "transactions", "workload.transactions (JetStream has atomic batch publish, not mapped yet): remove it"),
         (workload.consumers.is_some(), "consumers", "workload.consumers (durable pull consumers are not mapped yet): use producers; the drain reads every stream"),
         (workload.tokens.is_some(), "tokens", "workload.tokens: remove it"),
         (workload.gateways.is_some(), "gateways", "workload.gateways: remove it"),
+        (workload.coordinator.is_some(), "coordinator", "workload.coordinator (NATS has no znode API): remove it"),
     ];
     for (present, key, hint) in unmapped {
         if present {
