@@ -18,16 +18,17 @@
 //! one sweep per znode: n log n, no state space, so no bound to hit.
 //!
 //! Anomalies, with the ops that prove them:
-//! - `zk-lost-write`: an acknowledged create or write disappeared — a read that began after it
-//!   completed returned an older version (or no znode), or a later write was acknowledged at
-//!   the same version (it overwrote the first without seeing it).
+//! - `zk-lost-write`: an acknowledged create or write disappeared — a read or write that began
+//!   after it completed read or wrote an older version (or found no znode), or a later write
+//!   was acknowledged at the same version (it overwrote the first without seeing it).
 //! - `zk-stale-read`: a read returned an older version than a read that completed before it
 //!   began: reads went back.
 //! - `zk-nonlinearizable`: any other failure: a read of data no write wrote, or of a write at
 //!   another version, two writes acknowledged at one version concurrently, a write that took
-//!   effect at a version a read had already seen completed before it began.
+//!   effect below a version a read that completed before it began had already seen.
 //!
-//! Unknown when zk ops are present but no read completed (nothing can show a write was lost),
+//! Unknown when zk ops are present but no read or conditional write completed (nothing could
+//! show a write was lost),
 //! or when data was written twice to one znode (reads of it cannot be attributed).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
@@ -95,7 +96,7 @@ impl Checker for CoordinatorLinearizable {
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let mut findings = Findings::default();
-        let (by_path, reads) = collect(history);
+        let (by_path, observers) = collect(history);
         if by_path.is_empty() {
             findings.doubt(|| "the history holds no coordinator (zk-*) op".to_string());
             return findings.finish();
@@ -103,18 +104,20 @@ impl Checker for CoordinatorLinearizable {
         for (path, entries) in by_path {
             check_path(history, path, entries, &mut findings);
         }
-        if reads == 0 && findings.is_clean() {
-            findings.doubt(|| "no zk-read completed, so no lost write could show".to_string());
+        if observers == 0 && findings.is_clean() {
+            findings.doubt(|| {
+                "no zk-read or zk-write completed, so no lost write could show".to_string()
+            });
         }
         findings.finish()
     }
 }
 
-/// Every create, write and read that happened or may have, by znode; and how many reads
-/// completed `ok`.
+/// Every create, write and read that happened or may have, by znode; and how many reads and
+/// conditional writes (each reads the version it expects) completed `ok`.
 fn collect(history: &History) -> (BTreeMap<KeyId, Vec<Entry>>, u64) {
     let mut by_path: BTreeMap<KeyId, Vec<Entry>> = BTreeMap::new();
-    let mut reads = 0;
+    let mut observers = 0;
     for (op, body) in history.entries() {
         let Body::Zk(asked) = body else { continue };
         if op.kind != OpType::Invoke {
@@ -157,10 +160,10 @@ fn collect(history: &History) -> (BTreeMap<KeyId, Vec<Entry>>, u64) {
                 data: asked.data,
             },
         };
-        reads += u64::from(kind == Kind::Read);
+        observers += u64::from(entry.acknowledged && op.f != F::ZkCreate);
         by_path.entry(asked.path).or_default().push(entry);
     }
-    (by_path, reads)
+    (by_path, observers)
 }
 
 fn check_path(history: &History, path: KeyId, entries: Vec<Entry>, findings: &mut Findings) {
@@ -285,11 +288,10 @@ fn check_real_time(name: &str, live: &[Entry], findings: &mut Findings) {
         let later_write = latest_write.filter(|l| l.place() > place);
         let later_read = latest_read.filter(|l| l.place() > place);
         let (anomaly, witness) = match (entry.kind, later_write, later_read) {
-            (Kind::Read, Some(write), _) => ("zk-lost-write", write),
+            // Only acknowledged writes complete, so a later place of a write is a lost one.
+            (_, Some(write), _) => ("zk-lost-write", write),
             (Kind::Read, None, Some(read)) => ("zk-stale-read", read),
-            (Kind::Write, Some(witness), _) | (Kind::Write, None, Some(witness)) => {
-                ("zk-nonlinearizable", witness)
-            }
+            (Kind::Write, None, Some(read)) => ("zk-nonlinearizable", read),
             (_, None, None) => continue,
         };
         let verb = |e: &Entry| match e.kind {

@@ -87,3 +87,60 @@ pub fn to_raw(clients: &CoordinatorClients) -> RawCoordinatorClients {
         rate: Some(rate::format_per_s(clients.rate_per_s)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{load_str, CheckName, ClientRole, Problem};
+
+    fn scenario(workload: &str, checks: &str) -> String {
+        format!(
+            "name: zk\ncluster:\n  brokers: 1\n  topics:\n    - {{name: orders, partitions: 1, replication: 1, min_insync: 1}}\nworkload:\n  producers: {{count: 1}}\n  consumers: {{groups: [{{name: g, members: 2}}]}}\n{workload}\n{checks}"
+        )
+    }
+
+    #[test]
+    fn coordinator_clients_come_after_every_other_client_and_bring_their_check() {
+        let loaded = load_str(&scenario("  coordinator: {clients: 2, rate: 20/s}", ""), "zk.yaml")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let section = loaded.workload.coordinator.clone().expect("section");
+        assert_eq!(
+            (section.clients, section.znodes_per_client, section.rate_per_s),
+            (2, 2, 20)
+        );
+        let roles = loaded.workload.client_roles();
+        assert_eq!(roles.len(), 5);
+        assert_eq!(roles[3], ClientRole::CoordinatorClient { index: 0 });
+        assert_eq!(roles[4], ClientRole::CoordinatorClient { index: 1 });
+        assert!(loaded.checks.contains(&CheckName::CoordinatorLinearizable));
+        let again = load_str(&loaded.to_yaml().expect("yaml"), "again.yaml").expect("reloads");
+        assert_eq!(again, loaded);
+        let without = load_str(&scenario("", ""), "zk.yaml").expect("loads");
+        assert!(without.workload.coordinator.is_none());
+        assert!(!without.checks.contains(&CheckName::CoordinatorLinearizable));
+    }
+
+    #[test]
+    fn bad_coordinator_sections_are_refused_with_a_hint() {
+        let unknown = load_str(&scenario("  coordinator: {clents: 2}", ""), "zk.yaml")
+            .expect_err("unknown key");
+        assert!(
+            unknown.to_string().contains("did you mean `clients`?"),
+            "{unknown}"
+        );
+        let fast = load_str(&scenario("  coordinator: {rate: 5000/s}", ""), "zk.yaml")
+            .expect_err("too fast");
+        assert!(
+            matches!(fast.problem(), Some(Problem::OutOfRange { .. })),
+            "{fast}"
+        );
+        let none = load_str(&scenario("  coordinator: {znodes_per_client: 0}", ""), "zk.yaml")
+            .expect_err("no znodes");
+        assert!(none.to_string().contains("znodes_per_client"), "{none}");
+        let orphan = load_str(&scenario("", "checks: [coordinator-linearizable]"), "zk.yaml")
+            .expect_err("check without its section");
+        assert!(
+            orphan.to_string().contains("needs workload.coordinator"),
+            "{orphan}"
+        );
+    }
+}

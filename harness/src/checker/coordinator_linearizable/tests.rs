@@ -191,7 +191,7 @@ fn without_a_read_nothing_can_show_a_loss() {
         op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
     ]);
     let reason = assert_unknown(&check(&CoordinatorLinearizable, &writes_only));
-    assert!(reason.contains("no zk-read"), "{reason}");
+    assert!(reason.contains("no zk-read or zk-write"), "{reason}");
 }
 
 #[test]
@@ -222,4 +222,34 @@ fn znodes_are_judged_apart() {
         op(80, 2, "ok", "zk-read", r#"{"data":3,"path":"/b","version":0}"#),
     ]);
     assert_valid(&check(&CoordinatorLinearizable, &two));
+}
+
+#[test]
+fn a_write_below_an_acknowledged_write_is_a_lost_write() {
+    // After a power loss the coordinator came back without /a: p2's create succeeds again,
+    // below p1's acknowledged version 1.
+    let recreated = |create_at: u64| {
+        history(&[
+            op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
+            op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
+            op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
+            op(40, 1, "ok", "zk-write", r#"{"data":2,"expected":0,"path":"/a","version":1}"#),
+            op(create_at, 2, "invoke", "zk-write", r#"{"data":3,"expected":1,"path":"/a"}"#),
+            op(60, 2, "ok", "zk-write", r#"{"data":3,"expected":1,"path":"/a","version":2}"#),
+        ])
+    };
+    assert_valid(&check(&CoordinatorLinearizable, &recreated(50)));
+    let below = history(&[
+        op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
+        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
+        op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
+        op(40, 1, "ok", "zk-write", r#"{"data":2,"expected":0,"path":"/a","version":1}"#),
+        op(50, 2, "invoke", "zk-create", r#"{"data":3,"path":"/a"}"#),
+        op(60, 2, "ok", "zk-create", r#"{"data":3,"path":"/a","version":0}"#),
+    ]);
+    let result = check(&CoordinatorLinearizable, &below);
+    assert_exactly(&result, &["zk-lost-write"]);
+    assert!(result.anomalies["zk-lost-write"]
+        .iter()
+        .any(|a| a.ops == vec![2, 3, 4, 5]));
 }
