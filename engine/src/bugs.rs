@@ -40,10 +40,13 @@ pub enum Bug {
     /// Log recovery trusts each batch's length prefix past the recovery point and skips its
     /// checksum, so a batch whose later blocks a power loss dropped (zeros) is kept.
     RecoveryTrustsLengths,
+    /// The coordinator acknowledges a write before its WAL record is fsynced (its WAL never
+    /// syncs), so a power loss takes acknowledged writes with it.
+    CoordinatorAckBeforeWalSync,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 15] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -58,6 +61,7 @@ impl Bug {
         Bug::TokenBucketUnbounded,
         Bug::GenerationNotFenced,
         Bug::RecoveryTrustsLengths,
+        Bug::CoordinatorAckBeforeWalSync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +80,7 @@ impl Bug {
             Bug::TokenBucketUnbounded => "token-bucket-unbounded",
             Bug::GenerationNotFenced => "generation-not-fenced",
             Bug::RecoveryTrustsLengths => "recovery-trusts-lengths",
+            Bug::CoordinatorAckBeforeWalSync => "coordinator-ack-before-wal-sync",
         }
     }
 
@@ -103,6 +108,9 @@ impl Bug {
             }
             Bug::RecoveryTrustsLengths => {
                 "after a power loss a replica keeps a batch with lost blocks, claims its offsets, and can never serve them"
+            }
+            Bug::CoordinatorAckBeforeWalSync => {
+                "acknowledged znode writes vanish when the coordinator loses power; it restarts at an older state"
             }
         }
     }

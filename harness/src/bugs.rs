@@ -4,7 +4,7 @@
 use crate::systems::faultline::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 14] = [
+pub const CATALOGUE: [(Bug, &str); 15] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -60,5 +60,9 @@ pub const CATALOGUE: [(Bug, &str); 14] = [
     (
         Bug::RecoveryTrustsLengths,
         "scenarios/crash/fsync-interval-power-loss.yaml",
+    ),
+    (
+        Bug::CoordinatorAckBeforeWalSync,
+        "scenarios/crash/coordinator-power-loss.yaml",
     ),
 ];

@@ -3,7 +3,7 @@
 //! damage, transactions, ordering, consumption, deadlines, liveness and rate limits.
 
 /// Anomaly names in report order; names not listed here come after, alphabetically.
-pub const ORDER: [&str; 28] = [
+pub const ORDER: [&str; 31] = [
     "lost-write",
     "unseen",
     "aborted-read",
@@ -32,10 +32,13 @@ pub const ORDER: [&str; 28] = [
     "no-recovery",
     "rate-exceeded",
     "double-take",
+    "zk-lost-write",
+    "zk-stale-read",
+    "zk-nonlinearizable",
 ];
 
 /// Each check of design.md section 9 with the anomalies it reports.
-pub const CHECKS: [(&str, &[&str]); 10] = [
+pub const CHECKS: [(&str, &[&str]); 11] = [
     ("no-loss", &["lost-write", "unseen"]),
     (
         "log-consistency",
@@ -76,6 +79,10 @@ pub const CHECKS: [(&str, &[&str]); 10] = [
     ("txn-graph", &["G0", "G1c", "precommitted-read"]),
     ("rate-bound", &["rate-exceeded", "double-take"]),
     ("deadlines", &["late-apply", "premature-expiry"]),
+    (
+        "coordinator-linearizable",
+        &["zk-lost-write", "zk-stale-read", "zk-nonlinearizable"],
+    ),
 ];
 
 /// The anomalies a check reports (empty for a check this table does not know).
@@ -126,6 +133,9 @@ pub fn meaning(name: &str) -> &'static str {
         "double-take" => "Two admitted requests took the same token: a token taken from the bucket came back (an acknowledged take was lost), so the bucket paid twice.",
         "late-apply" => "A consumer applied a message after its deadline had passed, acting on a request that had already expired.",
         "premature-expiry" => "A consumer discarded a message as expired before its deadline (or one that had no deadline): a message that should have been applied was lost.",
+        "zk-lost-write" => "An acknowledged znode create or write disappeared: a read that began after it completed returned an older version (or no znode), or a later write was acknowledged at the same version.",
+        "zk-stale-read" => "A znode read returned an older version than a read that had completed before it began: reads went back.",
+        "zk-nonlinearizable" => "The coordinator's znode ops have no linearization as a versioned register: a read of data no write wrote (or at another version), two writes at one version, or a write placed below a version already read.",
         _ => "An anomaly reported by a checker; see its explanation.",
     }
 }
@@ -143,6 +153,7 @@ pub fn check_meaning(check: &str) -> &'static str {
         "txn-graph" => "Multi-key transactions form no dependency cycle (Elle's analysis, as Jepsen's Kafka checker runs it).",
         "rate-bound" => "A token bucket never admits more than its rate and capacity allow, nor one token twice.",
         "deadlines" => "Consumers apply a message before its deadline and expire it only after.",
+        "coordinator-linearizable" => "Each znode behaves as a linearizable versioned register: acknowledged creates and writes stay, and reads never go back.",
         _ => "A check of faultline's.",
     }
 }

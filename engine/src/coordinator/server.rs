@@ -8,6 +8,7 @@
 //! later read; expiry is itself a logged write; after a restart every session gets a fresh
 //! deadline (its clock did not run while the node was down).
 
+use crate::bugs::Bugs;
 use crate::coordinator::path;
 use crate::coordinator::store::{Store, StoreError};
 use crate::coordinator::tree::{Tree, Txn};
@@ -39,6 +40,8 @@ pub struct CoordinatorOptions {
     pub tick: Duration,
     pub snapshot_every_txns: u64,
     pub serve: ServeOptions,
+    /// Planted bugs switched on (none by default).
+    pub bugs: Bugs,
 }
 
 impl CoordinatorOptions {
@@ -50,6 +53,7 @@ impl CoordinatorOptions {
             tick: Duration::from_millis(50),
             snapshot_every_txns: 10_000,
             serve: ServeOptions::default(),
+            bugs: Bugs::none(),
         }
     }
 }
@@ -94,7 +98,7 @@ impl Coordinator {
         env: &Env,
         options: CoordinatorOptions,
     ) -> Result<Coordinator, CoordinatorError> {
-        let (store, tree) = Store::open(&env.disk, options.snapshot_every_txns)?;
+        let (store, tree) = Store::open(&env.disk, options.snapshot_every_txns, options.bugs)?;
         let now = Instant::now();
         let live = tree
             .sessions()

@@ -8,6 +8,7 @@
 //! the newest snapshot, then replays the WAL after it; a snapshot is durable (atomic rename,
 //! directory synced) before the WAL segments it covers are removed.
 
+use crate::bugs::{Bug, Bugs};
 use crate::coordinator::tree::{Tree, Txn};
 use crate::env::Disk;
 use crate::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, StorageError};
@@ -48,18 +49,29 @@ pub struct Store {
     needs_repair: bool,
     snapshot_every_txns: u64,
     txns_since_snapshot: u64,
+    /// `Always`, unless the planted bug `coordinator-ack-before-wal-sync` is on.
+    fsync: FsyncPolicy,
 }
 
-fn wal_options() -> LogOptions {
+fn wal_options(fsync: FsyncPolicy) -> LogOptions {
     LogOptions {
         segment_bytes_max: WAL_SEGMENT_BYTES,
-        fsync: FsyncPolicy::Always,
+        fsync,
     }
 }
 
 impl Store {
     /// Opens the store and rebuilds the tree: snapshot, then every WAL txn after it.
-    pub fn open(disk: &Disk, snapshot_every_txns: u64) -> Result<(Store, Tree), StoreError> {
+    pub fn open(
+        disk: &Disk,
+        snapshot_every_txns: u64,
+        bugs: Bugs,
+    ) -> Result<(Store, Tree), StoreError> {
+        let fsync = if bugs.has(Bug::CoordinatorAckBeforeWalSync) {
+            FsyncPolicy::Never
+        } else {
+            FsyncPolicy::Always
+        };
         let (mut tree, wal_next) = match disk.read(Path::new(SNAPSHOT_FILE)) {
             Ok(bytes) => {
                 let snapshot = decode_snapshot(&bytes)?;
@@ -68,7 +80,7 @@ impl Store {
             Err(error) if error.is_not_found() => (Tree::default(), 0),
             Err(error) => return Err(StoreError::Snapshot(error.to_string())),
         };
-        let wal = Log::open(disk, Path::new(WAL_DIR), wal_options())?;
+        let wal = Log::open(disk, Path::new(WAL_DIR), wal_options(fsync))?;
         if wal_next < wal.start() {
             return Err(StoreError::Snapshot(format!(
                 "snapshot ends at WAL offset {wal_next} but the WAL starts at {}",
@@ -105,6 +117,7 @@ impl Store {
             needs_repair: false,
             snapshot_every_txns: snapshot_every_txns.max(1),
             txns_since_snapshot: 0,
+            fsync,
         };
         Ok((store, tree))
     }
@@ -125,7 +138,10 @@ impl Store {
             .append(BatchMeta::default(), vec![Record::value(value)])
         {
             Ok(info) => {
-                assert!(info.synced, "the WAL syncs every append");
+                assert!(
+                    info.synced || self.fsync != FsyncPolicy::Always,
+                    "the WAL syncs every append"
+                );
                 assert_eq!(info.base_offset, self.applied_end);
                 self.applied_end = info.last_offset + 1;
                 self.txns_since_snapshot += 1;
@@ -142,7 +158,7 @@ impl Store {
     /// Reopens the WAL if it went offline and cuts it back to the last applied txn, durably.
     fn repair(&mut self) -> Result<(), StoreError> {
         if self.wal.offline_reason().is_some() {
-            self.wal = Log::open(&self.disk, Path::new(WAL_DIR), wal_options())
+            self.wal = Log::open(&self.disk, Path::new(WAL_DIR), wal_options(self.fsync))
                 .map_err(|error| StoreError::Broken(error.to_string()))?;
         }
         if self.wal.end() > self.applied_end {

@@ -11,6 +11,7 @@
 //! - Output is deterministic: anomalies are listed in history order, maps are `BTreeMap`s.
 
 pub mod consumer_order;
+pub mod coordinator_linearizable;
 pub mod deadlines;
 pub mod dependency_graph;
 pub mod exactly_once_txn;
@@ -28,6 +29,7 @@ pub mod txn_graph;
 pub(crate) mod testing;
 
 pub use consumer_order::ConsumerOrder;
+pub use coordinator_linearizable::CoordinatorLinearizable;
 pub use deadlines::Deadlines;
 pub use exactly_once_txn::ExactlyOnceTxn;
 pub use idempotent_consumption::IdempotentConsumption;
@@ -49,7 +51,7 @@ use std::time::Duration;
 pub const ANOMALIES_PER_NAME_MAX: usize = 1000;
 
 /// Every check, in the order of design.md section 9.
-pub const CHECK_NAMES: [&str; 10] = [
+pub const CHECK_NAMES: [&str; 11] = [
     no_loss::NAME,
     log_consistency::NAME,
     per_producer_order::NAME,
@@ -60,6 +62,7 @@ pub const CHECK_NAMES: [&str; 10] = [
     txn_graph::NAME,
     rate_bound::NAME,
     deadlines::NAME,
+    coordinator_linearizable::NAME,
 ];
 
 /// Knobs a scenario sets for its checks.
@@ -184,6 +187,7 @@ pub fn all() -> Vec<Box<dyn Checker>> {
         Box::new(TxnGraph),
         Box::new(RateBound),
         Box::new(Deadlines),
+        Box::new(CoordinatorLinearizable),
     ]
 }
 
@@ -355,6 +359,10 @@ mod tests {
             ("txn-graph", &["G0", "G1c", "precommitted-read"]),
             ("rate-bound", &["rate-exceeded", "double-take"]),
             ("deadlines", &["late-apply", "premature-expiry"]),
+            (
+                "coordinator-linearizable",
+                &["zk-lost-write", "zk-stale-read", "zk-nonlinearizable"],
+            ),
         ];
         for (check, anomalies) in design {
             for anomaly in *anomalies {

@@ -143,6 +143,8 @@ pub enum Body {
     Admit(Admit),
     FinalState(Box<FinalState>),
     SequenceGap(SequenceGap),
+    /// `zk-create`, `zk-read`, `zk-write`.
+    Zk(Zk),
     /// `crash`, `debug-topic-partitions` and nemesis ops: free-form values no checker reads.
     Opaque,
 }
@@ -286,6 +288,21 @@ pub struct SequenceGap {
     pub got: u64,
 }
 
+/// A coordinator client's op on one znode (`zk-create`, `zk-read`, `zk-write`). The znode's
+/// path is interned like a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Zk {
+    pub path: KeyId,
+    /// Create and write: the data written (unique per run). A read's `ok`: the data read, or
+    /// `None` when the znode did not exist.
+    pub data: Option<i64>,
+    /// Write: the version the write is conditional on.
+    pub expected: Option<u64>,
+    /// `ok` completions: the znode's version after a create (0) or write (`expected + 1`), or
+    /// the version a read saw (`None` when the znode did not exist).
+    pub version: Option<u64>,
+}
+
 /// Where in a value a reader looked: built without allocating, printed only on error, e.g.
 /// `value[0][1]["orders/0"][3]`.
 #[derive(Clone, Copy)]
@@ -367,6 +384,7 @@ pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Res
         F::FinalState => {
             FinalState::decode(value, keys).map(|state| Body::FinalState(Box::new(state)))
         }
+        F::ZkCreate | F::ZkRead | F::ZkWrite => decode_zk(f, kind, value, keys).map(Body::Zk),
         F::Crash
         | F::DebugTopicPartitions
         | F::Heal
@@ -375,6 +393,75 @@ pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Res
         | F::Stop(_)
         | F::Other(_) => Ok(Body::Opaque),
     }
+}
+
+/// `{"path", "data"?, "expected"?, "version"?}`; which fields an op carries depends on its
+/// function and type (docs/history.md).
+fn decode_zk(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Zk, String> {
+    let map = object(value, &VALUE)?;
+    only_fields(map, &["path", "data", "expected", "version"], &VALUE)?;
+    let path_at = At::Field(&VALUE, "path");
+    let name = string_of(field(map, "path", &VALUE)?, &path_at)?;
+    if !name.starts_with('/') {
+        return Err(format!("{path_at}: a znode path starts with '/'"));
+    }
+    let path = intern(keys, name, &path_at)?;
+    let nullable = |name: &'static str| -> Option<&Value> {
+        map.get(name).filter(|value| !value.is_null())
+    };
+    let data = nullable("data")
+        .map(|data| integer_of(data, &At::Field(&VALUE, "data")))
+        .transpose()?;
+    let expected = nullable("expected")
+        .map(|expected| offset_of(expected, &At::Field(&VALUE, "expected")))
+        .transpose()?;
+    let version = nullable("version")
+        .map(|version| offset_of(version, &At::Field(&VALUE, "version")))
+        .transpose()?;
+    let ok = kind == OpType::Ok;
+    match f {
+        F::ZkCreate | F::ZkWrite if data.is_none() => {
+            return Err(format!("{VALUE}: a {f} names the data it writes"));
+        }
+        F::ZkWrite if expected.is_none() => {
+            return Err(format!("{VALUE}: a zk-write names the version it expects"));
+        }
+        F::ZkCreate if ok && version != Some(0) => {
+            return Err(format!("{VALUE}: an ok zk-create has version 0"));
+        }
+        F::ZkWrite if ok && version != expected.map(|v| v + 1) => {
+            return Err(format!(
+                "{VALUE}: an ok zk-write has the version it expected plus one"
+            ));
+        }
+        F::ZkRead if ok && !map.contains_key("version") => {
+            return Err(format!(
+                "{VALUE}: an ok zk-read names the version it saw (null: no such znode)"
+            ));
+        }
+        F::ZkRead if ok && version.is_some() != data.is_some() => {
+            return Err(format!(
+                "{VALUE}: an ok zk-read has both data and version, or neither (no such znode)"
+            ));
+        }
+        F::ZkRead if !ok && (data.is_some() || version.is_some()) => {
+            return Err(format!(
+                "{VALUE}: only an ok zk-read carries what it read"
+            ));
+        }
+        _ => {}
+    }
+    if !ok && *f != F::ZkRead && version.is_some() {
+        return Err(format!(
+            "{VALUE}: only an ok completion carries the version"
+        ));
+    }
+    Ok(Zk {
+        path,
+        data,
+        expected,
+        version,
+    })
 }
 
 fn decode_mops(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Vec<Mop>, String> {

@@ -100,6 +100,9 @@ impl<'l> Cursor<'l> {
             | F::SequenceGap
             | F::FinalState
             | F::Expired
+            | F::ZkCreate
+            | F::ZkRead
+            | F::ZkWrite
             | F::Crash
             | F::DebugTopicPartitions
             | F::Heal

@@ -35,7 +35,7 @@ pub mod write;
 
 pub use body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record,
-    SendMop, SequenceGap, TxnSend,
+    SendMop, SequenceGap, TxnSend, Zk,
 };
 pub use digest::HistoryDigest;
 pub use final_state::{FinalState, TokenBucket, TokenRate};
@@ -621,6 +621,14 @@ fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
                         read.offset, read.value, taken.offset, taken.value
                     ));
                 }
+            }
+            Ok(())
+        }
+        (Body::Zk(asked), Body::Zk(answered)) => {
+            let repeated = asked.path == answered.path && asked.expected == answered.expected;
+            // A read's invoke names no data; a create's and write's completion repeats it.
+            if !repeated || (asked.data.is_some() && asked.data != answered.data) {
+                return Err("the completion names another znode, data or expected version".into());
             }
             Ok(())
         }

@@ -118,6 +118,12 @@ pub enum F {
     Expired,
     /// A gateway asked its token bucket for a token before admitting a request.
     Admit,
+    /// A coordinator client created its znode (`zk-create`).
+    ZkCreate,
+    /// A coordinator client read a znode's data and version (`zk-read`).
+    ZkRead,
+    /// A coordinator client set a znode's data if its version was the expected one (`zk-write`).
+    ZkWrite,
     FinalState,
     SequenceGap,
     /// Jepsen's Kafka workload asks the admin API for partition state during its final reads;
@@ -135,7 +141,8 @@ pub enum F {
 
 /// Client functions, for error messages.
 pub const CLIENT_FUNCTIONS: &str = "send, poll, txn, assign, subscribe, crash, commit-offsets, \
-     txn-send, apply, expired, admit, final-state, sequence-gap, debug-topic-partitions";
+     txn-send, apply, expired, admit, final-state, sequence-gap, debug-topic-partitions, \
+     zk-create, zk-read, zk-write";
 
 impl F {
     pub fn parse(text: &str) -> F {
@@ -151,6 +158,9 @@ impl F {
             "apply" => F::Apply,
             "expired" => F::Expired,
             "admit" => F::Admit,
+            "zk-create" => F::ZkCreate,
+            "zk-read" => F::ZkRead,
+            "zk-write" => F::ZkWrite,
             "final-state" => F::FinalState,
             "sequence-gap" => F::SequenceGap,
             "debug-topic-partitions" => F::DebugTopicPartitions,
@@ -182,6 +192,9 @@ impl F {
             F::Apply => "apply",
             F::Expired => "expired",
             F::Admit => "admit",
+            F::ZkCreate => "zk-create",
+            F::ZkRead => "zk-read",
+            F::ZkWrite => "zk-write",
             F::FinalState => "final-state",
             F::SequenceGap => "sequence-gap",
             F::DebugTopicPartitions => "debug-topic-partitions",
@@ -207,6 +220,9 @@ impl F {
                 | F::Apply
                 | F::Admit
                 | F::DebugTopicPartitions
+                | F::ZkCreate
+                | F::ZkRead
+                | F::ZkWrite
         )
     }
 

@@ -21,6 +21,8 @@ pub enum CheckName {
     RateBound,
     /// Messages are applied by their deadline and expired only after it.
     Deadlines,
+    /// The coordinator's znodes behave as linearizable versioned registers.
+    CoordinatorLinearizable,
 }
 
 impl Keyword for CheckName {
@@ -35,6 +37,7 @@ impl Keyword for CheckName {
         CheckName::TxnGraph,
         CheckName::RateBound,
         CheckName::Deadlines,
+        CheckName::CoordinatorLinearizable,
     ];
     const WHAT: &'static str = "check";
 
@@ -50,6 +53,7 @@ impl Keyword for CheckName {
             CheckName::TxnGraph => "txn-graph",
             CheckName::RateBound => "rate-bound",
             CheckName::Deadlines => "deadlines",
+            CheckName::CoordinatorLinearizable => "coordinator-linearizable",
         }
     }
 }
@@ -81,6 +85,9 @@ impl CheckName {
             CheckName::TxnGraph => &[G0, G1c, PrecommittedRead],
             CheckName::RateBound => &[RateExceeded, DoubleTake],
             CheckName::Deadlines => &[LateApply, PrematureExpiry],
+            CheckName::CoordinatorLinearizable => {
+                &[ZkLostWrite, ZkStaleRead, ZkNonlinearizable]
+            }
         }
     }
 
@@ -124,6 +131,9 @@ pub enum AnomalyName {
     DoubleTake,
     LateApply,
     PrematureExpiry,
+    ZkLostWrite,
+    ZkStaleRead,
+    ZkNonlinearizable,
 }
 
 impl Keyword for AnomalyName {
@@ -156,6 +166,9 @@ impl Keyword for AnomalyName {
         AnomalyName::DoubleTake,
         AnomalyName::LateApply,
         AnomalyName::PrematureExpiry,
+        AnomalyName::ZkLostWrite,
+        AnomalyName::ZkStaleRead,
+        AnomalyName::ZkNonlinearizable,
     ];
     const WHAT: &'static str = "anomaly";
 
@@ -189,6 +202,9 @@ impl Keyword for AnomalyName {
             AnomalyName::DoubleTake => "double-take",
             AnomalyName::LateApply => "late-apply",
             AnomalyName::PrematureExpiry => "premature-expiry",
+            AnomalyName::ZkLostWrite => "zk-lost-write",
+            AnomalyName::ZkStaleRead => "zk-stale-read",
+            AnomalyName::ZkNonlinearizable => "zk-nonlinearizable",
         }
     }
 }

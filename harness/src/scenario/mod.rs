@@ -8,6 +8,7 @@
 pub mod check;
 pub mod cluster;
 pub mod consumers;
+pub mod coordinator_clients;
 pub mod duration;
 pub mod error;
 pub mod fault;
@@ -34,6 +35,7 @@ mod tests;
 pub use check::{AnomalyName, CheckName, Expectation};
 pub use cluster::{BrokerConfig, Cluster, FsyncPolicySpec, Overflow, Topic};
 pub use consumers::{ApplyStrategy, Consumers, Group, ScaleOut};
+pub use coordinator_clients::CoordinatorClients;
 pub use error::{Located, Place, Problem, ScenarioError};
 pub use fault::{DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, Faults, PartitionShape};
 pub use names::Keyword;

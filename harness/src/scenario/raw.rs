@@ -102,6 +102,20 @@ pub struct RawWorkload {
     pub tokens: Option<RawTokens>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateways: Option<RawGateways>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<RawCoordinatorClients>,
+}
+
+/// `workload.coordinator:` clients of the coordinator's own znode API.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCoordinatorClients {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub znodes_per_client: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<String>,
 }
 
 /// `workload.producers:`

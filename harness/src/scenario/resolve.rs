@@ -121,6 +121,9 @@ pub fn default_checks(workload: &Workload) -> Vec<CheckName> {
     if expiring && workload.consumers.is_some() {
         checks.push(CheckName::Deadlines);
     }
+    if workload.coordinator.is_some() {
+        checks.push(CheckName::CoordinatorLinearizable);
+    }
     checks.push(CheckName::Liveness);
     checks
 }
@@ -293,6 +296,9 @@ fn resolve_checks(
             }
             CheckName::RateBound if workload.gateways.is_none() => Some("gateways"),
             CheckName::Deadlines if workload.consumers.is_none() => Some("consumers"),
+            CheckName::CoordinatorLinearizable if workload.coordinator.is_none() => {
+                Some("coordinator")
+            }
             _ => None,
         };
         if let Some(section) = needs {

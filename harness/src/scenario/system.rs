@@ -104,7 +104,7 @@ fn nats_unsupported_key(raw: &super::raw::RawScenario) -> Option<UnsupportedKey>
         }
     }
     let workload = &raw.workload;
-    let unmapped: [(bool, &'static str, &str); 3] = [
+    let unmapped: [(bool, &'static str, &str); 4] = [
         (
             workload.transactions.is_some(),
             "transactions",
@@ -119,6 +119,11 @@ fn nats_unsupported_key(raw: &super::raw::RawScenario) -> Option<UnsupportedKey>
             workload.gateways.is_some(),
             "gateways",
             "workload.gateways: remove it",
+        ),
+        (
+            workload.coordinator.is_some(),
+            "coordinator",
+            "workload.coordinator (NATS has no znode API): remove it",
         ),
     ];
     for (present, key, hint) in unmapped {

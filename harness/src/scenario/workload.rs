@@ -1,13 +1,16 @@
 //! The workload: what the clients do during the faulty phase. Producers send unique values
 //! (optionally with a deadline), transactional producers run RocketMQ-style half-message
 //! transactions, a token generator and gateways run a token bucket (`token_bucket`), consumer
-//! groups poll and apply with one of the idempotence strategies (`consumers`). Clients are
+//! groups poll and apply with one of the idempotence strategies (`consumers`), coordinator
+//! clients read and conditionally write their own znodes (`coordinator_clients`). Clients are
 //! numbered `client-1..N` in a fixed order (producers, transactional producers, the token
-//! generator, gateways, then each group's members in file order, late joiners included) so a
+//! generator, gateways, each group's members in file order, late joiners included, then the
+//! coordinator clients) so a
 //! fault target such as `producer-crash: client-3` means the same client on every seed.
 
 use super::cluster::Topic;
 use super::consumers::{self, Consumers};
+use super::coordinator_clients::{self, CoordinatorClients};
 use super::duration;
 use super::error::{Invalid, Problem};
 use super::locate::YamlPath;
@@ -44,6 +47,7 @@ pub struct Workload {
     pub tokens: Option<Tokens>,
     /// Only with `tokens`.
     pub gateways: Option<Gateways>,
+    pub coordinator: Option<CoordinatorClients>,
 }
 
 /// `workload.producers:` plain (non-transactional) producers.
@@ -138,6 +142,8 @@ pub enum ClientRole {
     Gateway { index: u32 },
     /// Member `member` (0-based) of group `group` (index into `consumers.groups`).
     Consumer { group: usize, member: u32 },
+    /// The `index`-th (0-based) client of the coordinator's znode API.
+    CoordinatorClient { index: u32 },
 }
 
 impl ClientRole {
@@ -242,6 +248,11 @@ impl Workload {
                 );
             }
         }
+        if let Some(coordinator) = &self.coordinator {
+            roles.extend(
+                (0..coordinator.clients).map(|index| ClientRole::CoordinatorClient { index }),
+            );
+        }
         roles
     }
 
@@ -298,6 +309,11 @@ pub fn resolve(raw: &RawWorkload, topics: &[Topic], path: &YamlPath) -> Result<W
         .as_ref()
         .map(|raw| consumers::resolve(raw, &scope, duration_ms, &path.key("consumers")))
         .transpose()?;
+    let coordinator = raw
+        .coordinator
+        .as_ref()
+        .map(|raw| coordinator_clients::resolve(raw, &path.key("coordinator")))
+        .transpose()?;
     if producers.is_none() && transactions.is_none() && tokens.is_none() {
         let problem = Problem::Conflict {
             message: "the workload sends nothing".to_owned(),
@@ -313,6 +329,7 @@ pub fn resolve(raw: &RawWorkload, topics: &[Topic], path: &YamlPath) -> Result<W
         consumers,
         tokens,
         gateways,
+        coordinator,
     };
     let clients = workload.client_roles().len();
     if clients > CLIENTS_MAX as usize {
@@ -469,6 +486,10 @@ pub fn to_raw(workload: &Workload) -> RawWorkload {
             .gateways
             .as_ref()
             .map(token_bucket::gateways_to_raw),
+        coordinator: workload
+            .coordinator
+            .as_ref()
+            .map(coordinator_clients::to_raw),
     }
 }
 

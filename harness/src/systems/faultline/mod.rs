@@ -3,6 +3,7 @@
 //! partition to its end.
 
 pub mod consumer;
+pub mod coordinator_client;
 pub mod drain;
 pub mod engine_terms;
 pub mod final_state;
@@ -86,6 +87,7 @@ impl System for Faultline {
                 ClientRole::TxnProducer { .. } => txn_producer::run(ctx, client).await,
                 ClientRole::TokenGenerator => token_generator::run(ctx, client, bugs).await,
                 ClientRole::Gateway { .. } => gateway::run(ctx, client).await,
+                ClientRole::CoordinatorClient { .. } => coordinator_client::run(ctx, client).await,
             }
         })
     }

@@ -156,8 +156,9 @@ pub fn add_servers(
             for _ in 0..START_ATTEMPTS_MAX {
                 let started = match env(COORDINATOR, seed, faults.clone()) {
                     Ok(env) => {
-                        let options =
+                        let mut options =
                             CoordinatorOptions::new(NodeAddr::new("0.0.0.0", COORDINATOR_PORT));
+                        options.bugs = bugs;
                         Coordinator::start(&env, options)
                             .await
                             .map_err(|e| e.to_string())
