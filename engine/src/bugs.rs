@@ -40,10 +40,16 @@ pub enum Bug {
     /// Log recovery trusts each batch's length prefix past the recovery point and skips its
     /// checksum, so a batch whose later blocks a power loss dropped (zeros) is kept.
     RecoveryTrustsLengths,
+    /// The controller keeps the partition's leader epoch when it elects a new leader, so two
+    /// brokers lead one partition in one epoch and epoch fencing cannot tell them apart.
+    LeaderEpochReused,
+    /// The leader serves a fetch from a follower that names an older leader epoch instead of
+    /// fencing it, so a follower that missed an election replicates without truncating first.
+    StaleEpochFetchNotFenced,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 16] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -58,6 +64,8 @@ impl Bug {
         Bug::TokenBucketUnbounded,
         Bug::GenerationNotFenced,
         Bug::RecoveryTrustsLengths,
+        Bug::LeaderEpochReused,
+        Bug::StaleEpochFetchNotFenced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +84,8 @@ impl Bug {
             Bug::TokenBucketUnbounded => "token-bucket-unbounded",
             Bug::GenerationNotFenced => "generation-not-fenced",
             Bug::RecoveryTrustsLengths => "recovery-trusts-lengths",
+            Bug::LeaderEpochReused => "leader-epoch-reused",
+            Bug::StaleEpochFetchNotFenced => "stale-epoch-fetch-not-fenced",
         }
     }
 
@@ -103,6 +113,12 @@ impl Bug {
             }
             Bug::RecoveryTrustsLengths => {
                 "after a power loss a replica keeps a batch with lost blocks, claims its offsets, and can never serve them"
+            }
+            Bug::LeaderEpochReused => {
+                "two brokers lead one partition in one leader epoch; a deposed leader's records pass as the new leader's"
+            }
+            Bug::StaleEpochFetchNotFenced => {
+                "a follower that missed an election replicates from the new leader on top of its divergent tail"
             }
         }
     }

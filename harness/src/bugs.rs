@@ -4,7 +4,7 @@
 use engine::bugs::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 14] = [
+pub const CATALOGUE: [(Bug, &str); 16] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -60,5 +60,13 @@ pub const CATALOGUE: [(Bug, &str); 14] = [
     (
         Bug::RecoveryTrustsLengths,
         "scenarios/crash/fsync-interval-power-loss.yaml",
+    ),
+    (
+        Bug::LeaderEpochReused,
+        "scenarios/crash/follower-cut-from-coordinator.yaml",
+    ),
+    (
+        Bug::StaleEpochFetchNotFenced,
+        "scenarios/crash/follower-cut-from-coordinator.yaml",
     ),
 ];

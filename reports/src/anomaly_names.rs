@@ -3,12 +3,16 @@
 //! damage, transactions, ordering, consumption, deadlines, liveness and rate limits.
 
 /// Anomaly names in report order; names not listed here come after, alphabetically.
-pub const ORDER: [&str; 28] = [
+pub const ORDER: [&str; 32] = [
     "lost-write",
     "unseen",
     "aborted-read",
     "inconsistent-offsets",
     "duplicate",
+    "two-leaders-one-epoch",
+    "stale-epoch-fetch",
+    "producer-id-reused",
+    "controller-epoch-regressed",
     "txn-committed-lost",
     "txn-aborted-visible",
     "txn-duplicate",
@@ -35,7 +39,7 @@ pub const ORDER: [&str; 28] = [
 ];
 
 /// Each check of design.md section 9 with the anomalies it reports.
-pub const CHECKS: [(&str, &[&str]); 10] = [
+pub const CHECKS: [(&str, &[&str]); 11] = [
     ("no-loss", &["lost-write", "unseen"]),
     (
         "log-consistency",
@@ -76,6 +80,15 @@ pub const CHECKS: [(&str, &[&str]); 10] = [
     ("txn-graph", &["G0", "G1c", "precommitted-read"]),
     ("rate-bound", &["rate-exceeded", "double-take"]),
     ("deadlines", &["late-apply", "premature-expiry"]),
+    (
+        "cluster-invariants",
+        &[
+            "two-leaders-one-epoch",
+            "producer-id-reused",
+            "controller-epoch-regressed",
+            "stale-epoch-fetch",
+        ],
+    ),
 ];
 
 /// The anomalies a check reports (empty for a check this table does not know).
@@ -126,6 +139,10 @@ pub fn meaning(name: &str) -> &'static str {
         "double-take" => "Two admitted requests took the same token: a token taken from the bucket came back (an acknowledged take was lost), so the bucket paid twice.",
         "late-apply" => "A consumer applied a message after its deadline had passed, acting on a request that had already expired.",
         "premature-expiry" => "A consumer discarded a message as expired before its deadline (or one that had no deadline): a message that should have been applied was lost.",
+        "two-leaders-one-epoch" => "Two brokers became leader of one partition in one leader epoch: epoch fencing cannot tell the deposed leader from the new one.",
+        "producer-id-reused" => "One producer id was handed out twice: the broker's duplicate check can take one producer's records for another's.",
+        "controller-epoch-regressed" => "A controller was elected in an epoch not above every earlier controller's: a stale controller's writes are no longer fenced.",
+        "stale-epoch-fetch" => "A leader served a fetch from a follower holding another leader epoch, instead of fencing it: the follower replicates on top of a log it never truncated for the new epoch.",
         _ => "An anomaly reported by a checker; see its explanation.",
     }
 }
@@ -143,6 +160,7 @@ pub fn check_meaning(check: &str) -> &'static str {
         "txn-graph" => "Multi-key transactions form no dependency cycle (Elle's analysis, as Jepsen's Kafka checker runs it).",
         "rate-bound" => "A token bucket never admits more than its rate and capacity allow, nor one token twice.",
         "deadlines" => "Consumers apply a message before its deadline and expire it only after.",
+        "cluster-invariants" => "The nodes' own record of the run (node-events.jsonl) keeps the cluster's invariants: one leader per partition and leader epoch, producer ids never handed out twice, controller epochs that only rise, fetches served only within the follower's epoch. On by default for simulated runs of faultline's own system.",
         _ => "A check of faultline's.",
     }
 }

@@ -1,9 +1,11 @@
 //! The proof behind an anomaly, in words: each proving op as one row (what it sent or read,
-//! narrowed to the records that matter), the faults active while those ops ran, and a summary
-//! of every anomaly of one name (which keys, offsets and values, when, under which faults).
+//! narrowed to the records that matter), the faults active while those ops ran and the node
+//! events recorded between them (elections, truncations, ISR changes, controller moves), and a
+//! summary of every anomaly of one name (which keys, offsets and values, when, under which
+//! faults).
 //! Markdown and HTML both render from these values.
 
-use crate::input::{End, FaultWindow, Located, Outcome, Timeline, TimelineOp};
+use crate::input::{End, FaultWindow, Located, NodeMark, Outcome, Timeline, TimelineOp};
 use crate::run_result::Anomaly;
 use crate::text::{clip, duration, range, seconds};
 use std::collections::BTreeMap;
@@ -14,6 +16,15 @@ pub const FOCUS_RECORDS_MAX: usize = 8;
 pub const SENDS_SHOWN_MAX: usize = 4;
 /// Longest description of one op, in characters.
 pub const WHAT_CHARS_MAX: usize = 400;
+/// At most this many node events are cited after one anomaly; the rest are counted.
+pub const NODE_EVENTS_CITED_MAX: usize = 6;
+/// The node events worth citing and drawing: what moves data or leadership.
+pub const NODE_KINDS_CITED: [&str; 4] = ["election", "truncation", "isr", "controller"];
+
+/// Whether the reports cite and draw `mark` (fetches and producer ids stay in the file).
+pub fn is_cited(mark: &NodeMark) -> bool {
+    NODE_KINDS_CITED.contains(&mark.kind.as_str())
+}
 
 /// What an anomaly is about; reads and sends are narrowed to it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -303,9 +314,76 @@ pub fn faults_between<'t>(
         .collect()
 }
 
+/// The node events recorded from the first proving op's start to the last one's end that are
+/// about the anomaly's partition (or about none, like a controller move), in time order.
+pub fn node_events_between<'t>(
+    timeline: &'t Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomaly: &Anomaly,
+) -> Vec<&'t NodeMark> {
+    let intervals: Vec<(u64, u64)> = anomaly
+        .ops
+        .iter()
+        .filter_map(|index| interval(located, *index))
+        .collect();
+    let (Some(first), Some(last)) = (
+        intervals.iter().map(|(from, _)| *from).min(),
+        intervals.iter().map(|(_, to)| *to).max(),
+    ) else {
+        return Vec::new();
+    };
+    let about = |mark: &NodeMark| match (&mark.partition, &anomaly.key) {
+        (Some(partition), Some(key)) => partition == key,
+        _ => true,
+    };
+    timeline
+        .node_events_within(first, last)
+        .filter(|mark| is_cited(mark) && about(mark))
+        .collect()
+}
+
+/// `Node events between them: broker-2 became leader of orders/0 at epoch 4 with log end 301;
+/// broker-1 truncated orders/0 to 301.` — empty when none were recorded.
+pub fn node_events_sentence(
+    timeline: &Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomaly: &Anomaly,
+) -> String {
+    let marks = node_events_between(timeline, located, anomaly);
+    if marks.is_empty() {
+        return String::new();
+    }
+    let mut words: Vec<String> = marks
+        .iter()
+        .take(NODE_EVENTS_CITED_MAX)
+        .map(|mark| format!("{} ({})", mark.words, seconds(mark.time_ns)))
+        .collect();
+    if marks.len() > NODE_EVENTS_CITED_MAX {
+        words.push(format!(
+            "{} more in node-events.jsonl",
+            marks.len() - NODE_EVENTS_CITED_MAX
+        ));
+    }
+    format!("Node events between them: {}.", words.join("; "))
+}
+
 /// The sentence after an anomaly's explanation: which faults were active while its proving ops
-/// ran, which ran between them, or that none did.
+/// ran, which ran between them, or that none did; then the node events between them.
 pub fn faults_sentence(
+    timeline: &Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomaly: &Anomaly,
+) -> String {
+    let faults = fault_windows_sentence(timeline, located, anomaly);
+    let nodes = node_events_sentence(timeline, located, anomaly);
+    if nodes.is_empty() {
+        faults
+    } else {
+        format!("{faults} {nodes}")
+    }
+}
+
+fn fault_windows_sentence(
     timeline: &Timeline,
     located: &BTreeMap<u64, Located<'_>>,
     anomaly: &Anomaly,
@@ -517,6 +595,7 @@ mod tests {
             faults: vec![crash(2, 1_000, 3_000)],
             markers: Vec::new(),
             workload_start_ns: None,
+            node_events: Vec::new(),
         };
         let located = timeline.locator();
         let sentence = faults_sentence(&timeline, &located, &lost_write(vec![1, 5]));
@@ -536,12 +615,61 @@ mod tests {
             faults: vec![crash(2, 1_000, 3_000)],
             markers: Vec::new(),
             workload_start_ns: None,
+            node_events: Vec::new(),
         };
         let located = timeline.locator();
         let sentence = faults_sentence(&timeline, &located, &lost_write(vec![5, 7]));
         assert!(
             sentence.starts_with("No fault was active while these ops ran; the last one lifted"),
             "{sentence}"
+        );
+    }
+
+    fn mark(index: u64, time_ns: u64, kind: &str, partition: &str, words: &str) -> NodeMark {
+        NodeMark {
+            time_ns,
+            node: "broker-2".into(),
+            kind: kind.into(),
+            partition: Some(partition.into()),
+            words: words.into(),
+            index,
+        }
+    }
+
+    /// The election and truncation between the acknowledgement and the read are cited; an
+    /// event before the first proving op, one about another partition, and a fetch are not.
+    #[test]
+    fn node_events_between_the_proving_ops_are_cited() {
+        let timeline = Timeline {
+            end_ns: 10_000,
+            ops: vec![op(0, 1, 100, 200), op(4, 5, 5_000, 5_100)],
+            faults: Vec::new(),
+            markers: Vec::new(),
+            workload_start_ns: None,
+            node_events: vec![
+                mark(0, 50, "election", "orders/0", "broker-1 became leader of orders/0 at epoch 0 with log end 0"),
+                mark(1, 1_000, "election", "orders/0", "broker-2 became leader of orders/0 at epoch 4 with log end 301"),
+                mark(2, 1_500, "election", "orders/1", "broker-2 became leader of orders/1 at epoch 2 with log end 7"),
+                mark(3, 1_600, "fetch", "orders/0", "broker-3 (epoch 4) replicated orders/0 from broker-2 (epoch 4)"),
+                mark(4, 2_000, "truncation", "orders/0", "broker-1 truncated orders/0 to 301"),
+            ],
+        };
+        let located = timeline.locator();
+        let sentence = faults_sentence(&timeline, &located, &lost_write(vec![1, 5]));
+        assert_eq!(
+            sentence,
+            "No fault was active while these ops ran. Node events between them: broker-2 became \
+             leader of orders/0 at epoch 4 with log end 301 (0.000 s); broker-1 truncated \
+             orders/0 to 301 (0.000 s)."
+        );
+        let without = Timeline {
+            node_events: Vec::new(),
+            ..timeline.clone()
+        };
+        let located = without.locator();
+        assert_eq!(
+            faults_sentence(&without, &located, &lost_write(vec![1, 5])),
+            "No fault was active while these ops ran."
         );
     }
 }

@@ -78,6 +78,9 @@ pub struct RunContext {
     pub workload_started_ns: Cell<u64>,
     /// Planted bugs of this run (the clients' share of them).
     pub bugs: Cell<engine::bugs::Bugs>,
+    /// The run's node-event buffer (clients record the producer ids they get); off in real
+    /// mode, where the nodes are other processes.
+    pub node_events: RefCell<engine::env::NodeEvents>,
     /// What became of each stamped send: (stamping producer, key, sequence) -> outcome. The
     /// consumers' loss detector reports a gap only if an acknowledged send is missing from it.
     pub stamps: RefCell<BTreeMap<(u64, String, u64), StampOutcome>>,
@@ -172,6 +175,7 @@ impl RunContext {
             faults_started: Cell::new(0),
             workload_started_ns: Cell::new(0),
             bugs: Cell::new(engine::bugs::Bugs::none()),
+            node_events: RefCell::new(engine::env::NodeEvents::off()),
             stamps: RefCell::new(BTreeMap::new()),
             business: RefCell::new(BTreeMap::new()),
             txn_local: RefCell::new(BTreeMap::new()),

@@ -11,7 +11,7 @@ use crate::scenario::{FaultSchedule, Faults, Keyword, Scenario, SystemName};
 use crate::systems::faultline::Faultline;
 use crate::systems::System;
 use engine::bugs::Bugs;
-use engine::env::derive_seed;
+use engine::env::{derive_seed, NodeEventRecord, NodeEvents};
 use engine::env::rng::rng_for;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -40,6 +40,16 @@ pub struct SimOutcome {
     pub sim_seconds: f64,
     pub faults: u64,
     pub log: Vec<u8>,
+    /// What the nodes recorded of elections, truncations, ISR changes and producer ids, in
+    /// simulated-time order; `None` when the run could not collect them (real mode).
+    pub node_events: Option<NodeEventLog>,
+}
+
+/// The node events of one run and how many the buffer's bound dropped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeEventLog {
+    pub records: Vec<NodeEventRecord>,
+    pub dropped: u64,
 }
 
 /// The schedule this run plays: the scenario's, or one drawn from the seed.
@@ -127,10 +137,11 @@ fn simulate_inner(
     // No turmoil torn writes: unsynced file data lives in each machine's page cache
     // (engine::env::page_cache), which draws its own crash states on a power loss.
     let mut sim = builder.build();
+    let events = NodeEvents::on();
     let (system, disks): (Rc<dyn System>, _) = match scenario.system {
         SystemName::Faultline => (
             Rc::new(Faultline),
-            Faultline::add_sim_servers(&mut sim, scenario, seed, bugs),
+            Faultline::add_sim_servers(&mut sim, scenario, seed, bugs, &events),
         ),
         // Refused in `simulate`.
         SystemName::Nats => return Err(SimError::Unsupported("system: nats".into())),
@@ -146,6 +157,7 @@ fn simulate_inner(
         addresses: Default::default(),
     }));
     ctx.bugs.set(bugs);
+    *ctx.node_events.borrow_mut() = events.clone();
     for (i, role) in roles.iter().enumerate() {
         let client = i as u32 + 1;
         let (ctx, role, system) = (ctx.clone(), *role, system.clone());
@@ -206,5 +218,9 @@ fn simulate_inner(
         sim_seconds,
         faults: faults_started,
         log: Vec::new(),
+        node_events: Some({
+            let (records, dropped) = events.take();
+            NodeEventLog { records, dropped }
+        }),
     })
 }

@@ -35,9 +35,10 @@ impl Faultline {
         scenario: &Scenario,
         seed: u64,
         bugs: engine::bugs::Bugs,
+        events: &engine::env::NodeEvents,
     ) -> Box<dyn SimDisks> {
         let faults = nodes::disk_faults(scenario, seed);
-        nodes::add_servers(sim, scenario, seed, &faults, bugs);
+        nodes::add_servers(sim, scenario, seed, &faults, bugs, events);
         Box::new(sim_disks::EngineDisks(faults))
     }
 }

@@ -137,7 +137,10 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
     let producer = Producer::new(
         net(&ctx),
         bootstrap(&ctx),
-        options(&producers, ctx.bugs.get()),
+        ProducerOptions {
+            events: ctx.node_events.borrow().for_node(&format!("client-{client}")),
+            ..options(&producers, ctx.bugs.get())
+        },
         Vec::new(),
     );
     let keys = keys_of(&ctx, &producers.topics);
