@@ -19,7 +19,8 @@ pub const WHAT_CHARS_MAX: usize = 400;
 /// At most this many node events are cited after one anomaly; the rest are counted.
 pub const NODE_EVENTS_CITED_MAX: usize = 6;
 /// The node events worth citing and drawing: what moves data or leadership.
-pub const NODE_KINDS_CITED: [&str; 4] = ["election", "truncation", "isr", "controller"];
+pub const NODE_KINDS_CITED: [&str; 5] =
+    ["election", "truncation", "isr", "controller", "generation"];
 
 /// Whether the reports cite and draw `mark` (fetches and producer ids stay in the file).
 pub fn is_cited(mark: &NodeMark) -> bool {
@@ -367,13 +368,65 @@ pub fn node_events_sentence(
     format!("Node events between them: {}.", words.join("; "))
 }
 
+/// The node events an anomaly names as its proof (`detail.node_events`: lines of
+/// `node-events.jsonl`), as the `cluster-invariants` check reports them; empty for an anomaly
+/// proven by history ops.
+pub fn proving_node_events<'t>(timeline: &'t Timeline, anomaly: &Anomaly) -> Vec<&'t NodeMark> {
+    let Some(serde_json::Value::Array(indexes)) = anomaly.detail.get("node_events") else {
+        return Vec::new();
+    };
+    indexes
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .filter_map(|index| {
+            let mark = timeline.node_events.get(usize::try_from(index).ok()?)?;
+            (mark.index == index).then_some(mark)
+        })
+        .collect()
+}
+
+/// `Proven by node events: ... . Faults active then: ...` for an anomaly without proving ops.
+fn node_proof_sentence(timeline: &Timeline, marks: &[&NodeMark]) -> String {
+    let words: Vec<String> = marks
+        .iter()
+        .map(|mark| {
+            format!(
+                "{} ({}, node event {})",
+                mark.words,
+                seconds(mark.time_ns),
+                mark.index
+            )
+        })
+        .collect();
+    let first = marks.iter().map(|mark| mark.time_ns).min().unwrap_or(0);
+    let last = marks.iter().map(|mark| mark.time_ns).max().unwrap_or(0);
+    let active: Vec<String> = timeline
+        .faults_during(first, last)
+        .into_iter()
+        .map(window_words)
+        .collect();
+    let faults = if active.is_empty() {
+        "No fault was active then.".to_string()
+    } else {
+        format!("Faults active then: {}.", active.join("; "))
+    };
+    format!("Proven by node events: {}. {faults}", words.join("; "))
+}
+
 /// The sentence after an anomaly's explanation: which faults were active while its proving ops
-/// ran, which ran between them, or that none did; then the node events between them.
+/// ran, which ran between them, or that none did; then the node events between them. An
+/// anomaly proven by node events instead names them and the faults active then.
 pub fn faults_sentence(
     timeline: &Timeline,
     located: &BTreeMap<u64, Located<'_>>,
     anomaly: &Anomaly,
 ) -> String {
+    if anomaly.ops.is_empty() {
+        let marks = proving_node_events(timeline, anomaly);
+        if !marks.is_empty() {
+            return node_proof_sentence(timeline, &marks);
+        }
+    }
     let faults = fault_windows_sentence(timeline, located, anomaly);
     let nodes = node_events_sentence(timeline, located, anomaly);
     if nodes.is_empty() {
@@ -647,11 +700,41 @@ mod tests {
             markers: Vec::new(),
             workload_start_ns: None,
             node_events: vec![
-                mark(0, 50, "election", "orders/0", "broker-1 became leader of orders/0 at epoch 0 with log end 0"),
-                mark(1, 1_000, "election", "orders/0", "broker-2 became leader of orders/0 at epoch 4 with log end 301"),
-                mark(2, 1_500, "election", "orders/1", "broker-2 became leader of orders/1 at epoch 2 with log end 7"),
-                mark(3, 1_600, "fetch", "orders/0", "broker-3 (epoch 4) replicated orders/0 from broker-2 (epoch 4)"),
-                mark(4, 2_000, "truncation", "orders/0", "broker-1 truncated orders/0 to 301"),
+                mark(
+                    0,
+                    50,
+                    "election",
+                    "orders/0",
+                    "broker-1 became leader of orders/0 at epoch 0 with log end 0",
+                ),
+                mark(
+                    1,
+                    1_000,
+                    "election",
+                    "orders/0",
+                    "broker-2 became leader of orders/0 at epoch 4 with log end 301",
+                ),
+                mark(
+                    2,
+                    1_500,
+                    "election",
+                    "orders/1",
+                    "broker-2 became leader of orders/1 at epoch 2 with log end 7",
+                ),
+                mark(
+                    3,
+                    1_600,
+                    "fetch",
+                    "orders/0",
+                    "broker-3 (epoch 4) replicated orders/0 from broker-2 (epoch 4)",
+                ),
+                mark(
+                    4,
+                    2_000,
+                    "truncation",
+                    "orders/0",
+                    "broker-1 truncated orders/0 to 301",
+                ),
             ],
         };
         let located = timeline.locator();
@@ -669,6 +752,54 @@ mod tests {
         let located = without.locator();
         assert_eq!(
             faults_sentence(&without, &located, &lost_write(vec![1, 5])),
+            "No fault was active while these ops ran."
+        );
+    }
+
+    /// A cluster-invariants anomaly has no proving op: the node events it names are its proof,
+    /// with the faults active while they happened.
+    #[test]
+    fn an_anomaly_proven_by_node_events_names_them_and_the_faults_then() {
+        let timeline = Timeline {
+            end_ns: 10_000,
+            ops: Vec::new(),
+            faults: vec![crash(0, 1_000, 3_000)],
+            markers: Vec::new(),
+            workload_start_ns: None,
+            node_events: vec![
+                mark(
+                    0,
+                    500,
+                    "election",
+                    "orders/0",
+                    "broker-1 became leader of orders/0 at epoch 3 with log end 9",
+                ),
+                mark(
+                    1,
+                    2_000,
+                    "election",
+                    "orders/0",
+                    "broker-2 became leader of orders/0 at epoch 3 with log end 9",
+                ),
+            ],
+        };
+        let mut anomaly = Anomaly::new("two leaders");
+        anomaly
+            .detail
+            .insert("node_events".into(), serde_json::json!([0, 1]));
+        let located = timeline.locator();
+        assert_eq!(
+            faults_sentence(&timeline, &located, &anomaly),
+            "Proven by node events: broker-1 became leader of orders/0 at epoch 3 with log end 9 \
+             (0.000 s, node event 0); broker-2 became leader of orders/0 at epoch 3 with log end 9 \
+             (0.000 s, node event 1). Faults active then: crash on broker-2 (0.000 s–0.000 s)."
+        );
+        // An index the timeline does not hold proves nothing.
+        anomaly
+            .detail
+            .insert("node_events".into(), serde_json::json!([7]));
+        assert_eq!(
+            faults_sentence(&timeline, &located, &anomaly),
             "No fault was active while these ops ran."
         );
     }

@@ -135,7 +135,7 @@ pub struct NodeMark {
     pub time_ns: u64,
     /// The node that recorded it: `broker-2`.
     pub node: String,
-    /// `election`, `controller`, `isr`, `truncation`, `fetch` or `producer-id`.
+    /// `election`, `controller`, `isr`, `truncation`, `generation`, `fetch` or `producer-id`.
     pub kind: String,
     /// The partition it is about, if any: `orders/0`.
     pub partition: Option<String>,
@@ -288,7 +288,9 @@ impl Timeline {
 
     /// The node events recorded within `[from_ns, to_ns]`, in time order.
     pub fn node_events_within(&self, from_ns: u64, to_ns: u64) -> impl Iterator<Item = &NodeMark> {
-        let start = self.node_events.partition_point(|mark| mark.time_ns < from_ns);
+        let start = self
+            .node_events
+            .partition_point(|mark| mark.time_ns < from_ns);
         self.node_events[start..]
             .iter()
             .take_while(move |mark| mark.time_ns <= to_ns)

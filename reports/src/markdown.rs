@@ -131,8 +131,8 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
     )
 }
 
-/// Elections, controller moves, ISR changes and truncations, in time order (nothing when the
-/// run recorded no node events).
+/// Elections, controller moves, ISR changes, truncations and group generations, in time order
+/// (nothing when the run recorded no node events).
 fn write_node_events(md: &mut String, input: &ReportInput) -> std::fmt::Result {
     let marks: Vec<_> = input
         .timeline
@@ -271,6 +271,11 @@ fn write_group(
             "{}\n",
             evidence::faults_sentence(&input.timeline, located, anomaly)
         )?;
+        if anomaly.ops.is_empty()
+            && !evidence::proving_node_events(&input.timeline, anomaly).is_empty()
+        {
+            continue; // Proven by node events, named in the sentence above: no op table.
+        }
         writeln!(
             md,
             "| op | time | process | type | f | what |\n|---|---|---|---|---|---|"

@@ -14,8 +14,8 @@ use crate::broker::session::{ensure_path, Registered, SessionSlot};
 use crate::broker::view::{self, ClusterView, StateEntry, WatchSet};
 use crate::broker::znodes::{self, ControllerInfo, PartitionState};
 use crate::bugs::{Bug, Bugs};
-use crate::env::NodeEvent;
 use crate::coordinator::{ClientError, CoordError, CoordinatorClient, CreateMode, Op};
+use crate::env::NodeEvent;
 use crate::wire::broker_protocol::{BrokerId, TopicPartition};
 use std::time::Duration;
 

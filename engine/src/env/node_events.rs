@@ -51,6 +51,12 @@ pub enum NodeEvent {
     },
     /// The node (a client) was given `producer_id` for its idempotent sends to `tp`.
     ProducerIdAssigned { producer_id: u64, tp: String },
+    /// The group coordinator `broker` wrote `group`'s move to `generation` (a rebalance).
+    GroupGeneration {
+        group: String,
+        generation: u64,
+        broker: u32,
+    },
 }
 
 impl fmt::Display for NodeEvent {
@@ -93,6 +99,14 @@ impl fmt::Display for NodeEvent {
             NodeEvent::ProducerIdAssigned { producer_id, tp } => {
                 write!(f, "got producer id {producer_id} for {tp}")
             }
+            NodeEvent::GroupGeneration {
+                group,
+                generation,
+                broker,
+            } => write!(
+                f,
+                "broker-{broker} moved group {group} to generation {generation}"
+            ),
         }
     }
 }
@@ -192,15 +206,22 @@ mod tests {
     #[test]
     fn an_off_handle_records_nothing_and_node_handles_share_one_buffer() {
         let off = NodeEvents::off();
-        off.record(NodeEvent::ControllerElected { broker: 1, epoch: 1 });
+        off.record(NodeEvent::ControllerElected {
+            broker: 1,
+            epoch: 1,
+        });
         assert_eq!(off.take().0.len(), 0);
         let run = NodeEvents::on();
         let broker = run.for_node("broker-1");
-        broker.record(NodeEvent::ControllerElected { broker: 1, epoch: 1 });
-        run.for_node("client-4").record(NodeEvent::ProducerIdAssigned {
-            producer_id: 7,
-            tp: "orders/0".into(),
+        broker.record(NodeEvent::ControllerElected {
+            broker: 1,
+            epoch: 1,
         });
+        run.for_node("client-4")
+            .record(NodeEvent::ProducerIdAssigned {
+                producer_id: 7,
+                tp: "orders/0".into(),
+            });
         let (records, dropped) = run.take();
         assert_eq!(dropped, 0);
         let nodes: Vec<&str> = records.iter().map(|r| r.node.as_str()).collect();

@@ -111,7 +111,8 @@ pub fn check(events: &[NodeEventRecord], dropped: u64) -> CheckResult {
             ),
             NodeEvent::ReplicaFetched { .. }
             | NodeEvent::IsrChanged { .. }
-            | NodeEvent::Truncated { .. } => {}
+            | NodeEvent::Truncated { .. }
+            | NodeEvent::GroupGeneration { .. } => {}
         }
     }
     if events.is_empty() {
@@ -265,7 +266,11 @@ mod tests {
 
     #[test]
     fn controller_epochs_that_rise_are_valid_even_with_gaps() {
-        let events = [controller(1, 1, 1), controller(2, 2, 2), controller(3, 1, 5)];
+        let events = [
+            controller(1, 1, 1),
+            controller(2, 2, 2),
+            controller(3, 1, 5),
+        ];
         assert_eq!(check(&events, 0).verdict, Verdict::Valid);
     }
 

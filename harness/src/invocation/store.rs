@@ -119,7 +119,9 @@ pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
         files.result,
         judgement,
         &files.scenario.description,
-        files.node_events.map_or(&[][..], |events| &events.records[..]),
+        files
+            .node_events
+            .map_or(&[][..], |events| &events.records[..]),
     );
     write_reports(&dir, &input)?;
     let replay = repro_script::Replay {

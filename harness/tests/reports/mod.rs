@@ -149,7 +149,10 @@ fn report_md_explains_what_was_lost_when_and_under_which_fault() {
          (0.500 s); broker-1 truncated orders/0 to 2 (1.050 s)."
     ));
     assert!(markdown.contains("| 0.050 s | broker-1 | broker-1 became controller at epoch 1 |"));
-    assert!(!markdown.contains("replicated orders/0"), "fetches stay in node-events.jsonl");
+    assert!(
+        !markdown.contains("replicated orders/0"),
+        "fetches stay in node-events.jsonl"
+    );
     insta::assert_snapshot!("report_md", markdown);
 }
 

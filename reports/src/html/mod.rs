@@ -95,6 +95,7 @@ pub fn render_html(input: &ReportInput) -> String {
                         span { i style="background:#9467bd" {} "controller elected" }
                         span { i style="background:#ff7f0e" {} "ISR changed" }
                         span { i style="background:#d62728" {} "truncated" }
+                        span { i style="background:#2ca02c" {} "group generation" }
                         span.muted { "Node events; hover a tick for the event." }
                     }
                 }
@@ -158,7 +159,9 @@ fn anomaly_group(
                     @if position < EXPLAINED_PER_NAME_MAX {
                         br;
                         span.muted { (evidence::faults_sentence(&input.timeline, located, anomaly)) }
-                        (op_table(located, anomaly))
+                        @if !anomaly.ops.is_empty() || evidence::proving_node_events(&input.timeline, anomaly).is_empty() {
+                            (op_table(located, anomaly))
+                        }
                     }
                 }
             }

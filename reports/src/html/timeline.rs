@@ -208,6 +208,7 @@ fn node_colour(kind: &str) -> &'static str {
         "controller" => "#9467bd",
         "truncation" => "#d62728",
         "isr" => "#ff7f0e",
+        "generation" => "#2ca02c",
         _ => "#7f7f7f",
     }
 }

@@ -155,6 +155,7 @@ pub fn node_marks(records: &[NodeEventRecord]) -> Vec<NodeMark> {
                 NodeEvent::Truncated { tp, .. } => ("truncation", Some(tp)),
                 NodeEvent::ReplicaFetched { tp, .. } => ("fetch", Some(tp)),
                 NodeEvent::ProducerIdAssigned { tp, .. } => ("producer-id", Some(tp)),
+                NodeEvent::GroupGeneration { .. } => ("generation", None),
             };
             let words = match &record.event {
                 // The client is the node; the event's own words leave it out.

@@ -138,7 +138,10 @@ pub async fn run(ctx: Rc<RunContext>, client: u32) {
         net(&ctx),
         bootstrap(&ctx),
         ProducerOptions {
-            events: ctx.node_events.borrow().for_node(&format!("client-{client}")),
+            events: ctx
+                .node_events
+                .borrow()
+                .for_node(&format!("client-{client}")),
             ..options(&producers, ctx.bugs.get())
         },
         Vec::new(),
