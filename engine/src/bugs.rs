@@ -43,10 +43,16 @@ pub enum Bug {
     /// The coordinator acknowledges a write before its WAL record is fsynced (its WAL never
     /// syncs), so a power loss takes acknowledged writes with it.
     CoordinatorAckBeforeWalSync,
+    /// The controller keeps the partition's leader epoch when it elects a new leader, so two
+    /// brokers lead one partition in one epoch and epoch fencing cannot tell them apart.
+    LeaderEpochReused,
+    /// The leader serves a fetch from a follower that names an older leader epoch instead of
+    /// fencing it, so a follower that missed an election replicates without truncating first.
+    StaleEpochFetchNotFenced,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 17] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -62,6 +68,8 @@ impl Bug {
         Bug::GenerationNotFenced,
         Bug::RecoveryTrustsLengths,
         Bug::CoordinatorAckBeforeWalSync,
+        Bug::LeaderEpochReused,
+        Bug::StaleEpochFetchNotFenced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +89,8 @@ impl Bug {
             Bug::GenerationNotFenced => "generation-not-fenced",
             Bug::RecoveryTrustsLengths => "recovery-trusts-lengths",
             Bug::CoordinatorAckBeforeWalSync => "coordinator-ack-before-wal-sync",
+            Bug::LeaderEpochReused => "leader-epoch-reused",
+            Bug::StaleEpochFetchNotFenced => "stale-epoch-fetch-not-fenced",
         }
     }
 
@@ -111,6 +121,12 @@ impl Bug {
             }
             Bug::CoordinatorAckBeforeWalSync => {
                 "acknowledged znode writes vanish when the coordinator loses power; it restarts at an older state"
+            }
+            Bug::LeaderEpochReused => {
+                "two brokers lead one partition in one leader epoch; a deposed leader's records pass as the new leader's"
+            }
+            Bug::StaleEpochFetchNotFenced => {
+                "a follower that missed an election replicates from the new leader on top of its divergent tail"
             }
         }
     }

@@ -4,7 +4,7 @@
 use crate::systems::faultline::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 15] = [
+pub const CATALOGUE: [(Bug, &str); 17] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -64,5 +64,13 @@ pub const CATALOGUE: [(Bug, &str); 15] = [
     (
         Bug::CoordinatorAckBeforeWalSync,
         "scenarios/crash/coordinator-power-loss.yaml",
+    ),
+    (
+        Bug::LeaderEpochReused,
+        "scenarios/crash/follower-cut-from-coordinator.yaml",
+    ),
+    (
+        Bug::StaleEpochFetchNotFenced,
+        "scenarios/crash/follower-cut-from-coordinator.yaml",
     ),
 ];

@@ -3,12 +3,16 @@
 //! damage, transactions, ordering, consumption, deadlines, liveness and rate limits.
 
 /// Anomaly names in report order; names not listed here come after, alphabetically.
-pub const ORDER: [&str; 31] = [
+pub const ORDER: [&str; 35] = [
     "lost-write",
     "unseen",
     "aborted-read",
     "inconsistent-offsets",
     "duplicate",
+    "two-leaders-one-epoch",
+    "stale-epoch-fetch",
+    "producer-id-reused",
+    "controller-epoch-regressed",
     "txn-committed-lost",
     "txn-aborted-visible",
     "txn-duplicate",
@@ -38,7 +42,7 @@ pub const ORDER: [&str; 31] = [
 ];
 
 /// Each check of design.md section 9 with the anomalies it reports.
-pub const CHECKS: [(&str, &[&str]); 11] = [
+pub const CHECKS: [(&str, &[&str]); 12] = [
     ("no-loss", &["lost-write", "unseen"]),
     (
         "log-consistency",
@@ -82,6 +86,15 @@ pub const CHECKS: [(&str, &[&str]); 11] = [
     (
         "coordinator-linearizable",
         &["zk-lost-write", "zk-stale-read", "zk-nonlinearizable"],
+    ),
+    (
+        "cluster-invariants",
+        &[
+            "two-leaders-one-epoch",
+            "producer-id-reused",
+            "controller-epoch-regressed",
+            "stale-epoch-fetch",
+        ],
     ),
 ];
 
@@ -136,6 +149,10 @@ pub fn meaning(name: &str) -> &'static str {
         "zk-lost-write" => "An acknowledged znode create or write disappeared: a read that began after it completed returned an older version (or no znode), or a later write was acknowledged at the same version.",
         "zk-stale-read" => "A znode read returned an older version than a read that had completed before it began: reads went back.",
         "zk-nonlinearizable" => "The coordinator's znode ops have no linearization as a versioned register: a read of data no write wrote (or at another version), two writes at one version, or a write placed below a version already read.",
+        "two-leaders-one-epoch" => "Two brokers became leader of one partition in one leader epoch: epoch fencing cannot tell the deposed leader from the new one.",
+        "producer-id-reused" => "One producer id was handed out twice: the broker's duplicate check can take one producer's records for another's.",
+        "controller-epoch-regressed" => "A controller was elected in an epoch not above every earlier controller's: a stale controller's writes are no longer fenced.",
+        "stale-epoch-fetch" => "A leader served a fetch from a follower holding another leader epoch, instead of fencing it: the follower replicates on top of a log it never truncated for the new epoch.",
         _ => "An anomaly reported by a checker; see its explanation.",
     }
 }
@@ -154,6 +171,7 @@ pub fn check_meaning(check: &str) -> &'static str {
         "rate-bound" => "A token bucket never admits more than its rate and capacity allow, nor one token twice.",
         "deadlines" => "Consumers apply a message before its deadline and expire it only after.",
         "coordinator-linearizable" => "Each znode behaves as a linearizable versioned register: acknowledged creates and writes stay, and reads never go back.",
+        "cluster-invariants" => "The nodes' own record of the run (node-events.jsonl) keeps the cluster's invariants: one leader per partition and leader epoch, producer ids never handed out twice, controller epochs that only rise, fetches served only within the follower's epoch. On by default for simulated runs of faultline's own system.",
         _ => "A check of faultline's.",
     }
 }

@@ -1,9 +1,11 @@
 //! The proof behind an anomaly, in words: each proving op as one row (what it sent or read,
-//! narrowed to the records that matter), the faults active while those ops ran, and a summary
-//! of every anomaly of one name (which keys, offsets and values, when, under which faults).
+//! narrowed to the records that matter), the faults active while those ops ran and the node
+//! events recorded between them (elections, truncations, ISR changes, controller moves), and a
+//! summary of every anomaly of one name (which keys, offsets and values, when, under which
+//! faults).
 //! Markdown and HTML both render from these values.
 
-use crate::input::{End, FaultWindow, Located, Outcome, Timeline, TimelineOp};
+use crate::input::{End, FaultWindow, Located, NodeMark, Outcome, Timeline, TimelineOp};
 use crate::run_result::Anomaly;
 use crate::text::{clip, duration, range, seconds};
 use std::collections::BTreeMap;
@@ -14,6 +16,16 @@ pub const FOCUS_RECORDS_MAX: usize = 8;
 pub const SENDS_SHOWN_MAX: usize = 4;
 /// Longest description of one op, in characters.
 pub const WHAT_CHARS_MAX: usize = 400;
+/// At most this many node events are cited after one anomaly; the rest are counted.
+pub const NODE_EVENTS_CITED_MAX: usize = 6;
+/// The node events worth citing and drawing: what moves data or leadership.
+pub const NODE_KINDS_CITED: [&str; 5] =
+    ["election", "truncation", "isr", "controller", "generation"];
+
+/// Whether the reports cite and draw `mark` (fetches and producer ids stay in the file).
+pub fn is_cited(mark: &NodeMark) -> bool {
+    NODE_KINDS_CITED.contains(&mark.kind.as_str())
+}
 
 /// What an anomaly is about; reads and sends are narrowed to it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -303,9 +315,128 @@ pub fn faults_between<'t>(
         .collect()
 }
 
+/// The node events recorded from the first proving op's start to the last one's end that are
+/// about the anomaly's partition (or about none, like a controller move), in time order.
+pub fn node_events_between<'t>(
+    timeline: &'t Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomaly: &Anomaly,
+) -> Vec<&'t NodeMark> {
+    let intervals: Vec<(u64, u64)> = anomaly
+        .ops
+        .iter()
+        .filter_map(|index| interval(located, *index))
+        .collect();
+    let (Some(first), Some(last)) = (
+        intervals.iter().map(|(from, _)| *from).min(),
+        intervals.iter().map(|(_, to)| *to).max(),
+    ) else {
+        return Vec::new();
+    };
+    let about = |mark: &NodeMark| match (&mark.partition, &anomaly.key) {
+        (Some(partition), Some(key)) => partition == key,
+        _ => true,
+    };
+    timeline
+        .node_events_within(first, last)
+        .filter(|mark| is_cited(mark) && about(mark))
+        .collect()
+}
+
+/// `Node events between them: broker-2 became leader of orders/0 at epoch 4 with log end 301;
+/// broker-1 truncated orders/0 to 301.` — empty when none were recorded.
+pub fn node_events_sentence(
+    timeline: &Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomaly: &Anomaly,
+) -> String {
+    let marks = node_events_between(timeline, located, anomaly);
+    if marks.is_empty() {
+        return String::new();
+    }
+    let mut words: Vec<String> = marks
+        .iter()
+        .take(NODE_EVENTS_CITED_MAX)
+        .map(|mark| format!("{} ({})", mark.words, seconds(mark.time_ns)))
+        .collect();
+    if marks.len() > NODE_EVENTS_CITED_MAX {
+        words.push(format!(
+            "{} more in node-events.jsonl",
+            marks.len() - NODE_EVENTS_CITED_MAX
+        ));
+    }
+    format!("Node events between them: {}.", words.join("; "))
+}
+
+/// The node events an anomaly names as its proof (`detail.node_events`: lines of
+/// `node-events.jsonl`), as the `cluster-invariants` check reports them; empty for an anomaly
+/// proven by history ops.
+pub fn proving_node_events<'t>(timeline: &'t Timeline, anomaly: &Anomaly) -> Vec<&'t NodeMark> {
+    let Some(serde_json::Value::Array(indexes)) = anomaly.detail.get("node_events") else {
+        return Vec::new();
+    };
+    indexes
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .filter_map(|index| {
+            let mark = timeline.node_events.get(usize::try_from(index).ok()?)?;
+            (mark.index == index).then_some(mark)
+        })
+        .collect()
+}
+
+/// `Proven by node events: ... . Faults active then: ...` for an anomaly without proving ops.
+fn node_proof_sentence(timeline: &Timeline, marks: &[&NodeMark]) -> String {
+    let words: Vec<String> = marks
+        .iter()
+        .map(|mark| {
+            format!(
+                "{} ({}, node event {})",
+                mark.words,
+                seconds(mark.time_ns),
+                mark.index
+            )
+        })
+        .collect();
+    let first = marks.iter().map(|mark| mark.time_ns).min().unwrap_or(0);
+    let last = marks.iter().map(|mark| mark.time_ns).max().unwrap_or(0);
+    let active: Vec<String> = timeline
+        .faults_during(first, last)
+        .into_iter()
+        .map(window_words)
+        .collect();
+    let faults = if active.is_empty() {
+        "No fault was active then.".to_string()
+    } else {
+        format!("Faults active then: {}.", active.join("; "))
+    };
+    format!("Proven by node events: {}. {faults}", words.join("; "))
+}
+
 /// The sentence after an anomaly's explanation: which faults were active while its proving ops
-/// ran, which ran between them, or that none did.
+/// ran, which ran between them, or that none did; then the node events between them. An
+/// anomaly proven by node events instead names them and the faults active then.
 pub fn faults_sentence(
+    timeline: &Timeline,
+    located: &BTreeMap<u64, Located<'_>>,
+    anomaly: &Anomaly,
+) -> String {
+    if anomaly.ops.is_empty() {
+        let marks = proving_node_events(timeline, anomaly);
+        if !marks.is_empty() {
+            return node_proof_sentence(timeline, &marks);
+        }
+    }
+    let faults = fault_windows_sentence(timeline, located, anomaly);
+    let nodes = node_events_sentence(timeline, located, anomaly);
+    if nodes.is_empty() {
+        faults
+    } else {
+        format!("{faults} {nodes}")
+    }
+}
+
+fn fault_windows_sentence(
     timeline: &Timeline,
     located: &BTreeMap<u64, Located<'_>>,
     anomaly: &Anomaly,
@@ -517,6 +648,7 @@ mod tests {
             faults: vec![crash(2, 1_000, 3_000)],
             markers: Vec::new(),
             workload_start_ns: None,
+            node_events: Vec::new(),
         };
         let located = timeline.locator();
         let sentence = faults_sentence(&timeline, &located, &lost_write(vec![1, 5]));
@@ -536,12 +668,139 @@ mod tests {
             faults: vec![crash(2, 1_000, 3_000)],
             markers: Vec::new(),
             workload_start_ns: None,
+            node_events: Vec::new(),
         };
         let located = timeline.locator();
         let sentence = faults_sentence(&timeline, &located, &lost_write(vec![5, 7]));
         assert!(
             sentence.starts_with("No fault was active while these ops ran; the last one lifted"),
             "{sentence}"
+        );
+    }
+
+    fn mark(index: u64, time_ns: u64, kind: &str, partition: &str, words: &str) -> NodeMark {
+        NodeMark {
+            time_ns,
+            node: "broker-2".into(),
+            kind: kind.into(),
+            partition: Some(partition.into()),
+            words: words.into(),
+            index,
+        }
+    }
+
+    /// The election and truncation between the acknowledgement and the read are cited; an
+    /// event before the first proving op, one about another partition, and a fetch are not.
+    #[test]
+    fn node_events_between_the_proving_ops_are_cited() {
+        let timeline = Timeline {
+            end_ns: 10_000,
+            ops: vec![op(0, 1, 100, 200), op(4, 5, 5_000, 5_100)],
+            faults: Vec::new(),
+            markers: Vec::new(),
+            workload_start_ns: None,
+            node_events: vec![
+                mark(
+                    0,
+                    50,
+                    "election",
+                    "orders/0",
+                    "broker-1 became leader of orders/0 at epoch 0 with log end 0",
+                ),
+                mark(
+                    1,
+                    1_000,
+                    "election",
+                    "orders/0",
+                    "broker-2 became leader of orders/0 at epoch 4 with log end 301",
+                ),
+                mark(
+                    2,
+                    1_500,
+                    "election",
+                    "orders/1",
+                    "broker-2 became leader of orders/1 at epoch 2 with log end 7",
+                ),
+                mark(
+                    3,
+                    1_600,
+                    "fetch",
+                    "orders/0",
+                    "broker-3 (epoch 4) replicated orders/0 from broker-2 (epoch 4)",
+                ),
+                mark(
+                    4,
+                    2_000,
+                    "truncation",
+                    "orders/0",
+                    "broker-1 truncated orders/0 to 301",
+                ),
+            ],
+        };
+        let located = timeline.locator();
+        let sentence = faults_sentence(&timeline, &located, &lost_write(vec![1, 5]));
+        assert_eq!(
+            sentence,
+            "No fault was active while these ops ran. Node events between them: broker-2 became \
+             leader of orders/0 at epoch 4 with log end 301 (0.000 s); broker-1 truncated \
+             orders/0 to 301 (0.000 s)."
+        );
+        let without = Timeline {
+            node_events: Vec::new(),
+            ..timeline.clone()
+        };
+        let located = without.locator();
+        assert_eq!(
+            faults_sentence(&without, &located, &lost_write(vec![1, 5])),
+            "No fault was active while these ops ran."
+        );
+    }
+
+    /// A cluster-invariants anomaly has no proving op: the node events it names are its proof,
+    /// with the faults active while they happened.
+    #[test]
+    fn an_anomaly_proven_by_node_events_names_them_and_the_faults_then() {
+        let timeline = Timeline {
+            end_ns: 10_000,
+            ops: Vec::new(),
+            faults: vec![crash(0, 1_000, 3_000)],
+            markers: Vec::new(),
+            workload_start_ns: None,
+            node_events: vec![
+                mark(
+                    0,
+                    500,
+                    "election",
+                    "orders/0",
+                    "broker-1 became leader of orders/0 at epoch 3 with log end 9",
+                ),
+                mark(
+                    1,
+                    2_000,
+                    "election",
+                    "orders/0",
+                    "broker-2 became leader of orders/0 at epoch 3 with log end 9",
+                ),
+            ],
+        };
+        let mut anomaly = Anomaly::new("two leaders");
+        anomaly
+            .detail
+            .insert("node_events".into(), serde_json::json!([0, 1]));
+        let located = timeline.locator();
+        assert_eq!(
+            faults_sentence(&timeline, &located, &anomaly),
+            "Proven by node events: broker-1 became leader of orders/0 at epoch 3 with log end 9 \
+             (0.000 s, node event 0); broker-2 became leader of orders/0 at epoch 3 with log end 9 \
+             (0.000 s, node event 1). Faults active then: crash on broker-2 (0.000 s–0.000 s)."
+        );
+        // An index the timeline does not hold proves nothing.
+        anomaly
+            .detail
+            .insert("node_events".into(), serde_json::json!([7]));
+        assert_eq!(
+            faults_sentence(&timeline, &located, &anomaly),
+            "No fault was active while these ops ran."
         );
     }
 }

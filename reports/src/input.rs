@@ -123,6 +123,26 @@ pub struct Timeline {
     /// fault start records its `at`). Report times count from the simulation's start; a
     /// scenario's `at:` counts from the workload's, which begins after setup.
     pub workload_start_ns: Option<u64>,
+    /// What the nodes recorded (elections, controller moves, ISR changes, truncations), in
+    /// time order; empty when the run collected none (real mode, a re-checked history).
+    pub node_events: Vec<NodeMark>,
+}
+
+/// One node event, as the reports draw and cite it (the harness converts the engine's events:
+/// `reports` knows nothing of the engine).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeMark {
+    pub time_ns: u64,
+    /// The node that recorded it: `broker-2`.
+    pub node: String,
+    /// `election`, `controller`, `isr`, `truncation`, `generation`, `fetch` or `producer-id`.
+    pub kind: String,
+    /// The partition it is about, if any: `orders/0`.
+    pub partition: Option<String>,
+    /// The event as a sentence: `broker-2 became leader of orders/0 at epoch 4 with log end 301`.
+    pub words: String,
+    /// Its line in `node-events.jsonl`, counting from 0.
+    pub index: u64,
 }
 
 /// One client op: invoke to completion.
@@ -264,6 +284,16 @@ impl Timeline {
             .iter()
             .filter(|window| window.overlaps(from_ns, to_ns))
             .collect()
+    }
+
+    /// The node events recorded within `[from_ns, to_ns]`, in time order.
+    pub fn node_events_within(&self, from_ns: u64, to_ns: u64) -> impl Iterator<Item = &NodeMark> {
+        let start = self
+            .node_events
+            .partition_point(|mark| mark.time_ns < from_ns);
+        self.node_events[start..]
+            .iter()
+            .take_while(move |mark| mark.time_ns <= to_ns)
     }
 
     /// The last fault lifted at or before `time_ns`, if any.

@@ -31,8 +31,8 @@ pub mod text;
 pub use history_check::{HistoryCheck, HistoryStats};
 pub use html::render_html;
 pub use input::{
-    Backlog, FaultWindow, Judgement, KeyRecords, Marker, Met, Outcome, ReportInput, SendPoint,
-    Timeline, TimelineOp, NOTE_CHARS_MAX,
+    Backlog, FaultWindow, Judgement, KeyRecords, Marker, Met, NodeMark, Outcome, ReportInput,
+    SendPoint, Timeline, TimelineOp, NOTE_CHARS_MAX,
 };
 pub use junit::{render_junit, JunitError};
 pub use markdown::render_markdown;

@@ -23,6 +23,8 @@ pub const LISTED_PER_NAME_MAX: usize = 10;
 pub const OPS_PER_ANOMALY_MAX: usize = 8;
 /// Fault windows listed.
 pub const FAULTS_LISTED_MAX: usize = 50;
+/// Node events listed.
+pub const NODE_EVENTS_LISTED_MAX: usize = 60;
 
 /// `report.md`'s text.
 pub fn render_markdown(input: &ReportInput) -> String {
@@ -94,6 +96,7 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
     }
 
     write_faults(md, input)?;
+    write_node_events(md, input)?;
 
     if !input.backlog.is_empty() {
         writeln!(
@@ -115,12 +118,52 @@ fn write_report(md: &mut String, input: &ReportInput) -> std::fmt::Result {
     } else {
         "`backlog.svg`, "
     };
+    let node_events = if input.timeline.node_events.is_empty() {
+        ""
+    } else {
+        "`node-events.jsonl`, "
+    };
     writeln!(
         md,
         "\n## Files\n\n`history.jsonl` (every op; `op N` above is line N, counting from 0), \
          `result.json`, `report.html` (timeline and offsets), `latency.svg`, `throughput.svg`, \
-         {backlog}`sim.log`, `repro.sh`."
+         {backlog}{node_events}`sim.log`, `repro.sh`."
     )
+}
+
+/// Elections, controller moves, ISR changes, truncations and group generations, in time order
+/// (nothing when the run recorded no node events).
+fn write_node_events(md: &mut String, input: &ReportInput) -> std::fmt::Result {
+    let marks: Vec<_> = input
+        .timeline
+        .node_events
+        .iter()
+        .filter(|mark| evidence::is_cited(mark))
+        .collect();
+    if marks.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        md,
+        "\n## Node events\n\n| time | node | event |\n|---|---|---|"
+    )?;
+    for mark in marks.iter().take(NODE_EVENTS_LISTED_MAX) {
+        writeln!(
+            md,
+            "| {} | {} | {} |",
+            seconds(mark.time_ns),
+            cell(&mark.node),
+            cell(&mark.words)
+        )?;
+    }
+    if marks.len() > NODE_EVENTS_LISTED_MAX {
+        writeln!(
+            md,
+            "\n{} more are in `node-events.jsonl`.",
+            marks.len() - NODE_EVENTS_LISTED_MAX
+        )?;
+    }
+    Ok(())
 }
 
 fn write_faults(md: &mut String, input: &ReportInput) -> std::fmt::Result {
@@ -228,6 +271,11 @@ fn write_group(
             "{}\n",
             evidence::faults_sentence(&input.timeline, located, anomaly)
         )?;
+        if anomaly.ops.is_empty()
+            && !evidence::proving_node_events(&input.timeline, anomaly).is_empty()
+        {
+            continue; // Proven by node events, named in the sentence above: no op table.
+        }
         writeln!(
             md,
             "| op | time | process | type | f | what |\n|---|---|---|---|---|---|"

@@ -416,6 +416,7 @@ mod tests {
                 faults: vec![],
                 markers: vec![],
                 workload_start_ns: None,
+                node_events: vec![],
             },
         };
         let view = offset_view(&input);

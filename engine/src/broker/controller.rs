@@ -15,6 +15,7 @@ use crate::broker::view::{self, ClusterView, StateEntry, WatchSet};
 use crate::broker::znodes::{self, ControllerInfo, PartitionState};
 use crate::bugs::{Bug, Bugs};
 use crate::coordinator::{ClientError, CoordError, CoordinatorClient, CreateMode, Op};
+use crate::env::NodeEvent;
 use crate::wire::broker_protocol::{BrokerId, TopicPartition};
 use std::time::Duration;
 
@@ -68,9 +69,11 @@ pub fn decide(
         // Keep the last ISR so one of its members can lead when it returns.
         None => state.isr.clone(),
     };
+    // Planted bug: the epoch stays, so the new leader shares it with the one it replaces.
+    let epoch_step = u64::from(!bugs.has(Bug::LeaderEpochReused));
     Some(PartitionState {
         leader,
-        leader_epoch: state.leader_epoch + 1,
+        leader_epoch: state.leader_epoch + epoch_step,
         isr,
         controller_epoch,
     })
@@ -225,6 +228,10 @@ async fn reign(registered: Registered, options: &BrokerOptions) {
         }
     };
     tracing::info!(broker = options.id, epoch, "became controller");
+    options.events.record(NodeEvent::ControllerElected {
+        broker: options.id,
+        epoch,
+    });
     let reign = Reign {
         client,
         epoch,

@@ -16,8 +16,10 @@ use crate::broker::node::shared::{BrokerState, Shared};
 use crate::broker::offsets_topic::{
     offsets_tp, partition_for, GroupRecord, OFFSETS_PARTITIONS, OFFSETS_TOPIC,
 };
+use crate::broker::options::BrokerOptions;
 use crate::broker::view::ClusterView;
 use crate::bugs::Bug;
+use crate::env::NodeEvent;
 use crate::wire::broker_protocol::{
     BrokerError, BrokerResponse, JoinGroupRequest, OffsetCommitRequest, TopicPartition,
 };
@@ -135,6 +137,7 @@ fn replay(replica: &Replica, load_end: u64) -> Result<Vec<GroupRecord>, BrokerEr
 /// Appends one record to the offsets partition; returns its offset and the acks=all outcome.
 /// A generation record that cannot be written unloads the slot (memory ran ahead of the log).
 fn append(
+    options: &BrokerOptions,
     state: &mut BrokerState,
     partition: u32,
     record: &GroupRecord,
@@ -158,10 +161,20 @@ fn append(
             return Err(as_group_error(error));
         }
     };
-    if matches!(record, GroupRecord::Generation { .. }) {
-        if let Ok(Some(group)) = groups.group(partition, record.group()) {
+    if let GroupRecord::Generation {
+        group: name,
+        generation,
+        ..
+    } = record
+    {
+        if let Ok(Some(group)) = groups.group(partition, name) {
             group.generation_log_end = outcome.0 + 1;
         }
+        options.events.record(NodeEvent::GroupGeneration {
+            group: name.clone(),
+            generation: *generation,
+            broker: options.id,
+        });
     }
     Ok(outcome)
 }
@@ -206,7 +219,7 @@ pub async fn join_group(
         let group = state.groups.group_or_new(partition, &request.group)?;
         let (joined, record) = group.join(&request, &counts, now)?;
         if let Some(record) = record {
-            append(&mut state, partition, &record, now, expiry)?;
+            append(&shared.options, &mut state, partition, &record, now, expiry)?;
         }
         let BrokerState {
             replicas, groups, ..
@@ -261,7 +274,7 @@ pub fn leave_group(
         .ok_or(BrokerError::UnknownMemberId)?;
     let record = group.leave(member_id, &counts)?;
     // Nobody learns the new generation from this answer, so it need not wait for replication.
-    append(&mut state, partition, &record, now, expiry)?;
+    append(&shared.options, &mut state, partition, &record, now, expiry)?;
     Ok(BrokerResponse::Left)
 }
 
@@ -294,7 +307,8 @@ pub async fn offset_commit(
             request.offsets,
             now,
         )?;
-        let (offset, waiter) = append(&mut state, partition, &record, now, expiry)?;
+        let (offset, waiter) =
+            append(&shared.options, &mut state, partition, &record, now, expiry)?;
         state.groups.push_pending(partition, offset, record);
         waiter
     };
@@ -347,7 +361,8 @@ pub async fn run(shared: Arc<Shared>) {
                 };
                 if let Some(record) = record {
                     tracing::info!(partition, group = %name, ?record, "members expired or topics resized");
-                    if append(&mut state, partition, &record, now, expiry).is_err() {
+                    if append(&shared.options, &mut state, partition, &record, now, expiry).is_err()
+                    {
                         break;
                     }
                 }

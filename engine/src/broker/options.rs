@@ -3,7 +3,7 @@
 
 use crate::broker::stop_point::StopPoint;
 use crate::bugs::Bugs;
-use crate::env::NodeAddr;
+use crate::env::{NodeAddr, NodeEvents};
 use crate::storage::LogOptions;
 use crate::wire::broker_protocol::BrokerId;
 use std::sync::Arc;
@@ -33,6 +33,9 @@ pub struct BrokerOptions {
     pub retry_backoff: Duration,
     /// Planted bugs switched on (none unless a run asks for them).
     pub bugs: Bugs,
+    /// Where the broker records its node events (elections, truncations, ISR changes); off
+    /// unless a simulated run collects them.
+    pub events: NodeEvents,
     /// Tests only: the transaction coordinator that first publishes a committed message stops
     /// there, before it records the publication (a crash window). `None` in real use.
     pub txn_stop_after_publish: Option<Arc<StopPoint>>,
@@ -61,6 +64,7 @@ impl BrokerOptions {
             request_timeout: Duration::from_millis(1000),
             retry_backoff: Duration::from_millis(50),
             bugs: Bugs::none(),
+            events: NodeEvents::off(),
             txn_stop_after_publish: None,
         }
     }

@@ -14,7 +14,7 @@
 
 use crate::client::cluster::{ClusterClient, ClusterClientOptions, ClusterError};
 use crate::client::interceptor::ProducerInterceptor;
-use crate::env::{Net, NodeAddr};
+use crate::env::{Net, NodeAddr, NodeEvent, NodeEvents};
 use crate::storage::Record;
 use crate::wire::broker_protocol::{
     Acks, BrokerError, BrokerRequest, BrokerResponse, ProducerStamp, TopicPartition,
@@ -41,6 +41,9 @@ pub struct ProducerOptions {
     pub cluster: ClusterClientOptions,
     /// Planted bugs (none unless a run asks for them).
     pub bugs: crate::bugs::Bugs,
+    /// Where the producer records the producer ids it is given (a node event named after the
+    /// client); off unless a simulated run collects them.
+    pub events: NodeEvents,
 }
 
 impl Default for ProducerOptions {
@@ -54,6 +57,7 @@ impl Default for ProducerOptions {
             delivery_timeout: Duration::from_secs(10),
             cluster: ClusterClientOptions::default(),
             bugs: crate::bugs::Bugs::none(),
+            events: NodeEvents::off(),
         }
     }
 }
@@ -148,8 +152,10 @@ struct Identity {
 async fn init_producer_id(
     cluster: &mut ClusterClient,
     deadline: Instant,
-    backoff: Duration,
+    options: &ProducerOptions,
+    tp: &TopicPartition,
 ) -> Option<ProducerStamp> {
+    let backoff = options.retry_backoff;
     while Instant::now() < deadline {
         if cluster.refresh_metadata().await.is_ok() {
             let brokers: Vec<NodeAddr> = cluster
@@ -164,6 +170,10 @@ async fn init_producer_id(
                     .call_broker(&addr, BrokerRequest::InitProducerId)
                     .await
                 {
+                    options.events.record(NodeEvent::ProducerIdAssigned {
+                        producer_id,
+                        tp: tp.to_string(),
+                    });
                     return Some(ProducerStamp {
                         producer_id,
                         producer_epoch,
@@ -226,7 +236,7 @@ async fn send_batch(
         return;
     }
     if options.idempotent && identity.stamp.is_none() {
-        identity.stamp = init_producer_id(cluster, deadline, options.retry_backoff).await;
+        identity.stamp = init_producer_id(cluster, deadline, options, tp).await;
         if identity.stamp.is_none() {
             fail(
                 batch,
@@ -272,7 +282,7 @@ async fn send_batch(
         if options.bugs.has(crate::bugs::Bug::ProducerIdResetOnRetry) && options.idempotent {
             // Planted bug: every retry goes out under a fresh producer id, so the broker cannot
             // recognise a batch it already wrote.
-            identity.stamp = init_producer_id(cluster, deadline, options.retry_backoff).await;
+            identity.stamp = init_producer_id(cluster, deadline, options, tp).await;
         }
     }
     if maybe_written {

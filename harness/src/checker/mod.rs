@@ -10,6 +10,7 @@
 //!   ([`crate::history::InferredLog`]) are built once with the history.
 //! - Output is deterministic: anomalies are listed in history order, maps are `BTreeMap`s.
 
+pub mod cluster_invariants;
 pub mod consumer_order;
 pub mod coordinator_linearizable;
 pub mod deadlines;
@@ -198,6 +199,9 @@ pub fn by_name(name: &str) -> Option<Box<dyn Checker>> {
 
 /// The check that reports anomaly `name` (for validating a scenario's `expect`).
 pub fn check_of_anomaly(name: &str) -> Option<&'static str> {
+    if cluster_invariants::ANOMALIES.contains(&name) {
+        return Some(cluster_invariants::NAME);
+    }
     all()
         .iter()
         .find(|checker| checker.anomalies().contains(&name))
@@ -222,6 +226,17 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// Adds one more check's result (one not run over the history, such as
+    /// `cluster-invariants`) and composes its verdict.
+    pub fn add(&mut self, name: &'static str, result: CheckResult) {
+        self.verdict = if self.results.is_empty() {
+            result.verdict.clone()
+        } else {
+            self.verdict.clone().worst(result.verdict.clone())
+        };
+        self.results.insert(name, result);
+    }
+
     /// Every anomaly of every check, by anomaly name.
     pub fn anomalies(&self) -> BTreeMap<&str, &[Anomaly]> {
         let mut all = BTreeMap::new();

@@ -151,7 +151,12 @@ pub fn execute(request: &RunRequest) -> RunRecord {
         .iter()
         .filter_map(|name| checker::by_name(name.as_str()))
         .collect();
-    let checked = checker::run_checks(&history, &checkers, &options);
+    let mut checked = checker::run_checks(&history, &checkers, &options);
+    // On by default wherever the nodes' events were collected (simulated runs).
+    if let Some(events) = &outcome.node_events {
+        let invariants = checker::cluster_invariants::check(&events.records, events.dropped);
+        checked.add(checker::cluster_invariants::NAME, invariants);
+    }
     let repro = repro(&request.path, request.seed, request.bugs, request.mode);
     let meta = RunMeta {
         scenario: request.scenario.name.clone(),
@@ -181,6 +186,7 @@ pub fn execute(request: &RunRequest) -> RunRecord {
                 history: &history,
                 result: &result,
                 log: &log,
+                node_events: outcome.node_events.as_ref(),
                 repro: &repro,
                 scenario_path: &request.path,
                 bugs: request.bugs,

@@ -22,6 +22,8 @@ pub struct RunFiles<'a> {
     pub history: &'a History,
     pub result: &'a RunResult,
     pub log: &'a [u8],
+    /// The nodes' events, written as `node-events.jsonl` (simulated runs only).
+    pub node_events: Option<&'a crate::run::NodeEventLog>,
     pub repro: &'a str,
     /// The scenario file as the user named it, and the planted bugs: what `repro.sh` replays.
     pub scenario_path: &'a Path,
@@ -63,12 +65,15 @@ pub fn report_input(
     result: &RunResult,
     judgement: Judgement,
     description: &str,
+    node_events: &[crate::systems::faultline::NodeEventRecord],
 ) -> ReportInput {
+    let mut timeline = timeline::timeline(history);
+    timeline.node_events = timeline::node_marks(node_events);
     ReportInput {
         result: result.clone(),
         judgement,
         description: description.to_string(),
-        timeline: timeline::timeline(history),
+        timeline,
         backlog: backlog::backlogs(history),
     }
 }
@@ -114,6 +119,9 @@ pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
         files.result,
         judgement,
         &files.scenario.description,
+        files
+            .node_events
+            .map_or(&[][..], |events| &events.records[..]),
     );
     write_reports(&dir, &input)?;
     let replay = repro_script::Replay {
@@ -126,7 +134,23 @@ pub fn write_run(out: &Path, files: &RunFiles) -> io::Result<()> {
     let script = repro_script::script(&replay, &repro_script::Binaries::here());
     write_executable(&dir.join("repro.sh"), &script)?;
     std::fs::write(dir.join("sim.log"), files.log)?;
+    if let Some(events) = files.node_events {
+        std::fs::write(
+            dir.join("node-events.jsonl"),
+            node_events_jsonl(&events.records),
+        )?;
+    }
     Ok(())
+}
+
+/// One node event per line, in the order they happened (docs/history.md).
+pub fn node_events_jsonl(records: &[crate::systems::faultline::NodeEventRecord]) -> String {
+    let mut text = String::new();
+    for record in records {
+        text.push_str(&serde_json::to_string(record).expect("a node event always serializes"));
+        text.push('\n');
+    }
+    text
 }
 
 /// Writes `text` to `path`, executable by whoever may read it (`./repro.sh` works).

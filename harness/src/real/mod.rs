@@ -266,5 +266,7 @@ fn run_inner(
         sim_seconds: seconds,
         faults,
         log: Vec::new(),
+        // The nodes are other processes: their events stay in their own logs.
+        node_events: None,
     })
 }

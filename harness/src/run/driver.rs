@@ -39,6 +39,16 @@ pub struct SimOutcome {
     pub sim_seconds: f64,
     pub faults: u64,
     pub log: Vec<u8>,
+    /// What the nodes recorded of elections, truncations, ISR changes and producer ids, in
+    /// simulated-time order; `None` when the run could not collect them (real mode).
+    pub node_events: Option<NodeEventLog>,
+}
+
+/// The node events of one run and how many the buffer's bound dropped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeEventLog {
+    pub records: Vec<crate::systems::faultline::NodeEventRecord>,
+    pub dropped: u64,
 }
 
 /// The schedule this run plays: the scenario's, or one drawn from the seed.
@@ -127,10 +137,11 @@ fn simulate_inner(
     // (engine::env::page_cache), which draws its own crash states on a power loss.
     let mut sim = builder.build();
     let (system, disks): (Rc<dyn System>, _) = match scenario.system {
-        SystemName::Faultline => (
-            Rc::new(Faultline { bugs }),
-            Faultline::add_sim_servers(&mut sim, scenario, seed, bugs),
-        ),
+        SystemName::Faultline => {
+            let faultline = Faultline::simulated(bugs);
+            let disks = faultline.add_sim_servers(&mut sim, scenario, seed);
+            (Rc::new(faultline), disks)
+        }
         // Refused in `simulate`.
         SystemName::Nats => return Err(SimError::Unsupported("system: nats".into())),
     };
@@ -195,6 +206,7 @@ fn simulate_inner(
     let sim_seconds = sim.elapsed().as_secs_f64();
     let faults_started = ctx.faults_started.get();
     drop(sim);
+    let node_events = system.node_events();
     drop((system, fabric));
     let ctx = Rc::try_unwrap(ctx)
         .map_err(|_| SimError::Sim("the run's context is still shared".into()))?;
@@ -204,5 +216,6 @@ fn simulate_inner(
         sim_seconds,
         faults: faults_started,
         log: Vec::new(),
+        node_events,
     })
 }

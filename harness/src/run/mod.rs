@@ -12,4 +12,4 @@ pub mod sim_fabric;
 pub mod simlog;
 pub mod swarm;
 
-pub use driver::{schedule_for, simulate, SimError, SimOptions, SimOutcome};
+pub use driver::{schedule_for, simulate, NodeEventLog, SimError, SimOptions, SimOutcome};

@@ -98,6 +98,11 @@ pub trait System {
     }
     /// The conductor's own connection to the system, for setup, targets and the end.
     fn session(&self, ctx: &RunContext) -> Box<dyn Session>;
+    /// What the nodes recorded of themselves during the run (elections, truncations, ...), in
+    /// time order; `None` when the system cannot tell (another system's processes).
+    fn node_events(&self) -> Option<crate::run::NodeEventLog> {
+        None
+    }
 }
 
 /// What the conductor asks of a system during a run.

@@ -47,6 +47,25 @@ const LOST_WRITE: &str = r#"
 
 const REPRO: &str = "faultline run scenarios/fixture/lost-write.yaml --seed 7";
 
+/// What the nodes recorded alongside [`LOST_WRITE`]: broker-1 led from the start; cut off, it
+/// lost leadership to broker-2, whose log ended at 2 (before value 3); back, broker-1 cut its
+/// log to 2, dropping value 3. Broker-3's fetch is not cited; nor is the election before.
+const NODE_EVENTS: &str = r#"
+{"time":50000000,"node":"broker-1","event":"controller-elected","broker":1,"epoch":1}
+{"time":60000000,"node":"broker-1","event":"leader-elected","tp":"orders/0","epoch":0,"broker":1,"log_end":0}
+{"time":500000000,"node":"broker-2","event":"leader-elected","tp":"orders/0","epoch":1,"broker":2,"log_end":2}
+{"time":520000000,"node":"broker-3","event":"replica-fetched","tp":"orders/0","broker":3,"leader":2,"epoch":1,"leader_epoch":1}
+{"time":1050000000,"node":"broker-1","event":"truncated","tp":"orders/0","broker":1,"end":2}
+"#;
+
+fn node_events() -> Vec<engine::env::NodeEventRecord> {
+    NODE_EVENTS
+        .trim()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a node event"))
+        .collect()
+}
+
 fn history() -> History {
     parse_history(LOST_WRITE.trim_start().as_bytes(), "lost-write.jsonl")
         .expect("the fixture is a valid history")
@@ -82,6 +101,7 @@ fn input() -> ReportInput {
         &result,
         judgement,
         "Producers write while broker-1 is cut off; the new leader reuses the tail's offsets.",
+        &node_events(),
     )
 }
 
@@ -123,6 +143,16 @@ fn report_md_explains_what_was_lost_when_and_under_which_fault() {
          (nodes started, topics created, leaders elected): here at 0.050 s, so a fault at \
          `at: 5s` shows at 5.050 s."
     ));
+    // The node events between the lost write's ack and the read that misses it, in words.
+    assert!(markdown.contains(
+        "Node events between them: broker-2 became leader of orders/0 at epoch 1 with log end 2 \
+         (0.500 s); broker-1 truncated orders/0 to 2 (1.050 s)."
+    ));
+    assert!(markdown.contains("| 0.050 s | broker-1 | broker-1 became controller at epoch 1 |"));
+    assert!(
+        !markdown.contains("replicated orders/0"),
+        "fetches stay in node-events.jsonl"
+    );
     insta::assert_snapshot!("report_md", markdown);
 }
 
@@ -181,6 +211,9 @@ fn the_html_page_is_self_contained_and_marks_the_proof() {
     assert!(html
         .contains(r#"<td class="lost" title="inconsistent-offsets, lost-write">3 lost / 6</td>"#));
     assert!(html.contains(r#"data-ops="5 20""#));
+    // The lane of node events: one tick per election, controller move and truncation.
+    assert!(html.contains("node events"));
+    assert_eq!(html.matches("— node event ").count(), 4);
 }
 
 #[test]
@@ -203,7 +236,7 @@ fn reports_stay_bounded_for_a_large_history() {
         expected: "valid".to_string(),
         met: Met::Yes,
     };
-    let input = report_input(&history, &result, judgement, "");
+    let input = report_input(&history, &result, judgement, "", &[]);
     let html = reports::render_html(&input);
     assert!(
         html.len() < 4_000_000,

@@ -89,6 +89,16 @@ pub fn render_html(input: &ReportInput) -> String {
                     span { i style="background:#fff;border:2px solid #000" {} "proves an anomaly" }
                     span.muted { "Shaded: fault windows. Hover a bar for the op." }
                 }
+                @if input.timeline.node_events.iter().any(crate::evidence::is_cited) {
+                    p.legend {
+                        span { i style="background:#1f77b4" {} "leader elected" }
+                        span { i style="background:#9467bd" {} "controller elected" }
+                        span { i style="background:#ff7f0e" {} "ISR changed" }
+                        span { i style="background:#d62728" {} "truncated" }
+                        span { i style="background:#2ca02c" {} "group generation" }
+                        span.muted { "Node events; hover a tick for the event." }
+                    }
+                }
                 @if drawn.ops_drawn < drawn.ops_total || drawn.lanes_drawn < drawn.lanes_total {
                     p.muted {
                         "Showing " (drawn.ops_drawn) " of " (drawn.ops_total) " ops in "
@@ -149,7 +159,9 @@ fn anomaly_group(
                     @if position < EXPLAINED_PER_NAME_MAX {
                         br;
                         span.muted { (evidence::faults_sentence(&input.timeline, located, anomaly)) }
-                        (op_table(located, anomaly))
+                        @if !anomaly.ops.is_empty() || evidence::proving_node_events(&input.timeline, anomaly).is_empty() {
+                            (op_table(located, anomaly))
+                        }
                     }
                 }
             }

@@ -1,7 +1,8 @@
 //! The timeline: an inline SVG with a lane per client process (x is simulated time), each op a
 //! bar from invoke to completion coloured by outcome (ok, fail, info, never completed), fault
 //! windows shaded across every lane and labelled in a lane of their own, the heal and drain
-//! marked, and the ops that prove an anomaly outlined. Each bar carries a native tooltip and
+//! marked, a lane of node events (elections, controller moves, ISR changes, truncations) as
+//! ticks coloured by kind, and the ops that prove an anomaly outlined. Each bar carries a native tooltip and
 //! the id `op-<invoke index>`, which the anomaly list's script highlights.
 //!
 //! Bounded: at most [`OPS_MAX`] bars (every anomalous op is kept; the others are thinned by a
@@ -9,7 +10,7 @@
 //! integer tenths of a pixel, printed without floats.
 
 use crate::evidence::{self, Focus};
-use crate::input::{End, Located, ReportInput, TimelineOp};
+use crate::input::{End, Located, NodeMark, ReportInput, TimelineOp};
 use crate::palette;
 use crate::text::seconds;
 use maud::{html, Markup};
@@ -19,6 +20,9 @@ pub const OPS_MAX: usize = 4000;
 pub const LANES_MAX: usize = 48;
 const FAULT_ROWS_MAX: usize = 6;
 const MARKERS_MAX: usize = 50;
+/// Node-event ticks drawn at most (the list in report.md and node-events.jsonl hold the rest).
+pub const NODE_MARKS_MAX: usize = 2000;
+const NODE_ROW_H: u64 = 16;
 
 /// Drawing geometry, in pixels.
 const LABEL_W: u64 = 96;
@@ -114,7 +118,15 @@ pub fn timeline(input: &ReportInput, located: &BTreeMap<u64, Located>) -> Drawn 
         .max()
         .map_or(0, |r| r + 1)
         .min(FAULT_ROWS_MAX as u64);
-    let lanes_top = TOP + rows * FAULT_ROW_H + 4;
+    let marks: Vec<&NodeMark> = timeline
+        .node_events
+        .iter()
+        .filter(|mark| evidence::is_cited(mark))
+        .take(NODE_MARKS_MAX)
+        .collect();
+    let nodes_top = TOP + rows * FAULT_ROW_H;
+    let nodes_h = if marks.is_empty() { 0 } else { NODE_ROW_H };
+    let lanes_top = nodes_top + nodes_h + 4;
     let lanes_bottom = lanes_top + lanes.len() as u64 * LANE_H;
     let height = lanes_bottom + AXIS_H;
     let width = LABEL_W + PLOT_W + RIGHT_PAD;
@@ -138,6 +150,15 @@ pub fn timeline(input: &ReportInput, located: &BTreeMap<u64, Located>) -> Drawn 
             }
             @if rows > 0 {
                 text.lane-label x="4" y=(TOP + 10) { "faults" }
+            }
+            @if !marks.is_empty() {
+                text.lane-label x="4" y=(nodes_top + 12) { "node events" }
+            }
+            @for mark in &marks {
+                @let mx = x(mark.time_ns);
+                rect x=(mx) y=(nodes_top + 1) width=(Px(BAR_W_MIN)) height=(NODE_ROW_H - 3) fill=(node_colour(&mark.kind)) {
+                    title { (seconds(mark.time_ns)) " · " (mark.node) " · " (mark.words) " — node event " (mark.index) }
+                }
             }
             @for (i, process) in lanes.iter().enumerate() {
                 @let y = lanes_top + i as u64 * LANE_H;
@@ -177,6 +198,18 @@ pub fn timeline(input: &ReportInput, located: &BTreeMap<u64, Located>) -> Drawn 
         ops_drawn: drawn.len(),
         lanes_total: processes.len(),
         lanes_drawn: lanes.len(),
+    }
+}
+
+/// A node event's colour by kind: elections stand out, truncations warn.
+fn node_colour(kind: &str) -> &'static str {
+    match kind {
+        "election" => "#1f77b4",
+        "controller" => "#9467bd",
+        "truncation" => "#d62728",
+        "isr" => "#ff7f0e",
+        "generation" => "#2ca02c",
+        _ => "#7f7f7f",
     }
 }
 

@@ -117,6 +117,12 @@ impl ReplicaCore {
         if let Role::Leader(leadership) = &mut self.role {
             if leadership.epoch == epoch {
                 tracing::info!(tp = %self.tp, epoch, ?isr, "ISR changed");
+                self.events.record(crate::env::NodeEvent::IsrChanged {
+                    tp: self.tp.to_string(),
+                    epoch,
+                    broker: self.me,
+                    isr: isr.to_vec(),
+                });
                 leadership.isr = isr.iter().copied().collect();
                 leadership.state_version = new_version;
                 leadership.isr_change_pending = false;

@@ -43,6 +43,7 @@ pub use waiters::{Waiters, DELETE_WAITERS_MAX, WAITERS_MAX};
 use crate::broker::epoch_cache::EpochCache;
 use crate::broker::producer_state::ProducerState;
 use crate::bugs::{Bug, Bugs};
+use crate::env::{NodeEvent, NodeEvents};
 use crate::storage::{FsyncPolicy, RecordBatch};
 use crate::wire::broker_protocol::{BrokerError, BrokerId, TopicPartition};
 use std::time::Duration;
@@ -85,6 +86,8 @@ pub struct ReplicaCore {
     offline: Option<String>,
     waiters: Waiters,
     head: Head,
+    /// Elections, truncations and ISR changes for the run's record of node events.
+    events: NodeEvents,
 }
 
 impl ReplicaCore {
@@ -108,6 +111,7 @@ impl ReplicaCore {
             offline: None,
             waiters: Waiters::default(),
             head,
+            events: NodeEvents::off(),
         }
     }
 
@@ -116,6 +120,14 @@ impl ReplicaCore {
         self.epochs
             .assign(batch.meta.leader_epoch, batch.base_offset);
         self.producers.replay(batch);
+    }
+
+    pub fn set_events(&mut self, events: NodeEvents) {
+        self.events = events;
+    }
+
+    pub(crate) fn events(&self) -> &NodeEvents {
+        &self.events
     }
 
     pub fn high_watermark(&self) -> u64 {
@@ -238,6 +250,12 @@ impl ReplicaCore {
         });
         self.confirmed_at = now;
         tracing::info!(tp = %self.tp, epoch, ?isr, log_end = log.end, "became leader");
+        self.events.record(NodeEvent::LeaderElected {
+            tp: self.tp.to_string(),
+            epoch,
+            broker: self.me,
+            log_end: log.end,
+        });
         effects.push(Effect::NotifyChanged);
     }
 

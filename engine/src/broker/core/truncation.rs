@@ -60,6 +60,11 @@ impl ReplicaCore {
     pub fn truncation_done(&mut self, end: u64) {
         self.mark_truncated();
         tracing::info!(tp = %self.tp, end, "truncated by leader epoch");
+        self.events().record(crate::env::NodeEvent::Truncated {
+            tp: self.tp.to_string(),
+            broker: self.me,
+            end,
+        });
     }
 
     /// A follower must truncate by epoch again before its next fetch (its leader's log is

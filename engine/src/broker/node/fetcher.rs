@@ -9,7 +9,7 @@
 
 use crate::broker::node::replica::Role;
 use crate::broker::node::shared::Shared;
-use crate::env::NodeAddr;
+use crate::env::{NodeAddr, NodeEvent};
 use crate::wire::broker_protocol::{
     BrokerError, BrokerId, BrokerRequest, BrokerResponse, EpochEndRequest, FetchRequest,
     ReplicaFetch, TopicPartition,
@@ -37,6 +37,8 @@ pub async fn run(
         ..RpcOptions::default()
     };
     let mut rpc = RpcClient::new(shared.net, leader_addr, rpc_options);
+    // The leader epoch of the last fetch answer, to record the first and every change.
+    let mut served_epoch: Option<u64> = None;
     loop {
         let step = {
             let state = shared.lock();
@@ -98,10 +100,22 @@ pub async fn run(
                     let point = replica.truncation_point(&answer);
                     replica.truncate_to(point).map(|_| ())
                 }
-                Ok(Response::Broker(BrokerResponse::Fetched(fetched))) => replica
-                    .append_replicated(&fetched.batches, fetched.high_watermark)
-                    // Stored before the next fetch reports it to the leader.
-                    .and_then(|()| replica.adopt_head(fetched.log_start)),
+                Ok(Response::Broker(BrokerResponse::Fetched(fetched))) => {
+                    if served_epoch != Some(fetched.leader_epoch) {
+                        served_epoch = Some(fetched.leader_epoch);
+                        options.events.record(NodeEvent::ReplicaFetched {
+                            tp: tp.to_string(),
+                            broker: options.id,
+                            leader,
+                            epoch,
+                            leader_epoch: fetched.leader_epoch,
+                        });
+                    }
+                    replica
+                        .append_replicated(&fetched.batches, fetched.high_watermark)
+                        // Stored before the next fetch reports it to the leader.
+                        .and_then(|()| replica.adopt_head(fetched.log_start))
+                }
                 Ok(Response::Broker(BrokerResponse::Error(BrokerError::OffsetOutOfRange {
                     ..
                 }))) => {

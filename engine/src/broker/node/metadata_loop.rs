@@ -54,7 +54,8 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
             }
             let (options, bugs) = (shared.log_options(), shared.options.bugs);
             match Replica::reopen_with(&shared.disk, tp.clone(), me, options, now, 0, bugs) {
-                Ok(replica) => {
+                Ok(mut replica) => {
+                    replica.set_events(shared.options.events.clone());
                     state.replicas.insert(tp.clone(), replica);
                 }
                 Err(error) => {

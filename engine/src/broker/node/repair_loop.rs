@@ -86,8 +86,9 @@ pub async fn repair(shared: Arc<Shared>) {
                 synced_end,
                 shared.options.bugs,
             ) {
-                Ok(replica) => {
+                Ok(mut replica) => {
                     tracing::info!(%tp, log_end = replica.log_end(), "offline replica reopened from disk");
+                    replica.set_events(shared.options.events.clone());
                     state.replicas.insert(tp, replica);
                 }
                 Err(error) => tracing::debug!(%tp, %error, "offline replica cannot reopen yet"),

@@ -27,7 +27,7 @@ use crate::broker::core::{
 };
 use crate::broker::epoch_cache::EpochCache;
 use crate::bugs::{Bug, Bugs};
-use crate::env::Disk;
+use crate::env::{Disk, NodeEvents};
 use crate::storage::{HeadFile, Log, LogOptions, Record, RecordBatch, StorageError};
 use crate::wire::broker_protocol::{
     Acks, BrokerError, BrokerId, EpochEndRequest, EpochEndResponse, FetchRequest, FetchResponse,
@@ -142,6 +142,11 @@ impl Replica {
             changed: Arc::new(Notify::new()),
             acks: BTreeMap::new(),
         })
+    }
+
+    /// Where the replica records its node events (off until the broker sets its handle).
+    pub fn set_events(&mut self, events: NodeEvents) {
+        self.core.set_events(events);
     }
 
     /// The log's facts the core decides with, as they stand now.
@@ -441,7 +446,9 @@ impl Replica {
         let log = self.facts();
         let log_end = log.end;
         if let Some(replica) = request.replica {
-            if replica.leader_epoch < epoch {
+            // Planted bug: a follower that missed an election is served as if current.
+            let fence = !self.core.bugs().has(Bug::StaleEpochFetchNotFenced);
+            if replica.leader_epoch < epoch && fence {
                 return Err(BrokerError::FencedLeaderEpoch { current: epoch });
             }
             if replica.leader_epoch > epoch {

@@ -8,7 +8,10 @@
 //! by the `heal` marker, or left open to the end of the history.
 
 use crate::history::{Body, History, Mop, OpType, Process, F};
-use reports::{FaultWindow, KeyRecords, Marker, Outcome, SendPoint, Timeline, TimelineOp};
+use crate::systems::faultline::{NodeEvent, NodeEventRecord};
+use reports::{
+    FaultWindow, KeyRecords, Marker, NodeMark, Outcome, SendPoint, Timeline, TimelineOp,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -134,7 +137,41 @@ pub fn timeline(history: &History) -> Timeline {
         faults,
         markers,
         workload_start_ns,
+        node_events: Vec::new(),
     }
+}
+
+/// The engine's node events as the reports draw and cite them, indexed by their line in
+/// `node-events.jsonl`.
+pub fn node_marks(records: &[NodeEventRecord]) -> Vec<NodeMark> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| {
+            let (kind, partition) = match &record.event {
+                NodeEvent::LeaderElected { tp, .. } => ("election", Some(tp)),
+                NodeEvent::ControllerElected { .. } => ("controller", None),
+                NodeEvent::IsrChanged { tp, .. } => ("isr", Some(tp)),
+                NodeEvent::Truncated { tp, .. } => ("truncation", Some(tp)),
+                NodeEvent::ReplicaFetched { tp, .. } => ("fetch", Some(tp)),
+                NodeEvent::ProducerIdAssigned { tp, .. } => ("producer-id", Some(tp)),
+                NodeEvent::GroupGeneration { .. } => ("generation", None),
+            };
+            let words = match &record.event {
+                // The client is the node; the event's own words leave it out.
+                NodeEvent::ProducerIdAssigned { .. } => format!("{} {}", record.node, record.event),
+                event => event.to_string(),
+            };
+            NodeMark {
+                time_ns: record.time,
+                node: record.node.clone(),
+                kind: kind.to_owned(),
+                partition: partition.cloned(),
+                words,
+                index: index as u64,
+            }
+        })
+        .collect()
 }
 
 /// A fault start records its `at_ms` on the workload clock; its op time is on the

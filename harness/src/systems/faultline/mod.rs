@@ -18,6 +18,9 @@ pub mod txn_producer;
 
 /// Planted bugs are this system's: they live in its engine, and `--bug` plants them there.
 pub use engine::bugs::{Bug, Bugs};
+use engine::env::NodeEvents;
+/// Node events are, so far, this system's alone: its nodes record them into a run's buffer.
+pub use engine::env::{NodeEvent, NodeEventRecord};
 
 use crate::run::context::RunContext;
 use crate::run::sim_fabric::SimDisks;
@@ -31,23 +34,43 @@ use std::time::Duration;
 /// The drain's time budget.
 const DRAIN_BUDGET: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
 pub struct Faultline {
-    /// Planted bugs of this run: the clients' share of them (the nodes get theirs when they
-    /// are built).
-    pub bugs: Bugs,
+    /// Planted bugs of this run: the nodes get them when they are built, the clients when
+    /// they start.
+    bugs: Bugs,
+    /// The run's node-event buffer, shared by every node and client; off in real mode, where
+    /// the nodes are other processes.
+    events: NodeEvents,
+}
+
+impl Default for Faultline {
+    /// Real mode: no client bugs, no node events.
+    fn default() -> Faultline {
+        Faultline {
+            bugs: Bugs::none(),
+            events: NodeEvents::off(),
+        }
+    }
 }
 
 impl Faultline {
+    /// In simulation: with the run's planted bugs, recording node events.
+    pub fn simulated(bugs: Bugs) -> Faultline {
+        Faultline {
+            bugs,
+            events: NodeEvents::on(),
+        }
+    }
+
     /// Registers the servers as turmoil hosts; returns their simulated disks.
     pub fn add_sim_servers(
+        &self,
         sim: &mut turmoil::Sim<'_>,
         scenario: &Scenario,
         seed: u64,
-        bugs: Bugs,
     ) -> Box<dyn SimDisks> {
         let faults = nodes::disk_faults(scenario, seed);
-        nodes::add_servers(sim, scenario, seed, &faults, bugs);
+        nodes::add_servers(sim, scenario, seed, &faults, self.bugs, &self.events);
         Box::new(sim_disks::EngineDisks(faults))
     }
 }
@@ -78,9 +101,10 @@ impl System for Faultline {
         role: ClientRole,
     ) -> LocalFuture<'static, ()> {
         let bugs = self.bugs;
+        let events = self.events.clone();
         Box::pin(async move {
             match role {
-                ClientRole::Producer { .. } => producer::run(ctx, client, bugs).await,
+                ClientRole::Producer { .. } => producer::run(ctx, client, bugs, events).await,
                 ClientRole::Consumer { group, member } => {
                     consumer::run(ctx, client, (group, member), bugs).await
                 }
@@ -94,6 +118,14 @@ impl System for Faultline {
 
     fn data_file_suffix(&self) -> &'static str {
         ".log"
+    }
+
+    fn node_events(&self) -> Option<crate::run::NodeEventLog> {
+        if !self.events.is_on() {
+            return None;
+        }
+        let (records, dropped) = self.events.take();
+        Some(crate::run::NodeEventLog { records, dropped })
     }
 
     fn session(&self, ctx: &RunContext) -> Box<dyn Session> {

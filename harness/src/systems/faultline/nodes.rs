@@ -10,7 +10,9 @@ use crate::systems::{Readiness, ServerCommand, ServerSettings};
 use engine::broker::{Broker, BrokerOptions};
 use engine::bugs::Bugs;
 use engine::coordinator::{Coordinator, CoordinatorOptions};
-use engine::env::{derive_seed, DiskFaults, Env, EnvOptions, Mode as EnvMode, Net, NodeAddr};
+use engine::env::{
+    derive_seed, DiskFaults, Env, EnvOptions, Mode as EnvMode, Net, NodeAddr, NodeEvents,
+};
 use engine::storage::LogOptions;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -148,6 +150,7 @@ pub fn add_servers(
     seed: u64,
     faults: &BTreeMap<String, DiskFaults>,
     bugs: Bugs,
+    events: &NodeEvents,
 ) {
     let coordinator_faults = faults.get(COORDINATOR).cloned().unwrap_or_default();
     sim.host(COORDINATOR, move || {
@@ -183,8 +186,10 @@ pub fn add_servers(
     for id in 1..=scenario.cluster.brokers {
         let host = broker_host(id);
         let broker_faults = faults.get(&host).cloned().unwrap_or_default();
+        let broker_events = events.for_node(&host);
         sim.host(host.as_str(), move || {
             let faults = broker_faults.clone();
+            let events = broker_events.clone();
             let host = broker_host(id);
             async move {
                 let env = loop {
@@ -207,6 +212,7 @@ pub fn add_servers(
                     fsync,
                 };
                 options.bugs = bugs;
+                options.events = events;
                 let broker = Broker::start(&env, options).await?;
                 broker.serve().await;
                 Ok(())

@@ -11,10 +11,12 @@ use crate::scenario::{Acks, ProducerMode, Producers};
 use crate::systems::faultline::nodes::{bootstrap, net};
 use engine::broker::protocol::TopicPartition;
 use engine::broker::Acks as WireAcks;
+use engine::bugs::Bugs;
 use engine::client::{
     Producer, ProducerInterceptor, ProducerOptions, SendError, SequenceStamper, Stamp,
 };
 use engine::env::rng::rng_for;
+use engine::env::NodeEvents;
 use engine::storage::{Record, RecordBatch};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -105,7 +107,7 @@ pub fn data_keys(ctx: &RunContext) -> Vec<TopicPartition> {
     keys_where(ctx, |name| Some(name) != bucket)
 }
 
-fn options(producers: &Producers, bugs: engine::bugs::Bugs) -> ProducerOptions {
+fn options(producers: &Producers, bugs: Bugs) -> ProducerOptions {
     let acks = match producers.acks {
         Acks::Zero => WireAcks::None,
         Acks::One => WireAcks::Leader,
@@ -125,7 +127,7 @@ fn options(producers: &Producers, bugs: engine::bugs::Bugs) -> ProducerOptions {
 }
 
 /// Runs one producer client (`client-{client}`) until the drain.
-pub async fn run(ctx: Rc<RunContext>, client: u32, bugs: engine::bugs::Bugs) {
+pub async fn run(ctx: Rc<RunContext>, client: u32, bugs: Bugs, events: NodeEvents) {
     let Some(producers) = ctx.scenario.workload.producers.clone() else {
         return;
     };
@@ -137,7 +139,10 @@ pub async fn run(ctx: Rc<RunContext>, client: u32, bugs: engine::bugs::Bugs) {
     let producer = Producer::new(
         net(&ctx),
         bootstrap(&ctx),
-        options(&producers, bugs),
+        ProducerOptions {
+            events: events.for_node(&format!("client-{client}")),
+            ..options(&producers, bugs)
+        },
         Vec::new(),
     );
     let keys = keys_of(&ctx, &producers.topics);
