@@ -31,7 +31,7 @@ const SETUP_BUDGET: Duration = Duration::from_secs(30);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages per read-back fetch.
 const READ_BACK_BATCH: usize = 1000;
-/// Fetches one stream's read-back may take.
+/// Fetches (and retries) one stream's read-back may take.
 const READ_BACK_FETCHES_MAX: usize = 100_000;
 
 /// Whether `nats-server` is on the PATH.
@@ -295,8 +295,10 @@ async fn produce(bench: &ProduceBench, urls: &[String]) -> anyhow::Result<Measur
     Ok(measured)
 }
 
-/// Reads every stream from its first message to its last through an ephemeral consumer and
-/// returns the acknowledged records that were not there.
+/// Reads every stream from its first message to its last through ephemeral consumers and
+/// returns the acknowledged records that were not there. A failed fetch may have delivered
+/// messages that never arrived, and a consumer without acks never redelivers them: after an
+/// error the read goes on with a new consumer from the sequence after the last one read.
 async fn read_back(
     js: &jetstream::Context,
     partitions: u32,
@@ -304,35 +306,29 @@ async fn read_back(
 ) -> anyhow::Result<Vec<(u32, RecordId)>> {
     let mut read = BTreeSet::new();
     for partition in 0..partitions {
-        let mut stream = js.get_stream(format!("bench_{partition}")).await?;
-        let last = stream.info().await?.state.last_sequence;
-        let reader = stream
-            .create_consumer(consumer::pull::Config {
-                ack_policy: consumer::AckPolicy::None,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..consumer::pull::Config::default()
-            })
-            .await?;
+        let name = format!("bench_{partition}");
+        let mut attempts = 0;
         let mut sequence = 0;
-        let mut fetches = 0;
-        while sequence < last {
-            fetches += 1;
+        let mut last = None;
+        let mut reader = None;
+        while last.is_none_or(|last| sequence < last) {
+            attempts += 1;
             anyhow::ensure!(
-                fetches <= READ_BACK_FETCHES_MAX,
-                "could not read bench_{partition} to its end in {READ_BACK_FETCHES_MAX} fetches"
+                attempts <= READ_BACK_FETCHES_MAX,
+                "could not read {name} to its end in {READ_BACK_FETCHES_MAX} attempts"
             );
-            let mut batch = reader
-                .batch()
-                .max_messages(READ_BACK_BATCH)
-                .expires(Duration::from_secs(1))
-                .messages()
-                .await?;
-            while let Some(message) = batch.next().await {
-                let message = message.map_err(|error| anyhow::anyhow!("read back: {error}"))?;
-                if let Ok(info) = message.info() {
-                    sequence = sequence.max(info.stream_sequence);
+            match read_some(js, &name, &mut last, &mut reader, sequence).await {
+                Ok(messages) => {
+                    for (at, id) in messages {
+                        sequence = sequence.max(at);
+                        read.extend(id.map(|id| (partition, id)));
+                    }
                 }
-                read.extend(RecordId::of(&message.payload).map(|id| (partition, id)));
+                Err(error) => {
+                    tracing::debug!(%error, stream = %name, "read back; retrying");
+                    reader = None;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
         }
     }
@@ -341,6 +337,54 @@ async fn read_back(
         .filter(|entry| !read.contains(*entry))
         .copied()
         .collect())
+}
+
+/// One step of a stream's read-back: learns the stream's last sequence, makes a reader that
+/// starts after `sequence` if there is none, and fetches one batch (stream sequence and record
+/// name of each message).
+async fn read_some(
+    js: &jetstream::Context,
+    name: &str,
+    last: &mut Option<u64>,
+    reader: &mut Option<consumer::PullConsumer>,
+    sequence: u64,
+) -> anyhow::Result<Vec<(u64, Option<RecordId>)>> {
+    let mut stream = js.get_stream(name).await?;
+    if last.is_none() {
+        *last = Some(stream.info().await?.state.last_sequence);
+    }
+    if reader.is_none() {
+        *reader = Some(
+            stream
+                .create_consumer(consumer::pull::Config {
+                    ack_policy: consumer::AckPolicy::None,
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: sequence + 1,
+                    },
+                    ..consumer::pull::Config::default()
+                })
+                .await?,
+        );
+    }
+    let Some(reader) = reader.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let mut batch = reader
+        .batch()
+        .max_messages(READ_BACK_BATCH)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await?;
+    let mut messages = Vec::new();
+    while let Some(message) = batch.next().await {
+        let message = message.map_err(|error| anyhow::anyhow!("{error}"))?;
+        let at = message
+            .info()
+            .map_err(|error| anyhow::anyhow!("{error}"))?
+            .stream_sequence;
+        messages.push((at, RecordId::of(&message.payload)));
+    }
+    Ok(messages)
 }
 
 #[cfg(test)]

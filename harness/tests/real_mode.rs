@@ -122,6 +122,47 @@ fn nats_leader_kill_9_runs_end_to_end_against_a_real_jetstream_cluster() {
 }
 
 #[test]
+fn nats_consumers_record_polls_applies_and_ack_floors_the_consume_checks_judge() {
+    if !real_mode_available("nats_consumers") {
+        return;
+    }
+    let why = "nats_consumers: needs nats-server on the PATH (ci/install-real-deps.sh)";
+    if !harness::real::shell::on_path("nats-server") {
+        assert!(std::env::var_os("CI").is_none(), "under CI, {why}");
+        eprintln!("SKIP {why}");
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let (code, printed) = run_real(&nats_scenario("consumer-leader-kill.yaml"), out.path(), &[]);
+    // Whether JetStream shows an anomaly here is the run's finding (see the scenarios'
+    // README), not this test's: it checks that the run was judged on what consumers recorded.
+    assert!(code == 0 || code == 1, "the run must be judged:\n{printed}");
+    let run = out.path().join("nats-consumer-leader-kill/1");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).expect("history");
+    assert!(
+        history.contains("\"type\":\"ok\",\"f\":\"apply\""),
+        "applied messages are recorded"
+    );
+    assert!(
+        history.contains("\"f\":\"subscribe\",\"value\":{\"group\":\"billing\""),
+        "members record their group and keys"
+    );
+    assert!(
+        history.contains("\"committed-offsets\":{\"billing\":{\"orders/0\":"),
+        "the final state records the group's ack floors"
+    );
+    let result = std::fs::read_to_string(run.join("result.json")).expect("result.json");
+    for check in ["consumer-order", "idempotent-consumption"] {
+        let judged = format!("\"{check}\": \"valid\"");
+        let found = format!("\"{check}\": \"invalid\"");
+        assert!(
+            result.contains(&judged) || result.contains(&found),
+            "{check} must decide:\n{result}"
+        );
+    }
+}
+
+#[test]
 fn a_nats_scenario_is_refused_by_the_simulation() {
     let out = tempfile::tempdir().expect("tempdir");
     let output = Command::new(FAULTLINE)
