@@ -4,7 +4,7 @@
 //! per-partition sender batches what is queued, up to `batch_records` per request. Then every
 //! partition is read back to its high watermark.
 
-use crate::bench_produce::{Measured, ProduceBench, RecordId};
+use crate::bench_load::{Measured, ProduceBench, RecordId};
 use anyhow::Context;
 use engine::broker::protocol::{CreateTopicRequest, Overflow, TopicPartition};
 use engine::broker::Acks;

@@ -10,7 +10,7 @@
 //! and when the cluster's handle drops; each asks the kernel for SIGKILL when the thread that
 //! started it ends (the main thread, which outlives them).
 
-use crate::bench_produce::{Measured, ProduceBench, RecordId};
+use crate::bench_load::{Measured, ProduceBench, RecordId};
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_disk;
 mod bench_faultline;
+mod bench_load;
 mod bench_nats;
 mod bench_produce;
 mod bench_proxy;
@@ -120,7 +121,7 @@ enum Command {
 #[derive(Subcommand)]
 enum BenchWhat {
     /// acks=all produce throughput and latency on 1 coordinator + 3 brokers (127.0.0.1).
-    Produce(bench_produce::ProduceBench),
+    Produce(bench_load::ProduceBench),
     /// Simulation speed: simulated seconds per wall second for each scenario.
     Sim(bench::SimBench),
     /// What real mode's TCP proxy adds to a round trip on loopback.
