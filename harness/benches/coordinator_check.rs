@@ -45,7 +45,11 @@ enum Pending {
 }
 
 fn path_name(path: u64) -> String {
-    format!("/zk-client-{}-{}", path / ZNODES_PER_CLIENT, path % ZNODES_PER_CLIENT)
+    format!(
+        "/zk-client-{}-{}",
+        path / ZNODES_PER_CLIENT,
+        path % ZNODES_PER_CLIENT
+    )
 }
 
 /// A valid history: each op takes effect at its completion, in time order.
@@ -87,8 +91,13 @@ fn synthetic(ops_target: usize, seed: u64) -> Vec<Op> {
                     Some((version, _)) if rng.below(2) == 0 => {
                         let data = data_next;
                         data_next += 1;
-                        let value = json!({"path": path_name(own), "data": data, "expected": version});
-                        let next = Pending::Write { path: own, data, expected: version };
+                        let value =
+                            json!({"path": path_name(own), "data": data, "expected": version});
+                        let next = Pending::Write {
+                            path: own,
+                            data,
+                            expected: version,
+                        };
                         (F::ZkWrite, value, next)
                     }
                     Some(_) => {
@@ -106,7 +115,11 @@ fn synthetic(ops_target: usize, seed: u64) -> Vec<Op> {
                 let value = json!({"path": path_name(path), "data": data, "version": 0});
                 push(&mut ops, time, p, OpType::Ok, F::ZkCreate, value);
             }
-            Some(Pending::Write { path, data, expected }) => {
+            Some(Pending::Write {
+                path,
+                data,
+                expected,
+            }) => {
                 let name = path_name(path);
                 if rng.below(UNKNOWN_ONE_IN) == 0 {
                     if rng.below(2) == 0 {

@@ -32,7 +32,7 @@
 //! or when data was written twice to one znode (reads of it cannot be attributed).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, F, History, KeyId, OpType, Zk};
+use crate::history::{Body, History, KeyId, OpType, Zk, F};
 use std::collections::BTreeMap;
 
 pub const NAME: &str = "coordinator-linearizable";
@@ -91,7 +91,9 @@ impl Checker for CoordinatorLinearizable {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.entries().any(|(_, body)| matches!(body, Body::Zk(_)))
+        history
+            .entries()
+            .any(|(_, body)| matches!(body, Body::Zk(_)))
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -177,7 +179,9 @@ fn check_path(history: &History, path: KeyId, entries: Vec<Entry>, findings: &mu
         let Some(data) = entry.data else { continue };
         if writer_of_data.insert(data, position).is_some() {
             findings.doubt(|| {
-                format!("{name}: data {data} was written twice, so reads of it cannot be attributed")
+                format!(
+                    "{name}: data {data} was written twice, so reads of it cannot be attributed"
+                )
             });
             return;
         }
@@ -227,7 +231,9 @@ fn check_path(history: &History, path: KeyId, entries: Vec<Entry>, findings: &mu
 fn check_versions(name: &str, live: &[Entry], findings: &mut Findings) {
     let mut writer_of_version: BTreeMap<u64, &Entry> = BTreeMap::new();
     for entry in live.iter().filter(|e| e.kind == Kind::Write) {
-        let Some(version) = entry.version else { continue };
+        let Some(version) = entry.version else {
+            continue;
+        };
         let Some(first) = writer_of_version.get(&version).copied() else {
             writer_of_version.insert(version, entry);
             continue;

@@ -406,9 +406,8 @@ fn decode_zk(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Zk, 
         return Err(format!("{path_at}: a znode path starts with '/'"));
     }
     let path = intern(keys, name, &path_at)?;
-    let nullable = |name: &'static str| -> Option<&Value> {
-        map.get(name).filter(|value| !value.is_null())
-    };
+    let nullable =
+        |name: &'static str| -> Option<&Value> { map.get(name).filter(|value| !value.is_null()) };
     let data = nullable("data")
         .map(|data| integer_of(data, &At::Field(&VALUE, "data")))
         .transpose()?;
@@ -445,9 +444,7 @@ fn decode_zk(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Zk, 
             ));
         }
         F::ZkRead if !ok && (data.is_some() || version.is_some()) => {
-            return Err(format!(
-                "{VALUE}: only an ok zk-read carries what it read"
-            ));
+            return Err(format!("{VALUE}: only an ok zk-read carries what it read"));
         }
         _ => {}
     }

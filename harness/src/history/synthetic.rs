@@ -218,7 +218,13 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
             None => world.step(&mut actors[pick]),
             Some(client) => {
                 let time = world.time;
-                zk.step(client, &mut world.rng, &mut world.recorder, time, &mut world.process_next)
+                zk.step(
+                    client,
+                    &mut world.rng,
+                    &mut world.recorder,
+                    time,
+                    &mut world.process_next,
+                )
             }
         }
     }
@@ -234,7 +240,13 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         if zk.has_open(client) {
             world.tick();
             let time = world.time;
-            zk.step(client, &mut world.rng, &mut world.recorder, time, &mut world.process_next);
+            zk.step(
+                client,
+                &mut world.rng,
+                &mut world.recorder,
+                time,
+                &mut world.process_next,
+            );
         }
     }
     world.tick();

@@ -14,9 +14,18 @@ const UNKNOWN_ONE_IN: u32 = 30;
 
 #[derive(Clone, Copy)]
 enum Open {
-    Create { znode: usize, data: i64 },
-    Write { znode: usize, data: i64, expected: u64 },
-    Read { znode: usize },
+    Create {
+        znode: usize,
+        data: i64,
+    },
+    Write {
+        znode: usize,
+        data: i64,
+        expected: u64,
+    },
+    Read {
+        znode: usize,
+    },
 }
 
 struct Client {
@@ -80,15 +89,31 @@ impl ZkClients {
                     self.data_next += 1;
                     let data = self.data_next;
                     let open = Open::Create { znode, data };
-                    (open, F::ZkCreate, json!({"path": path(znode), "data": data}))
+                    (
+                        open,
+                        F::ZkCreate,
+                        json!({"path": path(znode), "data": data}),
+                    )
                 }
                 Some((expected, _)) if rng.random_bool(0.5) => {
                     self.data_next += 1;
                     let data = self.data_next;
                     let value = json!({"path": path(znode), "data": data, "expected": expected});
-                    (Open::Write { znode, data, expected }, F::ZkWrite, value)
+                    (
+                        Open::Write {
+                            znode,
+                            data,
+                            expected,
+                        },
+                        F::ZkWrite,
+                        value,
+                    )
                 }
-                Some(_) => (Open::Read { znode }, F::ZkRead, json!({"path": path(znode)})),
+                Some(_) => (
+                    Open::Read { znode },
+                    F::ZkRead,
+                    json!({"path": path(znode)}),
+                ),
             };
             recorder.invoke(time, process, f, value);
             self.clients[client].open = Some(open);

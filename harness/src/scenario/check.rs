@@ -85,9 +85,7 @@ impl CheckName {
             CheckName::TxnGraph => &[G0, G1c, PrecommittedRead],
             CheckName::RateBound => &[RateExceeded, DoubleTake],
             CheckName::Deadlines => &[LateApply, PrematureExpiry],
-            CheckName::CoordinatorLinearizable => {
-                &[ZkLostWrite, ZkStaleRead, ZkNonlinearizable]
-            }
+            CheckName::CoordinatorLinearizable => &[ZkLostWrite, ZkStaleRead, ZkNonlinearizable],
         }
     }
 

@@ -33,7 +33,10 @@ pub struct CoordinatorClients {
     pub rate_per_s: u64,
 }
 
-pub fn resolve(raw: &RawCoordinatorClients, path: &YamlPath) -> Result<CoordinatorClients, Invalid> {
+pub fn resolve(
+    raw: &RawCoordinatorClients,
+    path: &YamlPath,
+) -> Result<CoordinatorClients, Invalid> {
     let clients = match raw.clients {
         None => CLIENTS_DEFAULT,
         Some(value) => count(
@@ -100,11 +103,18 @@ mod tests {
 
     #[test]
     fn coordinator_clients_come_after_every_other_client_and_bring_their_check() {
-        let loaded = load_str(&scenario("  coordinator: {clients: 2, rate: 20/s}", ""), "zk.yaml")
-            .unwrap_or_else(|error| panic!("{error}"));
+        let loaded = load_str(
+            &scenario("  coordinator: {clients: 2, rate: 20/s}", ""),
+            "zk.yaml",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
         let section = loaded.workload.coordinator.clone().expect("section");
         assert_eq!(
-            (section.clients, section.znodes_per_client, section.rate_per_s),
+            (
+                section.clients,
+                section.znodes_per_client,
+                section.rate_per_s
+            ),
             (2, 2, 20)
         );
         let roles = loaded.workload.client_roles();
@@ -133,11 +143,17 @@ mod tests {
             matches!(fast.problem(), Some(Problem::OutOfRange { .. })),
             "{fast}"
         );
-        let none = load_str(&scenario("  coordinator: {znodes_per_client: 0}", ""), "zk.yaml")
-            .expect_err("no znodes");
+        let none = load_str(
+            &scenario("  coordinator: {znodes_per_client: 0}", ""),
+            "zk.yaml",
+        )
+        .expect_err("no znodes");
         assert!(none.to_string().contains("znodes_per_client"), "{none}");
-        let orphan = load_str(&scenario("", "checks: [coordinator-linearizable]"), "zk.yaml")
-            .expect_err("check without its section");
+        let orphan = load_str(
+            &scenario("", "checks: [coordinator-linearizable]"),
+            "zk.yaml",
+        )
+        .expect_err("check without its section");
         assert!(
             orphan.to_string().contains("needs workload.coordinator"),
             "{orphan}"

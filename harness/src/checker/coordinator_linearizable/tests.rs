@@ -32,9 +32,27 @@ fn history(lines: &[Line]) -> String {
 fn write_then_read(read_at: u64, read: &str) -> String {
     history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-        op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
-        op(40, 1, "ok", "zk-write", r#"{"data":2,"expected":0,"path":"/a","version":1}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
+        op(
+            30,
+            1,
+            "invoke",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
+        op(
+            40,
+            1,
+            "ok",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a","version":1}"#,
+        ),
         op(read_at, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
         op(60, 2, "ok", "zk-read", read),
     ])
@@ -59,12 +77,27 @@ fn an_acknowledged_create_that_vanishes_is_a_lost_write() {
     let lost = |read_at: u64| {
         history(&[
             op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-            op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
+            op(
+                20,
+                1,
+                "ok",
+                "zk-create",
+                r#"{"data":1,"path":"/a","version":0}"#,
+            ),
             op(read_at, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-            op(30, 2, "ok", "zk-read", r#"{"data":null,"path":"/a","version":null}"#),
+            op(
+                30,
+                2,
+                "ok",
+                "zk-read",
+                r#"{"data":null,"path":"/a","version":null}"#,
+            ),
         ])
     };
-    assert_exactly(&check(&CoordinatorLinearizable, &lost(25)), &["zk-lost-write"]);
+    assert_exactly(
+        &check(&CoordinatorLinearizable, &lost(25)),
+        &["zk-lost-write"],
+    );
     assert_valid(&check(&CoordinatorLinearizable, &lost(15)));
 }
 
@@ -74,25 +107,67 @@ fn a_second_create_acknowledged_after_the_first_is_a_lost_write() {
     let recreate = |second_at: u64| {
         history(&[
             op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-            op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-            op(second_at, 2, "invoke", "zk-create", r#"{"data":2,"path":"/a"}"#),
-            op(40, 2, "ok", "zk-create", r#"{"data":2,"path":"/a","version":0}"#),
+            op(
+                20,
+                1,
+                "ok",
+                "zk-create",
+                r#"{"data":1,"path":"/a","version":0}"#,
+            ),
+            op(
+                second_at,
+                2,
+                "invoke",
+                "zk-create",
+                r#"{"data":2,"path":"/a"}"#,
+            ),
+            op(
+                40,
+                2,
+                "ok",
+                "zk-create",
+                r#"{"data":2,"path":"/a","version":0}"#,
+            ),
             op(50, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-            op(60, 2, "ok", "zk-read", r#"{"data":2,"path":"/a","version":0}"#),
+            op(
+                60,
+                2,
+                "ok",
+                "zk-read",
+                r#"{"data":2,"path":"/a","version":0}"#,
+            ),
         ])
     };
-    assert_exactly(&check(&CoordinatorLinearizable, &recreate(30)), &["zk-lost-write"]);
+    assert_exactly(
+        &check(&CoordinatorLinearizable, &recreate(30)),
+        &["zk-lost-write"],
+    );
     // Two creates at once, both acknowledged, are still impossible, but nothing proves which
     // one was lost: the general anomaly.
-    assert_exactly(&check(&CoordinatorLinearizable, &recreate(15)), &["zk-nonlinearizable"]);
+    assert_exactly(
+        &check(&CoordinatorLinearizable, &recreate(15)),
+        &["zk-nonlinearizable"],
+    );
     // The second create refused, as it must be: valid.
     let refused = history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
         op(30, 2, "invoke", "zk-create", r#"{"data":2,"path":"/a"}"#),
         op(40, 2, "fail", "zk-create", r#"{"data":2,"path":"/a"}"#),
         op(50, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-        op(60, 2, "ok", "zk-read", r#"{"data":1,"path":"/a","version":0}"#),
+        op(
+            60,
+            2,
+            "ok",
+            "zk-read",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
     ]);
     assert_valid(&check(&CoordinatorLinearizable, &refused));
 }
@@ -102,13 +177,43 @@ fn a_second_create_acknowledged_after_the_first_is_a_lost_write() {
 fn reads_of_an_unknown_write(third_at: u64) -> String {
     history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-        op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
-        op(40, 1, "info", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
+        op(
+            30,
+            1,
+            "invoke",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
+        op(
+            40,
+            1,
+            "info",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
         op(50, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
         op(third_at, 3, "invoke", "zk-read", r#"{"path":"/a"}"#),
-        op(60, 2, "ok", "zk-read", r#"{"data":2,"path":"/a","version":1}"#),
-        op(70, 3, "ok", "zk-read", r#"{"data":1,"path":"/a","version":0}"#),
+        op(
+            60,
+            2,
+            "ok",
+            "zk-read",
+            r#"{"data":2,"path":"/a","version":1}"#,
+        ),
+        op(
+            70,
+            3,
+            "ok",
+            "zk-read",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
     ])
 }
 
@@ -116,19 +221,52 @@ fn reads_of_an_unknown_write(third_at: u64) -> String {
 fn a_read_that_goes_back_behind_an_earlier_read_is_stale() {
     let stale = history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-        op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
-        op(40, 1, "info", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
+        op(
+            30,
+            1,
+            "invoke",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
+        op(
+            40,
+            1,
+            "info",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
         op(50, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-        op(60, 2, "ok", "zk-read", r#"{"data":2,"path":"/a","version":1}"#),
+        op(
+            60,
+            2,
+            "ok",
+            "zk-read",
+            r#"{"data":2,"path":"/a","version":1}"#,
+        ),
         op(65, 3, "invoke", "zk-read", r#"{"path":"/a"}"#),
-        op(70, 3, "ok", "zk-read", r#"{"data":1,"path":"/a","version":0}"#),
+        op(
+            70,
+            3,
+            "ok",
+            "zk-read",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
     ]);
     let result = check(&CoordinatorLinearizable, &stale);
     assert_exactly(&result, &["zk-stale-read"]);
     assert_eq!(result.anomalies["zk-stale-read"][0].ops, vec![4, 5, 6, 7]);
     // The two reads overlapping: the older one may come first.
-    assert_valid(&check(&CoordinatorLinearizable, &reads_of_an_unknown_write(55)));
+    assert_valid(&check(
+        &CoordinatorLinearizable,
+        &reads_of_an_unknown_write(55),
+    ));
 }
 
 #[test]
@@ -136,11 +274,30 @@ fn a_read_of_data_no_write_wrote_is_nonlinearizable() {
     let read = |data: i64, version: u64| {
         history(&[
             op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-            op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-            op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
-            op(40, 1, "fail", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
+            op(
+                20,
+                1,
+                "ok",
+                "zk-create",
+                r#"{"data":1,"path":"/a","version":0}"#,
+            ),
+            op(
+                30,
+                1,
+                "invoke",
+                "zk-write",
+                r#"{"data":2,"expected":0,"path":"/a"}"#,
+            ),
+            op(
+                40,
+                1,
+                "fail",
+                "zk-write",
+                r#"{"data":2,"expected":0,"path":"/a"}"#,
+            ),
             op(50, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-            op(60,
+            op(
+                60,
                 2,
                 "ok",
                 "zk-read",
@@ -149,8 +306,14 @@ fn a_read_of_data_no_write_wrote_is_nonlinearizable() {
         ])
     };
     // The refused write's data, and the create's data at the wrong version.
-    assert_exactly(&check(&CoordinatorLinearizable, &read(2, 1)), &["zk-nonlinearizable"]);
-    assert_exactly(&check(&CoordinatorLinearizable, &read(1, 1)), &["zk-nonlinearizable"]);
+    assert_exactly(
+        &check(&CoordinatorLinearizable, &read(2, 1)),
+        &["zk-nonlinearizable"],
+    );
+    assert_exactly(
+        &check(&CoordinatorLinearizable, &read(1, 1)),
+        &["zk-nonlinearizable"],
+    );
     assert_valid(&check(&CoordinatorLinearizable, &read(1, 0)));
 }
 
@@ -160,12 +323,42 @@ fn a_write_that_takes_effect_below_a_version_already_read_is_nonlinearizable() {
     let late = |write_at: u64| {
         history(&[
             op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-            op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-            op(25, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
+            op(
+                20,
+                1,
+                "ok",
+                "zk-create",
+                r#"{"data":1,"path":"/a","version":0}"#,
+            ),
+            op(
+                25,
+                1,
+                "invoke",
+                "zk-write",
+                r#"{"data":2,"expected":0,"path":"/a"}"#,
+            ),
             op(30, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-            op(40, 2, "ok", "zk-read", r#"{"data":2,"path":"/a","version":1}"#),
-            op(write_at, 3, "invoke", "zk-write", r#"{"data":3,"expected":1,"path":"/a"}"#),
-            op(60, 3, "ok", "zk-write", r#"{"data":3,"expected":1,"path":"/a","version":2}"#),
+            op(
+                40,
+                2,
+                "ok",
+                "zk-read",
+                r#"{"data":2,"path":"/a","version":1}"#,
+            ),
+            op(
+                write_at,
+                3,
+                "invoke",
+                "zk-write",
+                r#"{"data":3,"expected":1,"path":"/a"}"#,
+            ),
+            op(
+                60,
+                3,
+                "ok",
+                "zk-write",
+                r#"{"data":3,"expected":1,"path":"/a","version":2}"#,
+            ),
         ])
     };
     // Here p3's write goes on from what p2 read: valid (p1's write never completed, but the
@@ -173,12 +366,42 @@ fn a_write_that_takes_effect_below_a_version_already_read_is_nonlinearizable() {
     assert_valid(&check(&CoordinatorLinearizable, &late(50)));
     let below = history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-        op(25, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
+        op(
+            25,
+            1,
+            "invoke",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
         op(30, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-        op(40, 2, "ok", "zk-read", r#"{"data":2,"path":"/a","version":1}"#),
-        op(50, 3, "invoke", "zk-write", r#"{"data":3,"expected":0,"path":"/a"}"#),
-        op(60, 3, "ok", "zk-write", r#"{"data":3,"expected":0,"path":"/a","version":1}"#),
+        op(
+            40,
+            2,
+            "ok",
+            "zk-read",
+            r#"{"data":2,"path":"/a","version":1}"#,
+        ),
+        op(
+            50,
+            3,
+            "invoke",
+            "zk-write",
+            r#"{"data":3,"expected":0,"path":"/a"}"#,
+        ),
+        op(
+            60,
+            3,
+            "ok",
+            "zk-write",
+            r#"{"data":3,"expected":0,"path":"/a","version":1}"#,
+        ),
     ]);
     let result = check(&CoordinatorLinearizable, &below);
     assert_exactly(&result, &["zk-nonlinearizable"]);
@@ -188,7 +411,13 @@ fn a_write_that_takes_effect_below_a_version_already_read_is_nonlinearizable() {
 fn without_a_read_nothing_can_show_a_loss() {
     let writes_only = history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
     ]);
     let reason = assert_unknown(&check(&CoordinatorLinearizable, &writes_only));
     assert!(reason.contains("no zk-read or zk-write"), "{reason}");
@@ -198,11 +427,35 @@ fn without_a_read_nothing_can_show_a_loss() {
 fn data_written_twice_to_one_znode_leaves_the_check_undecided() {
     let twice = history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-        op(30, 1, "invoke", "zk-write", r#"{"data":1,"expected":0,"path":"/a"}"#),
-        op(40, 1, "ok", "zk-write", r#"{"data":1,"expected":0,"path":"/a","version":1}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
+        op(
+            30,
+            1,
+            "invoke",
+            "zk-write",
+            r#"{"data":1,"expected":0,"path":"/a"}"#,
+        ),
+        op(
+            40,
+            1,
+            "ok",
+            "zk-write",
+            r#"{"data":1,"expected":0,"path":"/a","version":1}"#,
+        ),
         op(50, 2, "invoke", "zk-read", r#"{"path":"/a"}"#),
-        op(60, 2, "ok", "zk-read", r#"{"data":1,"path":"/a","version":1}"#),
+        op(
+            60,
+            2,
+            "ok",
+            "zk-read",
+            r#"{"data":1,"path":"/a","version":1}"#,
+        ),
     ]);
     let reason = assert_unknown(&check(&CoordinatorLinearizable, &twice));
     assert!(reason.contains("written twice"), "{reason}");
@@ -213,13 +466,43 @@ fn znodes_are_judged_apart() {
     // /a's version 1 says nothing about /b's version 0.
     let two = history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-        op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
-        op(40, 1, "ok", "zk-write", r#"{"data":2,"expected":0,"path":"/a","version":1}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
+        op(
+            30,
+            1,
+            "invoke",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
+        op(
+            40,
+            1,
+            "ok",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a","version":1}"#,
+        ),
         op(50, 2, "invoke", "zk-create", r#"{"data":3,"path":"/b"}"#),
-        op(60, 2, "ok", "zk-create", r#"{"data":3,"path":"/b","version":0}"#),
+        op(
+            60,
+            2,
+            "ok",
+            "zk-create",
+            r#"{"data":3,"path":"/b","version":0}"#,
+        ),
         op(70, 2, "invoke", "zk-read", r#"{"path":"/b"}"#),
-        op(80, 2, "ok", "zk-read", r#"{"data":3,"path":"/b","version":0}"#),
+        op(
+            80,
+            2,
+            "ok",
+            "zk-read",
+            r#"{"data":3,"path":"/b","version":0}"#,
+        ),
     ]);
     assert_valid(&check(&CoordinatorLinearizable, &two));
 }
@@ -231,21 +514,75 @@ fn a_write_below_an_acknowledged_write_is_a_lost_write() {
     let recreated = |create_at: u64| {
         history(&[
             op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-            op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-            op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
-            op(40, 1, "ok", "zk-write", r#"{"data":2,"expected":0,"path":"/a","version":1}"#),
-            op(create_at, 2, "invoke", "zk-write", r#"{"data":3,"expected":1,"path":"/a"}"#),
-            op(60, 2, "ok", "zk-write", r#"{"data":3,"expected":1,"path":"/a","version":2}"#),
+            op(
+                20,
+                1,
+                "ok",
+                "zk-create",
+                r#"{"data":1,"path":"/a","version":0}"#,
+            ),
+            op(
+                30,
+                1,
+                "invoke",
+                "zk-write",
+                r#"{"data":2,"expected":0,"path":"/a"}"#,
+            ),
+            op(
+                40,
+                1,
+                "ok",
+                "zk-write",
+                r#"{"data":2,"expected":0,"path":"/a","version":1}"#,
+            ),
+            op(
+                create_at,
+                2,
+                "invoke",
+                "zk-write",
+                r#"{"data":3,"expected":1,"path":"/a"}"#,
+            ),
+            op(
+                60,
+                2,
+                "ok",
+                "zk-write",
+                r#"{"data":3,"expected":1,"path":"/a","version":2}"#,
+            ),
         ])
     };
     assert_valid(&check(&CoordinatorLinearizable, &recreated(50)));
     let below = history(&[
         op(10, 1, "invoke", "zk-create", r#"{"data":1,"path":"/a"}"#),
-        op(20, 1, "ok", "zk-create", r#"{"data":1,"path":"/a","version":0}"#),
-        op(30, 1, "invoke", "zk-write", r#"{"data":2,"expected":0,"path":"/a"}"#),
-        op(40, 1, "ok", "zk-write", r#"{"data":2,"expected":0,"path":"/a","version":1}"#),
+        op(
+            20,
+            1,
+            "ok",
+            "zk-create",
+            r#"{"data":1,"path":"/a","version":0}"#,
+        ),
+        op(
+            30,
+            1,
+            "invoke",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a"}"#,
+        ),
+        op(
+            40,
+            1,
+            "ok",
+            "zk-write",
+            r#"{"data":2,"expected":0,"path":"/a","version":1}"#,
+        ),
         op(50, 2, "invoke", "zk-create", r#"{"data":3,"path":"/a"}"#),
-        op(60, 2, "ok", "zk-create", r#"{"data":3,"path":"/a","version":0}"#),
+        op(
+            60,
+            2,
+            "ok",
+            "zk-create",
+            r#"{"data":3,"path":"/a","version":0}"#,
+        ),
     ]);
     let result = check(&CoordinatorLinearizable, &below);
     assert_exactly(&result, &["zk-lost-write"]);

@@ -132,7 +132,8 @@ async fn one_op(
             let data = ctx.fresh_value();
             let invoke = json!({"path": path, "data": data});
             ctx.invoke(process, F::ZkCreate, invoke.clone());
-            let call = coordinator.create(path, data.to_be_bytes().to_vec(), CreateMode::Persistent);
+            let call =
+                coordinator.create(path, data.to_be_bytes().to_vec(), CreateMode::Persistent);
             let outcome = match tokio::time::timeout(OP_TIMEOUT, call).await {
                 Ok(Ok(_)) => {
                     *belief = Belief::At(0);
