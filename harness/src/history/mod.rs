@@ -30,6 +30,7 @@ pub mod op;
 pub mod read;
 pub mod recorder;
 pub mod synthetic;
+mod synthetic_coordinator;
 pub mod values;
 pub mod write;
 

@@ -8,11 +8,13 @@
 //! bounded queue: a generator sends one token per tick (synchronously, skipping ticks that
 //! passed while it was busy; a token that finds the bucket full is refused), and gateways take
 //! the token at the head with `admit` ops, rejected (`fail`) when the bucket is empty. The
-//! drain reads what is left of it.
+//! drain reads what is left of it. With `znodes`, coordinator clients add `zk-*` ops
+//! ([`super::synthetic_coordinator`]); without, the history is what it always was.
 
 use super::body::Local;
 use super::op::{Op, OpType, Process, F};
 use super::recorder::Recorder;
+use super::synthetic_coordinator::ZkClients;
 use super::values::{self, FinalStateRecord};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,6 +34,8 @@ pub struct SyntheticOptions {
     /// Processes admitting requests through the token bucket of [`TOKEN_KEY`]; with none, there
     /// is no bucket either.
     pub gateways: usize,
+    /// Znodes shared by as many coordinator clients (`zk-*` ops); none by default.
+    pub znodes: usize,
 }
 
 impl Default for SyntheticOptions {
@@ -44,6 +48,7 @@ impl Default for SyntheticOptions {
             txn_producers: 2,
             fault_every: 5_000,
             gateways: 1,
+            znodes: 0,
         }
     }
 }
@@ -176,6 +181,8 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         actors.push(actor);
     }
 
+    let mut zk = ZkClients::new(options.znodes, &mut world.process_next);
+
     let heal_at = options.ops * 9 / 10;
     let mut fault_open = false;
     let mut healed = false;
@@ -206,8 +213,20 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
             fault_open = !fault_open;
             continue;
         }
-        let pick = world.rng.random_range(0..actors.len());
-        world.step(&mut actors[pick]);
+        let pick = world.rng.random_range(0..actors.len() + zk.len());
+        match pick.checked_sub(actors.len()) {
+            None => world.step(&mut actors[pick]),
+            Some(client) => {
+                let time = world.time;
+                zk.step(
+                    client,
+                    &mut world.rng,
+                    &mut world.recorder,
+                    time,
+                    &mut world.process_next,
+                )
+            }
+        }
     }
 
     // Quiesce: every open op completes, then the drain reads every key to its end.
@@ -215,6 +234,19 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         if actor.open.is_some() {
             world.tick();
             world.step(actor);
+        }
+    }
+    for client in 0..zk.len() {
+        if zk.has_open(client) {
+            world.tick();
+            let time = world.time;
+            zk.step(
+                client,
+                &mut world.rng,
+                &mut world.recorder,
+                time,
+                &mut world.process_next,
+            );
         }
     }
     world.tick();

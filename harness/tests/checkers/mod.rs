@@ -14,6 +14,16 @@ fn synthetic(seed: u64) -> Vec<Op> {
     })
 }
 
+/// The same, with coordinator clients sharing 4 znodes.
+fn synthetic_with_znodes(seed: u64) -> Vec<Op> {
+    synthetic_history(&SyntheticOptions {
+        ops: 20_000,
+        seed,
+        znodes: 4,
+        ..SyntheticOptions::default()
+    })
+}
+
 fn check_all(ops: Vec<Op>) -> Checked {
     let history = History::from_ops(ops).expect("a valid history");
     checker::run_checks(&history, &checker::all(), &CheckOptions::default())
@@ -26,7 +36,7 @@ fn found(checked: &Checked) -> Vec<&str> {
 #[test]
 fn a_synthetic_history_is_valid_for_every_check() {
     for seed in 1..=5 {
-        let checked = check_all(synthetic(seed));
+        let checked = check_all(synthetic_with_znodes(seed));
         for (name, result) in &checked.results {
             assert_eq!(
                 result.verdict,
@@ -144,6 +154,41 @@ fn a_bucket_slower_than_the_gateways_admissions_is_caught() {
     state.value["token-buckets"]["tokens/0"]["rate-per-s"] = json!(100);
     let checked = check_all(ops);
     assert_eq!(found(&checked), vec!["rate-exceeded"]);
+}
+
+#[test]
+fn a_znode_read_that_went_back_a_version_is_caught() {
+    let mut ops = synthetic_with_znodes(14);
+    // The last read of a znode at version 2 or more now returns the version below.
+    let read = ops
+        .iter()
+        .rposition(|op| {
+            op.f == F::ZkRead
+                && op.kind == OpType::Ok
+                && op.value["version"].as_u64().is_some_and(|v| v >= 2)
+        })
+        .expect("a read of a written znode");
+    let (path, version) = (
+        ops[read].value["path"].clone(),
+        ops[read].value["version"].as_u64().unwrap(),
+    );
+    let older = ops
+        .iter()
+        .find(|op| {
+            op.kind == OpType::Ok
+                && op.f == F::ZkWrite
+                && op.value["path"] == path
+                && op.value["version"].as_u64() == Some(version - 1)
+        })
+        .map(|op| op.value["data"].clone())
+        .expect("the write of the version below");
+    ops[read].value = json!({"path": path, "data": older, "version": version - 1});
+    let checked = check_all(ops);
+    let names = found(&checked);
+    assert!(
+        names == ["zk-lost-write"] || names == ["zk-stale-read"],
+        "{names:?}"
+    );
 }
 
 #[test]
