@@ -224,11 +224,15 @@ mod tests {
         let mut refused = None;
         for number in 0..FUNCTIONS_MAX as u64 {
             let f = F::Other(format!("fault-{number}"));
-            if heads.push(&head(number, Process::Nemesis, f), NEMESIS_PENDING) == Err(FunctionsFull) {
+            if heads.push(&head(number, Process::Nemesis, f), NEMESIS_PENDING) == Err(FunctionsFull)
+            {
                 refused = Some(number);
                 break;
             }
         }
-        assert_eq!(refused, Some((FUNCTIONS_MAX - FUNCTIONS_FIXED.len()) as u64));
+        assert_eq!(
+            refused,
+            Some((FUNCTIONS_MAX - FUNCTIONS_FIXED.len()) as u64)
+        );
     }
 }

@@ -413,7 +413,11 @@ impl Builder {
             return Err(errors);
         }
         let slot_count = heads.seal();
-        assert_eq!(slot_count, open.len() + 1, "one slot per client, then the nemesis");
+        assert_eq!(
+            slot_count,
+            open.len() + 1,
+            "one slot per client, then the nemesis"
+        );
 
         let heal = heal.or(last_stop);
         let log = match InferredLog::build(&heads, &bodies, &partner, &keys, drain) {
