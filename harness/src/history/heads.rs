@@ -139,8 +139,22 @@ impl Heads {
     }
 
     /// The head of op `index`.
+    #[inline]
     pub(crate) fn get(&self, index: u64) -> OpHead {
-        let packed = &self.packed[index as usize];
+        self.unpack(index, &self.packed[index as usize])
+    }
+
+    /// Every head, in history order.
+    #[inline]
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = OpHead> + ExactSizeIterator + '_ {
+        self.packed
+            .iter()
+            .enumerate()
+            .map(|(position, packed)| self.unpack(position as u64, packed))
+    }
+
+    #[inline]
+    fn unpack(&self, index: u64, packed: &Packed) -> OpHead {
         OpHead {
             index,
             time: packed.time,
@@ -150,6 +164,7 @@ impl Heads {
         }
     }
 
+    #[inline]
     fn process(&self, slot: u32) -> Process {
         if slot == NEMESIS_PENDING {
             return Process::Nemesis;
@@ -157,18 +172,22 @@ impl Heads {
         self.processes[slot as usize]
     }
 
+    #[inline]
     pub(crate) fn time(&self, index: u64) -> u64 {
         self.packed[index as usize].time
     }
 
+    #[inline]
     pub(crate) fn kind(&self, index: u64) -> OpType {
         self.packed[index as usize].kind
     }
 
+    #[inline]
     pub(crate) fn f(&self, index: u64) -> &F {
         &self.functions[self.packed[index as usize].function as usize]
     }
 
+    #[inline]
     pub(crate) fn slot(&self, index: u64) -> u32 {
         self.packed[index as usize].slot
     }

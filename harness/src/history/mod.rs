@@ -601,8 +601,7 @@ impl<'h> Ops<'h> {
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = OpHead> + ExactSizeIterator + 'h {
-        let heads = self.heads;
-        (0..heads.len()).map(move |index| heads.get(index as u64))
+        self.heads.iter()
     }
 }
 
