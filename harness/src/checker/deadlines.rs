@@ -59,7 +59,7 @@ impl Checker for Deadlines {
                     else {
                         continue;
                     };
-                    let invoked = history.op(invoke).time;
+                    let invoked = history.time(invoke);
                     if invoked > deadline {
                         let key_name = history.key_name(apply.key);
                         findings.add(

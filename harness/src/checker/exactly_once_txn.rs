@@ -100,8 +100,8 @@ impl Checker for ExactlyOnceTxn {
             };
             // Before this time the local transaction had certainly not committed.
             let commit_not_before = match (local, write.completion) {
-                (Some(Local::Unknown), Some(done)) => history.op(done).time,
-                _ => history.op(write.invoke).time,
+                (Some(Local::Unknown), Some(done)) => history.time(done),
+                _ => history.time(write.invoke),
             };
             let key_name = history.key_name(write.key);
             let txn = message.txn.as_str();
@@ -149,7 +149,7 @@ impl Checker for ExactlyOnceTxn {
                     );
                 }
                 (Decision::Commit | Decision::Undetermined, Some(read))
-                    if history.op(read.op).time < commit_not_before =>
+                    if history.time(read.op) < commit_not_before =>
                 {
                     findings.add(
                         "txn-premature-visible",
@@ -157,7 +157,7 @@ impl Checker for ExactlyOnceTxn {
                             "transaction {txn}'s message {key_name} value {} was read by op {} at {} ns, before its local commit could have happened (not before {commit_not_before} ns).",
                             write.value,
                             read.op,
-                            history.op(read.op).time
+                            history.time(read.op)
                         ))
                         .key(key_name)
                         .value(write.value)

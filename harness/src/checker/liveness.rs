@@ -50,7 +50,7 @@ impl Checker for Liveness {
         let mut attempts: Vec<u64> = Vec::new();
         let mut attempts_count = 0u64;
         let mut recovered = false;
-        for op in &history.ops()[heal.index as usize + 1..] {
+        for op in history.ops().iter().skip(heal.index as usize + 1) {
             if op.time > deadline {
                 break;
             }
@@ -69,7 +69,7 @@ impl Checker for Liveness {
                 OpType::Ok => {
                     let invoked_after_heal = history
                         .invoke_of(op.index)
-                        .is_some_and(|invoke| history.op(invoke).time >= heal.time);
+                        .is_some_and(|invoke| history.time(invoke) >= heal.time);
                     if invoked_after_heal {
                         recovered = true;
                         break;

@@ -50,6 +50,7 @@ impl Checker for NoLoss {
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let log = history.log();
         let drain = history.drain();
+        let drain = drain.as_ref();
         let dropped_below = history
             .final_state()
             .and_then(|(index, state)| Some((index, state.dropped_below.as_ref()?)));

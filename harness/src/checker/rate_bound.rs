@@ -125,7 +125,7 @@ impl Checker for RateBound {
                 continue;
             };
             admissions[admit.key.slot()].push(Admission {
-                invoked: history.op(invoke).time,
+                invoked: history.time(invoke),
                 completed: op.time,
                 invoke,
                 op: op.index,

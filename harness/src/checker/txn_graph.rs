@@ -169,7 +169,7 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
             let Some(write) = log.write_of(key, record.value) else {
                 continue;
             };
-            if op.kind == OpType::Ok && history.op(write.invoke).time > op.time {
+            if op.kind == OpType::Ok && history.time(write.invoke) > op.time {
                 findings.add(
                     "precommitted-read",
                     Anomaly::new(format!(
@@ -179,7 +179,7 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
                         record.offset,
                         op.time,
                         write.invoke,
-                        history.op(write.invoke).time
+                        history.time(write.invoke)
                     ))
                     .key(key_name)
                     .value(record.value)

@@ -11,7 +11,8 @@
 //! Cost: one pass over the ops, one sort of the sent values, one sort per key — n log n.
 
 use super::body::{Body, KeyId, Keys, Mop};
-use super::op::{OpHead, OpType, F};
+use super::heads::Heads;
+use super::op::{OpType, F};
 use super::{HistoryError, OpError, NONE};
 
 /// A write's dense id: its position in [`InferredLog::writes`].
@@ -130,7 +131,7 @@ pub struct InferredLog {
 
 impl InferredLog {
     pub(crate) fn build(
-        ops: &[OpHead],
+        heads: &Heads,
         bodies: &[Body],
         partner: &[u64],
         key_names: &Keys,
@@ -140,15 +141,15 @@ impl InferredLog {
         let mut observations: Vec<Observation> = Vec::new();
         let mut keys = vec![KeyLog::default(); key_names.len()];
         // First write id of each invoke's micro-ops.
-        let mut write_base: Vec<WriteId> = vec![WriteId::MAX; ops.len()];
+        let mut write_base: Vec<WriteId> = vec![WriteId::MAX; heads.len()];
         // Offsets that `info` completions carry: they count once the op is proven to have
         // happened (one of its writes was read), and not before.
         let mut info_acks: Vec<(WriteId, Observation)> = Vec::new();
         let drain = drain.unwrap_or(NONE);
 
-        for (position, (op, body)) in ops.iter().zip(bodies).enumerate() {
+        for (position, body) in bodies.iter().enumerate() {
             let index = position as u64;
-            match (op.kind, body) {
+            match (heads.kind(index), body) {
                 (OpType::Invoke, Body::Mops(mops)) => {
                     write_base[position] = writes.len() as WriteId;
                     for mop in mops {
@@ -236,7 +237,7 @@ impl InferredLog {
                         });
                     }
                 }
-                (kind, Body::TxnSend(_)) if op.f == F::TxnSend => {
+                (kind, Body::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
                     let invoke = partner[position];
                     if invoke == NONE {
                         continue;

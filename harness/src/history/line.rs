@@ -116,6 +116,8 @@ impl<'l> Cursor<'l> {
     /// `[mop, ...]`, at least one.
     fn mops(&mut self, f: &F, kind: OpType, keys: &mut Keys) -> Option<Vec<Mop>> {
         self.eat(b"[")?;
+        // Pushing grows a vector to 4 at once; a history keeps every op's, so each is trimmed
+        // to its length once read (here and below): a tenth of a history's memory otherwise.
         let mut mops = Vec::with_capacity(1);
         loop {
             self.eat(b"[\"")?;
@@ -146,6 +148,7 @@ impl<'l> Cursor<'l> {
             }
         }
         self.eat(b"]")?;
+        mops.shrink_to_fit();
         Some(mops)
     }
 
@@ -200,6 +203,7 @@ impl<'l> Cursor<'l> {
                 }
                 self.eat(b"]")?;
             }
+            records.shrink_to_fit();
             reads.push(KeyReads {
                 key: keys.intern(name),
                 records,
@@ -209,6 +213,7 @@ impl<'l> Cursor<'l> {
             }
         }
         self.eat(b"}")?;
+        reads.shrink_to_fit();
         Some(reads)
     }
 
@@ -303,6 +308,7 @@ impl<'l> Cursor<'l> {
             self.eat(b"}")?;
         }
         offsets.sort_unstable();
+        offsets.shrink_to_fit();
         Some(offsets)
     }
 

@@ -24,6 +24,7 @@ pub mod body;
 pub mod digest;
 pub mod edn;
 pub mod final_state;
+mod heads;
 pub mod inferred_log;
 mod line;
 pub mod op;
@@ -46,7 +47,9 @@ pub use read::{parse_history, read_history, LineError, ReadError};
 pub use recorder::Recorder;
 pub use write::{write_history, write_op};
 
+use heads::Heads;
 use std::collections::BTreeMap;
+use std::fmt;
 use thiserror::Error;
 
 /// At most this many problems are collected from one history before giving up on it.
@@ -72,6 +75,8 @@ pub enum OpError {
     Pairing(String),
     #[error("value {value} was already sent to {key} by op {first}; values are unique per key")]
     DuplicateValue { key: String, value: i64, first: u64 },
+    #[error("more than {max} distinct functions (\"f\") in one history")]
+    Functions { max: usize },
     #[error("admit request {request} was already asked for by op {first}; request ids are unique per run (a retry of a request is a new request id)")]
     DuplicateRequest { request: i64, first: u64 },
 }
@@ -89,13 +94,13 @@ pub struct HistoryError {
 /// the checks read, not for the text ([`read`] streams it and digests the bytes on the way).
 #[derive(Debug)]
 pub struct History {
-    ops: Vec<OpHead>,
+    /// Every op's head, packed; with its dense process number (its slot): clients in order
+    /// of first appearance, then the nemesis.
+    heads: Heads,
     bodies: Vec<Body>,
     keys: Keys,
     /// Invoke <-> completion, both ways; `NONE` for events and unpaired ops.
     partner: Vec<u64>,
-    /// Dense process number per op: clients in order of first appearance, then the nemesis.
-    slots: Vec<u32>,
     slot_count: usize,
     final_state: Option<u64>,
     heal: Option<u64>,
@@ -149,10 +154,9 @@ struct Open {
 pub(crate) struct Builder {
     errors: Vec<HistoryError>,
     keys: Keys,
-    ops: Vec<OpHead>,
+    heads: Heads,
     bodies: Vec<Body>,
     partner: Vec<u64>,
-    slots: Vec<u32>,
     slot_of: BTreeMap<u64, u32>,
     last_client: Option<(u64, u32)>,
     open: Vec<Option<Open>>,
@@ -173,10 +177,9 @@ impl Builder {
         Builder {
             errors: Vec::new(),
             keys: Keys::default(),
-            ops: Vec::new(),
+            heads: Heads::new(),
             bodies: Vec::new(),
             partner: Vec::new(),
-            slots: Vec::new(),
             slot_of: BTreeMap::new(),
             last_client: None,
             open: Vec::new(),
@@ -198,13 +201,13 @@ impl Builder {
 
     /// Ops pushed so far.
     pub(crate) fn len(&self) -> usize {
-        self.ops.len()
+        self.heads.len()
     }
 
     /// Adds the next op: its head, and its value decoded with [`Builder::keys`] (or why it
     /// could not be).
     pub(crate) fn push(&mut self, op: OpHead, decoded: Result<Body, String>) {
-        let position = self.ops.len();
+        let position = self.heads.len();
         let index = position as u64;
         let errors = &mut self.errors;
         let mut fail = |error: OpError| {
@@ -229,8 +232,9 @@ impl Builder {
         // Dense process slots; the nemesis takes slot u32::MAX until the end.
         let open = &mut self.open;
         let retired = &mut self.retired;
+        let heads = &mut self.heads;
         let slot = match op.process {
-            Process::Nemesis => u32::MAX,
+            Process::Nemesis => heads::NEMESIS_PENDING,
             Process::Client(id) => {
                 let mut slot = match self.last_client {
                     Some((last, slot)) if last == id => slot,
@@ -240,6 +244,8 @@ impl Builder {
                         if slot == next {
                             open.push(None);
                             retired.push(None);
+                            let named = heads.add_slot(op.process);
+                            assert_eq!(named, next, "slots are numbered as opened");
                         }
                         slot
                     }
@@ -253,6 +259,8 @@ impl Builder {
                     self.slot_of.insert(id, next);
                     open.push(None);
                     retired.push(None);
+                    let named = heads.add_slot(op.process);
+                    assert_eq!(named, next, "slots are numbered as opened");
                     self.reuses.push((id, info, index));
                     slot = next;
                 }
@@ -260,7 +268,11 @@ impl Builder {
                 slot
             }
         };
-        self.slots.push(slot);
+        if self.heads.push(&op, slot).is_err() {
+            fail(OpError::Functions {
+                max: heads::FUNCTIONS_MAX,
+            });
+        }
         self.partner.push(NONE);
 
         // An undecodable value is reported and read as opaque, so pairing still runs and
@@ -325,7 +337,7 @@ impl Builder {
                 && (op.kind == OpType::Invoke
                     || open[slot]
                         .as_ref()
-                        .is_some_and(|still| self.ops[still.invoke as usize].f == F::Crash));
+                        .is_some_and(|still| *self.heads.f(still.invoke) == F::Crash));
             if op.f.is_request() || crash_request {
                 if op.kind == OpType::Invoke {
                     if let Some(still) = &open[slot] {
@@ -343,11 +355,11 @@ impl Builder {
                             op.f
                         ))),
                         Some(Open { invoke }) => {
-                            let invoked = &self.ops[invoke as usize];
-                            if invoked.f != op.f {
+                            let invoked = self.heads.f(invoke);
+                            if *invoked != op.f {
                                 fail(OpError::Pairing(format!(
                                     "process {id} completed \"{}\" but its open invoke (op {invoke}) is \"{}\"",
-                                    op.f, invoked.f
+                                    op.f, invoked
                                 )));
                             } else if let Err(reason) =
                                 matches_invoke(&self.bodies[invoke as usize], &body)
@@ -372,7 +384,6 @@ impl Builder {
                 )));
             }
         }
-        self.ops.push(op);
         self.bodies.push(body);
     }
 
@@ -388,10 +399,9 @@ impl Builder {
         let Builder {
             errors,
             keys,
-            ops,
+            mut heads,
             bodies,
             partner,
-            mut slots,
             open,
             reuses,
             final_state,
@@ -403,16 +413,15 @@ impl Builder {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let slot_count = open.len() + 1;
-        let nemesis_slot = (slot_count - 1) as u32;
-        for slot in &mut slots {
-            if *slot == u32::MAX {
-                *slot = nemesis_slot;
-            }
-        }
+        let slot_count = heads.seal();
+        assert_eq!(
+            slot_count,
+            open.len() + 1,
+            "one slot per client, then the nemesis"
+        );
 
         let heal = heal.or(last_stop);
-        let log = match InferredLog::build(&ops, &bodies, &partner, &keys, drain) {
+        let log = match InferredLog::build(&heads, &bodies, &partner, &keys, drain) {
             Ok(log) => log,
             Err(mut problems) => {
                 problems.truncate(ERRORS_MAX);
@@ -423,11 +432,10 @@ impl Builder {
         let notes = reuse_note(&reuses).into_iter().collect();
         Ok(History {
             notes,
-            ops,
+            heads,
             bodies,
             keys,
             partner,
-            slots,
             slot_count,
             final_state,
             heal,
@@ -453,8 +461,8 @@ impl History {
     }
 
     /// Every op's head (its value decoded apart: [`History::body`]).
-    pub fn ops(&self) -> &[OpHead] {
-        &self.ops
+    pub fn ops(&self) -> Ops<'_> {
+        Ops { heads: &self.heads }
     }
 
     /// The ops with their values as recorded, when the history was built from them
@@ -478,15 +486,21 @@ impl History {
     }
 
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.heads.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.heads.len() == 0
     }
 
-    pub fn op(&self, index: u64) -> &OpHead {
-        &self.ops[index as usize]
+    /// The head of op `index` (rebuilt from its packed form: a value, not a reference).
+    pub fn op(&self, index: u64) -> OpHead {
+        self.heads.get(index)
+    }
+
+    /// The simulated time of op `index`: [`History::op`]'s without building the head.
+    pub fn time(&self, index: u64) -> u64 {
+        self.heads.time(index)
     }
 
     pub fn body(&self, index: u64) -> &Body {
@@ -494,8 +508,8 @@ impl History {
     }
 
     /// Every op with its decoded value, in history order.
-    pub fn entries(&self) -> impl Iterator<Item = (&OpHead, &Body)> {
-        self.ops.iter().zip(self.bodies.iter())
+    pub fn entries(&self) -> impl Iterator<Item = (OpHead, &Body)> {
+        self.ops().iter().zip(self.bodies.iter())
     }
 
     pub fn keys(&self) -> &Keys {
@@ -520,7 +534,7 @@ impl History {
 
     /// A dense number for the op's process, `0..slot_count()`; stable within this history.
     pub fn slot(&self, index: u64) -> usize {
-        self.slots[index as usize] as usize
+        self.heads.slot(index) as usize
     }
 
     pub fn slot_count(&self) -> usize {
@@ -537,12 +551,12 @@ impl History {
     }
 
     /// The heal: the last `heal` marker, else the last `stop-*` nemesis op.
-    pub fn heal(&self) -> Option<&OpHead> {
+    pub fn heal(&self) -> Option<OpHead> {
         self.heal.map(|index| self.op(index))
     }
 
     /// The first `drain` marker.
-    pub fn drain(&self) -> Option<&OpHead> {
+    pub fn drain(&self) -> Option<OpHead> {
         self.drain.map(|index| self.op(index))
     }
 
@@ -559,12 +573,48 @@ impl History {
 
     /// Simulated time of the last op, in nanoseconds.
     pub fn time_end(&self) -> u64 {
-        self.ops.last().map_or(0, |op| op.time)
+        match self.heads.len() {
+            0 => 0,
+            len => self.heads.time(len as u64 - 1),
+        }
     }
 
     /// The digest of the canonical JSON Lines form.
     pub fn digest(&self) -> HistoryDigest {
         self.digest
+    }
+}
+
+/// Every op's head in history order, as [`History::ops`] gives them: built from the packed
+/// heads on the way.
+#[derive(Clone, Copy)]
+pub struct Ops<'h> {
+    heads: &'h Heads,
+}
+
+impl<'h> Ops<'h> {
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heads.len() == 0
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = OpHead> + ExactSizeIterator + 'h {
+        self.heads.iter()
+    }
+}
+
+impl fmt::Debug for Ops<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq<&[OpHead]> for Ops<'_> {
+    fn eq(&self, other: &&[OpHead]) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == *b)
     }
 }
 
