@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 pub const FUNCTIONS_MAX: usize = 1 << 16;
 
 /// The functions every history may name, numbered by their position here.
-const FUNCTIONS_FIXED: [F; 16] = [
+const FUNCTIONS_FIXED: [F; 19] = [
     F::Send,
     F::Poll,
     F::Txn,
@@ -29,6 +29,9 @@ const FUNCTIONS_FIXED: [F; 16] = [
     F::DebugTopicPartitions,
     F::Heal,
     F::Drain,
+    F::ZkCreate,
+    F::ZkRead,
+    F::ZkWrite,
 ];
 
 /// A slot not yet known to be a client's: the nemesis, until [`Heads::seal`] gives it the
@@ -105,6 +108,9 @@ impl Heads {
             F::DebugTopicPartitions => 13,
             F::Heal => 14,
             F::Drain => 15,
+            F::ZkCreate => 16,
+            F::ZkRead => 17,
+            F::ZkWrite => 18,
             F::Start(_) | F::Stop(_) | F::Other(_) => {
                 if let Some(&number) = self.numbers.get(f) {
                     return Ok(number);
