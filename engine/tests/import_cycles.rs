@@ -105,15 +105,16 @@ fn expand(tree: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every `crate::` path the code names.
-fn crate_paths(code: &str) -> Vec<String> {
+/// Every path the code names that starts with `prefix` (`crate::` or `super::`), without it.
+fn named_paths(code: &str, prefix: &str) -> Vec<String> {
     let mut paths = Vec::new();
     let mut rest = String::with_capacity(code.len());
-    // `use crate::...;` statements (with brace groups), then what remains for inline paths.
+    // `use <prefix>...;` statements (with brace groups), then what remains for inline paths.
+    let statement_start = format!("use {prefix}");
     let mut remaining = code;
-    while let Some(at) = remaining.find("use crate::") {
+    while let Some(at) = remaining.find(&statement_start) {
         rest.push_str(&remaining[..at]);
-        let statement = &remaining[at + "use crate::".len()..];
+        let statement = &remaining[at + statement_start.len()..];
         let end = statement.find(';').expect("a use statement ends with ;");
         paths.extend(expand(&statement[..end]));
         remaining = &statement[end + 1..];
@@ -121,10 +122,10 @@ fn crate_paths(code: &str) -> Vec<String> {
     rest.push_str(remaining);
     let bytes = rest.as_bytes();
     let mut from = 0;
-    while let Some(found) = rest[from..].find("crate::") {
+    while let Some(found) = rest[from..].find(prefix) {
         let at = from + found;
         let before = at.checked_sub(1).map(|i| bytes[i] as char);
-        from = at + "crate::".len();
+        from = at + prefix.len();
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == ':') {
             continue;
         }
@@ -133,6 +134,25 @@ fn crate_paths(code: &str) -> Vec<String> {
             .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
             .collect();
         paths.push(path);
+    }
+    paths
+}
+
+/// Every module path the code of `module` names: its `crate::` paths, and its `super::` paths
+/// made absolute (`super::body::Keys` in `history::line` is `history::body::Keys`), so that
+/// two siblings naming each other through `super::` form a circle too.
+fn module_paths(module: &str, code: &str) -> Vec<String> {
+    let mut paths = named_paths(code, "crate::");
+    for relative in named_paths(code, "super::") {
+        let mut base: Vec<&str> = module.split("::").filter(|s| !s.is_empty()).collect();
+        base.pop();
+        let mut rest = relative.as_str();
+        while let Some(up) = rest.strip_prefix("super::") {
+            base.pop();
+            rest = up;
+        }
+        base.push(rest);
+        paths.push(base.join("::"));
     }
     paths
 }
@@ -167,7 +187,7 @@ fn module_graph_of(crate_dir: &str) -> Graph {
     let mut graph = Graph::new();
     for (module, source) in &sources {
         let edges = graph.entry(module.clone()).or_default();
-        for path in crate_paths(&code_of(source)) {
+        for path in module_paths(module, &code_of(source)) {
             if let Some(target) = target_of(&modules, &path) {
                 if &target != module {
                     edges.insert(target);
@@ -280,6 +300,21 @@ fn the_engine_layers_point_one_way() {
     );
 }
 
+/// Circles the `super::` reading found in the harness when it was added, each a parent noun
+/// and its sub-nouns naming each other's types. Known, to be taken apart: the test fails on
+/// any circle not listed here, and on a listed one that is gone (so the list only shrinks).
+const HARNESS_CIRCLES_KNOWN: [&[&str]; 4] = [
+    &["history::body", "history::final_state"],
+    &["history::edn", "history::read"],
+    &[
+        "scenario::consumers",
+        "scenario::coordinator_clients",
+        "scenario::token_bucket",
+        "scenario::workload",
+    ],
+    &["scenario::fault", "scenario::random", "scenario::schedule"],
+];
+
 /// The harness, the reports and faultfs are held to the same rule as the engine, between
 /// modules. (Between their top-level folders it does not hold yet: the harness's `run` builds
 /// the systems and the systems name `run::context`; faultfs's `effect` and `model` share types.)
@@ -288,32 +323,21 @@ fn the_other_crates_have_no_import_circles() {
     for crate_dir in ["harness", "reports", "faultfs"] {
         let graph = module_graph_of(crate_dir);
         assert!(graph.len() > 3, "the walk found {crate_dir}'s modules");
-        let found = circles(&graph);
+        let mut found = circles(&graph);
+        if crate_dir == "harness" {
+            for known in HARNESS_CIRCLES_KNOWN {
+                let at = found.iter().position(|circle| circle == known);
+                let at = at.unwrap_or_else(|| {
+                    panic!("known circle {known:?} is gone or changed: update the list")
+                });
+                found.remove(at);
+            }
+        }
         assert!(
             found.is_empty(),
             "import circles between {crate_dir}'s modules: {found:#?}"
         );
     }
-}
-
-#[test]
-fn the_check_sees_a_circle() {
-    let graph: Graph = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]
-        .into_iter()
-        .fold(Graph::new(), |mut graph, (from, to)| {
-            graph.entry(from.into()).or_default().insert(to.into());
-            graph.entry(to.into()).or_default();
-            graph
-        });
-    assert_eq!(circles(&graph), vec![vec!["a", "b", "c"]]);
-    assert_eq!(
-        expand("broker::{core::{Effect, WaiterId}, node}"),
-        vec![
-            "broker::core::Effect",
-            "broker::core::WaiterId",
-            "broker::node"
-        ]
-    );
 }
 
 /// The seam (design.md §12): outside `systems/`, only the engine's own command-line verbs
@@ -346,5 +370,32 @@ fn the_harness_names_the_engine_only_behind_the_seam() {
     assert!(
         offenders.is_empty(),
         "these harness modules name the engine outside systems/: {offenders:?}"
+    );
+}
+
+#[test]
+fn the_check_sees_a_circle() {
+    let graph: Graph = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]
+        .into_iter()
+        .fold(Graph::new(), |mut graph, (from, to)| {
+            graph.entry(from.into()).or_default().insert(to.into());
+            graph.entry(to.into()).or_default();
+            graph
+        });
+    assert_eq!(circles(&graph), vec![vec!["a", "b", "c"]]);
+    assert_eq!(
+        expand("broker::{core::{Effect, WaiterId}, node}"),
+        vec![
+            "broker::core::Effect",
+            "broker::core::WaiterId",
+            "broker::node"
+        ]
+    );
+    assert_eq!(
+        module_paths(
+            "history::line",
+            "use super::{body::Keys, op::F};\nsuper::super::run::go();"
+        ),
+        vec!["history::body::Keys", "history::op::F", "run::go"]
     );
 }

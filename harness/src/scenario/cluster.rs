@@ -6,10 +6,10 @@
 
 use super::duration;
 use super::error::{Invalid, Problem};
+use super::field_readers::{count, duration_at, keyword_at};
 use super::locate::YamlPath;
 use super::names::Keyword;
 use super::raw::{RawBroker, RawCluster, RawTopic};
-use super::resolve::{count, duration_at, keyword_at};
 use std::collections::BTreeSet;
 
 /// Largest coordinator ensemble (1, 3, 5 or 7 are the useful sizes).

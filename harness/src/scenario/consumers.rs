@@ -6,10 +6,10 @@
 
 use super::duration;
 use super::error::{Invalid, Problem};
+use super::field_readers::{count, duration_at, keyword_at};
 use super::locate::YamlPath;
 use super::names::Keyword;
 use super::raw::{RawConsumers, RawGroup, RawScaleOut};
-use super::resolve::{count, duration_at, keyword_at};
 use super::workload::{TopicScope, CLIENTS_MAX};
 use std::collections::BTreeSet;
 

@@ -6,9 +6,9 @@
 //! process ids and random draws.
 
 use super::error::{Invalid, Problem};
+use super::field_readers::{count, rate_at};
 use super::locate::YamlPath;
 use super::raw::RawCoordinatorClients;
-use super::resolve::{count, rate_at};
 use super::{rate, workload::CLIENTS_MAX};
 
 /// Default `clients`.

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod error;
 pub mod fault;
 pub mod fault_words;
+mod field_readers;
 pub mod input;
 pub mod locate;
 pub mod names;

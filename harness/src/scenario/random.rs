@@ -5,11 +5,11 @@
 
 use super::error::{Invalid, Problem};
 use super::fault::{kinds_list, FaultContext, FaultKind};
+use super::field_readers::{keyword_at, range_ms_at};
 use super::locate::YamlPath;
 use super::names::Keyword;
 use super::range;
 use super::raw::RawRandom;
-use super::resolve::{keyword_at, range_ms_at};
 use super::workload::ClientRole;
 use std::collections::BTreeSet;
 

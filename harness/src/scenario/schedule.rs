@@ -8,10 +8,10 @@ use super::error::{Invalid, Problem};
 use super::fault::{
     kinds_list, Fault, FaultContext, FaultEvent, FaultKind, FaultSchedule, PartitionShape,
 };
+use super::field_readers::{duration_at, keyword_at, range_ms_at};
 use super::locate::YamlPath;
 use super::names::Keyword;
 use super::raw::{RawFaultEvent, RawPartition};
-use super::resolve::{duration_at, keyword_at, range_ms_at};
 use super::target::{self, Target};
 
 /// Most events in one schedule.

@@ -11,10 +11,10 @@
 use super::cluster::{Overflow, Topic};
 use super::duration;
 use super::error::{Invalid, Problem};
+use super::field_readers::{duration_at, positive_duration_at, rate_at};
 use super::locate::YamlPath;
 use super::rate;
 use super::raw::{RawGateways, RawTokens};
-use super::resolve::{duration_at, positive_duration_at, rate_at};
 use super::workload::resolve_count;
 
 /// Fastest token rate. The `rate-bound` check's tolerance assumes the generator's ticks are

@@ -13,11 +13,11 @@ use super::consumers::{self, Consumers};
 use super::coordinator_clients::{self, CoordinatorClients};
 use super::duration;
 use super::error::{Invalid, Problem};
+use super::field_readers::{count, duration_at, keyword_at, positive_duration_at, rate_at, ratio};
 use super::locate::YamlPath;
 use super::names::Keyword;
 use super::rate;
 use super::raw::{RawProducers, RawTransactions, RawWorkload};
-use super::resolve::{count, duration_at, keyword_at, positive_duration_at, rate_at, ratio};
 use super::token_bucket::{self, Gateways, Tokens};
 
 /// Most clients (all kinds together) in one simulation.
