@@ -13,7 +13,7 @@
 //! op maps. The file is read whole (EDN forms may span lines); JSON Lines are streamed.
 
 use super::op::{Op, OpType, Process, F};
-use super::read::{LineError, ReadError};
+use super::read_error::{LineError, ReadError};
 use super::{History, OpError, ERRORS_MAX};
 use clojure_reader::edn::{self, Edn};
 use serde_json::{Map, Number, Value};

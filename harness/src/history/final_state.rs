@@ -26,9 +26,9 @@
 //!   which the broker may have dropped records when the partition was full (its log start at
 //!   the end). Records below it that nobody read were deleted by design, not lost.
 
-use super::body::{
-    array, field, intern, object, offset_of, only_fields, shape, At, KeyId, Keys, Local,
-};
+use super::keys::{KeyId, Keys};
+use super::local::Local;
+use super::value_reader::{array, field, intern, object, offset_of, only_fields, shape, At};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;

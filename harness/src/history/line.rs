@@ -5,7 +5,7 @@
 //! Invariant: this reader only ever *accepts* a line, it never judges one. It returns `None` for
 //! anything outside the canonical subset it knows — another shape, a float, an escape, a
 //! malformed value — and the caller then reads the line the slow way (serde_json and
-//! [`super::body::decode`]), which produces the same ops and every error message. So a line
+//! [`super::decode::decode`]), which produces the same ops and every error message. So a line
 //! read here is (1) read to exactly what the slow way reads it to, and (2) its own canonical
 //! form, byte for byte, which is why its bytes can go into the history digest as they are.
 //! Free-form values (crashes, the nemesis) are always read the slow way: the history keeps them.
@@ -426,7 +426,7 @@ impl<'l> Cursor<'l> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::body;
+    use crate::history::decode;
     use crate::history::op::Op;
     use crate::history::synthetic::{synthetic_history, SyntheticOptions};
     use crate::history::write::write_op;
@@ -434,7 +434,7 @@ mod tests {
     /// The slow way: serde_json, then the value decoder.
     fn slow(line: &[u8], keys: &mut Keys) -> (OpHead, Result<Body, String>) {
         let op: Op = serde_json::from_slice(line).expect("a valid op");
-        let body = body::decode(&op.f, op.kind, &op.value, keys);
+        let body = decode::decode(&op.f, op.kind, &op.value, keys);
         (op.head(), body)
     }
 

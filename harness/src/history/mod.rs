@@ -21,17 +21,22 @@
 //! message deadlines (`send`), expiries (`expired`) and token-bucket admissions (`admit`).
 
 pub mod body;
+mod decode;
 pub mod digest;
 pub mod edn;
 pub mod final_state;
 mod heads;
 pub mod inferred_log;
+mod keys;
 mod line;
+mod local;
 pub mod op;
 pub mod read;
+pub mod read_error;
 pub mod recorder;
 pub mod synthetic;
 mod synthetic_coordinator;
+pub mod value_reader;
 pub mod values;
 pub mod write;
 
@@ -43,7 +48,8 @@ pub use digest::HistoryDigest;
 pub use final_state::{FinalState, TokenBucket, TokenRate};
 pub use inferred_log::{InferredLog, KeyLog, Observation, Outcome, Source, Write, WriteKind};
 pub use op::{Op, OpHead, OpType, Process, F};
-pub use read::{parse_history, read_history, LineError, ReadError};
+pub use read::{parse_history, read_history};
+pub use read_error::{LineError, ReadError};
 pub use recorder::Recorder;
 pub use write::{write_history, write_op};
 
@@ -453,7 +459,7 @@ impl History {
     pub fn from_ops(ops: Vec<Op>) -> Result<History, Vec<HistoryError>> {
         let mut builder = Builder::new();
         for op in &ops {
-            let decoded = body::decode(&op.f, op.kind, &op.value, builder.keys());
+            let decoded = decode::decode(&op.f, op.kind, &op.value, builder.keys());
             builder.push(op.head(), decoded);
         }
         let digest = HistoryDigest::of_ops(&ops);

@@ -4,73 +4,15 @@
 
 use super::digest::{Fnv1a, HistoryDigest};
 use super::op::Op;
+use super::read_error::{LineError, ReadError};
 use super::write::write_op;
-use super::{body, line, Body, Builder, History, OpError, ERRORS_MAX};
-use std::fmt;
+use super::{decode, line, Body, Builder, History, OpError, ERRORS_MAX};
 use std::io::{self, BufRead};
 use std::path::Path;
-use thiserror::Error;
 
 /// Bytes read from a history file at a time: large enough that system calls cost nothing
 /// next to parsing, small enough to stay in the cache.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
-
-/// A problem on one line (1-based).
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-#[error("line {line}: {error}")]
-pub struct LineError {
-    pub line: u64,
-    pub error: OpError,
-}
-
-/// Why a history could not be read.
-#[derive(Debug)]
-pub enum ReadError {
-    Io {
-        source_name: String,
-        error: io::Error,
-    },
-    /// One entry per malformed line, in line order.
-    Invalid {
-        source_name: String,
-        problems: Vec<LineError>,
-    },
-}
-
-impl std::error::Error for ReadError {}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Io { source_name, error } => write!(f, "{source_name}: {error}"),
-            ReadError::Invalid {
-                source_name,
-                problems,
-            } => {
-                for (position, problem) in problems.iter().enumerate() {
-                    if position > 0 {
-                        writeln!(f)?;
-                    }
-                    write!(f, "{source_name}:{}: {}", problem.line, problem.error)?;
-                }
-                if problems.len() >= ERRORS_MAX {
-                    write!(f, "\n{source_name}: stopped after {ERRORS_MAX} problems")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl ReadError {
-    /// The line problems, empty for an I/O error.
-    pub fn problems(&self) -> &[LineError] {
-        match self {
-            ReadError::Io { .. } => &[],
-            ReadError::Invalid { problems, .. } => problems,
-        }
-    }
-}
 
 /// Reads and validates the history at `path`: Jepsen's EDN when the file is named `*.edn` or
 /// its first form looks like EDN ([`super::edn::looks_like_edn`]), JSON Lines otherwise.
@@ -138,7 +80,7 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         match serde_json::from_slice::<Op>(text) {
             Ok(op) if problems.is_empty() => {
                 write_op(&op, &mut digest).expect("hashing never fails");
-                let decoded = body::decode(&op.f, op.kind, &op.value, builder.keys());
+                let decoded = decode::decode(&op.f, op.kind, &op.value, builder.keys());
                 let index = builder.len() as u64;
                 lines.note(index, line);
                 let head = op.head();
