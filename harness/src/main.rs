@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_proxy;
+mod bench_sim;
 mod serve;
 
 #[derive(Parser)]
@@ -118,7 +119,7 @@ enum BenchWhat {
     /// acks=all produce throughput and latency on 1 coordinator + 3 brokers (127.0.0.1).
     Produce(bench::ProduceBench),
     /// Simulation speed: simulated seconds per wall second for each scenario.
-    Sim(bench::SimBench),
+    Sim(bench_sim::SimBench),
     /// What real mode's TCP proxy adds to a round trip on loopback.
     Proxy(bench_proxy::ProxyBench),
 }
@@ -330,7 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         } => bench::run(options),
         Command::Bench {
             what: BenchWhat::Sim(options),
-        } => bench::run_sim(options),
+        } => bench_sim::run(options),
         Command::Bench {
             what: BenchWhat::Proxy(options),
         } => bench_proxy::run(options),
