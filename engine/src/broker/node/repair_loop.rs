@@ -77,15 +77,7 @@ pub async fn repair(shared: Arc<Shared>) {
         let mut state = shared.lock();
         for tp in offline {
             let synced_end = state.replicas.get(&tp).map_or(0, Replica::synced_end);
-            match Replica::reopen_with(
-                &shared.disk,
-                tp.clone(),
-                me,
-                shared.log_options(),
-                now,
-                synced_end,
-                shared.options.bugs,
-            ) {
+            match shared.open_replica(tp.clone(), now, synced_end) {
                 Ok(replica) => {
                     tracing::info!(%tp, log_end = replica.log_end(), "offline replica reopened from disk");
                     state.replicas.insert(tp, replica);
