@@ -108,7 +108,10 @@ pub fn run(bench: SimBench) -> anyhow::Result<ExitCode> {
             let outcome = outcome?;
             walls.push(wall);
             measured = Some((outcome.ops.len(), outcome.sim_seconds));
-            references.push(reference_ratio(host_count(scenario), scenario.network.tick_ms)?);
+            references.push(reference_ratio(
+                host_count(scenario),
+                scenario.network.tick_ms,
+            )?);
         }
         let Some((ops, sim_seconds)) = measured else {
             continue;

@@ -140,7 +140,11 @@ impl RecoveryPoint {
     /// be durable in the log before this call — the end an *earlier* sync covered — and the
     /// point lags the log by one group; the log catches it up once no appends are pending.
     /// On error (of either sync) the caller takes its log offline, as with [`Self::record`].
-    pub fn record_alongside(&mut self, synced_end: u64, log: &DiskFile) -> Result<(), StorageError> {
+    pub fn record_alongside(
+        &mut self,
+        synced_end: u64,
+        log: &DiskFile,
+    ) -> Result<(), StorageError> {
         // Only ever raised here: lowering must be durable before a cut, which `record` does.
         if synced_end <= self.synced_end {
             return Ok(log.sync()?);
@@ -222,7 +226,9 @@ mod tests {
         let (disk, faults) = disk(root.path());
         let log = disk.create(Path::new("log")).expect("log file");
         let mut point = RecoveryPoint::open(&disk).expect("open");
-        point.record_alongside(0, &log).expect("nothing to raise: the log alone");
+        point
+            .record_alongside(0, &log)
+            .expect("nothing to raise: the log alone");
         assert_eq!(point.synced_end(), 0);
         point.record_alongside(12, &log).expect("group sync");
         assert_eq!(point.synced_end(), 12);

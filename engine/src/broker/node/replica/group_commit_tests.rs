@@ -55,7 +55,11 @@ fn writes_wait_for_the_one_sync_that_covers_them_all() {
         .map(|value| waiting(produce(&mut replica, Acks::All, value)))
         .collect();
     assert_eq!((replica.synced_end(), replica.log_end()), (0, 3));
-    assert_eq!(replica.high_watermark(), 0, "nothing unsynced is acknowledged");
+    assert_eq!(
+        replica.high_watermark(),
+        0,
+        "nothing unsynced is acknowledged"
+    );
     for waiter in &mut waiters {
         assert!(waiter.try_recv().is_err(), "answered before its sync");
     }
@@ -66,7 +70,10 @@ fn writes_wait_for_the_one_sync_that_covers_them_all() {
     let lagging = replica.sync_group();
     assert_eq!((replica.synced_end(), replica.high_watermark()), (3, 3));
     for mut waiter in waiters {
-        assert!(matches!(waiter.try_recv(), Ok(Ok(()))), "answered by the sync");
+        assert!(
+            matches!(waiter.try_recv(), Ok(Ok(()))),
+            "answered by the sync"
+        );
     }
     // The recovery point rode on the sync with the previous end (0); idle, it catches up.
     assert!(lagging, "the recovery point trails by one group");
@@ -94,9 +101,23 @@ fn acks_one_and_brokers_without_the_loop_sync_before_answering() {
         produce(&mut grouped, Acks::Leader, 1),
         Produced::Done(_)
     ));
-    assert_eq!(grouped.synced_end(), 1, "acks=1 is synced before its answer");
+    assert_eq!(
+        grouped.synced_end(),
+        1,
+        "acks=1 is synced before its answer"
+    );
     let (_root, _faults, mut alone, _wanted) = lone_leader(false);
-    assert!(matches!(produce(&mut alone, Acks::All, 1), Produced::Done(_)));
-    assert_eq!(alone.synced_end(), 1, "without group commit each append syncs");
-    assert!(!alone.sync_group(), "the loop leaves a replica outside it alone");
+    assert!(matches!(
+        produce(&mut alone, Acks::All, 1),
+        Produced::Done(_)
+    ));
+    assert_eq!(
+        alone.synced_end(),
+        1,
+        "without group commit each append syncs"
+    );
+    assert!(
+        !alone.sync_group(),
+        "the loop leaves a replica outside it alone"
+    );
 }
