@@ -3,7 +3,8 @@
 //! wakes the loop, which makes every append since the last sync durable with one fsync and only
 //! then moves the high watermark — so nothing unsynced is acknowledged, and a write waits for
 //! the fsync covering it, not for one of its own. A follower appends a whole fetch response and
-//! syncs once before it fetches again: its fetch offset tells the leader what it holds durably.
+//! syncs once before it fetches again: its fetch offset tells the leader what it holds durably
+//! (and a former leader syncs a group its loop has not reached before its first fetch).
 
 use super::{storage_error, Replica};
 use crate::storage::FsyncPolicy;
@@ -26,6 +27,16 @@ impl Replica {
         if let Some(wanted) = &self.sync_wanted {
             wanted.notify_one();
         }
+    }
+
+    /// The offset a follower fetches from: its log end, made durable first, since the leader
+    /// counts a follower's fetch offset as held. A former leader may still hold a group its
+    /// loop has not synced yet. If that sync fails the replica is offline (the caller checks).
+    pub fn durable_log_end(&mut self) -> u64 {
+        if self.defers_syncs() && self.log.synced_end() < self.log.end() {
+            self.sync_group();
+        }
+        self.log.end()
     }
 
     /// The group-commit loop's turn: one sync for everything appended since the last, then the

@@ -121,3 +121,17 @@ fn acks_one_and_brokers_without_the_loop_sync_before_answering() {
         "the loop leaves a replica outside it alone"
     );
 }
+
+#[test]
+fn a_former_leader_syncs_its_pending_group_before_it_fetches_as_a_follower() {
+    let (_root, _faults, mut replica, _wanted) = lone_leader(true);
+    let _waiter = waiting(produce(&mut replica, Acks::All, 1));
+    replica.become_follower(Some(2), 2, Instant::now());
+    assert_eq!(replica.synced_end(), 0, "the loop has not run yet");
+    assert_eq!(replica.durable_log_end(), 1);
+    assert_eq!(
+        replica.synced_end(),
+        1,
+        "the fetch offset is durable before it is sent"
+    );
+}
