@@ -27,6 +27,9 @@ const SIM_STEPS_MAX: usize = 100_000;
 enum Op {
     Append(Vec<Vec<u8>>),
     Sync,
+    /// A group commit: one sync, the recovery point trailing by one group (see
+    /// `storage::recovery_point`) until a group finds nothing to sync.
+    SyncGroup,
     /// Truncate to this fraction (per mille) of the current end.
     Truncate(u16),
 }
@@ -35,6 +38,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => prop::collection::vec(prop::collection::vec(any::<u8>(), 0..120), 1..5).prop_map(Op::Append),
         3 => Just(Op::Sync),
+        2 => Just(Op::SyncGroup),
         1 => (0u16..1000).prop_map(Op::Truncate),
     ]
 }
@@ -68,6 +72,10 @@ fn apply(log: &mut Log, model: &mut Model, op: &Op) {
         }
         Op::Sync => {
             log.sync().expect("sync");
+            model.synced_end = model.records.len() as u64;
+        }
+        Op::SyncGroup => {
+            log.sync_group().expect("group sync");
             model.synced_end = model.records.len() as u64;
         }
         Op::Truncate(per_mille) => {

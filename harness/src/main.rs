@@ -3,13 +3,13 @@
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-mod bench;
 mod bench_disk;
 mod bench_faultline;
 mod bench_load;
 mod bench_nats;
 mod bench_produce;
 mod bench_proxy;
+mod bench_sim;
 mod serve;
 
 #[derive(Parser)]
@@ -123,7 +123,7 @@ enum BenchWhat {
     /// acks=all produce throughput and latency on 1 coordinator + 3 brokers (127.0.0.1).
     Produce(bench_load::ProduceBench),
     /// Simulation speed: simulated seconds per wall second for each scenario.
-    Sim(bench::SimBench),
+    Sim(bench_sim::SimBench),
     /// What real mode's TCP proxy adds to a round trip on loopback.
     Proxy(bench_proxy::ProxyBench),
 }
@@ -335,7 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         } => bench_produce::run(options),
         Command::Bench {
             what: BenchWhat::Sim(options),
-        } => bench::run_sim(options),
+        } => bench_sim::run(options),
         Command::Bench {
             what: BenchWhat::Proxy(options),
         } => bench_proxy::run(options),

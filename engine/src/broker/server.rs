@@ -12,7 +12,7 @@
 use crate::broker::controller;
 use crate::broker::group_coordinator;
 use crate::broker::node::shared::Shared;
-use crate::broker::node::{dispatch, isr_loop, metadata_loop, repair_loop};
+use crate::broker::node::{dispatch, group_commit, isr_loop, metadata_loop, repair_loop};
 use crate::broker::options::BrokerOptions;
 use crate::broker::session;
 use crate::broker::txn_coordinator;
@@ -73,6 +73,7 @@ impl Broker {
         crate::env::spawn(repair_loop::repair(shared.clone()));
         crate::env::spawn(group_coordinator::run(shared.clone()));
         crate::env::spawn(txn_coordinator::run(shared.clone()));
+        crate::env::spawn(group_commit::run(shared.clone()));
         if let FsyncPolicy::Interval(every) = options.log.fsync {
             crate::env::spawn(repair_loop::sync(shared.clone(), every));
         }

@@ -231,6 +231,39 @@ impl Log {
     /// Appends a batch that already carries its offsets (the follower's path). It must start
     /// exactly at the end of the log.
     pub fn append_batch(&mut self, batch: &RecordBatch) -> Result<AppendInfo, StorageError> {
+        let info = self.append_batch_unsynced(batch)?;
+        let synced = match self.options.fsync {
+            FsyncPolicy::Always => {
+                self.sync()?;
+                true
+            }
+            FsyncPolicy::Interval(_) => self.sync_if_due()?,
+            FsyncPolicy::Never => false,
+        };
+        Ok(AppendInfo { synced, ..info })
+    }
+
+    /// [`Log::append`] without the policy's sync: the caller makes the batch durable later with
+    /// [`Log::sync_group`] (or any sync), together with whatever else was appended meanwhile,
+    /// and acknowledges nothing of it before that under `fsync: always`.
+    pub fn append_unsynced(
+        &mut self,
+        meta: BatchMeta,
+        records: Vec<Record>,
+    ) -> Result<AppendInfo, StorageError> {
+        let batch = RecordBatch {
+            base_offset: self.end,
+            meta,
+            records,
+        };
+        self.append_batch_unsynced(&batch)
+    }
+
+    /// [`Log::append_batch`] without the policy's sync (see [`Log::append_unsynced`]).
+    pub fn append_batch_unsynced(
+        &mut self,
+        batch: &RecordBatch,
+    ) -> Result<AppendInfo, StorageError> {
         self.check_online()?;
         if batch.base_offset != self.end {
             return Err(StorageError::NonContiguous {
@@ -257,19 +290,47 @@ impl Log {
             Err(error) => return self.go_offline(error),
         }
         self.end = header.next_offset();
-        let synced = match self.options.fsync {
-            FsyncPolicy::Always => {
-                self.sync()?;
-                true
-            }
-            FsyncPolicy::Interval(_) => self.sync_if_due()?,
-            FsyncPolicy::Never => false,
-        };
         Ok(AppendInfo {
             base_offset: header.base_offset,
             last_offset: header.next_offset() - 1,
-            synced,
+            synced: self.synced_end == self.end,
         })
+    }
+
+    /// A group commit: one fsync makes every append since the last sync durable, and the
+    /// recovery point of the previous sync is synced beside it rather than after it (see
+    /// `recovery_point`), so a group costs one fsync's wait however many appends it covers.
+    /// With nothing to sync it brings a lagging recovery point up to the synced end: a point
+    /// lags only while appends keep coming. On failure the log goes offline, as with `sync`.
+    pub fn sync_group(&mut self) -> Result<(), StorageError> {
+        self.check_online()?;
+        if self.synced_end == self.end {
+            if self.recovery_point.synced_end() < self.synced_end {
+                if let Err(error) = self.recovery_point.record(self.synced_end) {
+                    return self.go_offline(error);
+                }
+            }
+            return Ok(());
+        }
+        let previous_end = self.synced_end;
+        let Some(active) = self.segments.values().next_back() else {
+            unreachable!("a log always holds a segment");
+        };
+        let synced = self
+            .recovery_point
+            .record_alongside(previous_end, active.log_file());
+        if let Err(error) = synced {
+            return self.go_offline(error);
+        }
+        self.synced_end = self.end;
+        self.last_sync = self.clock.now();
+        Ok(())
+    }
+
+    /// Whether the recovery point is below the synced end (after a group commit, until the
+    /// next [`Log::sync_group`] finds nothing to sync).
+    pub fn recovery_point_lags(&self) -> bool {
+        self.recovery_point.synced_end() < self.synced_end
     }
 
     /// Syncs the active segment: on success everything appended is durable; on failure the log

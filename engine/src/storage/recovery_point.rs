@@ -11,6 +11,11 @@
 //! non-empty and fails its check while the other is fine was torn mid-write; both failing is a
 //! failing disk, and the log does not open. The point is written after the log's own sync and
 //! before the log reports the offsets synced, and lowered before a truncation cuts below it.
+//! A group commit writes it differently: the point of the previous group (already durable in
+//! the log) is synced beside the log's fsync of this group, so it costs no second wait; it then
+//! lags the log by one group until the log goes idle and catches it up. A lagging point is
+//! safe — it never claims more than the log holds — and only narrows what recovery can tell
+//! apart: a damaged batch in the last group before a power loss reads as a torn tail.
 
 use crate::env::{Disk, DiskFile};
 use crate::storage::StorageError;
@@ -130,6 +135,31 @@ impl RecoveryPoint {
         self.synced_end = synced_end;
         Ok(())
     }
+    /// Records `synced_end` durably with the same wait as syncing `log` (a group commit): the
+    /// point's fsync runs beside the log's instead of after it. So `synced_end` must already
+    /// be durable in the log before this call — the end an *earlier* sync covered — and the
+    /// point lags the log by one group; the log catches it up once no appends are pending.
+    /// On error (of either sync) the caller takes its log offline, as with [`Self::record`].
+    pub fn record_alongside(
+        &mut self,
+        synced_end: u64,
+        log: &DiskFile,
+    ) -> Result<(), StorageError> {
+        // Only ever raised here: lowering must be durable before a cut, which `record` does.
+        if synced_end <= self.synced_end {
+            return Ok(log.sync()?);
+        }
+        let sequence = self.sequence + 1;
+        let file = &mut self.files[(sequence % 2) as usize];
+        file.truncate(0)?;
+        file.append(&encode(sequence, synced_end))?;
+        let [log_synced, point_synced] = DiskFile::sync_together(log, file);
+        log_synced?;
+        point_synced?;
+        self.sequence = sequence;
+        self.synced_end = synced_end;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -188,5 +218,27 @@ mod tests {
         ));
         faults.lift_all();
         assert_eq!(RecoveryPoint::open(&disk).expect("reopen").synced_end(), 9);
+    }
+
+    #[test]
+    fn a_point_recorded_alongside_a_log_sync_takes_the_given_end_and_survives_reopening() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (disk, faults) = disk(root.path());
+        let log = disk.create(Path::new("log")).expect("log file");
+        let mut point = RecoveryPoint::open(&disk).expect("open");
+        point
+            .record_alongside(0, &log)
+            .expect("nothing to raise: the log alone");
+        assert_eq!(point.synced_end(), 0);
+        point.record_alongside(12, &log).expect("group sync");
+        assert_eq!(point.synced_end(), 12);
+        // Never lowered here: a cut lowers it with `record`, before the cut.
+        point.record_alongside(5, &log).expect("lower end ignored");
+        assert_eq!(point.synced_end(), 12);
+        assert_eq!(RecoveryPoint::open(&disk).expect("reopen").synced_end(), 12);
+        // A failed fsync of either file does not count as recorded (the caller goes offline).
+        faults.inject(DiskFault::FsyncError);
+        assert!(point.record_alongside(20, &log).is_err());
+        assert_eq!(point.synced_end(), 12);
     }
 }

@@ -190,6 +190,11 @@ impl Segment {
         Ok(self.log.sync()?)
     }
 
+    /// The segment's log file, for a sync the caller pairs with another (a group commit).
+    pub fn log_file(&self) -> &DiskFile {
+        &self.log
+    }
+
     /// Seals the segment: its log and its index file are durable when this returns.
     pub fn seal(&self, disk: &Disk) -> Result<(), StorageError> {
         self.log.sync()?;

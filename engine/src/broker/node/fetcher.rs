@@ -41,8 +41,8 @@ pub async fn run(
     let mut served_epoch: Option<u64> = None;
     loop {
         let step = {
-            let state = shared.lock();
-            let Some(replica) = state.replicas.get(&tp) else {
+            let mut state = shared.lock();
+            let Some(replica) = state.replicas.get_mut(&tp) else {
                 return;
             };
             match replica.role() {
@@ -56,10 +56,16 @@ pub async fn run(
                 Role::Follower(f) if f.needs_truncation => Step::Truncate {
                     epoch: replica.epochs().latest_epoch(),
                 },
-                _ => Step::Fetch {
-                    offset: replica.log_end(),
-                    head: replica.head(),
-                },
+                _ => {
+                    let offset = replica.durable_log_end();
+                    if replica.is_offline() {
+                        return;
+                    }
+                    Step::Fetch {
+                        offset,
+                        head: replica.head(),
+                    }
+                }
             }
         };
         let request = match step {

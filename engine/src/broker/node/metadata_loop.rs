@@ -4,7 +4,7 @@
 //! broker starts following.
 
 use crate::broker::node::fetcher;
-use crate::broker::node::replica::{PartitionView, Replica, ViewStep};
+use crate::broker::node::replica::{PartitionView, ViewStep};
 use crate::broker::node::shared::{Shared, REPLICAS_MAX};
 use crate::broker::view::{self, ClusterView, WatchSet};
 use crate::broker::znodes::PartitionState;
@@ -52,10 +52,8 @@ fn apply_view(shared: &Arc<Shared>, view: ClusterView, registration_zxid: u64) {
             if state.replicas.len() >= REPLICAS_MAX {
                 continue;
             }
-            let (options, bugs) = (shared.log_options(), shared.options.bugs);
-            match Replica::reopen_with(&shared.disk, tp.clone(), me, options, now, 0, bugs) {
-                Ok(mut replica) => {
-                    replica.set_events(shared.options.events.clone());
+            match shared.open_replica(tp.clone(), now, 0) {
+                Ok(replica) => {
                     state.replicas.insert(tp.clone(), replica);
                 }
                 Err(error) => {

@@ -77,18 +77,9 @@ pub async fn repair(shared: Arc<Shared>) {
         let mut state = shared.lock();
         for tp in offline {
             let synced_end = state.replicas.get(&tp).map_or(0, Replica::synced_end);
-            match Replica::reopen_with(
-                &shared.disk,
-                tp.clone(),
-                me,
-                shared.log_options(),
-                now,
-                synced_end,
-                shared.options.bugs,
-            ) {
-                Ok(mut replica) => {
+            match shared.open_replica(tp.clone(), now, synced_end) {
+                Ok(replica) => {
                     tracing::info!(%tp, log_end = replica.log_end(), "offline replica reopened from disk");
-                    replica.set_events(shared.options.events.clone());
                     state.replicas.insert(tp, replica);
                 }
                 Err(error) => tracing::debug!(%tp, %error, "offline replica cannot reopen yet"),

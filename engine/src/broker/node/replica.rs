@@ -11,6 +11,9 @@
 //! request "outcome unknown"); the server reopens it from disk later.
 
 mod follower;
+mod group_commit;
+#[cfg(test)]
+mod group_commit_tests;
 #[cfg(test)]
 mod isr_tests;
 pub mod queue;
@@ -69,6 +72,9 @@ pub struct Replica {
     pub changed: Arc<Notify>,
     /// The answers of waiting requests, by the core's waiter id.
     acks: BTreeMap<WaiterId, Ack>,
+    /// The broker's group-commit wake-up, once it runs one (see `group_commit`): until then
+    /// every append syncs at once per the policy.
+    sync_wanted: Option<Arc<Notify>>,
 }
 
 pub(crate) fn storage_error(error: StorageError) -> BrokerError {
@@ -141,6 +147,7 @@ impl Replica {
             core,
             changed: Arc::new(Notify::new()),
             acks: BTreeMap::new(),
+            sync_wanted: None,
         })
     }
 
@@ -330,7 +337,18 @@ impl Replica {
             }
         };
         let count = request.records.len() as u32;
-        let info = match self.log.append(meta, request.records) {
+        // Only acks=all can wait for a group's fsync: acks=1 answers before any replication,
+        // so under `fsync: always` its append is synced before the answer, as ever.
+        let deferred = request.acks == Acks::All && self.defers_syncs();
+        let appended = if deferred {
+            self.log.append_unsynced(meta, request.records)
+        } else {
+            self.log.append(meta, request.records)
+        };
+        if deferred && appended.is_ok() {
+            self.want_sync();
+        }
+        let info = match appended {
             Ok(info) => info,
             Err(StorageError::InvalidBatch { reason }) => {
                 return Err(BrokerError::InvalidRequest { reason })

@@ -14,7 +14,8 @@ use crate::env::{Disk, Net};
 use crate::storage::{FsyncPolicy, LogOptions};
 use crate::wire::broker_protocol::{BrokerError, TopicPartition};
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
 
 /// The most partitions one broker hosts.
 pub const REPLICAS_MAX: usize = 10_000;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub net: Net,
     pub(crate) disk: Disk,
     pub(crate) session: SessionSlot,
+    /// Wakes the group-commit loop: a replica appended something only its next sync covers.
+    pub(crate) sync_wanted: Arc<Notify>,
     state: Mutex<BrokerState>,
 }
 
@@ -47,6 +50,21 @@ impl Shared {
             options.fsync = FsyncPolicy::Never;
         }
         options
+    }
+
+    /// Opens (or reopens) a partition's replica of this broker, in its group commit.
+    pub(crate) fn open_replica(
+        &self,
+        tp: TopicPartition,
+        now: tokio::time::Instant,
+        synced_end: u64,
+    ) -> Result<Replica, crate::storage::StorageError> {
+        let me = self.options.id;
+        let (options, bugs) = (self.log_options(), self.options.bugs);
+        let mut replica = Replica::reopen_with(&self.disk, tp, me, options, now, synced_end, bugs)?;
+        replica.join_group_commit(self.sync_wanted.clone());
+        replica.set_events(self.options.events.clone());
+        Ok(replica)
     }
 
     pub fn lock(&self) -> MutexGuard<'_, BrokerState> {
@@ -82,6 +100,7 @@ impl Shared {
             net,
             disk,
             session: SessionSlot::default(),
+            sync_wanted: Arc::new(Notify::new()),
             state: Mutex::new(BrokerState::new()),
         }
     }

@@ -80,20 +80,50 @@ impl Replica {
         effects: &mut Vec<Effect>,
     ) -> Result<(), BrokerError> {
         self.core.check_online()?;
+        // With group commit the whole response is appended, then synced once (also when a
+        // batch fails midway: what was appended must be durable before the next fetch offset
+        // claims it).
+        let grouped = self.defers_syncs();
+        let mut failed = None;
         for bytes in batches {
-            let batch = RecordBatch::decode(bytes)
-                .map_err(|reason| BrokerError::CorruptRecord { reason })?;
+            let batch = match RecordBatch::decode(bytes) {
+                Ok(batch) => batch,
+                Err(reason) => {
+                    failed = Some(BrokerError::CorruptRecord { reason });
+                    break;
+                }
+            };
             if batch.next_offset() <= self.log.end() {
                 continue;
             }
-            if let Err(error) = self.log.append_batch(&batch) {
+            let appended = if grouped {
+                self.log.append_batch_unsynced(&batch)
+            } else {
+                self.log.append_batch(&batch)
+            };
+            if let Err(error) = appended {
                 let error = storage_error(error);
                 if self.log.offline_reason().is_some() {
                     self.take_offline(&error, effects);
+                    return Err(error);
                 }
-                return Err(error);
+                failed = Some(error);
+                break;
             }
             self.core.on_replicated(&batch);
+        }
+        if grouped && self.log.synced_end() < self.log.end() {
+            if let Err(error) = self.log.sync_group() {
+                let error = storage_error(error);
+                self.take_offline(&error, effects);
+                return Err(error);
+            }
+            if self.log.recovery_point_lags() {
+                self.want_sync();
+            }
+        }
+        if let Some(error) = failed {
+            return Err(error);
         }
         let log = self.facts();
         self.core.follow_hw(leader_hw, log, effects);

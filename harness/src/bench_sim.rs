@@ -1,0 +1,155 @@
+//! `faultline bench sim`: simulated seconds per wall-clock second of each scenario, beside the
+//! machine's own reference figure — the same ratio for an empty turmoil simulation with as many
+//! idle hosts and the same tick, measured in the same invocation. A scenario's ratio depends on
+//! the machine (and on what else it runs); its share of the reference much less so, which makes
+//! figures from two machines comparable. Real-mode entry point: wall-clock time is what it
+//! measures, and nothing it measures feeds back into a simulated run.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Simulated time one reference run covers.
+const REFERENCE_SIM: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct SimBench {
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios/smoke")]
+    pub paths: Vec<std::path::PathBuf>,
+    /// Seed of each run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Runs per scenario; the fastest is reported (the others only add the machine's noise).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+}
+
+/// Wall-clock seconds of `work`.
+fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {
+    // Real-mode measurement: the wall clock is the point.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let value = work();
+    (value, started.elapsed().as_secs_f64())
+}
+
+/// Simulated seconds per wall second of an empty simulation: `hosts` hosts that wait forever
+/// and one client that sleeps through `REFERENCE_SIM`, stepped every `tick_ms`. This is
+/// turmoil's fixed cost per step and host on this machine — the floor of every scenario's.
+fn reference_ratio(hosts: usize, tick_ms: u64) -> anyhow::Result<f64> {
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(0)
+        .tick_duration(Duration::from_millis(tick_ms))
+        .simulation_duration(REFERENCE_SIM * 2)
+        .build();
+    for host in 0..hosts {
+        sim.host(format!("idle-{host}"), || async {
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    }
+    sim.client("sleeper", async {
+        tokio::time::sleep(REFERENCE_SIM).await;
+        Ok(())
+    });
+    let (outcome, wall) = timed(|| sim.run());
+    outcome.map_err(|error| anyhow::anyhow!("the reference simulation failed: {error}"))?;
+    Ok(sim.elapsed().as_secs_f64() / wall.max(1e-9))
+}
+
+/// The hosts a simulated run of `scenario` has: its nodes, its clients and the nemesis.
+fn host_count(scenario: &harness::scenario::Scenario) -> usize {
+    scenario.cluster.coordinators as usize
+        + scenario.cluster.brokers as usize
+        + scenario.workload.client_roles().len()
+        + 1
+}
+
+fn best_and_median(mut walls: Vec<f64>) -> (f64, f64) {
+    walls.sort_by(f64::total_cmp);
+    (walls[0], walls[walls.len() / 2])
+}
+
+/// Each scenario runs `repeat` times, and so does its reference; the table shows the fastest
+/// and the median wall time, since a short run on a shared machine is easily slowed, never sped
+/// up, by other work.
+pub fn run(bench: SimBench) -> anyhow::Result<ExitCode> {
+    let suite = harness::scenario::load_suite(&bench.paths)?;
+    println!(
+        "faultline bench sim: seed {}, best and median of {} runs per scenario; reference: an \
+         empty simulation with as many idle hosts and the same tick ({}s simulated)",
+        bench.seed,
+        bench.repeat,
+        REFERENCE_SIM.as_secs()
+    );
+    println!();
+    println!(
+        "| scenario | hosts | tick ms | history ops | simulated s | wall s (best) | wall s (median) \
+         | simulated s per wall s (best) | (median) | reference (best) | share of reference |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let (mut sim_total, mut best_total, mut median_total) = (0.0, 0.0, 0.0);
+    let mut reference_walls_total = 0.0;
+    for entry in suite {
+        let scenario = &entry.scenario;
+        let schedule = harness::run::schedule_for(scenario, bench.seed);
+        let mut walls = Vec::with_capacity(bench.repeat as usize);
+        let mut references = Vec::with_capacity(bench.repeat as usize);
+        let mut measured = None;
+        for _ in 0..bench.repeat {
+            let (outcome, wall) = timed(|| {
+                harness::run::simulate(
+                    scenario,
+                    bench.seed,
+                    schedule.clone(),
+                    &harness::run::SimOptions::default(),
+                )
+            });
+            let outcome = outcome?;
+            walls.push(wall);
+            measured = Some((outcome.ops.len(), outcome.sim_seconds));
+            references.push(reference_ratio(
+                host_count(scenario),
+                scenario.network.tick_ms,
+            )?);
+        }
+        let Some((ops, sim_seconds)) = measured else {
+            continue;
+        };
+        let (best, median) = best_and_median(walls);
+        let reference = references.iter().copied().fold(0.0, f64::max);
+        sim_total += sim_seconds;
+        best_total += best;
+        median_total += median;
+        // The wall time the empty simulation would take for this scenario's simulated time.
+        reference_walls_total += sim_seconds / reference.max(1e-9);
+        let ratio = sim_seconds / best.max(1e-9);
+        println!(
+            "| {} | {} | {} | {} | {:.1} | {:.3} | {:.3} | {:.0}x | {:.0}x | {:.0}x | {:.0}% |",
+            scenario.name,
+            host_count(scenario),
+            scenario.network.tick_ms,
+            ops,
+            sim_seconds,
+            best,
+            median,
+            ratio,
+            sim_seconds / median.max(1e-9),
+            reference,
+            100.0 * ratio / reference.max(1e-9)
+        );
+    }
+    let reference_total = sim_total / f64::max(reference_walls_total, 1e-9);
+    let ratio_total = sim_total / best_total.max(1e-9);
+    println!(
+        "| **all** | | | | {:.1} | {:.3} | {:.3} | {:.0}x | {:.0}x | {:.0}x | {:.0}% |",
+        sim_total,
+        best_total,
+        median_total,
+        ratio_total,
+        sim_total / median_total.max(1e-9),
+        reference_total,
+        100.0 * ratio_total / reference_total.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
