@@ -38,7 +38,7 @@ impl CheckExit {
         match verdict {
             Verdict::Valid => CheckExit::Valid,
             Verdict::Invalid => CheckExit::Invalid,
-            Verdict::Unknown { .. } => CheckExit::Unknown,
+            Verdict::Unknown => CheckExit::Unknown,
         }
     }
 }
@@ -181,11 +181,12 @@ pub fn render_human(
                 names.join(", ")
             );
         }
-        Verdict::Unknown { reason } => {
+        Verdict::Unknown => {
+            let reason = checked.reason.as_deref().unwrap_or("undecided");
             let undecided: Vec<&str> = checked
                 .results
                 .iter()
-                .filter(|(_, result)| matches!(result.verdict, Verdict::Unknown { .. }))
+                .filter(|(_, result)| matches!(result.verdict, Verdict::Unknown))
                 .map(|(name, _)| *name)
                 .collect();
             if undecided.is_empty() {
@@ -217,7 +218,7 @@ pub fn render_human(
     for name in checker::CHECK_NAMES {
         if let Some(result) = checked.results.get(name) {
             let found = match &result.verdict {
-                Verdict::Unknown { reason } => reason.clone(),
+                Verdict::Unknown => result.reason.clone().unwrap_or_default(),
                 _ if result.anomalies.is_empty() => "-".to_string(),
                 _ => result
                     .anomalies

@@ -293,9 +293,9 @@ mod tests {
 
     #[test]
     fn no_events_or_dropped_events_leave_the_check_undecided_but_never_hide_an_anomaly() {
-        assert!(matches!(check(&[], 0).verdict, Verdict::Unknown { .. }));
+        assert!(matches!(check(&[], 0).verdict, Verdict::Unknown));
         let clean = [leader(1, 1, 0)];
-        assert!(matches!(check(&clean, 3).verdict, Verdict::Unknown { .. }));
+        assert!(matches!(check(&clean, 3).verdict, Verdict::Unknown));
         let broken = [leader(1, 1, 0), leader(2, 2, 0)];
         assert_eq!(check(&broken, 3).verdict, Verdict::Invalid);
     }

@@ -44,7 +44,6 @@ pub use txn_graph::TxnGraph;
 
 use crate::history::History;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 /// At most this many anomalies of one name are kept per check; the rest are counted in
@@ -81,60 +80,9 @@ impl Default for CheckOptions {
     }
 }
 
-/// A check's verdict.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// No anomaly was found and everything the check needed was there.
-    Valid,
-    /// At least one anomaly, with proof.
-    Invalid,
-    /// The history does not hold what the check needs to decide, and why.
-    Unknown { reason: String },
-}
-
-impl Verdict {
-    fn rank(&self) -> u8 {
-        match self {
-            Verdict::Valid => 0,
-            Verdict::Unknown { .. } => 1,
-            Verdict::Invalid => 2,
-        }
-    }
-
-    /// The worse of two verdicts: invalid > unknown > valid. Between two unknowns, the first.
-    pub fn worst(self, other: Verdict) -> Verdict {
-        if other.rank() > self.rank() {
-            other
-        } else {
-            self
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Verdict::Valid => "valid",
-            Verdict::Invalid => "invalid",
-            Verdict::Unknown { .. } => "unknown",
-        }
-    }
-
-    pub fn to_report(&self) -> reports::Verdict {
-        match self {
-            Verdict::Valid => reports::Verdict::Valid,
-            Verdict::Invalid => reports::Verdict::Invalid,
-            Verdict::Unknown { .. } => reports::Verdict::Unknown,
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Verdict::Unknown { reason } => write!(f, "unknown ({reason})"),
-            verdict => f.write_str(verdict.as_str()),
-        }
-    }
-}
+/// A check's verdict: one type from the checks to `result.json` (the reports crate owns it).
+/// Why a check said `unknown` travels beside it, in [`CheckResult::reason`].
+pub use reports::Verdict;
 
 /// A named, explained violation with the ops that prove it: one type from the checks to
 /// `result.json` (the reports crate owns the schema, with its builder).
@@ -144,6 +92,8 @@ pub use reports::Anomaly;
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckResult {
     pub verdict: Verdict,
+    /// Why the check could not decide: set exactly when the verdict is `unknown`.
+    pub reason: Option<String>,
     /// Anomaly name -> anomalies, in history order.
     pub anomalies: BTreeMap<String, Vec<Anomaly>>,
     /// Anomaly name -> how many more were found beyond [`ANOMALIES_PER_NAME_MAX`].
@@ -221,6 +171,9 @@ pub fn applicable(history: &History) -> Vec<Box<dyn Checker>> {
 pub struct Checked {
     /// The worst of the checks' verdicts; `unknown` if no check ran.
     pub verdict: Verdict,
+    /// Why, when the verdict is `unknown` and no check ran (a check's own reason is in its
+    /// result).
+    pub reason: Option<String>,
     /// Check name -> result.
     pub results: BTreeMap<&'static str, CheckResult>,
 }
@@ -230,10 +183,12 @@ impl Checked {
     /// `cluster-invariants`) and composes its verdict.
     pub fn add(&mut self, name: &'static str, result: CheckResult) {
         self.verdict = if self.results.is_empty() {
-            result.verdict.clone()
+            result.verdict
         } else {
-            self.verdict.clone().worst(result.verdict.clone())
+            self.verdict.worst(result.verdict)
         };
+        // A check ran: an `unknown` now carries that check's own reason.
+        self.reason = None;
         self.results.insert(name, result);
     }
 
@@ -260,15 +215,17 @@ pub fn run_checks(
     for checker in checkers {
         let result = checker.check(history, opts);
         verdict = Some(match verdict {
-            None => result.verdict.clone(),
-            Some(worst) => worst.worst(result.verdict.clone()),
+            None => result.verdict,
+            Some(worst) => worst.worst(result.verdict),
         });
         results.insert(checker.name(), result);
     }
+    let reason = verdict
+        .is_none()
+        .then(|| "no check applies to this history".to_string());
     Checked {
-        verdict: verdict.unwrap_or_else(|| Verdict::Unknown {
-            reason: "no check applies to this history".to_string(),
-        }),
+        verdict: verdict.unwrap_or(Verdict::Unknown),
+        reason,
         results,
     }
 }
@@ -305,21 +262,21 @@ impl Findings {
     }
 
     pub(crate) fn finish(self) -> CheckResult {
-        let verdict = if !self.anomalies.is_empty() {
-            Verdict::Invalid
+        let (verdict, reason) = if !self.anomalies.is_empty() {
+            (Verdict::Invalid, None)
         } else if let Some(first) = self.doubt_first {
-            Verdict::Unknown {
-                reason: if self.doubts > 1 {
-                    format!("{first} (and {} more undecided)", self.doubts - 1)
-                } else {
-                    first
-                },
-            }
+            let reason = if self.doubts > 1 {
+                format!("{first} (and {} more undecided)", self.doubts - 1)
+            } else {
+                first
+            };
+            (Verdict::Unknown, Some(reason))
         } else {
-            Verdict::Valid
+            (Verdict::Valid, None)
         };
         CheckResult {
             verdict,
+            reason,
             anomalies: self.anomalies,
             omitted: self.omitted,
         }
@@ -413,9 +370,7 @@ mod tests {
 
     #[test]
     fn verdicts_compose_to_the_worst() {
-        let unknown = || Verdict::Unknown {
-            reason: "why".to_string(),
-        };
+        let unknown = || Verdict::Unknown;
         assert_eq!(Verdict::Valid.worst(unknown()), unknown());
         assert_eq!(unknown().worst(Verdict::Invalid), Verdict::Invalid);
         assert_eq!(Verdict::Invalid.worst(Verdict::Valid), Verdict::Invalid);

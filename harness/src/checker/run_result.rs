@@ -24,7 +24,7 @@ pub fn run_result(history: &History, checked: &Checked, meta: RunMeta) -> RunRes
     RunResult {
         scenario: meta.scenario,
         seed: meta.seed,
-        verdict: checked.verdict.to_report(),
+        verdict: checked.verdict,
         checks: parts.checks,
         reasons: parts.reasons,
         anomalies: parts.anomalies,
@@ -52,7 +52,7 @@ pub fn history_check(
     let parts = Parts::of(history, checked);
     HistoryCheck {
         history: source_name.to_string(),
-        verdict: checked.verdict.to_report(),
+        verdict: checked.verdict,
         checks: parts.checks,
         reasons: parts.reasons,
         skipped,
@@ -105,10 +105,8 @@ impl Parts {
                 .insert(HISTORY_NOTE.to_string(), history.notes().join("; "));
         }
         for (name, result) in &checked.results {
-            parts
-                .checks
-                .insert(name.to_string(), result.verdict.to_report());
-            if let super::Verdict::Unknown { reason } = &result.verdict {
+            parts.checks.insert(name.to_string(), result.verdict);
+            if let Some(reason) = &result.reason {
                 parts.reasons.insert(name.to_string(), reason.clone());
             }
             for (anomaly, list) in &result.anomalies {
