@@ -300,19 +300,6 @@ fn the_engine_layers_point_one_way() {
     );
 }
 
-/// Circles the `super::` reading found in the harness when it was added, each a parent noun
-/// and its sub-nouns naming each other's types. Known, to be taken apart: the test fails on
-/// any circle not listed here, and on a listed one that is gone (so the list only shrinks).
-const HARNESS_CIRCLES_KNOWN: [&[&str]; 2] = [
-    &[
-        "scenario::consumers",
-        "scenario::coordinator_clients",
-        "scenario::token_bucket",
-        "scenario::workload",
-    ],
-    &["scenario::fault", "scenario::random", "scenario::schedule"],
-];
-
 /// The harness, the reports and faultfs are held to the same rule as the engine, between
 /// modules. (Between their top-level folders it does not hold yet: the harness's `run` builds
 /// the systems and the systems name `run::context`; faultfs's `effect` and `model` share types.)
@@ -321,16 +308,7 @@ fn the_other_crates_have_no_import_circles() {
     for crate_dir in ["harness", "reports", "faultfs"] {
         let graph = module_graph_of(crate_dir);
         assert!(graph.len() > 3, "the walk found {crate_dir}'s modules");
-        let mut found = circles(&graph);
-        if crate_dir == "harness" {
-            for known in HARNESS_CIRCLES_KNOWN {
-                let at = found.iter().position(|circle| circle == known);
-                let at = at.unwrap_or_else(|| {
-                    panic!("known circle {known:?} is gone or changed: update the list")
-                });
-                found.remove(at);
-            }
-        }
+        let found = circles(&graph);
         assert!(
             found.is_empty(),
             "import circles between {crate_dir}'s modules: {found:#?}"

@@ -10,7 +10,7 @@ use super::field_readers::{count, duration_at, keyword_at};
 use super::locate::YamlPath;
 use super::names::Keyword;
 use super::raw::{RawConsumers, RawGroup, RawScaleOut};
-use super::workload::{TopicScope, CLIENTS_MAX};
+use super::workload_scope::{TopicScope, CLIENTS_MAX};
 use std::collections::BTreeSet;
 
 /// Most consumer groups.

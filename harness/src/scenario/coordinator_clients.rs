@@ -9,7 +9,7 @@ use super::error::{Invalid, Problem};
 use super::field_readers::{count, rate_at};
 use super::locate::YamlPath;
 use super::raw::RawCoordinatorClients;
-use super::{rate, workload::CLIENTS_MAX};
+use super::{rate, workload_scope::CLIENTS_MAX};
 
 /// Default `clients`.
 pub const CLIENTS_DEFAULT: u32 = 2;

@@ -8,27 +8,12 @@
 //! starts at heal would be lifted before it could do anything.
 
 use super::duration;
-use super::error::{Invalid, Problem};
-use super::locate::YamlPath;
 use super::names::Keyword;
-use super::random::{self, RandomFaults};
 use super::range;
-use super::raw::{
-    Flag, RawDisk, RawFaultEvent, RawFaults, RawLatencySpike, RawLoss, RawOneWay, RawPartition,
-};
-use super::schedule;
+use super::raw::{Flag, RawDisk, RawFaultEvent, RawLatencySpike, RawLoss, RawOneWay, RawPartition};
 use super::target::{Roster, Target};
 use super::workload::Workload;
 use serde::{Serialize, Serializer};
-
-/// `faults:`
-#[derive(Clone, Debug, PartialEq)]
-pub enum Faults {
-    /// No `faults:` key: a fault-free baseline run.
-    None,
-    Schedule(FaultSchedule),
-    Random(RandomFaults),
-}
 
 /// A fixed list of fault events, sorted by `at_ms` (stable: equal times keep file order).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -214,39 +199,6 @@ pub struct FaultContext<'a> {
     pub workload: &'a Workload,
 }
 
-/// Resolves `faults:`.
-pub fn resolve(
-    raw: Option<&RawFaults>,
-    context: &FaultContext,
-    path: &YamlPath,
-) -> Result<Faults, Invalid> {
-    let Some(raw) = raw else {
-        return Ok(Faults::None);
-    };
-    match (&raw.schedule, &raw.random) {
-        (Some(_), Some(_)) => {
-            let problem = Problem::Conflict {
-                message: "faults has both schedule and random".to_owned(),
-            };
-            let hint = "keep one: a fixed schedule, or random bounds drawn per seed";
-            Err(Invalid::new(&path.key_itself("random"), problem, hint))
-        }
-        (None, None) => {
-            let problem = Problem::Conflict {
-                message: "faults has neither schedule nor random".to_owned(),
-            };
-            let hint = "add schedule: [...] or random: {...}, or remove faults for no faults";
-            Err(Invalid::new(path, problem, hint))
-        }
-        (Some(events), None) => {
-            schedule::resolve(events, context, &path.key("schedule")).map(Faults::Schedule)
-        }
-        (None, Some(random)) => {
-            random::resolve(random, context, &path.key("random")).map(Faults::Random)
-        }
-    }
-}
-
 /// "partition, clog, ..." for hints.
 pub(super) fn kinds_list() -> String {
     let names: Vec<&str> = FaultKind::ALL.iter().map(Keyword::as_str).collect();
@@ -319,20 +271,5 @@ impl FaultSchedule {
 impl Serialize for FaultSchedule {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_raw().serialize(serializer)
-    }
-}
-
-/// The raw form of `faults:`; `None` for [`Faults::None`].
-pub fn to_raw(faults: &Faults) -> Option<RawFaults> {
-    match faults {
-        Faults::None => None,
-        Faults::Schedule(schedule) => Some(RawFaults {
-            schedule: Some(schedule.to_raw()),
-            random: None,
-        }),
-        Faults::Random(random) => Some(RawFaults {
-            schedule: None,
-            random: Some(random::to_raw(random)),
-        }),
     }
 }

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod error;
 pub mod fault;
 pub mod fault_words;
+pub mod faults;
 mod field_readers;
 pub mod input;
 pub mod locate;
@@ -29,6 +30,7 @@ pub mod system;
 pub mod target;
 pub mod token_bucket;
 pub mod workload;
+mod workload_scope;
 
 #[cfg(test)]
 mod tests;
@@ -38,7 +40,8 @@ pub use cluster::{BrokerConfig, Cluster, FsyncPolicySpec, Overflow, Topic};
 pub use consumers::{ApplyStrategy, Consumers, Group, ScaleOut};
 pub use coordinator_clients::CoordinatorClients;
 pub use error::{Located, Place, Problem, ScenarioError};
-pub use fault::{DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, Faults, PartitionShape};
+pub use fault::{DiskFault, Fault, FaultEvent, FaultKind, FaultSchedule, PartitionShape};
+pub use faults::Faults;
 pub use names::Keyword;
 pub use random::RandomFaults;
 pub use raw::RawScenario;

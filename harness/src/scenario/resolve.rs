@@ -11,7 +11,8 @@ use super::check::{AnomalyName, CheckName, Expectation};
 use super::cluster::{self, Cluster};
 use super::duration;
 use super::error::{Invalid, Problem, ScenarioError};
-use super::fault::{self, FaultContext, Faults};
+use super::fault::FaultContext;
+use super::faults::{self, Faults};
 use super::field_readers::{duration_at, keyword_at, positive_duration_at, range_ms_at, ratio};
 use super::locate::YamlPath;
 use super::names::Keyword;
@@ -159,7 +160,7 @@ fn resolve(raw: &RawScenario) -> Result<Scenario, Invalid> {
         },
         workload: &workload,
     };
-    let faults = fault::resolve(raw.faults.as_ref(), &context, &root.key("faults"))?;
+    let faults = faults::resolve(raw.faults.as_ref(), &context, &root.key("faults"))?;
     let recovery_ms = match &raw.recovery {
         None => RECOVERY_MS_DEFAULT,
         Some(text) => positive_duration_at(
@@ -405,7 +406,7 @@ impl Scenario {
                 tick: Some(duration::format_ms(self.network.tick_ms)),
             }),
             workload: workload::to_raw(&self.workload),
-            faults: fault::to_raw(&self.faults),
+            faults: faults::to_raw(&self.faults),
             recovery: Some(duration::format_ms(self.recovery_ms)),
             checks: Some(self.checks.iter().map(|c| c.as_str().to_owned()).collect()),
             seeds: Some(format!("{}..{}", self.seeds.start(), self.seeds.end())),

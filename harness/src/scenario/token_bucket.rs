@@ -15,7 +15,7 @@ use super::field_readers::{duration_at, positive_duration_at, rate_at};
 use super::locate::YamlPath;
 use super::rate;
 use super::raw::{RawGateways, RawTokens};
-use super::workload::resolve_count;
+use super::workload_scope::resolve_count;
 
 /// Fastest token rate. The `rate-bound` check's tolerance assumes the generator's ticks are
 /// further apart than the simulator's step (at most 10ms), so rate × tick stays below one.
