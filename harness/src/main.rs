@@ -56,8 +56,8 @@ enum Command {
         bugs: Vec<String>,
         /// Which runs keep their folder in the store: `all`, or `failed` (those that did not
         /// meet their expectation; long sweeps). The summary lists every run either way.
-        #[arg(long, value_enum, default_value_t = harness::invocation::Keep::All)]
-        keep: harness::invocation::Keep,
+        #[arg(long, value_enum, default_value_t = harness::sweep::Keep::All)]
+        keep: harness::sweep::Keep,
         /// `sim`: in the deterministic simulator; `real`: against real processes in network
         /// namespaces with real faults (needs root; design.md §13).
         #[arg(long, value_enum, default_value_t = ModeArg::Sim)]
@@ -306,7 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 (None, None) => None,
             };
             let shard = shard.map(|text| text.parse()).transpose()?;
-            let args = harness::invocation::RunArgs {
+            let args = harness::sweep::RunArgs {
                 paths,
                 seeds,
                 jobs,
@@ -320,13 +320,11 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 mode,
             };
             let mut stdout = std::io::stdout();
-            match harness::invocation::execute(&args, &mut stdout) {
+            match harness::sweep::execute(&args, &mut stdout) {
                 Ok(code) => Ok(std::process::ExitCode::from(code)),
                 Err(error) => {
                     eprintln!("faultline run: {error}");
-                    Ok(std::process::ExitCode::from(
-                        harness::invocation::EXIT_BAD_INPUT,
-                    ))
+                    Ok(std::process::ExitCode::from(harness::sweep::EXIT_BAD_INPUT))
                 }
             }
         }

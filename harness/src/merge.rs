@@ -15,7 +15,7 @@
 //! 2 some run had bad input, 3 some could not be judged. A merge that cannot be done (a
 //! missing or malformed summary, an overlap) is a [`MergeError`]: the CLI prints it and exits 2.
 
-use crate::invocation::summary::{exit_code, write_summary};
+use crate::sweep::summary::{exit_code, write_summary};
 use reports::{Summary, SummaryRun};
 use std::collections::BTreeMap;
 use std::io;

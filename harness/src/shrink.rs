@@ -222,7 +222,7 @@ fn event_count(scenario: &Scenario) -> usize {
 pub fn shrink(args: &ShrinkArgs) -> Result<ShrinkReport, ShrinkError> {
     let original = crate::scenario::load(&args.path)?;
     // Up to RUNS_MAX simulations follow: find out now if the result cannot be written.
-    crate::invocation::preflight::writable(&args.out_dir).map_err(|source| ShrinkError::Out {
+    crate::sweep::preflight::writable(&args.out_dir).map_err(|source| ShrinkError::Out {
         dir: args.out_dir.clone(),
         source,
     })?;

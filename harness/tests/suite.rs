@@ -4,7 +4,7 @@
 //! must fail). Then the test of the tester: every planted bug is caught by its scenario.
 
 use engine::bugs::Bugs;
-use harness::invocation::{execute, RunArgs, EXIT_OK, EXIT_UNMET};
+use harness::sweep::{execute, RunArgs, EXIT_OK, EXIT_UNMET};
 use std::path::PathBuf;
 
 fn scenarios(folder: &str) -> PathBuf {
@@ -41,7 +41,7 @@ fn run_with(
         log_filter: None,
         bugs,
         progress: false,
-        keep: harness::invocation::Keep::All,
+        keep: harness::sweep::Keep::All,
     };
     let mut printed = Vec::new();
     let code = execute(&args, &mut printed).expect("the suite loads");

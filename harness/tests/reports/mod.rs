@@ -6,9 +6,9 @@
 use harness::checker::{self, run_result, CheckOptions, RunMeta};
 use harness::history::synthetic::{synthetic_history, SyntheticOptions};
 use harness::history::{parse_history, History};
-use harness::invocation::shard::Shard;
-use harness::invocation::store::{report_input, write_reports};
 use harness::merge::{merge, MergeError};
+use harness::sweep::shard::Shard;
+use harness::sweep::store::{report_input, write_reports};
 use reports::{Judgement, Met, MetWord, ReportInput, Summary, SummaryRun, Verdict};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -330,7 +330,7 @@ fn write_store(dir: &Path, runs: Vec<SummaryRun>) {
         std::fs::create_dir_all(&run_dir).expect("run dir");
         std::fs::write(run_dir.join("result.json"), &run.repro).expect("write");
     }
-    harness::invocation::summary::write_summary(dir, &Summary::new(runs)).expect("summary");
+    harness::sweep::summary::write_summary(dir, &Summary::new(runs)).expect("summary");
 }
 
 fn read(path: PathBuf) -> String {

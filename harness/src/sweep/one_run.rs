@@ -3,11 +3,11 @@
 
 use crate::checker::{self, run_result::RunMeta, CheckOptions};
 use crate::history::History;
-use crate::invocation::expectation::{self, Met};
-use crate::invocation::store;
 use crate::run::context::Mode;
 use crate::run::{schedule_for, simulate, SimError, SimOptions, SimOutcome};
 use crate::scenario::{Faults, Keyword, Scenario};
+use crate::sweep::expectation::{self, Met};
+use crate::sweep::store;
 use reports::RunResult;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

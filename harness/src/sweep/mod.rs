@@ -1,4 +1,4 @@
-//! `faultline run`: expand scenario files and folders, pick the seeds (and this shard's share),
+//! A sweep, `faultline run`: expand scenario files and folders, pick the seeds (and this shard's share),
 //! run them on `--jobs` worker threads — each thread runs whole simulations, one at a time, so
 //! nothing is shared inside a simulation — print one line per run ending with its repro
 //! command, and write the store. Exit codes (design.md section 10): 0 every run met its

@@ -4,10 +4,10 @@
 //! through [`write_summary`], so a merged store and an unsharded one agree byte for byte (but
 //! for wall-clock times).
 
-use crate::invocation::expectation::Met;
-use crate::invocation::one_run::RunRecord;
-use crate::invocation::store::run_dir_name;
-use crate::invocation::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNJUDGED, EXIT_UNMET};
+use crate::sweep::expectation::Met;
+use crate::sweep::one_run::RunRecord;
+use crate::sweep::store::run_dir_name;
+use crate::sweep::{EXIT_BAD_INPUT, EXIT_OK, EXIT_UNJUDGED, EXIT_UNMET};
 use reports::{MetWord, Summary, SummaryRun, Verdict};
 use std::io;
 use std::path::Path;

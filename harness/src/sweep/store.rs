@@ -11,8 +11,8 @@ pub mod repro_script;
 pub mod timeline;
 
 use crate::history::{write_history, History};
-use crate::invocation::expectation::Met;
 use crate::scenario::{Expectation, Keyword, Scenario};
+use crate::sweep::expectation::Met;
 use reports::{Judgement, ReportInput, RunResult};
 use std::io;
 use std::path::{Path, PathBuf};
