@@ -134,20 +134,7 @@ async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Resul
             outcomes
         }));
     }
-    let mut measured = Measured::default();
-    for task in tasks {
-        for outcome in task.await? {
-            match outcome {
-                Some((partition, id, us)) => {
-                    measured.latencies_us.push(us);
-                    measured.acked.push((partition, id));
-                }
-                None => measured.failed += 1,
-            }
-        }
-    }
-    measured.elapsed = started.elapsed();
-    Ok(measured)
+    Measured::gather(tasks, started).await
 }
 
 /// Reads every partition of the benchmark topic to its high watermark and returns the

@@ -92,7 +92,32 @@ pub struct Measured {
     pub missing: Vec<(u32, RecordId)>,
 }
 
+/// One producer task's outcomes: per record sent, its partition, name and latency in
+/// microseconds when acknowledged, `None` when it failed.
+pub type ProducerOutcomes = tokio::task::JoinHandle<Vec<Option<(u32, RecordId, u64)>>>;
+
 impl Measured {
+    /// Waits for every producer task and gathers what they measured since `started`.
+    pub async fn gather(
+        tasks: Vec<ProducerOutcomes>,
+        started: std::time::Instant,
+    ) -> anyhow::Result<Measured> {
+        let mut measured = Measured::default();
+        for task in tasks {
+            for outcome in task.await? {
+                match outcome {
+                    Some((partition, id, us)) => {
+                        measured.latencies_us.push(us);
+                        measured.acked.push((partition, id));
+                    }
+                    None => measured.failed += 1,
+                }
+            }
+        }
+        measured.elapsed = started.elapsed();
+        Ok(measured)
+    }
+
     pub fn records_per_s(&self) -> f64 {
         self.acked.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }

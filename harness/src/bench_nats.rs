@@ -279,20 +279,7 @@ async fn produce(bench: &ProduceBench, urls: &[String]) -> anyhow::Result<Measur
             outcomes
         }));
     }
-    let mut measured = Measured::default();
-    for task in tasks {
-        for outcome in task.await? {
-            match outcome {
-                Some((partition, id, us)) => {
-                    measured.latencies_us.push(us);
-                    measured.acked.push((partition, id));
-                }
-                None => measured.failed += 1,
-            }
-        }
-    }
-    measured.elapsed = started.elapsed();
-    Ok(measured)
+    Measured::gather(tasks, started).await
 }
 
 /// Reads every stream from its first message to its last through ephemeral consumers and

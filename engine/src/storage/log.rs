@@ -220,12 +220,17 @@ impl Log {
         meta: BatchMeta,
         records: Vec<Record>,
     ) -> Result<AppendInfo, StorageError> {
-        let batch = RecordBatch {
+        let batch = self.batch_at_end(meta, records);
+        self.append_batch(&batch)
+    }
+
+    /// `records` as the next batch of this log.
+    fn batch_at_end(&self, meta: BatchMeta, records: Vec<Record>) -> RecordBatch {
+        RecordBatch {
             base_offset: self.end,
             meta,
             records,
-        };
-        self.append_batch(&batch)
+        }
     }
 
     /// Appends a batch that already carries its offsets (the follower's path). It must start
@@ -251,11 +256,7 @@ impl Log {
         meta: BatchMeta,
         records: Vec<Record>,
     ) -> Result<AppendInfo, StorageError> {
-        let batch = RecordBatch {
-            base_offset: self.end,
-            meta,
-            records,
-        };
+        let batch = self.batch_at_end(meta, records);
         self.append_batch_unsynced(&batch)
     }
 

@@ -157,6 +157,11 @@ impl ClientRole {
 }
 
 impl Workload {
+    /// Consumer group number `index` (in declaration order), if there is one.
+    pub fn consumer_group(&self, index: usize) -> Option<&super::Group> {
+        self.consumers.as_ref().and_then(|c| c.groups.get(index))
+    }
+
     /// Every client in `client-N` order: `roles()[0]` is `client-1`.
     pub fn client_roles(&self) -> Vec<ClientRole> {
         let mut roles = Vec::new();

@@ -93,14 +93,7 @@ fn restate_membership(ctx: &RunContext, consumer: &Consumer, process: &mut u64, 
 /// Runs member `member` (`client-{client}`) of group `group` until the drain, with the run's
 /// planted client bugs.
 pub async fn run(ctx: Rc<RunContext>, client: u32, (group, member): (usize, u32), bugs: Bugs) {
-    let Some(spec) = ctx
-        .scenario
-        .workload
-        .consumers
-        .as_ref()
-        .and_then(|c| c.groups.get(group))
-        .cloned()
-    else {
+    let Some(spec) = ctx.scenario.workload.consumer_group(group).cloned() else {
         return;
     };
     let mut process = ctx.fresh_process_for_incarnation(client);

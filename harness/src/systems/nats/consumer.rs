@@ -155,14 +155,7 @@ async fn consumer_for<'a>(
 
 /// Runs member `member` (`client-{client}`) of group `group` until the drain.
 pub async fn run(ctx: Rc<RunContext>, client: u32, group: usize, member: u32) {
-    let Some(spec) = ctx
-        .scenario
-        .workload
-        .consumers
-        .as_ref()
-        .and_then(|c| c.groups.get(group))
-        .cloned()
-    else {
+    let Some(spec) = ctx.scenario.workload.consumer_group(group).cloned() else {
         ctx.client_done(client);
         return;
     };
