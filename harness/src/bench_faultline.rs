@@ -4,7 +4,7 @@
 //! per-partition sender batches what is queued, up to `batch_records` per request. Then every
 //! partition is read back to its high watermark.
 
-use crate::bench_load::{Measured, ProduceBench, RecordId};
+use crate::bench_load::{send_in_flight, Measured, ProduceBench, RecordId};
 use anyhow::Context;
 use engine::broker::protocol::{CreateTopicRequest, Overflow, TopicPartition};
 use engine::broker::Acks;
@@ -17,7 +17,6 @@ use harness::local_cluster::LocalCluster;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
-use tokio::task::JoinSet;
 
 const BROKERS: u32 = 3;
 /// Fetches one partition's read-back may take (each returns at least one batch or ends it).
@@ -79,9 +78,6 @@ async fn create_topic(bench: &ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow:
     Ok(())
 }
 
-/// One record's outcome: its partition, name and latency when acknowledged; `None` when not.
-type Outcome = Option<(u32, RecordId, u64)>;
-
 async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Result<Measured> {
     create_topic(&bench, bootstrap.clone()).await?;
     let per_producer = bench.records / u64::from(bench.producers);
@@ -102,19 +98,10 @@ async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Resul
         let client = Producer::new(Net::Real, bootstrap.clone(), options, Vec::new());
         let (partitions, in_flight) = (bench.partitions, bench.in_flight as usize);
         tasks.push(tokio::spawn(async move {
-            let mut outcomes: Vec<Outcome> = Vec::with_capacity(per_producer as usize);
-            let mut sending: JoinSet<Outcome> = JoinSet::new();
-            for sequence in 0..per_producer {
-                // At most `in_flight` outstanding: wait for one before sending the next.
-                if sending.len() >= in_flight {
-                    if let Some(done) = sending.join_next().await {
-                        outcomes.push(done.ok().flatten());
-                    }
-                }
-                let id = RecordId { producer, sequence };
+            send_in_flight(producer, per_producer, in_flight, |id| {
                 let partition = id.partition(partitions);
                 let client = client.clone();
-                sending.spawn(async move {
+                async move {
                     let tp = TopicPartition::new("bench", partition);
                     // Real processes over real TCP: the wall-clock latency is what is measured.
                     #[allow(clippy::disallowed_methods)]
@@ -126,12 +113,9 @@ async fn produce(bench: ProduceBench, bootstrap: Vec<NodeAddr>) -> anyhow::Resul
                             None
                         }
                     }
-                });
-            }
-            while let Some(done) = sending.join_next().await {
-                outcomes.push(done.ok().flatten());
-            }
-            outcomes
+                }
+            })
+            .await
         }));
     }
     Measured::gather(tasks, started).await

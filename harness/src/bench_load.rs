@@ -92,9 +92,45 @@ pub struct Measured {
     pub missing: Vec<(u32, RecordId)>,
 }
 
-/// One producer task's outcomes: per record sent, its partition, name and latency in
-/// microseconds when acknowledged, `None` when it failed.
-pub type ProducerOutcomes = tokio::task::JoinHandle<Vec<Option<(u32, RecordId, u64)>>>;
+/// One record's outcome: its partition, name and latency in microseconds when acknowledged,
+/// `None` when it failed.
+pub type Outcome = Option<(u32, RecordId, u64)>;
+
+/// One producer task's outcomes, one per record it sent.
+pub type ProducerOutcomes = tokio::task::JoinHandle<Vec<Outcome>>;
+
+/// One producer's part of the load: records `0..count` under its name, at most `in_flight`
+/// of them outstanding (throughput from batching, latency from concurrency), each sent by
+/// `send`. Returns every record's outcome.
+pub async fn send_in_flight<F, Fut>(
+    producer: u32,
+    count: u64,
+    in_flight: usize,
+    send: F,
+) -> Vec<Outcome>
+where
+    F: Fn(RecordId) -> Fut,
+    Fut: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    assert!(
+        in_flight > 0,
+        "a producer keeps at least one record in flight"
+    );
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(count as usize);
+    let mut sending: tokio::task::JoinSet<Outcome> = tokio::task::JoinSet::new();
+    for sequence in 0..count {
+        if sending.len() >= in_flight {
+            if let Some(done) = sending.join_next().await {
+                outcomes.push(done.ok().flatten());
+            }
+        }
+        sending.spawn(send(RecordId { producer, sequence }));
+    }
+    while let Some(done) = sending.join_next().await {
+        outcomes.push(done.ok().flatten());
+    }
+    outcomes
+}
 
 impl Measured {
     /// Waits for every producer task and gathers what they measured since `started`.

@@ -10,7 +10,7 @@
 //! and when the cluster's handle drops; each asks the kernel for SIGKILL when the thread that
 //! started it ends (the main thread, which outlives them).
 
-use crate::bench_load::{Measured, ProduceBench, RecordId};
+use crate::bench_load::{send_in_flight, Measured, Outcome, ProduceBench, RecordId};
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
@@ -20,7 +20,6 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tokio::task::JoinSet;
 
 pub use harness::systems::nats::config::PROGRAM;
 
@@ -192,6 +191,7 @@ fn stream_config(partition: u32) -> stream::Config {
 
 /// Creates every stream and waits until each has a leader.
 async fn create_streams(js: &jetstream::Context, partitions: u32) -> anyhow::Result<()> {
+    // A bench on real processes (never under turmoil): the wall clock bounds the setup.
     let deadline = tokio::time::Instant::now() + SETUP_BUDGET;
     for partition in 0..partitions {
         loop {
@@ -220,9 +220,6 @@ async fn create_streams(js: &jetstream::Context, partitions: u32) -> anyhow::Res
     }
     Ok(())
 }
-
-/// One record's outcome: its partition, name and latency when acknowledged; `None` when not.
-type Outcome = Option<(u32, RecordId, u64)>;
 
 async fn publish(js: jetstream::Context, partition: u32, id: RecordId) -> Outcome {
     let mut headers = async_nats::HeaderMap::new();
@@ -261,22 +258,10 @@ async fn produce(bench: &ProduceBench, urls: &[String]) -> anyhow::Result<Measur
     for (producer, js) in (0..bench.producers).zip(contexts) {
         let (partitions, in_flight) = (bench.partitions, bench.in_flight as usize);
         tasks.push(tokio::spawn(async move {
-            let mut outcomes: Vec<Outcome> = Vec::with_capacity(per_producer as usize);
-            let mut sending: JoinSet<Outcome> = JoinSet::new();
-            for sequence in 0..per_producer {
-                // At most `in_flight` outstanding: wait for one before publishing the next.
-                if sending.len() >= in_flight {
-                    if let Some(done) = sending.join_next().await {
-                        outcomes.push(done.ok().flatten());
-                    }
-                }
-                let id = RecordId { producer, sequence };
-                sending.spawn(publish(js.clone(), id.partition(partitions), id));
-            }
-            while let Some(done) = sending.join_next().await {
-                outcomes.push(done.ok().flatten());
-            }
-            outcomes
+            send_in_flight(producer, per_producer, in_flight, |id| {
+                publish(js.clone(), id.partition(partitions), id)
+            })
+            .await
         }));
     }
     Measured::gather(tasks, started).await

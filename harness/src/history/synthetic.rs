@@ -14,6 +14,7 @@
 use super::body::Local;
 use super::op::{Op, OpType, Process, F};
 use super::recorder::Recorder;
+pub use super::synthetic_coordinator::plant_stale_read;
 use super::synthetic_coordinator::ZkClients;
 use super::values::{self, FinalStateRecord};
 use rand::{Rng, SeedableRng};

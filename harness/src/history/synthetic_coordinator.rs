@@ -3,7 +3,7 @@
 //! (an op takes effect when it completes), so `coordinator-linearizable` must find it valid.
 //! Some writes end `info` (half of those took effect) and the client goes on as a new process.
 
-use super::op::{OpType, F};
+use super::op::{Op, OpType, F};
 use super::recorder::Recorder;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -167,4 +167,35 @@ impl ZkClients {
         };
         recorder.complete(time, process, kind, f, value);
     }
+}
+
+/// Makes the last acknowledged read of a znode written at least twice return the version
+/// below the one it saw (with that version's data): a read that went back, which
+/// `coordinator-linearizable` must catch. For histories generated with `znodes`.
+pub fn plant_stale_read(ops: &mut [Op]) {
+    let read = ops
+        .iter()
+        .rposition(|op| {
+            op.f == F::ZkRead
+                && op.kind == OpType::Ok
+                && op.value["version"].as_u64().is_some_and(|v| v >= 2)
+        })
+        .expect("a read of a znode written at least twice");
+    let (path, version) = (
+        ops[read].value["path"].clone(),
+        ops[read].value["version"]
+            .as_u64()
+            .expect("a read's version"),
+    );
+    let older = ops
+        .iter()
+        .find(|op| {
+            op.kind == OpType::Ok
+                && op.f == F::ZkWrite
+                && op.value["path"] == path
+                && op.value["version"].as_u64() == Some(version - 1)
+        })
+        .map(|op| op.value["data"].clone())
+        .expect("the write of the version below");
+    ops[read].value = json!({"path": path, "data": older, "version": version - 1});
 }

@@ -2,7 +2,7 @@
 //! planted defect in it is caught by the check that owns it.
 
 use harness::checker::{self, run_result, CheckOptions, Checked, RunMeta, Verdict};
-use harness::history::synthetic::{synthetic_history, SyntheticOptions};
+use harness::history::synthetic::{plant_stale_read, synthetic_history, SyntheticOptions};
 use harness::history::{History, Op, OpType, F};
 use serde_json::{json, Value};
 
@@ -160,29 +160,7 @@ fn a_bucket_slower_than_the_gateways_admissions_is_caught() {
 fn a_znode_read_that_went_back_a_version_is_caught() {
     let mut ops = synthetic_with_znodes(14);
     // The last read of a znode at version 2 or more now returns the version below.
-    let read = ops
-        .iter()
-        .rposition(|op| {
-            op.f == F::ZkRead
-                && op.kind == OpType::Ok
-                && op.value["version"].as_u64().is_some_and(|v| v >= 2)
-        })
-        .expect("a read of a written znode");
-    let (path, version) = (
-        ops[read].value["path"].clone(),
-        ops[read].value["version"].as_u64().unwrap(),
-    );
-    let older = ops
-        .iter()
-        .find(|op| {
-            op.kind == OpType::Ok
-                && op.f == F::ZkWrite
-                && op.value["path"] == path
-                && op.value["version"].as_u64() == Some(version - 1)
-        })
-        .map(|op| op.value["data"].clone())
-        .expect("the write of the version below");
-    ops[read].value = json!({"path": path, "data": older, "version": version - 1});
+    plant_stale_read(&mut ops);
     let checked = check_all(ops);
     let names = found(&checked);
     assert!(
