@@ -10,6 +10,7 @@ pub mod nemesis;
 pub mod orchestrator;
 pub mod sim_fabric;
 pub mod simlog;
+pub mod simlog_subscriber;
 pub mod swarm;
 
 pub use driver::{schedule_for, simulate, NodeEventLog, SimError, SimOptions, SimOutcome};

@@ -1,11 +1,12 @@
 //! `sim.log`: every node's and client's tracing output for one run, each line stamped with
 //! simulated time, collected in memory on the run's thread (so parallel runs never mix).
 
+use crate::run::simlog_subscriber::SimLogSubscriber;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::EnvFilter;
 
 /// The default filter: harness and nodes at info, so sim.log shows the node events a reader
@@ -16,7 +17,7 @@ pub const DEFAULT_FILTER: &str = "harness=info,engine=info,turmoil=warn,turmoil:
 pub const LOG_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// Simulated time, or `-` outside a simulation.
-struct SimTime;
+pub(crate) struct SimTime;
 
 impl FormatTime for SimTime {
     fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
@@ -52,23 +53,10 @@ impl Write for LogBuffer {
     }
 }
 
-impl<'a> MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-
-    fn make_writer(&'a self) -> LogBuffer {
-        self.clone()
-    }
-}
-
 /// Runs `work` with a subscriber that writes into `buffer` at `filter` (or the default).
 pub fn capture<T>(buffer: &LogBuffer, filter: Option<&str>, work: impl FnOnce() -> T) -> T {
     let filter = EnvFilter::try_new(filter.unwrap_or(DEFAULT_FILTER))
         .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_timer(SimTime)
-        .with_ansi(false)
-        .with_writer(buffer.clone())
-        .finish();
+    let subscriber = SimLogSubscriber::new(buffer.clone()).with(filter);
     tracing::subscriber::with_default(subscriber, work)
 }
