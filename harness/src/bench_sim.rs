@@ -10,6 +10,12 @@ use std::time::Duration;
 
 /// Simulated time one reference run covers.
 const REFERENCE_SIM: Duration = Duration::from_secs(10);
+/// The simulated seconds per wall second the smoke suite aims at (issue 20), shown as the
+/// step cost it allows.
+const RATIO_GOAL: f64 = 300.0;
+/// Idle hosts of the larger empty simulation that splits a step's cost into a fixed part and a
+/// part per host (the smaller has none).
+const REFERENCE_HOSTS_SPLIT: usize = 8;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct SimBench {
@@ -57,6 +63,29 @@ fn reference_ratio(hosts: usize, tick_ms: u64) -> anyhow::Result<f64> {
     Ok(sim.elapsed().as_secs_f64() / wall.max(1e-9))
 }
 
+/// Wall microseconds per step of a run that covered `sim_seconds` in `wall` seconds.
+fn step_us(sim_seconds: f64, wall: f64, tick_ms: u64) -> f64 {
+    let steps = sim_seconds * 1000.0 / tick_ms as f64;
+    1e6 * wall / steps.max(1.0)
+}
+
+/// A step's cost in an empty simulation, split: (fixed µs, µs per idle host), from the fastest
+/// of `repeat` runs with no idle host and with `REFERENCE_HOSTS_SPLIT`.
+fn reference_step_split(tick_ms: u64, repeat: u32) -> anyhow::Result<(f64, f64)> {
+    let sim_seconds = REFERENCE_SIM.as_secs_f64();
+    let fastest = |hosts: usize| -> anyhow::Result<f64> {
+        let mut best = f64::MAX;
+        for _ in 0..repeat {
+            let ratio = reference_ratio(hosts, tick_ms)?;
+            best = best.min(step_us(sim_seconds, sim_seconds / ratio.max(1e-9), tick_ms));
+        }
+        Ok(best)
+    };
+    let fixed = fastest(0)?;
+    let with_hosts = fastest(REFERENCE_HOSTS_SPLIT)?;
+    Ok((fixed, (with_hosts - fixed) / REFERENCE_HOSTS_SPLIT as f64))
+}
+
 /// The hosts a simulated run of `scenario` has: its nodes, its clients and the nemesis.
 fn host_count(scenario: &harness::scenario::Scenario) -> usize {
     scenario.cluster.coordinators as usize
@@ -85,11 +114,13 @@ pub fn run(bench: SimBench) -> anyhow::Result<ExitCode> {
     println!();
     println!(
         "| scenario | hosts | tick ms | history ops | simulated s | wall s (best) | wall s (median) \
-         | simulated s per wall s (best) | (median) | reference (best) | share of reference |"
+         | simulated s per wall s (best) | (median) | reference (best) | share of reference \
+         | µs per step (best) | reference µs per step |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut sim_total, mut best_total, mut median_total) = (0.0, 0.0, 0.0);
     let mut reference_walls_total = 0.0;
+    let mut ticks_ms = std::collections::BTreeSet::new();
     for entry in suite {
         let scenario = &entry.scenario;
         let schedule = harness::run::schedule_for(scenario, bench.seed);
@@ -124,8 +155,10 @@ pub fn run(bench: SimBench) -> anyhow::Result<ExitCode> {
         // The wall time the empty simulation would take for this scenario's simulated time.
         reference_walls_total += sim_seconds / reference.max(1e-9);
         let ratio = sim_seconds / best.max(1e-9);
+        let tick_ms = scenario.network.tick_ms;
         println!(
-            "| {} | {} | {} | {} | {:.1} | {:.3} | {:.3} | {:.0}x | {:.0}x | {:.0}x | {:.0}% |",
+            "| {} | {} | {} | {} | {:.1} | {:.3} | {:.3} | {:.0}x | {:.0}x | {:.0}x | {:.0}% | {:.1} \
+             | {:.1} |",
             scenario.name,
             host_count(scenario),
             scenario.network.tick_ms,
@@ -136,13 +169,16 @@ pub fn run(bench: SimBench) -> anyhow::Result<ExitCode> {
             ratio,
             sim_seconds / median.max(1e-9),
             reference,
-            100.0 * ratio / reference.max(1e-9)
+            100.0 * ratio / reference.max(1e-9),
+            step_us(sim_seconds, best, tick_ms),
+            step_us(sim_seconds, sim_seconds / reference.max(1e-9), tick_ms),
         );
+        ticks_ms.insert(tick_ms);
     }
     let reference_total = sim_total / f64::max(reference_walls_total, 1e-9);
     let ratio_total = sim_total / best_total.max(1e-9);
     println!(
-        "| **all** | | | | {:.1} | {:.3} | {:.3} | {:.0}x | {:.0}x | {:.0}x | {:.0}% |",
+        "| **all** | | | | {:.1} | {:.3} | {:.3} | {:.0}x | {:.0}x | {:.0}x | {:.0}% | | |",
         sim_total,
         best_total,
         median_total,
@@ -151,5 +187,16 @@ pub fn run(bench: SimBench) -> anyhow::Result<ExitCode> {
         reference_total,
         100.0 * ratio_total / reference_total.max(1e-9)
     );
+    println!();
+    for tick_ms in ticks_ms {
+        let (fixed, per_host) = reference_step_split(tick_ms, bench.repeat)?;
+        println!(
+            "An empty step ({tick_ms} ms tick) costs {fixed:.1} µs plus {per_host:.2} µs per idle \
+             host (empty simulations of 0 and {REFERENCE_HOSTS_SPLIT} idle hosts beside the \
+             sleeping client); {:.0}x needs at most {:.1} µs per step.",
+            RATIO_GOAL,
+            tick_ms as f64 * 1000.0 / RATIO_GOAL
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
