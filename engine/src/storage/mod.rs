@@ -22,4 +22,4 @@ pub use batch::{BatchMeta, Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BY
 pub use error::StorageError;
 pub use fsync_policy::FsyncPolicy;
 pub use head::HeadFile;
-pub use log::{AppendInfo, Log, LogOptions};
+pub use log::{AppendInfo, GroupSync, Log, LogOptions};
