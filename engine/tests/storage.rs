@@ -693,7 +693,11 @@ fn a_group_sync_spanning_a_truncation_counts_nothing_past_the_cut() {
     GroupSync::finish_all(&mut groups);
     let [group] = groups;
     log.finish_group_sync(group).expect("finishes");
-    assert_eq!((log.synced_end(), log.end()), (2, 4), "nothing past the cut");
+    assert_eq!(
+        (log.synced_end(), log.end()),
+        (2, 4),
+        "nothing past the cut"
+    );
     log.sync_group().expect("the next group");
     assert_eq!(log.synced_end(), 4);
     drop(log);

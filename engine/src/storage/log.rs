@@ -8,8 +8,8 @@
 
 use crate::bugs::{Bug, Bugs};
 use crate::env::{Clock, Disk};
-use crate::storage::batch::{BatchHeader, BatchMeta, Record, RecordBatch};
 use crate::env::{DiskError, PendingSync};
+use crate::storage::batch::{BatchHeader, BatchMeta, Record, RecordBatch};
 use crate::storage::recovery_point::{PointWrite, RecoveryPoint};
 use crate::storage::segment::{self, Recovery, Segment, LOG_SUFFIX};
 use crate::storage::{FsyncPolicy, StorageError};
@@ -423,7 +423,10 @@ impl Log {
             self.recovery_point.finish_alongside(point);
         }
         if group.truncations == self.truncations && group.end > self.synced_end {
-            assert!(group.end <= self.end, "no truncation, so the log still holds it");
+            assert!(
+                group.end <= self.end,
+                "no truncation, so the log still holds it"
+            );
             self.synced_end = group.end;
             self.last_sync = self.clock.now();
         }

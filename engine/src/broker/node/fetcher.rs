@@ -19,10 +19,15 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 enum Step {
-    Truncate { epoch: Option<u64> },
+    Truncate {
+        epoch: Option<u64>,
+    },
     /// The log holds appends the group-commit loop has not synced yet.
     AwaitSync(Arc<Notify>),
-    Fetch { offset: u64, head: u64 },
+    Fetch {
+        offset: u64,
+        head: u64,
+    },
 }
 
 /// Replicates `tp` from `leader` while this broker follows it at `epoch`.

@@ -149,7 +149,10 @@ fn writes_appended_while_a_group_syncs_wait_for_the_next_group() {
     assert_eq!((replica.synced_end(), replica.log_end()), (1, 2));
     assert_eq!(replica.high_watermark(), 1, "only what the sync covered");
     assert!(matches!(first.try_recv(), Ok(Ok(()))));
-    assert!(second.try_recv().is_err(), "not covered: waits for the next group");
+    assert!(
+        second.try_recv().is_err(),
+        "not covered: waits for the next group"
+    );
     replica.sync_group();
     assert_eq!(replica.high_watermark(), 2);
     assert!(matches!(second.try_recv(), Ok(Ok(()))));
