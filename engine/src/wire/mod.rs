@@ -12,6 +12,7 @@
 //! [`WireLimits`].
 
 pub mod broker_protocol;
+pub mod byte_string;
 mod connection;
 pub mod coordinator_protocol;
 pub mod error;
