@@ -10,6 +10,7 @@
 //! succeeded.
 
 pub mod batch;
+pub mod byte_string;
 pub mod error;
 pub mod fsync_policy;
 pub mod head;

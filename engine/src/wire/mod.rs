@@ -12,7 +12,6 @@
 //! [`WireLimits`].
 
 pub mod broker_protocol;
-pub mod byte_string;
 mod connection;
 pub mod coordinator_protocol;
 pub mod error;

@@ -1,4 +1,5 @@
-//! Byte strings encoded as bytes rather than as sequences of numbers, for `#[serde(with)]`.
+//! Byte strings encoded as bytes rather than as sequences of numbers, for `#[serde(with)]` (here,
+//! below the wire, because record batches and the wire protocol both use it).
 //! postcard writes both the same way — a varint length, then the bytes — so the encoding on the
 //! wire and on disk does not change, but a sequence goes through serde one `u8` at a time: in a
 //! profile of `faultline bench produce` that was the brokers' and the producers' top cost.
@@ -8,7 +9,7 @@ use serde::de::{Error, SeqAccess, Visitor};
 use serde::{Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// One byte string: `#[serde(with = "crate::wire::byte_string")]`.
+/// One byte string: `#[serde(with = "crate::storage::byte_string")]`.
 pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_bytes(bytes)
 }
@@ -44,7 +45,7 @@ impl<'de> Visitor<'de> for ByteString {
     }
 }
 
-/// A list of byte strings: `#[serde(with = "crate::wire::byte_string::list")]`.
+/// A list of byte strings: `#[serde(with = "crate::storage::byte_string::list")]`.
 pub mod list {
     use super::ByteString;
     use serde::de::{DeserializeSeed, SeqAccess, Visitor};
