@@ -4,7 +4,7 @@
 
 use engine::bugs::{Bug, Bugs};
 use engine::env::{Disk, DiskError, DiskFault, DiskFaultKind, DiskFaults, Keep, Mode, PowerLoss};
-use engine::storage::{BatchMeta, FsyncPolicy, Log, LogOptions, Record, StorageError};
+use engine::storage::{BatchMeta, FsyncPolicy, GroupSync, Log, LogOptions, Record, StorageError};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -662,4 +662,51 @@ fn failing_read_real() {
 #[test]
 fn failing_read_sim() {
     run_sim(a_failing_read_is_never_mistaken_for_a_torn_tail);
+}
+
+/// A group sync waited for outside the broker's lock: a truncation and new appends that come
+/// in before it ends must not count as synced (what lies past the cut is other data, which the
+/// sync may not have covered), and the recovery point never claims more than the log holds.
+#[test]
+fn a_group_sync_spanning_a_truncation_counts_nothing_past_the_cut() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let disk = Disk::open(Mode::Real, root.path().to_path_buf(), DiskFaults::new()).expect("disk");
+    let options = LogOptions {
+        segment_bytes_max: SEGMENT_BYTES_TEST,
+        fsync: FsyncPolicy::Always,
+    };
+    let mut log = Log::open(&disk, Path::new(LOG_DIR), options).expect("open");
+    for value in [b"a", b"b", b"c"] {
+        log.append_unsynced(BatchMeta::default(), one(value))
+            .expect("append");
+    }
+    log.sync_group().expect("first group");
+    log.append_unsynced(BatchMeta::default(), one(b"d"))
+        .expect("append");
+    // The second group begins at end 4 (its point record claims 3, the first group's end).
+    let mut groups = [log.begin_group_sync().expect("begins").expect("a group")];
+    assert_eq!(log.truncate_to(2).expect("cut"), 2);
+    log.append_unsynced(BatchMeta::default(), one(b"x"))
+        .expect("append");
+    log.append_unsynced(BatchMeta::default(), one(b"y"))
+        .expect("append");
+    GroupSync::finish_all(&mut groups);
+    let [group] = groups;
+    log.finish_group_sync(group).expect("finishes");
+    assert_eq!(
+        (log.synced_end(), log.end()),
+        (2, 4),
+        "nothing past the cut"
+    );
+    log.sync_group().expect("the next group");
+    assert_eq!(log.synced_end(), 4);
+    drop(log);
+    let log = Log::open(&disk, Path::new(LOG_DIR), options).expect("reopens");
+    let values: Vec<Vec<u8>> = log
+        .batches()
+        .expect("reads")
+        .into_iter()
+        .flat_map(|batch| batch.records.into_iter().map(|record| record.value))
+        .collect();
+    assert_eq!(values, [b"a", b"b", b"x", b"y"].map(|v| v.to_vec()));
 }

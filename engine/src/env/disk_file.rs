@@ -113,35 +113,6 @@ impl DiskFile {
         result.map_err(|error| DiskError::io(DiskOp::Sync, &self.path, error))
     }
 
-    /// Syncs two files at once: on real files the two fsyncs run side by side (a group commit
-    /// syncs its log and its recovery point together, so the point costs no extra wait; on one
-    /// disk the file system usually folds both into one journal commit). Simulated files sync one
-    /// after the other on the simulation's thread: the simulation runs no threads.
-    pub fn sync_together(first: &DiskFile, second: &DiskFile) -> [Result<(), DiskError>; 2] {
-        let (FileInner::Real(first_file), FileInner::Real(second_file)) =
-            (&first.inner, &second.inner)
-        else {
-            return [first.sync(), second.sync()];
-        };
-        let injected = |file: &DiskFile| file.faults.snapshot().fsync_error;
-        if injected(first) || injected(second) {
-            return [first.sync(), second.sync()];
-        }
-        let (first_result, second_result) = std::thread::scope(|scope| {
-            // Real mode only (the match above): a second thread for the second fsync.
-            let second_sync = scope.spawn(|| second_file.sync_all());
-            let first_result = first_file.sync_all();
-            let second_result = second_sync
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")));
-            (first_result, second_result)
-        });
-        [
-            first_result.map_err(|error| DiskError::io(DiskOp::Sync, &first.path, error)),
-            second_result.map_err(|error| DiskError::io(DiskOp::Sync, &second.path, error)),
-        ]
-    }
-
     /// Cuts the file to `len` bytes (never grows it). Durable after `sync`.
     pub fn truncate(&mut self, len: u64) -> Result<(), DiskError> {
         if len >= self.len {

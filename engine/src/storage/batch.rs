@@ -40,6 +40,7 @@ pub const FLAG_CONTROL: u32 = 1 << 1;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub key: Option<Vec<u8>>,
+    #[serde(with = "crate::storage::byte_string")]
     pub value: Vec<u8>,
     pub headers: Vec<(String, Vec<u8>)>,
     pub timestamp_ms: u64,

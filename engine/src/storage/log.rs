@@ -8,12 +8,14 @@
 
 use crate::bugs::{Bug, Bugs};
 use crate::env::{Clock, Disk};
+use crate::env::{DiskError, PendingSync};
 use crate::storage::batch::{BatchHeader, BatchMeta, Record, RecordBatch};
-use crate::storage::recovery_point::RecoveryPoint;
+use crate::storage::recovery_point::{PointWrite, RecoveryPoint};
 use crate::storage::segment::{self, Recovery, Segment, LOG_SUFFIX};
 use crate::storage::{FsyncPolicy, StorageError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// The default segment size before rolling.
@@ -60,6 +62,57 @@ pub struct Log {
     recovery_point: RecoveryPoint,
     /// The planted bug `recovery-trusts-lengths`: batches from here on were recovered unchecked.
     trust_from: Option<u64>,
+    /// This open log, as a group sync begun on it knows it (a reopened log is another).
+    incarnation: Arc<()>,
+    /// Truncations so far: a group sync begun before one covers nothing after it.
+    truncations: u64,
+    /// Whether a group sync is begun and not finished (at most one at a time).
+    group_sync_pending: bool,
+}
+
+/// A group commit's syncs of one log, begun under the caller's lock ([`Log::begin_group_sync`])
+/// and waited for outside it; [`Log::finish_group_sync`] then counts what they covered. An
+/// fsync covers everything written to its file before it, so the log's end when the sync began
+/// is synced once it succeeds — unless the log was truncated meanwhile: then what lies past the
+/// cut may be other data, written after the sync began, and nothing is counted (the truncation
+/// synced what it kept).
+pub struct GroupSync {
+    incarnation: Arc<()>,
+    truncations: u64,
+    end: u64,
+    point: Option<PointWrite>,
+    syncs: Vec<PendingSync>,
+    failed: Option<DiskError>,
+}
+
+impl GroupSync {
+    /// Whether waiting for it blocks (real files): the caller waits on a blocking thread.
+    pub fn blocks(&self) -> bool {
+        self.syncs.iter().any(PendingSync::blocks)
+    }
+
+    /// Waits for the syncs of every group, side by side (see [`PendingSync::finish_all`]).
+    pub fn finish_all(groups: &mut [GroupSync]) {
+        let counts: Vec<usize> = groups.iter().map(|group| group.syncs.len()).collect();
+        let syncs: Vec<PendingSync> = groups
+            .iter_mut()
+            .flat_map(|group| std::mem::take(&mut group.syncs))
+            .collect();
+        let mut outcomes = PendingSync::finish_all(syncs).into_iter();
+        for (group, count) in groups.iter_mut().zip(counts) {
+            for outcome in outcomes.by_ref().take(count) {
+                if let Err(error) = outcome {
+                    group.failed.get_or_insert(error);
+                }
+            }
+        }
+        assert!(outcomes.next().is_none(), "one outcome per sync");
+    }
+
+    /// Whether this group was begun on `log` (not on a log since closed and reopened).
+    pub fn is_of(&self, log: &Log) -> bool {
+        Arc::ptr_eq(&self.incarnation, &log.incarnation)
+    }
 }
 
 impl Log {
@@ -156,6 +209,9 @@ impl Log {
             clock,
             recovery_point,
             trust_from,
+            incarnation: Arc::new(()),
+            truncations: 0,
+            group_sync_pending: false,
         };
         if log.synced_end < log.end {
             log.sync()?;
@@ -303,35 +359,84 @@ impl Log {
     /// `recovery_point`), so a group costs one fsync's wait however many appends it covers.
     /// With nothing to sync it brings a lagging recovery point up to the synced end: a point
     /// lags only while appends keep coming. On failure the log goes offline, as with `sync`.
+    /// This waits here; a broker begins the same syncs under its lock and waits outside it
+    /// ([`Log::begin_group_sync`]).
     pub fn sync_group(&mut self) -> Result<(), StorageError> {
-        self.check_online()?;
-        if self.synced_end == self.end {
-            if self.recovery_point.synced_end() < self.synced_end {
-                if let Err(error) = self.recovery_point.record(self.synced_end) {
-                    return self.go_offline(error);
-                }
-            }
+        let Some(group) = self.begin_group_sync()? else {
             return Ok(());
-        }
-        let previous_end = self.synced_end;
-        let Some(active) = self.segments.values().next_back() else {
-            unreachable!("a log always holds a segment");
         };
-        let synced = self
-            .recovery_point
-            .record_alongside(previous_end, active.log_file());
-        if let Err(error) = synced {
-            return self.go_offline(error);
+        let mut groups = [group];
+        GroupSync::finish_all(&mut groups);
+        let [group] = groups;
+        self.finish_group_sync(group)
+    }
+
+    /// Begins a group commit (see [`Log::sync_group`]): writes the recovery point's record and
+    /// begins the syncs; `None` with nothing to sync. The caller waits for them, then hands the
+    /// group to [`Log::finish_group_sync`] — nothing counts as synced before that.
+    pub fn begin_group_sync(&mut self) -> Result<Option<GroupSync>, StorageError> {
+        self.check_online()?;
+        assert!(!self.group_sync_pending, "one group sync at a time");
+        let log_behind = self.synced_end < self.end;
+        if !log_behind && self.recovery_point.claimed_end() >= self.synced_end {
+            return Ok(None);
         }
-        self.synced_end = self.end;
-        self.last_sync = self.clock.now();
+        // The point first, then the log's sync and the point's, as one wait.
+        let point = match self.recovery_point.write_alongside(self.synced_end) {
+            Ok(point) => point,
+            Err(error) => return self.go_offline(error),
+        };
+        let mut syncs = Vec::with_capacity(2);
+        if log_behind {
+            syncs.push(self.active().log_file().begin_sync());
+        }
+        syncs.extend(self.recovery_point.begin_pending_sync());
+        self.group_sync_pending = true;
+        Ok(Some(GroupSync {
+            incarnation: self.incarnation.clone(),
+            truncations: self.truncations,
+            end: self.end,
+            point,
+            syncs,
+            failed: None,
+        }))
+    }
+
+    /// Counts what a group's syncs covered, once they ended: the log's end when the group
+    /// began is synced (unless a truncation came between), and the recovery point stands at
+    /// its record. A failed sync takes the log offline, as with `sync`.
+    pub fn finish_group_sync(&mut self, group: GroupSync) -> Result<(), StorageError> {
+        assert!(group.is_of(self), "a group finishes on the log it began on");
+        assert!(group.syncs.is_empty(), "finish the group's syncs first");
+        self.group_sync_pending = false;
+        if let Some(error) = group.failed {
+            if let Some(point) = group.point {
+                self.recovery_point.abandon(point);
+            }
+            if self.offline.is_some() {
+                return Err(error.into());
+            }
+            return self.go_offline(error.into());
+        }
+        self.check_online()?;
+        if let Some(point) = group.point {
+            self.recovery_point.finish_alongside(point);
+        }
+        if group.truncations == self.truncations && group.end > self.synced_end {
+            assert!(
+                group.end <= self.end,
+                "no truncation, so the log still holds it"
+            );
+            self.synced_end = group.end;
+            self.last_sync = self.clock.now();
+        }
         Ok(())
     }
 
     /// Whether the recovery point is below the synced end (after a group commit, until the
     /// next [`Log::sync_group`] finds nothing to sync).
     pub fn recovery_point_lags(&self) -> bool {
-        self.recovery_point.synced_end() < self.synced_end
+        self.recovery_point.claimed_end() < self.synced_end
     }
 
     /// Syncs the active segment: on success everything appended is durable; on failure the log
@@ -457,7 +562,8 @@ impl Log {
             Some((_, segment)) => segment.truncation_end(offset.max(start)),
             None => start,
         };
-        if self.recovery_point.synced_end() > cut_end {
+        self.truncations += 1;
+        if self.recovery_point.claimed_end() > cut_end {
             if let Err(error) = self.recovery_point.record(cut_end) {
                 return self.go_offline(error);
             }

@@ -10,6 +10,7 @@
 //! succeeded.
 
 pub mod batch;
+pub mod byte_string;
 pub mod error;
 pub mod fsync_policy;
 pub mod head;
@@ -22,4 +23,4 @@ pub use batch::{BatchMeta, Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BY
 pub use error::StorageError;
 pub use fsync_policy::FsyncPolicy;
 pub use head::HeadFile;
-pub use log::{AppendInfo, Log, LogOptions};
+pub use log::{AppendInfo, GroupSync, Log, LogOptions};

@@ -16,8 +16,13 @@
 //! lags the log by one group until the log goes idle and catches it up. A lagging point is
 //! safe — it never claims more than the log holds — and only narrows what recovery can tell
 //! apart: a damaged batch in the last group before a power loss reads as a torn tail.
+//! That group write is begun under the broker's lock and synced after it is released
+//! ([`RecoveryPoint::write_alongside`], then [`RecoveryPoint::finish_alongside`]): meanwhile
+//! it is *pending*, and a `record` (a roll, an `acks=1` sync, a truncation lowering the point)
+//! takes the next sequence, in the other file, so the newer record wins on disk whichever sync
+//! ends first, and the pending one no longer counts once it finishes.
 
-use crate::env::{Disk, DiskFile};
+use crate::env::{Disk, DiskFile, PendingSync};
 use crate::storage::StorageError;
 use std::path::Path;
 
@@ -29,6 +34,15 @@ const RECORD_BYTES: usize = 4 + 8 + 8 + 4;
 pub struct RecoveryPoint {
     files: [DiskFile; 2],
     /// Sequence of the last record written; the next goes to `files[(sequence + 1) % 2]`.
+    sequence: u64,
+    synced_end: u64,
+    /// A group's record written, its sync not finished yet (at most one at a time).
+    pending: Option<PointWrite>,
+}
+
+/// A record written beside a log's group sync, durable once that sync finishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PointWrite {
     sequence: u64,
     synced_end: u64,
 }
@@ -112,6 +126,7 @@ impl RecoveryPoint {
             files,
             sequence,
             synced_end,
+            pending: None,
         })
     }
 
@@ -120,10 +135,17 @@ impl RecoveryPoint {
         self.synced_end
     }
 
+    /// The most the point may claim on disk: its synced end, or a pending group's record if
+    /// that claims more. A truncation below it must lower the point first.
+    pub fn claimed_end(&self) -> u64 {
+        let pending = self.pending.map_or(0, |write| write.synced_end);
+        self.synced_end.max(pending)
+    }
+
     /// Records `synced_end` durably. On error the point's state on disk is unknown: the caller
-    /// takes its log offline.
+    /// takes its log offline. A pending group record is superseded (its sequence is lower).
     pub fn record(&mut self, synced_end: u64) -> Result<(), StorageError> {
-        if synced_end == self.synced_end {
+        if synced_end == self.synced_end && self.pending.is_none() {
             return Ok(());
         }
         let sequence = self.sequence + 1;
@@ -133,32 +155,53 @@ impl RecoveryPoint {
         file.sync()?;
         self.sequence = sequence;
         self.synced_end = synced_end;
+        self.pending = None;
         Ok(())
     }
-    /// Records `synced_end` durably with the same wait as syncing `log` (a group commit): the
-    /// point's fsync runs beside the log's instead of after it. So `synced_end` must already
-    /// be durable in the log before this call — the end an *earlier* sync covered — and the
-    /// point lags the log by one group; the log catches it up once no appends are pending.
-    /// On error (of either sync) the caller takes its log offline, as with [`Self::record`].
-    pub fn record_alongside(
-        &mut self,
-        synced_end: u64,
-        log: &DiskFile,
-    ) -> Result<(), StorageError> {
-        // Only ever raised here: lowering must be durable before a cut, which `record` does.
+
+    /// Writes `synced_end` as the next record for a group commit, to be synced beside the log
+    /// ([`Self::begin_pending_sync`]) and counted by [`Self::finish_alongside`]. `synced_end`
+    /// must already be durable in the log — the end an *earlier* sync covered — so the point
+    /// lags the log by one group; the log catches it up once no appends are pending. `None`
+    /// when it would not raise the point (only `record` lowers it: before a cut, durably).
+    pub fn write_alongside(&mut self, synced_end: u64) -> Result<Option<PointWrite>, StorageError> {
+        assert!(self.pending.is_none(), "one group sync at a time");
         if synced_end <= self.synced_end {
-            return Ok(log.sync()?);
+            return Ok(None);
         }
         let sequence = self.sequence + 1;
         let file = &mut self.files[(sequence % 2) as usize];
         file.truncate(0)?;
         file.append(&encode(sequence, synced_end))?;
-        let [log_synced, point_synced] = DiskFile::sync_together(log, file);
-        log_synced?;
-        point_synced?;
+        let write = PointWrite {
+            sequence,
+            synced_end,
+        };
         self.sequence = sequence;
-        self.synced_end = synced_end;
-        Ok(())
+        self.pending = Some(write);
+        Ok(Some(write))
+    }
+
+    /// Begins the sync of the pending group record's file.
+    pub fn begin_pending_sync(&self) -> Option<PendingSync> {
+        let write = self.pending?;
+        Some(self.files[(write.sequence % 2) as usize].begin_sync())
+    }
+
+    /// The sync of `write` succeeded: the point stands there, unless a later `record`
+    /// superseded it meanwhile.
+    pub fn finish_alongside(&mut self, write: PointWrite) {
+        if self.pending == Some(write) {
+            self.synced_end = write.synced_end;
+            self.pending = None;
+        }
+    }
+
+    /// The sync of `write` failed: the caller takes its log offline; nothing more is claimed.
+    pub fn abandon(&mut self, write: PointWrite) {
+        if self.pending == Some(write) {
+            self.pending = None;
+        }
     }
 }
 
@@ -220,25 +263,63 @@ mod tests {
         assert_eq!(RecoveryPoint::open(&disk).expect("reopen").synced_end(), 9);
     }
 
+    /// Writes `end` beside `log`'s sync and waits for both, as a group commit does.
+    fn record_alongside(
+        point: &mut RecoveryPoint,
+        end: u64,
+        log: &DiskFile,
+    ) -> Result<(), StorageError> {
+        let write = point.write_alongside(end)?;
+        let mut syncs = vec![log.begin_sync()];
+        syncs.extend(point.begin_pending_sync());
+        for outcome in PendingSync::finish_all(syncs) {
+            if let Err(error) = outcome {
+                if let Some(write) = write {
+                    point.abandon(write);
+                }
+                return Err(error.into());
+            }
+        }
+        if let Some(write) = write {
+            point.finish_alongside(write);
+        }
+        Ok(())
+    }
+
     #[test]
     fn a_point_recorded_alongside_a_log_sync_takes_the_given_end_and_survives_reopening() {
         let root = tempfile::tempdir().expect("temporary directory");
         let (disk, faults) = disk(root.path());
         let log = disk.create(Path::new("log")).expect("log file");
         let mut point = RecoveryPoint::open(&disk).expect("open");
-        point
-            .record_alongside(0, &log)
-            .expect("nothing to raise: the log alone");
+        record_alongside(&mut point, 0, &log).expect("nothing to raise: the log alone");
         assert_eq!(point.synced_end(), 0);
-        point.record_alongside(12, &log).expect("group sync");
+        record_alongside(&mut point, 12, &log).expect("group sync");
         assert_eq!(point.synced_end(), 12);
         // Never lowered here: a cut lowers it with `record`, before the cut.
-        point.record_alongside(5, &log).expect("lower end ignored");
+        record_alongside(&mut point, 5, &log).expect("lower end ignored");
         assert_eq!(point.synced_end(), 12);
         assert_eq!(RecoveryPoint::open(&disk).expect("reopen").synced_end(), 12);
         // A failed fsync of either file does not count as recorded (the caller goes offline).
         faults.inject(DiskFault::FsyncError);
-        assert!(point.record_alongside(20, &log).is_err());
+        assert!(record_alongside(&mut point, 20, &log).is_err());
         assert_eq!(point.synced_end(), 12);
+    }
+
+    #[test]
+    fn a_record_made_while_a_group_write_is_pending_wins_on_disk_whichever_sync_ends_first() {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let (disk, _) = disk(root.path());
+        let mut point = RecoveryPoint::open(&disk).expect("open");
+        point.record(10).expect("record");
+        let write = point.write_alongside(30).expect("write").expect("raises");
+        assert_eq!(point.claimed_end(), 30, "a pending write claims its end");
+        // A truncation to 20 lowers the point while the group's sync is still running.
+        point.record(20).expect("lowered");
+        let pending = point.begin_pending_sync();
+        assert!(pending.is_none(), "superseded: nothing pending any more");
+        point.finish_alongside(write);
+        assert_eq!((point.synced_end(), point.claimed_end()), (20, 20));
+        assert_eq!(RecoveryPoint::open(&disk).expect("reopen").synced_end(), 20);
     }
 }

@@ -101,6 +101,7 @@ pub struct FetchResponse {
     pub leader_epoch: u64,
     /// Encoded record batches, checksums included, so a follower verifies them end to end.
     /// Consumers get only records below the high watermark.
+    #[serde(with = "crate::storage::byte_string::list")]
     pub batches: Vec<Vec<u8>>,
 }
 
@@ -401,6 +402,7 @@ pub struct LogDump {
     pub log_end: u64,
     pub high_watermark: u64,
     pub leader_epoch: Option<u64>,
+    #[serde(with = "crate::storage::byte_string::list")]
     pub batches: Vec<Vec<u8>>,
 }
 

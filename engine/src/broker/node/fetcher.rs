@@ -7,7 +7,7 @@
 //! anything is appended. The leader's head comes with each response; the follower stores its
 //! own (up to its log end) and reports it in the next fetch.
 
-use crate::broker::node::replica::Role;
+use crate::broker::node::replica::{FetchFrom, Role};
 use crate::broker::node::shared::Shared;
 use crate::env::{NodeAddr, NodeEvent};
 use crate::wire::broker_protocol::{
@@ -16,10 +16,18 @@ use crate::wire::broker_protocol::{
 };
 use crate::wire::{Request, Response, RpcClient, RpcOptions};
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 enum Step {
-    Truncate { epoch: Option<u64> },
-    Fetch { offset: u64, head: u64 },
+    Truncate {
+        epoch: Option<u64>,
+    },
+    /// The log holds appends the group-commit loop has not synced yet.
+    AwaitSync(Arc<Notify>),
+    Fetch {
+        offset: u64,
+        head: u64,
+    },
 }
 
 /// Replicates `tp` from `leader` while this broker follows it at `epoch`.
@@ -56,22 +64,25 @@ pub async fn run(
                 Role::Follower(f) if f.needs_truncation => Step::Truncate {
                     epoch: replica.epochs().latest_epoch(),
                 },
-                _ => {
-                    let offset = replica.durable_log_end();
-                    if replica.is_offline() {
-                        return;
-                    }
-                    Step::Fetch {
+                _ => match replica.fetch_from() {
+                    FetchFrom::Offset(offset) => Step::Fetch {
                         offset,
                         head: replica.head(),
-                    }
-                }
+                    },
+                    FetchFrom::AfterSync(synced) => Step::AwaitSync(synced),
+                },
             }
         };
         let request = match step {
             Step::Truncate { epoch: None } => {
                 // Nothing in our log carries an epoch: there is nothing to truncate.
                 clear_truncation(&shared, &tp);
+                continue;
+            }
+            Step::AwaitSync(synced) => {
+                // Bounded: should the replica be reopened meanwhile, the new one's syncs wake
+                // another notify, and the next look under the lock finds that out.
+                let _ = tokio::time::timeout(options.fetch_max_wait, synced.notified()).await;
                 continue;
             }
             Step::Truncate { epoch: Some(ours) } => BrokerRequest::EpochEnd(EpochEndRequest {

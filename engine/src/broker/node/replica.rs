@@ -20,6 +20,8 @@ pub mod queue;
 #[cfg(test)]
 mod waiter_tests;
 
+pub use group_commit::FetchFrom;
+
 pub use crate::broker::core::{
     Followership, IsrProposal, Leadership, PartitionView, Progress, Role, ViewStep, WAITERS_MAX,
 };
@@ -70,6 +72,8 @@ pub struct Replica {
     core: ReplicaCore,
     /// Woken on every append and high-watermark change.
     pub changed: Arc<Notify>,
+    /// Woken (a permit kept) when a group sync ended: the follower's fetcher waits on it.
+    synced: Arc<Notify>,
     /// The answers of waiting requests, by the core's waiter id.
     acks: BTreeMap<WaiterId, Ack>,
     /// The broker's group-commit wake-up, once it runs one (see `group_commit`): until then
@@ -146,6 +150,7 @@ impl Replica {
             head_file,
             core,
             changed: Arc::new(Notify::new()),
+            synced: Arc::new(Notify::new()),
             acks: BTreeMap::new(),
             sync_wanted: None,
         })

@@ -80,9 +80,9 @@ impl Replica {
         effects: &mut Vec<Effect>,
     ) -> Result<(), BrokerError> {
         self.core.check_online()?;
-        // With group commit the whole response is appended, then synced once (also when a
-        // batch fails midway: what was appended must be durable before the next fetch offset
-        // claims it).
+        // With group commit the whole response is appended unsynced and the group-commit loop
+        // syncs it (also when a batch fails midway): the fetcher waits for that sync before its
+        // next fetch offset claims the batches (`fetch_from`).
         let grouped = self.defers_syncs();
         let mut failed = None;
         for bytes in batches {
@@ -113,14 +113,7 @@ impl Replica {
             self.core.on_replicated(&batch);
         }
         if grouped && self.log.synced_end() < self.log.end() {
-            if let Err(error) = self.log.sync_group() {
-                let error = storage_error(error);
-                self.take_offline(&error, effects);
-                return Err(error);
-            }
-            if self.log.recovery_point_lags() {
-                self.want_sync();
-            }
+            self.want_sync();
         }
         if let Some(error) = failed {
             return Err(error);

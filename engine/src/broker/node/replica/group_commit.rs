@@ -2,14 +2,27 @@
 //! the group-commit loop (`node::group_commit`) appends acks=all writes without syncing and
 //! wakes the loop, which makes every append since the last sync durable with one fsync and only
 //! then moves the high watermark — so nothing unsynced is acknowledged, and a write waits for
-//! the fsync covering it, not for one of its own. A follower appends a whole fetch response and
-//! syncs once before it fetches again: its fetch offset tells the leader what it holds durably
-//! (and a former leader syncs a group its loop has not reached before its first fetch).
+//! the fsync covering it, not for one of its own. The loop begins a replica's syncs under the
+//! broker's lock ([`Replica::begin_group_sync`]), waits for them with the lock released, and
+//! counts them under it again ([`Replica::finish_group_sync`]): appends and fetches go on
+//! meanwhile, and are covered by the next group. A follower appends a whole fetch response
+//! unsynced too, and its fetcher waits for the group sync covering it before it fetches again:
+//! its fetch offset tells the leader what it holds durably (a former leader's pending group
+//! included).
 
 use super::{storage_error, Replica};
-use crate::storage::FsyncPolicy;
+use crate::storage::{FsyncPolicy, GroupSync};
 use std::sync::Arc;
 use tokio::sync::Notify;
+
+/// Where a follower fetches from next.
+pub enum FetchFrom {
+    /// Its log end, durable.
+    Offset(u64),
+    /// Its log holds appends no sync covers yet: wait for the group sync (woken through this),
+    /// then ask again.
+    AfterSync(Arc<Notify>),
+}
 
 impl Replica {
     /// From now on, defers syncs to the broker's group-commit loop, woken through `wanted`.
@@ -29,31 +42,67 @@ impl Replica {
         }
     }
 
-    /// The offset a follower fetches from: its log end, made durable first, since the leader
-    /// counts a follower's fetch offset as held. A former leader may still hold a group its
-    /// loop has not synced yet. If that sync fails the replica is offline (the caller checks).
-    pub fn durable_log_end(&mut self) -> u64 {
+    /// Where a follower fetches from: its log end once durable, since the leader counts a
+    /// follower's fetch offset as held.
+    pub fn fetch_from(&mut self) -> FetchFrom {
         if self.defers_syncs() && self.log.synced_end() < self.log.end() {
-            self.sync_group();
+            self.want_sync();
+            return FetchFrom::AfterSync(self.synced.clone());
         }
-        self.log.end()
+        FetchFrom::Offset(self.log.end())
     }
 
-    /// The group-commit loop's turn: one sync for everything appended since the last, then the
-    /// high watermark moves (and the waiting acks=all writes it covers are answered). Returns
-    /// whether the log's recovery point lags its synced end, so the loop comes back once idle.
-    pub fn sync_group(&mut self) -> bool {
+    /// Begins the group-commit loop's turn for this replica: the syncs of everything appended
+    /// since the last (and of its recovery point), to be waited for outside the broker's lock.
+    /// `None` with nothing to sync; if beginning fails the replica goes offline.
+    pub fn begin_group_sync(&mut self) -> Option<GroupSync> {
         if self.core.is_offline() || !self.defers_syncs() {
+            return None;
+        }
+        match self.log.begin_group_sync() {
+            Ok(group) => group,
+            Err(error) => {
+                let mut effects = Vec::new();
+                self.take_offline(&storage_error(error), &mut effects);
+                self.run(effects);
+                None
+            }
+        }
+    }
+
+    /// Ends the loop's turn once `group`'s syncs ended: what they covered counts as synced and
+    /// the high watermark moves (answering the waiting acks=all writes it covers); a failed
+    /// sync takes the replica offline, which answers every waiting write "outcome unknown".
+    /// Returns whether the log's recovery point lags its synced end, so the loop comes back.
+    pub fn finish_group_sync(&mut self, group: GroupSync) -> bool {
+        if !group.is_of(&self.log) {
+            // Reopened meanwhile: the group was begun on a log that went offline and is gone.
             return false;
         }
         let mut effects = Vec::new();
-        if let Err(error) = self.log.sync_group() {
-            let error = storage_error(error);
-            self.take_offline(&error, &mut effects);
+        if let Err(error) = self.log.finish_group_sync(group) {
+            if !self.core.is_offline() {
+                self.take_offline(&storage_error(error), &mut effects);
+            }
         }
-        let log = self.facts();
-        self.core.advance_hw(log, &mut effects);
+        if !self.core.is_offline() {
+            let log = self.facts();
+            self.core.advance_hw(log, &mut effects);
+        }
         self.run(effects);
+        self.synced.notify_one();
         !self.core.is_offline() && self.log.recovery_point_lags()
+    }
+
+    /// The loop's turn for this replica alone, waiting under the caller's lock (tests).
+    #[cfg(test)]
+    pub fn sync_group(&mut self) -> bool {
+        let Some(group) = self.begin_group_sync() else {
+            return false;
+        };
+        let mut groups = [group];
+        GroupSync::finish_all(&mut groups);
+        let [group] = groups;
+        self.finish_group_sync(group)
     }
 }

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::env::{DiskFault, DiskFaults, Mode};
-use crate::storage::{LogOptions, Record};
+use crate::storage::{GroupSync, LogOptions, Record};
 use crate::wire::broker_protocol::{Acks, ProduceRequest};
 
 const EXPIRY: Duration = Duration::from_secs(3600);
@@ -123,15 +123,58 @@ fn acks_one_and_brokers_without_the_loop_sync_before_answering() {
 }
 
 #[test]
-fn a_former_leader_syncs_its_pending_group_before_it_fetches_as_a_follower() {
+fn a_former_leader_waits_for_its_pending_group_before_it_fetches_as_a_follower() {
     let (_root, _faults, mut replica, _wanted) = lone_leader(true);
     let _waiter = waiting(produce(&mut replica, Acks::All, 1));
     replica.become_follower(Some(2), 2, Instant::now());
     assert_eq!(replica.synced_end(), 0, "the loop has not run yet");
-    assert_eq!(replica.durable_log_end(), 1);
-    assert_eq!(
-        replica.synced_end(),
-        1,
+    assert!(
+        matches!(replica.fetch_from(), FetchFrom::AfterSync(_)),
         "the fetch offset is durable before it is sent"
     );
+    replica.sync_group();
+    assert!(matches!(replica.fetch_from(), FetchFrom::Offset(1)));
+}
+
+#[test]
+fn writes_appended_while_a_group_syncs_wait_for_the_next_group() {
+    let (_root, _faults, mut replica, _wanted) = lone_leader(true);
+    let mut first = waiting(produce(&mut replica, Acks::All, 1));
+    let mut group = [replica.begin_group_sync().expect("something to sync")];
+    // The broker's lock is released here: another write comes in before the sync ends.
+    let mut second = waiting(produce(&mut replica, Acks::All, 2));
+    GroupSync::finish_all(&mut group);
+    let [group] = group;
+    replica.finish_group_sync(group);
+    assert_eq!((replica.synced_end(), replica.log_end()), (1, 2));
+    assert_eq!(replica.high_watermark(), 1, "only what the sync covered");
+    assert!(matches!(first.try_recv(), Ok(Ok(()))));
+    assert!(
+        second.try_recv().is_err(),
+        "not covered: waits for the next group"
+    );
+    replica.sync_group();
+    assert_eq!(replica.high_watermark(), 2);
+    assert!(matches!(second.try_recv(), Ok(Ok(()))));
+}
+
+#[test]
+fn a_sync_failing_after_the_lock_was_released_answers_every_write_it_covered_outcome_unknown() {
+    let (_root, faults, mut replica, _wanted) = lone_leader(true);
+    let mut waiters: Vec<Waiter> = (0..2)
+        .map(|value| waiting(produce(&mut replica, Acks::All, value)))
+        .collect();
+    let mut group = [replica.begin_group_sync().expect("something to sync")];
+    faults.inject(DiskFault::FsyncError);
+    GroupSync::finish_all(&mut group);
+    let [group] = group;
+    assert!(!replica.finish_group_sync(group));
+    assert!(replica.is_offline());
+    assert_eq!((replica.synced_end(), replica.high_watermark()), (0, 0));
+    for mut waiter in waiters.drain(..) {
+        match waiter.try_recv() {
+            Ok(Err(error)) => assert!(error.may_have_been_written(), "got {error:?}"),
+            other => panic!("the write must be answered outcome unknown, got {other:?}"),
+        }
+    }
 }
