@@ -10,7 +10,8 @@
 //!
 //! A benchmark of a queue that loses acknowledged records measures nothing, so each system's
 //! run ends by reading every partition back and reporting each acknowledged record it did not
-//! find (exit 1). Every server and the temporary directory go on every exit path: a normal
+//! find (exit 1); a system whose run breaks off also exits 1 (a system left out, or whose server
+//! is not installed, is skipped and says why). Every server and the temporary directory go on every exit path: a normal
 //! return or an error (the clusters' and the directory's `Drop`), SIGINT or SIGTERM
 //! (`interrupt`), and our own death (the servers' parent-death signal).
 
@@ -27,7 +28,10 @@ const MISSING_LISTED_MAX: usize = 10;
 /// What became of one system's row.
 enum Row {
     Ran(Measured),
+    /// Not run, and why (left out, or its server is not installed).
     Skipped(String),
+    /// Asked for and run, but the run broke off: the bench exits 1, as for missing records.
+    Failed(String),
 }
 
 pub fn run(bench: ProduceBench) -> anyhow::Result<ExitCode> {
@@ -69,7 +73,7 @@ pub fn run(bench: ProduceBench) -> anyhow::Result<ExitCode> {
     } else {
         match bench_nats::run(&bench, &root.path().join("nats"), &interrupts, &runtime) {
             Ok(measured) => Row::Ran(measured),
-            Err(error) => Row::Skipped(format!("failed: {error:#}")),
+            Err(error) => Row::Failed(format!("failed: {error:#}")),
         }
     };
     drop(runtime);
@@ -87,10 +91,12 @@ pub fn run(bench: ProduceBench) -> anyhow::Result<ExitCode> {
         ("NATS", "NATS JetStream (R3, sync_interval: always)", nats),
     ];
     report(&bench, [&disk_before, &disk_after], &mut rows);
-    let lost = rows
-        .iter()
-        .any(|(_, _, row)| matches!(row, Row::Ran(m) if !m.missing.is_empty()));
-    Ok(if lost {
+    let lost_or_failed = rows.iter().any(|(_, _, row)| match row {
+        Row::Ran(m) => !m.missing.is_empty(),
+        Row::Failed(_) => true,
+        Row::Skipped(_) => false,
+    });
+    Ok(if lost_or_failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -152,7 +158,7 @@ fn report(
                     p99,
                 );
             }
-            Row::Skipped(why) => println!("| {title} | {why} | | | | | | | |"),
+            Row::Skipped(why) | Row::Failed(why) => println!("| {title} | {why} | | | | | | | |"),
         }
     }
     println!();
