@@ -3,12 +3,16 @@
 //! history and exits 0 valid, 1 invalid, 2 bad input (each malformed line printed as
 //! `file:line: reason`), 3 unknown.
 //!
+//! When `node-events.jsonl` lies beside the history (a simulated run's store directory), the
+//! `cluster-invariants` check judges it too, as the run did; a malformed one is bad input.
+//!
 //! The human output leads with the verdict, then a table of checks, then every anomaly with
 //! its explanation; `--json` prints [`reports::HistoryCheck`] instead, and on bad input an
 //! object with an `error` field ([`render_error_json`]).
 
 use crate::checker::{self, CheckOptions, Checked, Verdict};
 use crate::history::{read_history, History, ReadError};
+use crate::node_events_file::{self, NodeEventsFileError};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
@@ -48,6 +52,9 @@ pub enum CheckError {
     /// The history is unreadable or malformed: exit 2.
     #[error("{0}")]
     Read(#[from] ReadError),
+    /// The node events beside the history are malformed: exit 2.
+    #[error("{0}")]
+    NodeEvents(#[from] NodeEventsFileError),
     #[error("cannot write the report: {0}")]
     Output(#[from] io::Error),
 }
@@ -85,7 +92,10 @@ pub fn render_error_json(path: &Path, error: &CheckError) -> String {
             .iter()
             .map(|problem| serde_json::json!({"line": problem.line, "reason": problem.error.to_string()}))
             .collect(),
-        CheckError::Output(_) => Vec::new(),
+        CheckError::NodeEvents(NodeEventsFileError::Line { line, reason, .. }) => {
+            vec![serde_json::json!({"line": line, "reason": reason})]
+        }
+        CheckError::NodeEvents(_) | CheckError::Output(_) => Vec::new(),
     };
     let mut text = serde_json::to_string_pretty(&serde_json::json!({
         "history": path.display().to_string(),
@@ -120,8 +130,14 @@ fn check_and_keep(
     out: &mut impl Write,
 ) -> Result<(CheckExit, History), CheckError> {
     let history = read_history(path)?;
+    let node_events = node_events_file::beside(path)?;
     let source_name = path.display().to_string();
-    let (checked, skipped) = check_applicable(&history, opts);
+    let (mut checked, skipped) = check_applicable(&history, opts);
+    if let Some(events) = &node_events {
+        let invariants =
+            checker::cluster_invariants::check(&events.records, events.dropped_at_least);
+        checked.add(checker::cluster_invariants::NAME, invariants);
+    }
     if json {
         let report = checker::history_check(&source_name, &history, &checked, skipped);
         out.write_all(report.render_json().as_bytes())?;
@@ -215,7 +231,13 @@ pub fn render_human(
     }
 
     let _ = writeln!(text, "\n{:<24} {:<8} found", "check", "verdict");
-    for name in checker::CHECK_NAMES {
+    // The history's checks in design order, then the node events' (when they were read).
+    let check_names = || {
+        checker::CHECK_NAMES
+            .into_iter()
+            .chain([checker::cluster_invariants::NAME])
+    };
+    for name in check_names() {
         if let Some(result) = checked.results.get(name) {
             let found = match &result.verdict {
                 Verdict::Unknown => result.reason.clone().unwrap_or_default(),
@@ -237,13 +259,16 @@ pub fn render_human(
         }
     }
 
-    let in_design_order = checker::CHECK_NAMES
-        .iter()
-        .filter_map(|name| checked.results.get(name));
+    let in_design_order = check_names().filter_map(|name| checked.results.get(name));
     for result in in_design_order {
         for (name, list) in &result.anomalies {
             let _ = writeln!(text, "\n{name} ({})", result.count(name));
             for anomaly in list {
+                if anomaly.ops.is_empty() {
+                    // A cluster invariant's proof is the node events its explanation names.
+                    let _ = writeln!(text, "  - {}", anomaly.explanation);
+                    continue;
+                }
                 let ops: Vec<String> = anomaly.ops.iter().map(u64::to_string).collect();
                 let _ = writeln!(text, "  - ops {}: {}", ops.join(", "), anomaly.explanation);
             }

@@ -15,6 +15,7 @@ pub mod history;
 pub mod interrupt;
 pub mod local_cluster;
 pub mod merge;
+pub mod node_events_file;
 pub mod real;
 pub mod run;
 pub mod scenario;

@@ -132,3 +132,66 @@ fn the_binary_prints_json_on_bad_input() {
         "{object}"
     );
 }
+
+/// Node events as a run writes them beside its history: broker 1, then broker `second`, become
+/// leader of orders/0 in leader epochs 1 and `second_epoch`.
+fn leaders(second: u32, second_epoch: u64) -> String {
+    format!(
+        "{{\"time\":1000,\"node\":\"broker-1\",\"event\":\"leader-elected\",\"tp\":\"orders/0\",\"epoch\":1,\"broker\":1,\"log_end\":0}}\n\
+         {{\"time\":2500,\"node\":\"broker-{second}\",\"event\":\"leader-elected\",\"tp\":\"orders/0\",\"epoch\":{second_epoch},\"broker\":{second},\"log_end\":1}}\n"
+    )
+}
+
+#[test]
+fn node_events_beside_the_history_are_judged_as_the_run_judged_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = write(dir.path(), "history.jsonl", VALID);
+    write(dir.path(), "node-events.jsonl", &leaders(2, 1));
+    let (exit, text) = run(&history, false);
+    assert_eq!(exit, CheckExit::Invalid, "{text}");
+    assert!(
+        text.contains("cluster-invariants       invalid  two-leaders-one-epoch 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("both became leader of orders/0 in leader epoch 1"),
+        "{text}"
+    );
+    let (_, json) = run(&history, true);
+    let report: reports::HistoryCheck = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        report.checks["cluster-invariants"],
+        reports::Verdict::Invalid
+    );
+
+    // The same move with the epoch raised, as it must be: valid.
+    write(dir.path(), "node-events.jsonl", &leaders(2, 2));
+    let (exit, text) = run(&history, false);
+    assert_eq!(exit, CheckExit::Valid, "{text}");
+    assert!(text.contains("cluster-invariants       valid"), "{text}");
+}
+
+#[test]
+fn a_history_without_node_events_beside_it_is_judged_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exit, text) = run(&write(dir.path(), "history.jsonl", VALID), false);
+    assert_eq!(exit, CheckExit::Valid);
+    assert!(!text.contains("cluster-invariants"), "{text}");
+}
+
+#[test]
+fn malformed_node_events_are_bad_input_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = write(dir.path(), "history.jsonl", VALID);
+    let mut events = leaders(2, 2);
+    events.push_str("{\"time\":3000,\"node\":\"broker-2\",\"event\":\"leader-elected\"}\n");
+    write(dir.path(), "node-events.jsonl", &events);
+    let error = run_check(&history, false, &mut Vec::new()).unwrap_err();
+    assert!(matches!(error, CheckError::NodeEvents(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("node-events.jsonl:3: not a node event"),
+        "{error}"
+    );
+}

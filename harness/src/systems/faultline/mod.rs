@@ -18,8 +18,9 @@ pub mod txn_producer;
 
 /// Planted bugs are this system's: they live in its engine, and `--bug` plants them there.
 pub use engine::bugs::{Bug, Bugs};
-use engine::env::NodeEvents;
 /// Node events are, so far, this system's alone: its nodes record them into a run's buffer.
+pub use engine::env::node_events::NODE_EVENTS_MAX;
+use engine::env::NodeEvents;
 pub use engine::env::{NodeEvent, NodeEventRecord};
 
 use crate::run::context::RunContext;
