@@ -18,7 +18,7 @@
 //! pass, each value looked up in the inferred log's table.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, OpType};
+use crate::history::{BodyView, History, OpType};
 
 pub const NAME: &str = "deadlines";
 
@@ -41,7 +41,7 @@ impl Checker for Deadlines {
         history.log().writes.iter().any(|w| w.deadline.is_some())
             || history
                 .entries()
-                .any(|(_, body)| matches!(body, Body::Expired(_)))
+                .any(|(_, body)| matches!(body, BodyView::Expired(_)))
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -50,7 +50,7 @@ impl Checker for Deadlines {
         let mut judged = log.writes.iter().any(|w| w.deadline.is_some());
         for (op, body) in history.entries() {
             match (op.kind, body) {
-                (OpType::Ok, Body::Apply(apply)) => {
+                (OpType::Ok, BodyView::Apply(apply)) => {
                     let Some(write) = log.write_of(apply.key, apply.value) else {
                         continue;
                     };
@@ -78,7 +78,7 @@ impl Checker for Deadlines {
                         );
                     }
                 }
-                (OpType::Ok, Body::Expired(expired)) => {
+                (OpType::Ok, BodyView::Expired(expired)) => {
                     judged = true;
                     let Some(write) = log.write_of(expired.key, expired.value) else {
                         continue;

@@ -17,7 +17,7 @@
 //!   all when the final record says the transaction never committed.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, Local, Outcome, WriteKind};
+use crate::history::{BodyView, History, Local, Outcome, WriteKind};
 
 pub const NAME: &str = "exactly-once-txn";
 
@@ -76,12 +76,12 @@ impl Checker for ExactlyOnceTxn {
                 continue;
             }
             transactions += 1;
-            let Body::TxnSend(message) = history.body(write.invoke) else {
+            let BodyView::TxnSend(message) = history.body(write.invoke) else {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
             let completion = write.completion.map(|index| (index, history.body(index)));
             let local = match completion {
-                Some((_, Body::TxnSend(done))) => done.local,
+                Some((_, BodyView::TxnSend(done))) => done.local,
                 _ => None,
             };
             let final_record = final_records.and_then(|(index, records)| {
@@ -212,7 +212,7 @@ impl Checker for ExactlyOnceTxn {
                 }
                 at += 1;
             }
-            let Body::TxnSend(message) = history.body(write.invoke) else {
+            let BodyView::TxnSend(message) = history.body(write.invoke) else {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
             let key_name = history.key_name(write.key);

@@ -19,7 +19,7 @@
 //! pass over the writes.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, KeyId, Outcome, WriteKind, F};
+use crate::history::{BodyView, History, KeyId, Outcome, WriteKind, F};
 
 pub const NAME: &str = "per-producer-order";
 
@@ -57,7 +57,7 @@ impl Checker for PerProducerOrder {
         let mut findings = Findings::default();
 
         for (op, body) in history.entries() {
-            let Body::SequenceGap(gap) = body else {
+            let BodyView::SequenceGap(gap) = body else {
                 continue;
             };
             let key_name = history.key_name(gap.key);

@@ -10,7 +10,8 @@
 //!
 //! Cost: one pass over the ops, one sort of the sent values, one sort per key — n log n.
 
-use super::body::{Body, KeyId, Keys, Mop};
+use super::bodies::{Bodies, BodyView, MopView};
+use super::body::{KeyId, Keys};
 use super::heads::Heads;
 use super::op::{OpType, F};
 use super::{HistoryError, OpError, NONE};
@@ -132,7 +133,7 @@ pub struct InferredLog {
 impl InferredLog {
     pub(crate) fn build(
         heads: &Heads,
-        bodies: &[Body],
+        bodies: &Bodies,
         partner: &[u64],
         key_names: &Keys,
         drain: Option<u64>,
@@ -150,10 +151,10 @@ impl InferredLog {
         for (position, body) in bodies.iter().enumerate() {
             let index = position as u64;
             match (heads.kind(index), body) {
-                (OpType::Invoke, Body::Mops(mops)) => {
+                (OpType::Invoke, BodyView::Mops(mops)) => {
                     write_base[position] = writes.len() as WriteId;
                     for mop in mops {
-                        if let Mop::Send(send) = mop {
+                        if let MopView::Send(send) = mop {
                             let mut write =
                                 Write::new(send.key, send.value, WriteKind::Send, index);
                             write.deadline = send.deadline;
@@ -161,11 +162,11 @@ impl InferredLog {
                         }
                     }
                 }
-                (OpType::Invoke, Body::TxnSend(txn)) => {
+                (OpType::Invoke, BodyView::TxnSend(txn)) => {
                     write_base[position] = writes.len() as WriteId;
                     writes.push(Write::new(txn.key, txn.value, WriteKind::TxnSend, index));
                 }
-                (kind, Body::Mops(mops)) => {
+                (kind, BodyView::Mops(mops)) => {
                     let invoke = partner[position];
                     if invoke == NONE {
                         continue;
@@ -173,7 +174,7 @@ impl InferredLog {
                     let mut write = write_base[invoke as usize] as usize;
                     for mop in mops {
                         match mop {
-                            Mop::Send(send) => {
+                            MopView::Send(send) => {
                                 let id = write as WriteId;
                                 let entry = &mut writes[write];
                                 write += 1;
@@ -197,8 +198,8 @@ impl InferredLog {
                                     _ => {}
                                 }
                             }
-                            Mop::Poll(poll) => {
-                                let (OpType::Ok, Some(reads)) = (kind, &poll.reads) else {
+                            MopView::Poll(poll) => {
+                                let (OpType::Ok, Some(reads)) = (kind, poll.reads()) else {
                                     continue;
                                 };
                                 for key_reads in reads {
@@ -208,7 +209,7 @@ impl InferredLog {
                                     {
                                         keys[key_reads.key.slot()].drained = true;
                                     }
-                                    for record in &key_reads.records {
+                                    for record in key_reads.records {
                                         observations.push(Observation {
                                             key: key_reads.key,
                                             offset: record.offset,
@@ -225,7 +226,7 @@ impl InferredLog {
                 }
                 // Whatever the outcome: the gateway read the token (before its invoke, when the
                 // invoke names it) even if it then failed to take it.
-                (_, Body::Admit(admit)) => {
+                (_, BodyView::Admit(admit)) => {
                     if let Some(token) = admit.token {
                         observations.push(Observation {
                             key: admit.key,
@@ -237,7 +238,7 @@ impl InferredLog {
                         });
                     }
                 }
-                (kind, Body::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
+                (kind, BodyView::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
                     let invoke = partner[position];
                     if invoke == NONE {
                         continue;

@@ -20,6 +20,7 @@
 //! [`final_state`] for the `final-state` value, and [`body`] for every op's value, including
 //! message deadlines (`send`), expiries (`expired`) and token-bucket admissions (`admit`).
 
+pub mod bodies;
 pub mod body;
 mod builder;
 mod decode;
@@ -41,6 +42,7 @@ pub mod value_reader;
 pub mod values;
 pub mod write;
 
+pub use bodies::{BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
 pub use body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record,
     SendMop, SequenceGap, TxnSend, Zk,
@@ -105,7 +107,7 @@ pub struct History {
     /// Every op's head, packed; with its dense process number (its slot): clients in order
     /// of first appearance, then the nemesis.
     heads: Heads,
-    bodies: Vec<Body>,
+    bodies: bodies::Bodies,
     keys: Keys,
     /// Invoke <-> completion, both ways; `NONE` for events and unpaired ops.
     partner: Vec<u64>,
@@ -181,12 +183,13 @@ impl History {
         self.heads.time(index)
     }
 
-    pub fn body(&self, index: u64) -> &Body {
-        &self.bodies[index as usize]
+    /// The decoded value of op `index`.
+    pub fn body(&self, index: u64) -> BodyView<'_> {
+        self.bodies.get(index)
     }
 
     /// Every op with its decoded value, in history order.
-    pub fn entries(&self) -> impl Iterator<Item = (OpHead, &Body)> {
+    pub fn entries(&self) -> impl Iterator<Item = (OpHead, BodyView<'_>)> {
         self.ops().iter().zip(self.bodies.iter())
     }
 
@@ -222,8 +225,8 @@ impl History {
     /// The `final-state` op, if recorded.
     pub fn final_state(&self) -> Option<(u64, &FinalState)> {
         let index = self.final_state?;
-        match &self.bodies[index as usize] {
-            Body::FinalState(state) => Some((index, state)),
+        match self.bodies.get(index) {
+            BodyView::FinalState(state) => Some((index, state)),
             _ => None,
         }
     }

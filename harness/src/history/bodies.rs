@@ -1,0 +1,438 @@
+//! Every op's decoded value, packed into a few flat vectors: a 12-byte entry per op that names
+//! a range or a slot in the vector of its kind, never a heap allocation of its own. A history of
+//! 10^7 ops would otherwise hold 10^7 small `Vec`s (micro-ops, then per poll the keys read and
+//! per key the records), each a malloc'd block with its header: most of a history's memory.
+//!
+//! Checkers read values through [`BodyView`], a borrowed mirror of [`Body`] whose micro-ops
+//! ([`Mops`]) iterate the packed ones. Optional numbers of a send (offset, deadline) are kept
+//! beside flags, not as `Option<u64>`, so a packed micro-op is 32 bytes instead of 48.
+
+use super::body::{
+    Admit, Apply, Body, Expired, KeyId, KeyReads, Membership, Mop, PollMop, Record, SendMop,
+    SequenceGap, TxnSend, Zk,
+};
+use super::final_state::FinalState;
+use std::fmt;
+
+/// One op's value: where its parts are.
+#[derive(Clone, Copy, Debug)]
+enum Entry {
+    Mops { start: u32, len: u32 },
+    Membership(u32),
+    CommitOffsets { start: u32, len: u32 },
+    TxnSend(u32),
+    Apply(u32),
+    Expired(u32),
+    Admit(u32),
+    FinalState(u32),
+    SequenceGap(u32),
+    Zk(u32),
+    Opaque,
+}
+
+/// A micro-op, packed. A send keeps its key, value, offset and deadline (the last two valid
+/// when their flag is set); a poll keeps `start`/`len` into [`Bodies::reads`] in `offset` and
+/// `key` when it carries records.
+#[derive(Clone, Copy, Debug)]
+struct PackedMop {
+    value: i64,
+    offset: u64,
+    deadline: u64,
+    key: u32,
+    flags: u8,
+}
+
+const POLL: u8 = 1;
+const HAS_OFFSET: u8 = 2;
+const HAS_DEADLINE: u8 = 4;
+const HAS_READS: u8 = 8;
+
+/// The records one poll returned for one key: `len` records from `start` in [`Bodies::records`].
+#[derive(Clone, Copy, Debug)]
+struct PackedReads {
+    key: KeyId,
+    start: u32,
+    len: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() <= 12);
+const _: () = assert!(std::mem::size_of::<PackedMop>() <= 32);
+
+/// Positions in the flat vectors are `u32`: a history holds fewer than 2^32 micro-ops, keys
+/// read and records (it would need over 64 GiB of text to hold more).
+fn position(len: usize, what: &str) -> u32 {
+    u32::try_from(len).unwrap_or_else(|_| panic!("more than 2^32 {what} in one history"))
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Bodies {
+    entries: Vec<Entry>,
+    mops: Vec<PackedMop>,
+    reads: Vec<PackedReads>,
+    records: Vec<Record>,
+    commit_offsets: Vec<(KeyId, u64)>,
+    memberships: Vec<Membership>,
+    txn_sends: Vec<TxnSend>,
+    applies: Vec<Apply>,
+    expiries: Vec<Expired>,
+    admits: Vec<Admit>,
+    final_states: Vec<FinalState>,
+    sequence_gaps: Vec<SequenceGap>,
+    zks: Vec<Zk>,
+}
+
+impl Bodies {
+    /// Adds the next op's value.
+    pub(crate) fn push(&mut self, body: Body) {
+        let entry = match body {
+            Body::Mops(mops) => {
+                let start = position(self.mops.len(), "micro-ops");
+                for mop in mops {
+                    let packed = match mop {
+                        Mop::Send(send) => PackedMop {
+                            value: send.value,
+                            offset: send.offset.unwrap_or(0),
+                            deadline: send.deadline.unwrap_or(0),
+                            key: send.key.0,
+                            flags: if send.offset.is_some() { HAS_OFFSET } else { 0 }
+                                | if send.deadline.is_some() {
+                                    HAS_DEADLINE
+                                } else {
+                                    0
+                                },
+                        },
+                        Mop::Poll(PollMop { reads: None }) => PackedMop {
+                            value: 0,
+                            offset: 0,
+                            deadline: 0,
+                            key: 0,
+                            flags: POLL,
+                        },
+                        Mop::Poll(PollMop { reads: Some(reads) }) => {
+                            let first = position(self.reads.len(), "keys read");
+                            for KeyReads { key, records } in reads {
+                                let start = position(self.records.len(), "records");
+                                self.records.extend_from_slice(&records);
+                                self.reads.push(PackedReads {
+                                    key,
+                                    start,
+                                    len: position(records.len(), "records"),
+                                });
+                            }
+                            PackedMop {
+                                value: 0,
+                                offset: u64::from(first),
+                                deadline: 0,
+                                key: position(self.reads.len(), "keys read") - first,
+                                flags: POLL | HAS_READS,
+                            }
+                        }
+                    };
+                    self.mops.push(packed);
+                }
+                let len = position(self.mops.len(), "micro-ops") - start;
+                Entry::Mops { start, len }
+            }
+            Body::Membership(membership) => {
+                Entry::Membership(slot(&mut self.memberships, *membership))
+            }
+            Body::CommitOffsets(offsets) => {
+                let start = position(self.commit_offsets.len(), "committed offsets");
+                self.commit_offsets.extend_from_slice(&offsets);
+                let len = position(offsets.len(), "committed offsets");
+                Entry::CommitOffsets { start, len }
+            }
+            Body::TxnSend(txn) => Entry::TxnSend(slot(&mut self.txn_sends, txn)),
+            Body::Apply(apply) => Entry::Apply(slot(&mut self.applies, apply)),
+            Body::Expired(expired) => Entry::Expired(slot(&mut self.expiries, expired)),
+            Body::Admit(admit) => Entry::Admit(slot(&mut self.admits, admit)),
+            Body::FinalState(state) => Entry::FinalState(slot(&mut self.final_states, *state)),
+            Body::SequenceGap(gap) => Entry::SequenceGap(slot(&mut self.sequence_gaps, gap)),
+            Body::Zk(zk) => Entry::Zk(slot(&mut self.zks, zk)),
+            Body::Opaque => Entry::Opaque,
+        };
+        self.entries.push(entry);
+    }
+
+    /// The value of op `index`.
+    #[inline]
+    pub(crate) fn get(&self, index: u64) -> BodyView<'_> {
+        match self.entries[index as usize] {
+            Entry::Mops { start, len } => BodyView::Mops(Mops {
+                mops: &self.mops[start as usize..(start + len) as usize],
+                reads: &self.reads,
+                records: &self.records,
+            }),
+            Entry::Membership(at) => BodyView::Membership(&self.memberships[at as usize]),
+            Entry::CommitOffsets { start, len } => BodyView::CommitOffsets(
+                &self.commit_offsets[start as usize..(start + len) as usize],
+            ),
+            Entry::TxnSend(at) => BodyView::TxnSend(&self.txn_sends[at as usize]),
+            Entry::Apply(at) => BodyView::Apply(&self.applies[at as usize]),
+            Entry::Expired(at) => BodyView::Expired(&self.expiries[at as usize]),
+            Entry::Admit(at) => BodyView::Admit(&self.admits[at as usize]),
+            Entry::FinalState(at) => BodyView::FinalState(&self.final_states[at as usize]),
+            Entry::SequenceGap(at) => BodyView::SequenceGap(&self.sequence_gaps[at as usize]),
+            Entry::Zk(at) => BodyView::Zk(&self.zks[at as usize]),
+            Entry::Opaque => BodyView::Opaque,
+        }
+    }
+
+    /// Every op's value, in history order.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = BodyView<'_>> + '_ {
+        (0..self.entries.len()).map(|index| self.get(index as u64))
+    }
+
+    /// Gives back the memory the vectors reserved beyond what they hold (they grow by
+    /// doubling while a history streams in).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.mops.shrink_to_fit();
+        self.reads.shrink_to_fit();
+        self.records.shrink_to_fit();
+        self.commit_offsets.shrink_to_fit();
+        self.txn_sends.shrink_to_fit();
+        self.applies.shrink_to_fit();
+        self.expiries.shrink_to_fit();
+        self.admits.shrink_to_fit();
+    }
+}
+
+fn slot<T>(vector: &mut Vec<T>, item: T) -> u32 {
+    let at = position(vector.len(), "values of one kind");
+    vector.push(item);
+    at
+}
+
+/// An op's decoded value, borrowed from the history: [`Body`]'s shapes, with the micro-ops
+/// read from where they are packed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BodyView<'h> {
+    /// `send`, `poll`, `txn`.
+    Mops(Mops<'h>),
+    /// `assign`, `subscribe`.
+    Membership(&'h Membership),
+    /// `commit-offsets`, sorted by key.
+    CommitOffsets(&'h [(KeyId, u64)]),
+    TxnSend(&'h TxnSend),
+    Apply(&'h Apply),
+    Expired(&'h Expired),
+    Admit(&'h Admit),
+    FinalState(&'h FinalState),
+    SequenceGap(&'h SequenceGap),
+    Zk(&'h Zk),
+    /// `crash`, `debug-topic-partitions` and nemesis ops: free-form values no checker reads.
+    Opaque,
+}
+
+impl<'h> BodyView<'h> {
+    /// The micro-ops of a `send`, `poll` or `txn` op; none for any other.
+    pub fn mops(&self) -> Mops<'h> {
+        match self {
+            BodyView::Mops(mops) => *mops,
+            _ => Mops::EMPTY,
+        }
+    }
+
+    /// The value as an owned [`Body`] (tests compare with one; checkers need not).
+    pub fn to_body(&self) -> Body {
+        match *self {
+            BodyView::Mops(mops) => Body::Mops(mops.iter().map(|mop| mop.to_mop()).collect()),
+            BodyView::Membership(membership) => Body::Membership(Box::new(membership.clone())),
+            BodyView::CommitOffsets(offsets) => Body::CommitOffsets(offsets.to_vec()),
+            BodyView::TxnSend(txn) => Body::TxnSend(txn.clone()),
+            BodyView::Apply(apply) => Body::Apply(*apply),
+            BodyView::Expired(expired) => Body::Expired(*expired),
+            BodyView::Admit(admit) => Body::Admit(*admit),
+            BodyView::FinalState(state) => Body::FinalState(Box::new(state.clone())),
+            BodyView::SequenceGap(gap) => Body::SequenceGap(*gap),
+            BodyView::Zk(zk) => Body::Zk(*zk),
+            BodyView::Opaque => Body::Opaque,
+        }
+    }
+}
+
+/// The micro-ops of one op, as [`BodyView::mops`] gives them.
+#[derive(Clone, Copy)]
+pub struct Mops<'h> {
+    mops: &'h [PackedMop],
+    reads: &'h [PackedReads],
+    records: &'h [Record],
+}
+
+impl<'h> Mops<'h> {
+    const EMPTY: Mops<'static> = Mops {
+        mops: &[],
+        reads: &[],
+        records: &[],
+    };
+
+    pub fn len(&self) -> usize {
+        self.mops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mops.is_empty()
+    }
+
+    /// Micro-op `position`.
+    pub fn get(&self, position: usize) -> Option<MopView<'h>> {
+        self.mops.get(position).map(|packed| self.view(packed))
+    }
+
+    pub fn iter(&self) -> MopsIter<'h> {
+        MopsIter {
+            mops: *self,
+            next: 0,
+        }
+    }
+
+    #[inline]
+    fn view(&self, packed: &PackedMop) -> MopView<'h> {
+        if packed.flags & POLL == 0 {
+            return MopView::Send(SendMop {
+                key: KeyId(packed.key),
+                value: packed.value,
+                offset: (packed.flags & HAS_OFFSET != 0).then_some(packed.offset),
+                deadline: (packed.flags & HAS_DEADLINE != 0).then_some(packed.deadline),
+            });
+        }
+        let reads = (packed.flags & HAS_READS != 0).then(|| {
+            let start = packed.offset as usize;
+            &self.reads[start..start + packed.key as usize]
+        });
+        MopView::Poll(PollView {
+            reads,
+            records: self.records,
+        })
+    }
+}
+
+impl<'h> IntoIterator for Mops<'h> {
+    type Item = MopView<'h>;
+    type IntoIter = MopsIter<'h>;
+
+    fn into_iter(self) -> MopsIter<'h> {
+        self.iter()
+    }
+}
+
+/// The micro-ops of one op, in order.
+#[derive(Clone)]
+pub struct MopsIter<'h> {
+    mops: Mops<'h>,
+    next: usize,
+}
+
+impl<'h> Iterator for MopsIter<'h> {
+    type Item = MopView<'h>;
+
+    #[inline]
+    fn next(&mut self) -> Option<MopView<'h>> {
+        let mop = self.mops.get(self.next)?;
+        self.next += 1;
+        Some(mop)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.mops.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for MopsIter<'_> {}
+
+impl fmt::Debug for Mops<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Mops<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl PartialEq<[Mop]> for Mops<'_> {
+    fn eq(&self, other: &[Mop]) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a.to_mop() == *b)
+    }
+}
+
+impl<const N: usize> PartialEq<&[Mop; N]> for Mops<'_> {
+    fn eq(&self, other: &&[Mop; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+/// One micro-op, as [`Mops`] gives them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MopView<'h> {
+    Send(SendMop),
+    Poll(PollView<'h>),
+}
+
+impl MopView<'_> {
+    pub fn to_mop(&self) -> Mop {
+        match self {
+            MopView::Send(send) => Mop::Send(*send),
+            MopView::Poll(poll) => Mop::Poll(PollMop {
+                reads: poll.reads().map(|reads| {
+                    reads
+                        .map(|read| KeyReads {
+                            key: read.key,
+                            records: read.records.to_vec(),
+                        })
+                        .collect()
+                }),
+            }),
+        }
+    }
+}
+
+/// A poll micro-op: the records it returned per key, if it carries any.
+#[derive(Clone, Copy)]
+pub struct PollView<'h> {
+    reads: Option<&'h [PackedReads]>,
+    records: &'h [Record],
+}
+
+impl<'h> PollView<'h> {
+    /// `None` for `["poll"]` (an invoke, or a completion that carries no records).
+    pub fn reads(&self) -> Option<impl ExactSizeIterator<Item = KeyReadsView<'h>> + Clone + 'h> {
+        let records = self.records;
+        self.reads.map(move |reads| {
+            reads.iter().map(move |read| KeyReadsView {
+                key: read.key,
+                records: &records[read.start as usize..(read.start + read.len) as usize],
+            })
+        })
+    }
+}
+
+impl fmt::Debug for PollView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reads() {
+            None => f.write_str("PollView { reads: None }"),
+            Some(reads) => f.debug_list().entries(reads).finish(),
+        }
+    }
+}
+
+impl PartialEq for PollView<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.reads(), other.reads()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.len() == b.len() && a.zip(b).all(|(a, b)| a == b),
+            _ => false,
+        }
+    }
+}
+
+/// The records one poll returned for one key, in the order returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyReadsView<'h> {
+    pub key: KeyId,
+    pub records: &'h [Record],
+}
