@@ -4,8 +4,8 @@
 //! per key the records), each a malloc'd block with its header: most of a history's memory.
 //!
 //! Checkers read values through [`BodyView`], a borrowed mirror of [`Body`] whose micro-ops
-//! ([`Mops`]) iterate the packed ones. Optional numbers of a send (offset, deadline) are kept
-//! beside flags, not as `Option<u64>`, so a packed micro-op is 32 bytes instead of 48.
+//! ([`Mops`]) iterate the packed ones. A send's offset is kept beside a flag, not as an
+//! `Option<u64>`, and its deadline (rare) apart, so a packed micro-op is 24 bytes, not 48.
 
 use super::body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Membership, Mop, PollMop, Record, SendMop,
@@ -30,14 +30,13 @@ enum Entry {
     Opaque,
 }
 
-/// A micro-op, packed. A send keeps its key, value, offset and deadline (the last two valid
-/// when their flag is set); a poll keeps `start`/`len` into [`Bodies::reads`] in `offset` and
-/// `key` when it carries records.
+/// A micro-op, packed. A send keeps its key, value and offset (valid when its flag is set);
+/// its deadline, when it has one, is in [`Bodies::deadlines`] (few sends carry one). A poll
+/// keeps `start`/`len` into [`Bodies::reads`] in `offset` and `key` when it carries records.
 #[derive(Clone, Copy, Debug)]
 struct PackedMop {
     value: i64,
     offset: u64,
-    deadline: u64,
     key: u32,
     flags: u8,
 }
@@ -56,7 +55,7 @@ struct PackedReads {
 }
 
 const _: () = assert!(std::mem::size_of::<Entry>() <= 12);
-const _: () = assert!(std::mem::size_of::<PackedMop>() <= 32);
+const _: () = assert!(std::mem::size_of::<PackedMop>() <= 24);
 
 /// Positions in the flat vectors are `u32`: a history holds fewer than 2^32 micro-ops, keys
 /// read and records (it would need over 64 GiB of text to hold more).
@@ -68,6 +67,8 @@ fn position(len: usize, what: &str) -> u32 {
 pub(crate) struct Bodies {
     entries: Vec<Entry>,
     mops: Vec<PackedMop>,
+    /// (micro-op position in `mops`, deadline) of the sends that carry one, ascending.
+    deadlines: Vec<(u32, u64)>,
     reads: Vec<PackedReads>,
     records: Vec<Record>,
     commit_offsets: Vec<(KeyId, u64)>,
@@ -89,22 +90,26 @@ impl Bodies {
                 let start = position(self.mops.len(), "micro-ops");
                 for mop in mops {
                     let packed = match mop {
-                        Mop::Send(send) => PackedMop {
-                            value: send.value,
-                            offset: send.offset.unwrap_or(0),
-                            deadline: send.deadline.unwrap_or(0),
-                            key: send.key.0,
-                            flags: if send.offset.is_some() { HAS_OFFSET } else { 0 }
-                                | if send.deadline.is_some() {
-                                    HAS_DEADLINE
-                                } else {
-                                    0
-                                },
-                        },
+                        Mop::Send(send) => {
+                            if let Some(deadline) = send.deadline {
+                                let at = position(self.mops.len(), "micro-ops");
+                                self.deadlines.push((at, deadline));
+                            }
+                            PackedMop {
+                                value: send.value,
+                                offset: send.offset.unwrap_or(0),
+                                key: send.key.0,
+                                flags: if send.offset.is_some() { HAS_OFFSET } else { 0 }
+                                    | if send.deadline.is_some() {
+                                        HAS_DEADLINE
+                                    } else {
+                                        0
+                                    },
+                            }
+                        }
                         Mop::Poll(PollMop { reads: None }) => PackedMop {
                             value: 0,
                             offset: 0,
-                            deadline: 0,
                             key: 0,
                             flags: POLL,
                         },
@@ -122,7 +127,6 @@ impl Bodies {
                             PackedMop {
                                 value: 0,
                                 offset: u64::from(first),
-                                deadline: 0,
                                 key: position(self.reads.len(), "keys read") - first,
                                 flags: POLL | HAS_READS,
                             }
@@ -160,6 +164,8 @@ impl Bodies {
         match self.entries[index as usize] {
             Entry::Mops { start, len } => BodyView::Mops(Mops {
                 mops: &self.mops[start as usize..(start + len) as usize],
+                start,
+                deadlines: &self.deadlines,
                 reads: &self.reads,
                 records: &self.records,
             }),
@@ -188,6 +194,7 @@ impl Bodies {
     pub(crate) fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
         self.mops.shrink_to_fit();
+        self.deadlines.shrink_to_fit();
         self.reads.shrink_to_fit();
         self.records.shrink_to_fit();
         self.commit_offsets.shrink_to_fit();
@@ -256,6 +263,9 @@ impl<'h> BodyView<'h> {
 #[derive(Clone, Copy)]
 pub struct Mops<'h> {
     mops: &'h [PackedMop],
+    /// The position of `mops[0]` among all the history's micro-ops.
+    start: u32,
+    deadlines: &'h [(u32, u64)],
     reads: &'h [PackedReads],
     records: &'h [Record],
 }
@@ -263,6 +273,8 @@ pub struct Mops<'h> {
 impl<'h> Mops<'h> {
     const EMPTY: Mops<'static> = Mops {
         mops: &[],
+        start: 0,
+        deadlines: &[],
         reads: &[],
         records: &[],
     };
@@ -277,7 +289,9 @@ impl<'h> Mops<'h> {
 
     /// Micro-op `position`.
     pub fn get(&self, position: usize) -> Option<MopView<'h>> {
-        self.mops.get(position).map(|packed| self.view(packed))
+        self.mops
+            .get(position)
+            .map(|packed| self.view(position, packed))
     }
 
     pub fn iter(&self) -> MopsIter<'h> {
@@ -288,13 +302,18 @@ impl<'h> Mops<'h> {
     }
 
     #[inline]
-    fn view(&self, packed: &PackedMop) -> MopView<'h> {
+    fn view(&self, position: usize, packed: &PackedMop) -> MopView<'h> {
         if packed.flags & POLL == 0 {
+            let deadline = (packed.flags & HAS_DEADLINE != 0).then(|| {
+                let at = self.start + position as u32;
+                let found = self.deadlines.binary_search_by_key(&at, |&(mop, _)| mop);
+                self.deadlines[found.expect("a flagged deadline is recorded")].1
+            });
             return MopView::Send(SendMop {
                 key: KeyId(packed.key),
                 value: packed.value,
                 offset: (packed.flags & HAS_OFFSET != 0).then_some(packed.offset),
-                deadline: (packed.flags & HAS_DEADLINE != 0).then_some(packed.deadline),
+                deadline,
             });
         }
         let reads = (packed.flags & HAS_READS != 0).then(|| {

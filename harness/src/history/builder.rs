@@ -43,7 +43,7 @@ pub(crate) struct Builder {
     keys: Keys,
     heads: Heads,
     bodies: Bodies,
-    partner: Vec<u64>,
+    partner: Vec<u32>,
     slot_of: BTreeMap<u64, u32>,
     last_client: Option<(u64, u32)>,
     open: Vec<Option<Open>>,
@@ -160,7 +160,11 @@ impl Builder {
                 max: heads::FUNCTIONS_MAX,
             });
         }
-        self.partner.push(NONE);
+        assert!(
+            index < u64::from(PARTNER_NONE),
+            "a history holds fewer than 2^32 - 1 ops"
+        );
+        self.partner.push(PARTNER_NONE);
 
         // An undecodable value is reported and read as opaque, so pairing still runs and
         // one bad line yields one problem, not a cascade.
@@ -255,8 +259,8 @@ impl Builder {
                                     "the completion does not match its invoke (op {invoke}): {reason}"
                                 )));
                             } else {
-                                self.partner[invoke as usize] = index;
-                                self.partner[position] = invoke;
+                                self.partner[invoke as usize] = index as u32;
+                                self.partner[position] = invoke as u32;
                             }
                         }
                     }

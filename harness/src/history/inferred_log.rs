@@ -14,7 +14,7 @@ use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
 use super::heads::Heads;
 use super::op::{OpType, F};
-use super::{HistoryError, OpError, NONE};
+use super::{HistoryError, OpError, NONE, PARTNER_NONE};
 
 /// A write's dense id: its position in [`InferredLog::writes`].
 pub type WriteId = u32;
@@ -134,7 +134,7 @@ impl InferredLog {
     pub(crate) fn build(
         heads: &Heads,
         bodies: &Bodies,
-        partner: &[u64],
+        partner: &[u32],
         key_names: &Keys,
         drain: Option<u64>,
     ) -> Result<InferredLog, Vec<HistoryError>> {
@@ -168,7 +168,7 @@ impl InferredLog {
                 }
                 (kind, BodyView::Mops(mops)) => {
                     let invoke = partner[position];
-                    if invoke == NONE {
+                    if invoke == PARTNER_NONE {
                         continue;
                     }
                     let mut write = write_base[invoke as usize] as usize;
@@ -240,7 +240,7 @@ impl InferredLog {
                 }
                 (kind, BodyView::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
                     let invoke = partner[position];
-                    if invoke == NONE {
+                    if invoke == PARTNER_NONE {
                         continue;
                     }
                     let entry = &mut writes[write_base[invoke as usize] as usize];

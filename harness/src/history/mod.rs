@@ -68,6 +68,10 @@ pub const ERRORS_MAX: usize = 20;
 /// Marks "no such op" in dense per-op tables.
 const NONE: u64 = u64::MAX;
 
+/// Marks "no partner" in [`History`]'s invoke <-> completion table, whose entries are `u32`
+/// (half the memory of `u64`): a history holds fewer ops than this ([`Builder::push`] asserts it).
+const PARTNER_NONE: u32 = u32::MAX;
+
 /// Why an op cannot be part of a valid history.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum OpError {
@@ -109,8 +113,8 @@ pub struct History {
     heads: Heads,
     bodies: bodies::Bodies,
     keys: Keys,
-    /// Invoke <-> completion, both ways; `NONE` for events and unpaired ops.
-    partner: Vec<u64>,
+    /// Invoke <-> completion, both ways; `PARTNER_NONE` for events and unpaired ops.
+    partner: Vec<u32>,
     slot_count: usize,
     final_state: Option<u64>,
     heal: Option<u64>,
@@ -204,13 +208,13 @@ impl History {
     /// The invoke a completion answers.
     pub fn invoke_of(&self, completion: u64) -> Option<u64> {
         let partner = self.partner[completion as usize];
-        (partner != NONE && partner < completion).then_some(partner)
+        (partner != PARTNER_NONE && u64::from(partner) < completion).then_some(u64::from(partner))
     }
 
     /// The completion of an invoke, if it completed.
     pub fn completion_of(&self, invoke: u64) -> Option<u64> {
         let partner = self.partner[invoke as usize];
-        (partner != NONE && partner > invoke).then_some(partner)
+        (partner != PARTNER_NONE && u64::from(partner) > invoke).then_some(u64::from(partner))
     }
 
     /// A dense number for the op's process, `0..slot_count()`; stable within this history.
