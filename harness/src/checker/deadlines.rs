@@ -38,7 +38,7 @@ impl Checker for Deadlines {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.log().writes.iter().any(|w| w.deadline.is_some())
+        history.log().writes.iter().any(|w| w.deadline().is_some())
             || history
                 .entries()
                 .any(|(_, body)| matches!(body, BodyView::Expired(_)))
@@ -47,7 +47,7 @@ impl Checker for Deadlines {
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let log = history.log();
         let mut findings = Findings::default();
-        let mut judged = log.writes.iter().any(|w| w.deadline.is_some());
+        let mut judged = log.writes.iter().any(|w| w.deadline().is_some());
         for (op, body) in history.entries() {
             match (op.kind, body) {
                 (OpType::Ok, BodyView::Apply(apply)) => {
@@ -55,7 +55,7 @@ impl Checker for Deadlines {
                         continue;
                     };
                     let (Some(deadline), Some(invoke)) =
-                        (write.deadline, history.invoke_of(op.index))
+                        (write.deadline(), history.invoke_of(op.index))
                     else {
                         continue;
                     };
@@ -84,7 +84,7 @@ impl Checker for Deadlines {
                         continue;
                     };
                     let key_name = history.key_name(expired.key);
-                    let why = match write.deadline {
+                    let why = match write.deadline() {
                         None => format!(
                             "although its send (op {}) carried no deadline, so it never expires",
                             write.invoke
@@ -105,7 +105,7 @@ impl Checker for Deadlines {
                     .ops([write.invoke, op.index])
                     .detail("expired_at", op.time)
                     .detail("process", op.process.to_string());
-                    if let Some(deadline) = write.deadline {
+                    if let Some(deadline) = write.deadline() {
                         anomaly = anomaly.detail("deadline", deadline);
                     }
                     findings.add("premature-expiry", anomaly);

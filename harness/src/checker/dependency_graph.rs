@@ -66,7 +66,7 @@ impl DependencyGraph {
         let is_transaction = |op: u64| matches!(history.op(op).f, F::Send | F::Poll | F::Txn);
 
         // The op of each proven send write, and every read of a poll or txn.
-        let writer_op = |write: &crate::history::Write| write.completion.unwrap_or(write.invoke);
+        let writer_op = |write: &crate::history::Write| write.completion().unwrap_or(write.invoke);
         let mut ops: Vec<u64> = log
             .writes
             .iter()

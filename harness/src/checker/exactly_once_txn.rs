@@ -79,7 +79,7 @@ impl Checker for ExactlyOnceTxn {
             let BodyView::TxnSend(message) = history.body(write.invoke) else {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
-            let completion = write.completion.map(|index| (index, history.body(index)));
+            let completion = write.completion().map(|index| (index, history.body(index)));
             let local = match completion {
                 Some((_, BodyView::TxnSend(done))) => done.local,
                 _ => None,
@@ -88,9 +88,9 @@ impl Checker for ExactlyOnceTxn {
                 records.get(&message.txn).map(|local| (index, *local))
             });
             let (decision, decided_by) = match (write.outcome, local) {
-                (_, Some(Local::Commit)) => (Decision::Commit, write.completion),
-                (_, Some(Local::Rollback)) => (Decision::Rollback, write.completion),
-                (Outcome::Fail, None) => (Decision::NeverStored, write.completion),
+                (_, Some(Local::Commit)) => (Decision::Commit, write.completion()),
+                (_, Some(Local::Rollback)) => (Decision::Rollback, write.completion()),
+                (Outcome::Fail, None) => (Decision::NeverStored, write.completion()),
                 _ => match final_record {
                     Some((index, Local::Commit)) => (Decision::Commit, Some(index)),
                     Some((index, Local::Rollback)) => (Decision::Rollback, Some(index)),
@@ -99,7 +99,7 @@ impl Checker for ExactlyOnceTxn {
                 },
             };
             // Before this time the local transaction had certainly not committed.
-            let commit_not_before = match (local, write.completion) {
+            let commit_not_before = match (local, write.completion()) {
                 (Some(Local::Unknown), Some(done)) => history.time(done),
                 _ => history.time(write.invoke),
             };
@@ -107,12 +107,12 @@ impl Checker for ExactlyOnceTxn {
             let txn = message.txn.as_str();
             let proof = |extra: Option<u64>| {
                 let mut ops = vec![write.invoke];
-                ops.extend(write.completion);
+                ops.extend(write.completion());
                 ops.extend(decided_by);
                 ops.extend(extra);
                 ops
             };
-            let first_read = write.read_first.map(|read| log.observation(read));
+            let first_read = write.read_first().map(|read| log.observation(read));
 
             match (decision, first_read) {
                 (Decision::Rollback | Decision::NeverStored, Some(read)) => {

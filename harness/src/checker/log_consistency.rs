@@ -131,8 +131,8 @@ impl Checker for LogConsistency {
             if write.kind != WriteKind::Send || write.outcome != Outcome::Fail || write.reads == 0 {
                 continue;
             }
-            let read = log.observation(write.read_first.expect("read"));
-            let failed = write.completion.expect("a failed send completed");
+            let read = log.observation(write.read_first().expect("read"));
+            let failed = write.completion().expect("a failed send completed");
             let key_name = history.key_name(write.key);
             findings.add(
                 "aborted-read",

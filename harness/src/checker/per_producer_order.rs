@@ -89,7 +89,7 @@ impl Checker for PerProducerOrder {
                 continue;
             }
             // An invoke that never completed is an info.
-            let op_index = first.completion.unwrap_or(first.invoke);
+            let op_index = first.completion().unwrap_or(first.invoke);
             let process = history.op(first.invoke).process;
             let slot = history.slot(first.invoke);
             in_op.clear();

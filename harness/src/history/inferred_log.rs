@@ -14,52 +14,11 @@ use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
 use super::heads::Heads;
 use super::op::{OpType, F};
+pub use super::log_write::{Outcome, Write, WriteKind};
 use super::{HistoryError, OpError, NONE, PARTNER_NONE};
 
 /// A write's dense id: its position in [`InferredLog::writes`].
 pub type WriteId = u32;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteKind {
-    /// A `send` micro-op (in a `send` or `txn` op).
-    Send,
-    /// A transactional message (`txn-send`).
-    TxnSend,
-}
-
-/// How the op that wrote a value ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    Fail,
-    /// `info`, or the invoke never completed: may or may not have happened.
-    Info,
-}
-
-/// One value some client tried to write.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Write {
-    pub key: KeyId,
-    pub value: i64,
-    pub kind: WriteKind,
-    pub invoke: u64,
-    pub completion: Option<u64>,
-    pub outcome: Outcome,
-    /// The write certainly happened: its op is ok, or is info and one of its writes was read
-    /// (an op's writes are atomic).
-    pub proven: bool,
-    /// The acknowledged offset: ok sends that learned it, and proven info sends whose
-    /// completion carries one.
-    pub offset: Option<u64>,
-    /// How many polled records carried this value.
-    pub reads: u32,
-    /// The first observation that read it (index into [`InferredLog::observations`]).
-    pub read_first: Option<u32>,
-    /// The first observation of this value at any (key, offset), ack or read.
-    pub seen_first: Option<u32>,
-    /// The deadline its send carried (simulated ns); `None` for a message that never expires.
-    pub deadline: Option<u64>,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
@@ -157,7 +116,7 @@ impl InferredLog {
                         if let MopView::Send(send) = mop {
                             let mut write =
                                 Write::new(send.key, send.value, WriteKind::Send, index);
-                            write.deadline = send.deadline;
+                            write.set_deadline(send.deadline);
                             writes.push(write);
                         }
                     }
@@ -178,7 +137,7 @@ impl InferredLog {
                                 let id = write as WriteId;
                                 let entry = &mut writes[write];
                                 write += 1;
-                                entry.completion = Some(index);
+                                entry.set_completion(index);
                                 entry.outcome = outcome(kind);
                                 let Some(offset) = send.offset else { continue };
                                 let ack = Observation {
@@ -191,7 +150,7 @@ impl InferredLog {
                                 };
                                 match kind {
                                     OpType::Ok => {
-                                        entry.offset = Some(offset);
+                                        entry.set_offset(offset);
                                         observations.push(ack);
                                     }
                                     OpType::Info => info_acks.push((id, ack)),
@@ -244,7 +203,7 @@ impl InferredLog {
                         continue;
                     }
                     let entry = &mut writes[write_base[invoke as usize] as usize];
-                    entry.completion = Some(index);
+                    entry.set_completion(index);
                     entry.outcome = outcome(kind);
                 }
                 _ => {}
@@ -269,7 +228,7 @@ impl InferredLog {
             if let (Some(write_id), Source::Read) = (observation.write, observation.source) {
                 let write = &mut writes[write_id as usize];
                 write.reads += 1;
-                write.read_first.get_or_insert(id as u32);
+                write.note_read(id as u32);
             }
         }
 
@@ -296,7 +255,7 @@ impl InferredLog {
         for (id, mut ack) in info_acks {
             let write = &mut writes[id as usize];
             if write.proven {
-                write.offset = Some(ack.offset);
+                write.set_offset(ack.offset);
                 ack.write = Some(id);
                 observations.push(ack);
             }
@@ -319,8 +278,8 @@ impl InferredLog {
                 continue;
             };
             let write = &mut writes[write_id as usize];
-            match write.seen_first {
-                None => write.seen_first = Some(id),
+            match write.seen_first() {
+                None => write.set_seen_first(id),
                 Some(first) => {
                     let seen = &observations[first as usize];
                     if seen.offset != observation.offset {
@@ -372,8 +331,8 @@ impl InferredLog {
     /// first read it at.
     pub fn position(&self, write: &Write) -> Option<u64> {
         write
-            .offset
-            .or_else(|| write.read_first.map(|read| self.observation(read).offset))
+            .offset()
+            .or_else(|| write.read_first().map(|read| self.observation(read).offset))
     }
 
     pub fn write(&self, id: WriteId) -> &Write {
@@ -394,25 +353,6 @@ impl InferredLog {
             .iter()
             .filter(|w| w.kind == WriteKind::Send && w.outcome == Outcome::Ok)
             .count() as u64
-    }
-}
-
-impl Write {
-    fn new(key: KeyId, value: i64, kind: WriteKind, invoke: u64) -> Write {
-        Write {
-            key,
-            value,
-            kind,
-            invoke,
-            completion: None,
-            outcome: Outcome::Info,
-            proven: false,
-            offset: None,
-            reads: 0,
-            read_first: None,
-            seen_first: None,
-            deadline: None,
-        }
     }
 }
 

@@ -32,6 +32,7 @@ pub mod inferred_log;
 mod keys;
 mod line;
 mod local;
+mod log_write;
 pub mod op;
 pub mod read;
 pub mod read_error;
