@@ -39,9 +39,11 @@ impl Checker for ConsumerOrder {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history
-            .entries()
-            .any(|(_, body)| body.mops().iter().any(|mop| matches!(mop, MopView::Poll(_))))
+        history.entries().any(|(_, body)| {
+            body.mops()
+                .iter()
+                .any(|mop| matches!(mop, MopView::Poll(_)))
+        })
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {

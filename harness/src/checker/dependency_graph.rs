@@ -78,8 +78,8 @@ impl DependencyGraph {
         let mut reads: Vec<(KeyId, u32, u64, i64)> = log
             .observations
             .iter()
-            .filter(|o| o.source == Source::Read && is_transaction(o.op))
-            .map(|o| (o.key, o.op as u32, o.offset, o.value))
+            .filter(|o| o.source == Source::Read && is_transaction(o.op()))
+            .map(|o| (o.key, o.op() as u32, o.offset, o.value))
             .collect();
         ops.extend(reads.iter().map(|&(_, op, _, _)| u64::from(op)));
         ops.sort_unstable();

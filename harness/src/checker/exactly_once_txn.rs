@@ -125,12 +125,12 @@ impl Checker for ExactlyOnceTxn {
                         "txn-aborted-visible",
                         Anomaly::new(format!(
                             "transaction {txn}'s message {key_name} value {} was read at offset {} by op {}, but {why}.",
-                            write.value, read.offset, read.op
+                            write.value, read.offset, read.op()
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([read.offset])
-                        .ops(proof(Some(read.op)))
+                        .ops(proof(Some(read.op())))
                         .detail("txn", txn),
                     );
                 }
@@ -139,30 +139,30 @@ impl Checker for ExactlyOnceTxn {
                         "txn-premature-visible",
                         Anomaly::new(format!(
                             "transaction {txn}'s message {key_name} value {} was read at offset {} by op {}, but its local transaction never committed.",
-                            write.value, read.offset, read.op
+                            write.value, read.offset, read.op()
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([read.offset])
-                        .ops(proof(Some(read.op)))
+                        .ops(proof(Some(read.op())))
                         .detail("txn", txn),
                     );
                 }
                 (Decision::Commit | Decision::Undetermined, Some(read))
-                    if history.time(read.op) < commit_not_before =>
+                    if history.time(read.op()) < commit_not_before =>
                 {
                     findings.add(
                         "txn-premature-visible",
                         Anomaly::new(format!(
                             "transaction {txn}'s message {key_name} value {} was read by op {} at {} ns, before its local commit could have happened (not before {commit_not_before} ns).",
                             write.value,
-                            read.op,
-                            history.time(read.op)
+                            read.op(),
+                            history.time(read.op())
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([read.offset])
-                        .ops(proof(Some(read.op)))
+                        .ops(proof(Some(read.op())))
                         .detail("txn", txn),
                     );
                 }
@@ -204,11 +204,11 @@ impl Checker for ExactlyOnceTxn {
             let write_id = relocations[at].write;
             let write = log.write(write_id);
             let first = log.observation(relocations[at].first);
-            let mut places = vec![(first.offset, first.op)];
+            let mut places = vec![(first.offset, first.op())];
             while at < relocations.len() && relocations[at].write == write_id {
                 let again = log.observation(relocations[at].again);
                 if !places.iter().any(|&(offset, _)| offset == again.offset) {
-                    places.push((again.offset, again.op));
+                    places.push((again.offset, again.op()));
                 }
                 at += 1;
             }

@@ -302,12 +302,12 @@ impl Checker for IdempotentConsumption {
                         "missed-apply",
                         Anomaly::new(format!(
                             "group {group_name:?} committed {key_name} up to offset {commit} (op {by}), but never applied value {} at offset {} (seen by op {}).",
-                            seen.value, seen.offset, seen.op
+                            seen.value, seen.offset, seen.op()
                         ))
                         .key(key_name)
                         .value(seen.value)
                         .offsets([seen.offset])
-                        .ops([seen.op, by])
+                        .ops([seen.op(), by])
                         .detail("group", group_name.as_str())
                         .detail("committed", commit),
                     );

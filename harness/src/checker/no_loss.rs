@@ -94,12 +94,12 @@ impl Checker for NoLoss {
                         "lost-write",
                         Anomaly::new(format!(
                             "{key_name} value {} was acknowledged at offset {offset} (op {acked}), and op {} read up to offset {read_max}, but no poll ever returned it.",
-                            write.value, proof.op
+                            write.value, proof.op()
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([offset])
-                        .ops([acked, proof.op])
+                        .ops([acked, proof.op()])
                         .detail("highest_read", read_max),
                     );
                 }

@@ -113,7 +113,9 @@ impl Checker for RateBound {
         // (key, token offset, token value, op) of every ok admit.
         let mut taken: Vec<(KeyId, u64, i64, u64)> = Vec::new();
         for (op, body) in history.entries() {
-            let BodyView::Admit(admit) = body else { continue };
+            let BodyView::Admit(admit) = body else {
+                continue;
+            };
             asked[admit.key.slot()].get_or_insert(op.index);
             if op.kind != OpType::Ok {
                 continue;

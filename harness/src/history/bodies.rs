@@ -1,4 +1,4 @@
-//! Every op's decoded value, packed into a few flat vectors: a 12-byte entry per op that names
+//! Every op's decoded value, packed into a few flat vectors: an 8-byte entry per op that names
 //! a range or a slot in the vector of its kind, never a heap allocation of its own. A history of
 //! 10^7 ops would otherwise hold 10^7 small `Vec`s (micro-ops, then per poll the keys read and
 //! per key the records), each a malloc'd block with its header: most of a history's memory.
@@ -14,20 +14,70 @@ use super::body::{
 use super::final_state::FinalState;
 use std::fmt;
 
-/// One op's value: where its parts are.
-#[derive(Clone, Copy, Debug)]
-enum Entry {
-    Mops { start: u32, len: u32 },
-    Membership(u32),
-    CommitOffsets { start: u32, len: u32 },
-    TxnSend(u32),
-    Apply(u32),
-    Expired(u32),
-    Admit(u32),
-    FinalState(u32),
-    SequenceGap(u32),
-    Zk(u32),
+/// What an op's value is: the top four bits of its [`Entry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Tag {
+    Mops,
+    Membership,
+    CommitOffsets,
+    TxnSend,
+    Apply,
+    Expired,
+    Admit,
+    FinalState,
+    SequenceGap,
+    Zk,
     Opaque,
+}
+
+const TAGS: [Tag; 11] = [
+    Tag::Mops,
+    Tag::Membership,
+    Tag::CommitOffsets,
+    Tag::TxnSend,
+    Tag::Apply,
+    Tag::Expired,
+    Tag::Admit,
+    Tag::FinalState,
+    Tag::SequenceGap,
+    Tag::Zk,
+    Tag::Opaque,
+];
+
+/// At most this many micro-ops (or committed offsets) in one op: an [`Entry`] keeps the count
+/// in 28 bits.
+const ENTRY_LEN_MAX: u32 = (1 << 28) - 1;
+
+/// One op's value, where its parts are, in 8 bytes: the [`Tag`] (4 bits), a count (28 bits:
+/// micro-ops or committed offsets) and the position of the first part in the vector of its
+/// kind (32 bits).
+#[derive(Clone, Copy, Debug)]
+struct Entry(u64);
+
+impl Entry {
+    fn new(tag: Tag, start: u32, len: u32) -> Entry {
+        assert!(
+            len <= ENTRY_LEN_MAX,
+            "more than 2^28 parts in one op's value"
+        );
+        Entry((tag as u64) << 60 | u64::from(len) << 32 | u64::from(start))
+    }
+
+    #[inline]
+    fn tag(self) -> Tag {
+        TAGS[(self.0 >> 60) as usize]
+    }
+
+    #[inline]
+    fn start(self) -> usize {
+        self.0 as u32 as usize
+    }
+
+    #[inline]
+    fn end(self) -> usize {
+        self.start() + ((self.0 >> 32) as u32 & ENTRY_LEN_MAX) as usize
+    }
 }
 
 /// A micro-op, packed. A send keeps its key, value and offset (valid when its flag is set);
@@ -54,7 +104,6 @@ struct PackedReads {
     len: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Entry>() <= 12);
 const _: () = assert!(std::mem::size_of::<PackedMop>() <= 24);
 
 /// Positions in the flat vectors are `u32`: a history holds fewer than 2^32 micro-ops, keys
@@ -135,25 +184,31 @@ impl Bodies {
                     self.mops.push(packed);
                 }
                 let len = position(self.mops.len(), "micro-ops") - start;
-                Entry::Mops { start, len }
+                Entry::new(Tag::Mops, start, len)
             }
             Body::Membership(membership) => {
-                Entry::Membership(slot(&mut self.memberships, *membership))
+                Entry::new(Tag::Membership, slot(&mut self.memberships, *membership), 0)
             }
             Body::CommitOffsets(offsets) => {
                 let start = position(self.commit_offsets.len(), "committed offsets");
                 self.commit_offsets.extend_from_slice(&offsets);
                 let len = position(offsets.len(), "committed offsets");
-                Entry::CommitOffsets { start, len }
+                Entry::new(Tag::CommitOffsets, start, len)
             }
-            Body::TxnSend(txn) => Entry::TxnSend(slot(&mut self.txn_sends, txn)),
-            Body::Apply(apply) => Entry::Apply(slot(&mut self.applies, apply)),
-            Body::Expired(expired) => Entry::Expired(slot(&mut self.expiries, expired)),
-            Body::Admit(admit) => Entry::Admit(slot(&mut self.admits, admit)),
-            Body::FinalState(state) => Entry::FinalState(slot(&mut self.final_states, *state)),
-            Body::SequenceGap(gap) => Entry::SequenceGap(slot(&mut self.sequence_gaps, gap)),
-            Body::Zk(zk) => Entry::Zk(slot(&mut self.zks, zk)),
-            Body::Opaque => Entry::Opaque,
+            Body::TxnSend(txn) => Entry::new(Tag::TxnSend, slot(&mut self.txn_sends, txn), 0),
+            Body::Apply(apply) => Entry::new(Tag::Apply, slot(&mut self.applies, apply), 0),
+            Body::Expired(expired) => {
+                Entry::new(Tag::Expired, slot(&mut self.expiries, expired), 0)
+            }
+            Body::Admit(admit) => Entry::new(Tag::Admit, slot(&mut self.admits, admit), 0),
+            Body::FinalState(state) => {
+                Entry::new(Tag::FinalState, slot(&mut self.final_states, *state), 0)
+            }
+            Body::SequenceGap(gap) => {
+                Entry::new(Tag::SequenceGap, slot(&mut self.sequence_gaps, gap), 0)
+            }
+            Body::Zk(zk) => Entry::new(Tag::Zk, slot(&mut self.zks, zk), 0),
+            Body::Opaque => Entry::new(Tag::Opaque, 0, 0),
         };
         self.entries.push(entry);
     }
@@ -161,26 +216,26 @@ impl Bodies {
     /// The value of op `index`.
     #[inline]
     pub(crate) fn get(&self, index: u64) -> BodyView<'_> {
-        match self.entries[index as usize] {
-            Entry::Mops { start, len } => BodyView::Mops(Mops {
-                mops: &self.mops[start as usize..(start + len) as usize],
-                start,
+        let entry = self.entries[index as usize];
+        let (start, end) = (entry.start(), entry.end());
+        match entry.tag() {
+            Tag::Mops => BodyView::Mops(Mops {
+                mops: &self.mops[start..end],
+                start: start as u32,
                 deadlines: &self.deadlines,
                 reads: &self.reads,
                 records: &self.records,
             }),
-            Entry::Membership(at) => BodyView::Membership(&self.memberships[at as usize]),
-            Entry::CommitOffsets { start, len } => BodyView::CommitOffsets(
-                &self.commit_offsets[start as usize..(start + len) as usize],
-            ),
-            Entry::TxnSend(at) => BodyView::TxnSend(&self.txn_sends[at as usize]),
-            Entry::Apply(at) => BodyView::Apply(&self.applies[at as usize]),
-            Entry::Expired(at) => BodyView::Expired(&self.expiries[at as usize]),
-            Entry::Admit(at) => BodyView::Admit(&self.admits[at as usize]),
-            Entry::FinalState(at) => BodyView::FinalState(&self.final_states[at as usize]),
-            Entry::SequenceGap(at) => BodyView::SequenceGap(&self.sequence_gaps[at as usize]),
-            Entry::Zk(at) => BodyView::Zk(&self.zks[at as usize]),
-            Entry::Opaque => BodyView::Opaque,
+            Tag::Membership => BodyView::Membership(&self.memberships[start]),
+            Tag::CommitOffsets => BodyView::CommitOffsets(&self.commit_offsets[start..end]),
+            Tag::TxnSend => BodyView::TxnSend(&self.txn_sends[start]),
+            Tag::Apply => BodyView::Apply(&self.applies[start]),
+            Tag::Expired => BodyView::Expired(&self.expiries[start]),
+            Tag::Admit => BodyView::Admit(&self.admits[start]),
+            Tag::FinalState => BodyView::FinalState(&self.final_states[start]),
+            Tag::SequenceGap => BodyView::SequenceGap(&self.sequence_gaps[start]),
+            Tag::Zk => BodyView::Zk(&self.zks[start]),
+            Tag::Opaque => BodyView::Opaque,
         }
     }
 

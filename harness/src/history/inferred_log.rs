@@ -13,33 +13,13 @@
 use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
 use super::heads::Heads;
-use super::op::{OpType, F};
 pub use super::log_write::{Outcome, Write, WriteKind};
+pub use super::observation::{Observation, Source};
+use super::op::{OpType, F};
 use super::{HistoryError, OpError, NONE, PARTNER_NONE};
 
 /// A write's dense id: its position in [`InferredLog::writes`].
 pub type WriteId = u32;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Source {
-    /// An ok send's acknowledged offset.
-    Ack,
-    /// A record an ok poll returned, or the token record an ok or info `admit` read.
-    Read,
-}
-
-/// A (key, offset, value) some op saw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Observation {
-    pub key: KeyId,
-    pub offset: u64,
-    pub value: i64,
-    /// The completion op that saw it.
-    pub op: u64,
-    pub source: Source,
-    /// The write of this value, if any client sent it.
-    pub write: Option<WriteId>,
-}
 
 /// Per key: what was seen where.
 #[derive(Clone, Debug, Default)]
@@ -140,14 +120,13 @@ impl InferredLog {
                                 entry.set_completion(index);
                                 entry.outcome = outcome(kind);
                                 let Some(offset) = send.offset else { continue };
-                                let ack = Observation {
-                                    key: send.key,
+                                let ack = Observation::new(
+                                    send.key,
                                     offset,
-                                    value: send.value,
-                                    op: index,
-                                    source: Source::Ack,
-                                    write: None,
-                                };
+                                    send.value,
+                                    index,
+                                    Source::Ack,
+                                );
                                 match kind {
                                     OpType::Ok => {
                                         entry.set_offset(offset);
@@ -169,14 +148,13 @@ impl InferredLog {
                                         keys[key_reads.key.slot()].drained = true;
                                     }
                                     for record in key_reads.records {
-                                        observations.push(Observation {
-                                            key: key_reads.key,
-                                            offset: record.offset,
-                                            value: record.value,
-                                            op: index,
-                                            source: Source::Read,
-                                            write: None,
-                                        });
+                                        observations.push(Observation::new(
+                                            key_reads.key,
+                                            record.offset,
+                                            record.value,
+                                            index,
+                                            Source::Read,
+                                        ));
                                     }
                                 }
                             }
@@ -187,14 +165,13 @@ impl InferredLog {
                 // invoke names it) even if it then failed to take it.
                 (_, BodyView::Admit(admit)) => {
                     if let Some(token) = admit.token {
-                        observations.push(Observation {
-                            key: admit.key,
-                            offset: token.offset,
-                            value: token.value,
-                            op: index,
-                            source: Source::Read,
-                            write: None,
-                        });
+                        observations.push(Observation::new(
+                            admit.key,
+                            token.offset,
+                            token.value,
+                            index,
+                            Source::Read,
+                        ));
                     }
                 }
                 (kind, BodyView::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
@@ -210,6 +187,11 @@ impl InferredLog {
             }
         }
         drop(write_base);
+        // Write and observation numbers are u32, u32::MAX meaning "none".
+        assert!(
+            writes.len() < WriteId::MAX as usize && observations.len() < u32::MAX as usize,
+            "a history's log holds fewer than 2^32 - 1 writes and observations"
+        );
 
         let table = ValueTable::build(&writes).map_err(|(first, again)| {
             let write = &writes[again as usize];
@@ -224,8 +206,8 @@ impl InferredLog {
         })?;
 
         for (id, observation) in observations.iter_mut().enumerate() {
-            observation.write = table.get(observation.key, observation.value, &writes);
-            if let (Some(write_id), Source::Read) = (observation.write, observation.source) {
+            observation.set_write(table.get(observation.key, observation.value, &writes));
+            if let (Some(write_id), Source::Read) = (observation.write(), observation.source) {
                 let write = &mut writes[write_id as usize];
                 write.reads += 1;
                 write.note_read(id as u32);
@@ -256,7 +238,7 @@ impl InferredLog {
             let write = &mut writes[id as usize];
             if write.proven {
                 write.set_offset(ack.offset);
-                ack.write = Some(id);
+                ack.set_write(Some(id));
                 observations.push(ack);
             }
         }
@@ -273,7 +255,7 @@ impl InferredLog {
             {
                 key.read_max = Some((observation.offset, id));
             }
-            let Some(write_id) = observation.write else {
+            let Some(write_id) = observation.write() else {
                 garbage.push(id);
                 continue;
             };
@@ -299,7 +281,7 @@ impl InferredLog {
         for key in &mut keys {
             key.order.sort_unstable_by_key(|&id| {
                 let o = &observations[id as usize];
-                (o.offset, o.value, o.op)
+                (o.offset, o.value, o.op())
             });
             key.offsets = key
                 .order

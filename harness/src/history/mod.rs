@@ -33,6 +33,7 @@ mod keys;
 mod line;
 mod local;
 mod log_write;
+mod observation;
 pub mod op;
 pub mod read;
 pub mod read_error;
