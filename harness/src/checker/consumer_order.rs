@@ -39,7 +39,7 @@ impl Checker for ConsumerOrder {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.entries().any(|(_, body)| {
+        history.bodies().any(|body| {
             body.mops()
                 .iter()
                 .any(|mop| matches!(mop, MopView::Poll(_)))

@@ -91,9 +91,7 @@ impl Checker for CoordinatorLinearizable {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history
-            .entries()
-            .any(|(_, body)| matches!(body, BodyView::Zk(_)))
+        history.bodies().any(|body| matches!(body, BodyView::Zk(_)))
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -120,7 +118,7 @@ impl Checker for CoordinatorLinearizable {
 fn collect(history: &History) -> (BTreeMap<KeyId, Vec<Entry>>, u64) {
     let mut by_path: BTreeMap<KeyId, Vec<Entry>> = BTreeMap::new();
     let mut observers = 0;
-    for (op, body) in history.entries() {
+    for (op, body) in history.entries_where(|body| matches!(body, BodyView::Zk(_))) {
         let BodyView::Zk(asked) = body else { continue };
         if op.kind != OpType::Invoke {
             continue;

@@ -40,15 +40,16 @@ impl Checker for Deadlines {
     fn applies(&self, history: &History) -> bool {
         history.log().writes.iter().any(|w| w.deadline().is_some())
             || history
-                .entries()
-                .any(|(_, body)| matches!(body, BodyView::Expired(_)))
+                .bodies()
+                .any(|body| matches!(body, BodyView::Expired(_)))
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let log = history.log();
         let mut findings = Findings::default();
         let mut judged = log.writes.iter().any(|w| w.deadline().is_some());
-        for (op, body) in history.entries() {
+        let delivered = |body: &BodyView| matches!(body, BodyView::Apply(_) | BodyView::Expired(_));
+        for (op, body) in history.entries_where(delivered) {
             match (op.kind, body) {
                 (OpType::Ok, BodyView::Apply(apply)) => {
                     let Some(write) = log.write_of(apply.key, apply.value) else {

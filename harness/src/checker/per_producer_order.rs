@@ -56,7 +56,7 @@ impl Checker for PerProducerOrder {
         let log = history.log();
         let mut findings = Findings::default();
 
-        for (op, body) in history.entries() {
+        for (op, body) in history.entries_where(|body| matches!(body, BodyView::SequenceGap(_))) {
             let BodyView::SequenceGap(gap) = body else {
                 continue;
             };

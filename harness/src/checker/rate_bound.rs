@@ -112,7 +112,7 @@ impl Checker for RateBound {
         let mut asked: Vec<Option<u64>> = vec![None; history.keys().len()];
         // (key, token offset, token value, op) of every ok admit.
         let mut taken: Vec<(KeyId, u64, i64, u64)> = Vec::new();
-        for (op, body) in history.entries() {
+        for (op, body) in history.entries_where(|body| matches!(body, BodyView::Admit(_))) {
             let BodyView::Admit(admit) = body else {
                 continue;
             };

@@ -343,12 +343,14 @@ impl<'h> Mops<'h> {
     }
 
     /// Micro-op `position`.
+    #[inline]
     pub fn get(&self, position: usize) -> Option<MopView<'h>> {
         self.mops
             .get(position)
             .map(|packed| self.view(position, packed))
     }
 
+    #[inline]
     pub fn iter(&self) -> MopsIter<'h> {
         MopsIter {
             mops: *self,

@@ -199,6 +199,24 @@ impl History {
         self.ops().iter().zip(self.bodies.iter())
     }
 
+    /// Every op's decoded value, in history order, without its head.
+    pub fn bodies(&self) -> impl Iterator<Item = BodyView<'_>> {
+        self.bodies.iter()
+    }
+
+    /// [`History::entries`] whose value `wanted` accepts: most checks read a few kinds of op,
+    /// and the heads of the others are never built.
+    pub fn entries_where<'h>(
+        &'h self,
+        wanted: impl Fn(&BodyView<'h>) -> bool + 'h,
+    ) -> impl Iterator<Item = (OpHead, BodyView<'h>)> + 'h {
+        self.bodies
+            .iter()
+            .enumerate()
+            .filter(move |(_, body)| wanted(body))
+            .map(move |(index, body)| (self.op(index as u64), body))
+    }
+
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
