@@ -512,3 +512,106 @@ pub struct KeyReadsView<'h> {
     pub key: KeyId,
     pub records: &'h [Record],
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Local;
+
+    /// Every shape of value reads back from the packed vectors as it went in, in order, with
+    /// the optional numbers (offsets, deadlines, records) kept apart where they are absent.
+    #[test]
+    fn every_shape_reads_back_as_pushed() {
+        let (k0, k1) = (KeyId(0), KeyId(1));
+        let record = |offset, value| Record { offset, value };
+        let bodies = vec![
+            Body::Mops(vec![
+                Mop::Send(SendMop {
+                    key: k0,
+                    value: 7,
+                    offset: Some(3),
+                    deadline: Some(9),
+                }),
+                Mop::Send(SendMop {
+                    key: k1,
+                    value: -8,
+                    offset: None,
+                    deadline: None,
+                }),
+                Mop::Poll(PollMop { reads: None }),
+            ]),
+            Body::Mops(vec![Mop::Poll(PollMop {
+                reads: Some(vec![
+                    KeyReads {
+                        key: k1,
+                        records: vec![record(0, 5), record(1, 6)],
+                    },
+                    KeyReads {
+                        key: k0,
+                        records: Vec::new(),
+                    },
+                ]),
+            })]),
+            Body::Mops(vec![Mop::Poll(PollMop {
+                reads: Some(Vec::new()),
+            })]),
+            Body::CommitOffsets(vec![(k0, 4), (k1, 2)]),
+            Body::TxnSend(TxnSend {
+                txn: "t1".to_string(),
+                key: k1,
+                value: 11,
+                local: Some(Local::Commit),
+            }),
+            Body::Apply(Apply {
+                key: k0,
+                value: 7,
+                offset: None,
+            }),
+            Body::Expired(Expired {
+                key: k0,
+                value: 8,
+                offset: Some(1),
+            }),
+            Body::Admit(Admit {
+                key: k1,
+                request: 3,
+                token: Some(record(2, 900)),
+            }),
+            Body::SequenceGap(SequenceGap {
+                key: k0,
+                producer: 1,
+                expected: 2,
+                got: 4,
+            }),
+            Body::Zk(Zk {
+                path: k1,
+                data: Some(5),
+                expected: Some(0),
+                version: Some(1),
+            }),
+            Body::Membership(Box::new(Membership {
+                group: Some("g".to_string()),
+                keys: vec![k0],
+                topics: Vec::new(),
+                generation: Some(2),
+            })),
+            Body::FinalState(Box::default()),
+            Body::Opaque,
+            Body::Mops(vec![Mop::Send(SendMop {
+                key: k0,
+                value: 12,
+                offset: Some(4),
+                deadline: Some(1),
+            })]),
+        ];
+        let mut packed = Bodies::default();
+        for body in &bodies {
+            packed.push(body.clone());
+        }
+        packed.shrink_to_fit();
+        let read: Vec<Body> = packed.iter().map(|view| view.to_body()).collect();
+        assert_eq!(read, bodies);
+        assert_eq!(packed.get(0).mops().len(), 3);
+        assert!(packed.get(3).mops().is_empty(), "no micro-ops in a commit");
+    }
+}
