@@ -8,14 +8,16 @@
 //! and `FAULTLINE_BENCH_WRITE=path` to keep the JSON Lines, e.g. for measuring the peak memory
 //! of `faultline check path` with `/usr/bin/time -v`; with `FAULTLINE_BENCH_WRITE_ONLY=1` it
 //! stops once the file is written, which is how a 10^7-op history is made without holding it
-//! in memory several times over).
+//! in memory several times over). `FAULTLINE_BENCH_READ=path` instead judges the history at
+//! `path` as `faultline check` does, and prints the CPU rate and the peak resident memory after
+//! reading it and after the checks (Linux: `VmHWM` of `/proc/self/status`).
 
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
 
 use harness::checker::{self, CheckOptions, Verdict};
 use harness::history::synthetic::{synthetic_history, SyntheticOptions};
-use harness::history::{parse_history, write_history, History};
+use harness::history::{parse_history, read_history, write_history, History};
 use std::time::{Duration, Instant};
 
 fn rate(ops: usize, took: Duration) -> String {
@@ -27,6 +29,10 @@ fn rate(ops: usize, took: Duration) -> String {
 }
 
 fn main() {
+    if let Ok(path) = std::env::var("FAULTLINE_BENCH_READ") {
+        judge_file(std::path::Path::new(&path));
+        return;
+    }
     let target: usize = std::env::var("FAULTLINE_BENCH_OPS")
         .ok()
         .and_then(|text| text.parse().ok())
@@ -80,7 +86,9 @@ fn main() {
     assert_eq!(checked.verdict, Verdict::Valid);
     drop(parsed);
 
-    let checkers = checker::all();
+    // The checks that apply, as `faultline check` runs them: one with nothing to judge (the
+    // coordinator check, without `zk-*` ops) says unknown, not valid.
+    let checkers = checker::applicable(&history);
     let opts = CheckOptions::default();
     let mut per_check = Vec::new();
     let started = Instant::now();
@@ -118,6 +126,60 @@ fn main() {
     if let Some(cpu) = end_to_end_cpu {
         println!("parse+all checks   {} of CPU time", rate(count, cpu));
     }
+}
+
+/// Reads and judges the history at `path` (what `faultline check` does), printing the CPU rate
+/// and the peak memory at each stage: the history's own, then with the checks' temporaries.
+fn judge_file(path: &std::path::Path) {
+    let cpu_started = cpu_ns();
+    let history = read_history(path).expect("a valid history");
+    let read_peak = peak_rss_kb();
+    let cpu_read = cpu_ns();
+    let checked = checker::run_checks(
+        &history,
+        &checker::applicable(&history),
+        &CheckOptions::default(),
+    );
+    let cpu_checked = cpu_ns();
+    let count = history.len();
+    println!("history: {count} ops read from {}", path.display());
+    let cpu = |from: Option<u64>, to: Option<u64>| {
+        from.zip(to)
+            .map(|(from, to)| rate(count, Duration::from_nanos(to - from)))
+            .unwrap_or_else(|| "unknown".to_string())
+    };
+    println!(
+        "parse+validate     {} of CPU time",
+        cpu(cpu_started, cpu_read)
+    );
+    println!(
+        "all checks         {} of CPU time",
+        cpu(cpu_read, cpu_checked)
+    );
+    println!(
+        "parse+all checks   {} of CPU time",
+        cpu(cpu_started, cpu_checked)
+    );
+    let per_op = |kb: u64| kb as f64 * 1024.0 / count.max(1) as f64;
+    if let (Some(read), Some(peak)) = (read_peak, peak_rss_kb()) {
+        println!(
+            "peak memory after reading   {read} KB ({:.0} bytes/op)",
+            per_op(read)
+        );
+        println!(
+            "peak memory after checks    {peak} KB ({:.0} bytes/op)",
+            per_op(peak)
+        );
+    }
+    println!("verdict: {:?}", checked.verdict);
+}
+
+/// The process' peak resident memory so far, in KB (Linux: `VmHWM` of `/proc/self/status`);
+/// `None` where that file does not exist.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// This thread's CPU time so far (Linux: `/proc/thread-self/schedstat`, nanoseconds on a

@@ -14,7 +14,7 @@
 //! record, the verdict is `unknown`.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, KeyId, Mop, OpType};
+use crate::history::{BodyView, History, KeyId, MopView, OpType};
 
 pub const NAME: &str = "consumer-order";
 
@@ -39,9 +39,11 @@ impl Checker for ConsumerOrder {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history
-            .entries()
-            .any(|(_, body)| body.mops().iter().any(|mop| matches!(mop, Mop::Poll(_))))
+        history.bodies().any(|body| {
+            body.mops()
+                .iter()
+                .any(|mop| matches!(mop, MopView::Poll(_)))
+        })
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -56,21 +58,21 @@ impl Checker for ConsumerOrder {
             let slot = history.slot(op.index);
             // A (re)assignment that happened keeps the positions of the keys it still covers
             // and forgets the rest (Jepsen's rule); one that failed changed nothing.
-            if let (Body::Membership(membership), OpType::Ok | OpType::Info) = (body, op.kind) {
+            if let (BodyView::Membership(membership), OpType::Ok | OpType::Info) = (body, op.kind) {
                 last[slot].retain(|&(key, _, _)| membership.covers(key, history.keys()));
                 continue;
             }
-            if op.kind != OpType::Ok || !matches!(body, Body::Mops(_)) {
+            if op.kind != OpType::Ok || !matches!(body, BodyView::Mops(_)) {
                 continue;
             }
             in_op.clear();
             for mop in body.mops() {
-                let Mop::Poll(poll) = mop else { continue };
-                let Some(reads) = &poll.reads else { continue };
+                let MopView::Poll(poll) = mop else { continue };
+                let Some(reads) = poll.reads() else { continue };
                 for key_reads in reads {
                     let key_name = history.key_name(key_reads.key);
                     let key_log = log.key(key_reads.key);
-                    for record in &key_reads.records {
+                    for record in key_reads.records {
                         records_read += 1;
                         let offset = record.offset;
                         match in_op.iter_mut().find(|(key, _)| *key == key_reads.key) {

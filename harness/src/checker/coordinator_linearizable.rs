@@ -32,7 +32,7 @@
 //! or when data was written twice to one znode (reads of it cannot be attributed).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, KeyId, OpType, Zk, F};
+use crate::history::{BodyView, History, KeyId, OpType, Zk, F};
 use std::collections::BTreeMap;
 
 pub const NAME: &str = "coordinator-linearizable";
@@ -91,9 +91,7 @@ impl Checker for CoordinatorLinearizable {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history
-            .entries()
-            .any(|(_, body)| matches!(body, Body::Zk(_)))
+        history.bodies().any(|body| matches!(body, BodyView::Zk(_)))
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -120,8 +118,8 @@ impl Checker for CoordinatorLinearizable {
 fn collect(history: &History) -> (BTreeMap<KeyId, Vec<Entry>>, u64) {
     let mut by_path: BTreeMap<KeyId, Vec<Entry>> = BTreeMap::new();
     let mut observers = 0;
-    for (op, body) in history.entries() {
-        let Body::Zk(asked) = body else { continue };
+    for (op, body) in history.entries_where(|body| matches!(body, BodyView::Zk(_))) {
+        let BodyView::Zk(asked) = body else { continue };
         if op.kind != OpType::Invoke {
             continue;
         }
@@ -136,7 +134,7 @@ fn collect(history: &History) -> (BTreeMap<KeyId, Vec<Entry>>, u64) {
             None => (op.index, OpType::Info),
         };
         let answered: &Zk = match history.body(completion) {
-            Body::Zk(zk) => zk,
+            BodyView::Zk(zk) => zk,
             _ => asked,
         };
         let entry = match (kind, outcome) {

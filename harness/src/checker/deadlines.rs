@@ -18,7 +18,7 @@
 //! pass, each value looked up in the inferred log's table.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, OpType};
+use crate::history::{BodyView, History, OpType};
 
 pub const NAME: &str = "deadlines";
 
@@ -38,24 +38,25 @@ impl Checker for Deadlines {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.log().writes.iter().any(|w| w.deadline.is_some())
+        history.log().writes.iter().any(|w| w.deadline().is_some())
             || history
-                .entries()
-                .any(|(_, body)| matches!(body, Body::Expired(_)))
+                .bodies()
+                .any(|body| matches!(body, BodyView::Expired(_)))
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let log = history.log();
         let mut findings = Findings::default();
-        let mut judged = log.writes.iter().any(|w| w.deadline.is_some());
-        for (op, body) in history.entries() {
+        let mut judged = log.writes.iter().any(|w| w.deadline().is_some());
+        let delivered = |body: &BodyView| matches!(body, BodyView::Apply(_) | BodyView::Expired(_));
+        for (op, body) in history.entries_where(delivered) {
             match (op.kind, body) {
-                (OpType::Ok, Body::Apply(apply)) => {
+                (OpType::Ok, BodyView::Apply(apply)) => {
                     let Some(write) = log.write_of(apply.key, apply.value) else {
                         continue;
                     };
                     let (Some(deadline), Some(invoke)) =
-                        (write.deadline, history.invoke_of(op.index))
+                        (write.deadline(), history.invoke_of(op.index))
                     else {
                         continue;
                     };
@@ -78,13 +79,13 @@ impl Checker for Deadlines {
                         );
                     }
                 }
-                (OpType::Ok, Body::Expired(expired)) => {
+                (OpType::Ok, BodyView::Expired(expired)) => {
                     judged = true;
                     let Some(write) = log.write_of(expired.key, expired.value) else {
                         continue;
                     };
                     let key_name = history.key_name(expired.key);
-                    let why = match write.deadline {
+                    let why = match write.deadline() {
                         None => format!(
                             "although its send (op {}) carried no deadline, so it never expires",
                             write.invoke
@@ -105,7 +106,7 @@ impl Checker for Deadlines {
                     .ops([write.invoke, op.index])
                     .detail("expired_at", op.time)
                     .detail("process", op.process.to_string());
-                    if let Some(deadline) = write.deadline {
+                    if let Some(deadline) = write.deadline() {
                         anomaly = anomaly.detail("deadline", deadline);
                     }
                     findings.add("premature-expiry", anomaly);

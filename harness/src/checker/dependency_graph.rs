@@ -66,29 +66,28 @@ impl DependencyGraph {
         let is_transaction = |op: u64| matches!(history.op(op).f, F::Send | F::Poll | F::Txn);
 
         // The op of each proven send write, and every read of a poll or txn.
-        let writer_op = |write: &crate::history::Write| write.completion.unwrap_or(write.invoke);
+        let writer_op = |write: &crate::history::Write| write.completion().unwrap_or(write.invoke);
         let mut ops: Vec<u64> = log
             .writes
             .iter()
             .filter(|write| write.kind == WriteKind::Send && write.proven)
             .map(writer_op)
             .collect();
-        // (key, reader op, offset, value) of every read.
-        let mut reads: Vec<(KeyId, u64, u64, i64)> = log
+        // (key, reader op, offset, value) of every read; op indexes fit a u32 (the history
+        // asserts it), which keeps this list, as long as the reads, a quarter smaller.
+        let mut reads: Vec<(KeyId, u32, u64, i64)> = log
             .observations
             .iter()
-            .filter(|o| o.source == Source::Read && is_transaction(o.op))
-            .map(|o| (o.key, o.op, o.offset, o.value))
+            .filter(|o| o.source == Source::Read && is_transaction(o.op()))
+            .map(|o| (o.key, o.op() as u32, o.offset, o.value))
             .collect();
-        ops.extend(reads.iter().map(|&(_, op, _, _)| op));
+        ops.extend(reads.iter().map(|&(_, op, _, _)| u64::from(op)));
         ops.sort_unstable();
         ops.dedup();
-        // Op index -> vertex, looked up once per write and read: a table, not a search.
-        let mut vertex_of = vec![u32::MAX; history.len()];
-        for (at, &op) in ops.iter().enumerate() {
-            vertex_of[op as usize] = at as u32;
-        }
-        let vertex = |op: u64| Some(vertex_of[op as usize]).filter(|&v| v != u32::MAX);
+        ops.shrink_to_fit();
+        // Op index -> vertex: a search of the sorted vertices, not a table as long as the
+        // history (memory proportional to the ops judged, not to every op).
+        let vertex = |op: u64| ops.binary_search(&op).ok().map(|at| at as u32);
         let writer = |key: KeyId, value: i64| {
             let write = log.write_of(key, value)?;
             (write.kind == WriteKind::Send && write.proven)
@@ -145,7 +144,7 @@ impl DependencyGraph {
         reads.sort_unstable();
         for group in reads.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (key, op, offset, value) = *group.last().expect("chunks are not empty");
-            let reader = vertex(op).expect("every reader is a vertex");
+            let reader = vertex(u64::from(op)).expect("every reader is a vertex");
             if let Some(w) = writer(key, value) {
                 link(
                     w,

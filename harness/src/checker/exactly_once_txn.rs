@@ -17,7 +17,7 @@
 //!   all when the final record says the transaction never committed.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, Local, Outcome, WriteKind};
+use crate::history::{BodyView, History, Local, Outcome, WriteKind};
 
 pub const NAME: &str = "exactly-once-txn";
 
@@ -76,21 +76,21 @@ impl Checker for ExactlyOnceTxn {
                 continue;
             }
             transactions += 1;
-            let Body::TxnSend(message) = history.body(write.invoke) else {
+            let BodyView::TxnSend(message) = history.body(write.invoke) else {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
-            let completion = write.completion.map(|index| (index, history.body(index)));
+            let completion = write.completion().map(|index| (index, history.body(index)));
             let local = match completion {
-                Some((_, Body::TxnSend(done))) => done.local,
+                Some((_, BodyView::TxnSend(done))) => done.local,
                 _ => None,
             };
             let final_record = final_records.and_then(|(index, records)| {
                 records.get(&message.txn).map(|local| (index, *local))
             });
             let (decision, decided_by) = match (write.outcome, local) {
-                (_, Some(Local::Commit)) => (Decision::Commit, write.completion),
-                (_, Some(Local::Rollback)) => (Decision::Rollback, write.completion),
-                (Outcome::Fail, None) => (Decision::NeverStored, write.completion),
+                (_, Some(Local::Commit)) => (Decision::Commit, write.completion()),
+                (_, Some(Local::Rollback)) => (Decision::Rollback, write.completion()),
+                (Outcome::Fail, None) => (Decision::NeverStored, write.completion()),
                 _ => match final_record {
                     Some((index, Local::Commit)) => (Decision::Commit, Some(index)),
                     Some((index, Local::Rollback)) => (Decision::Rollback, Some(index)),
@@ -99,7 +99,7 @@ impl Checker for ExactlyOnceTxn {
                 },
             };
             // Before this time the local transaction had certainly not committed.
-            let commit_not_before = match (local, write.completion) {
+            let commit_not_before = match (local, write.completion()) {
                 (Some(Local::Unknown), Some(done)) => history.time(done),
                 _ => history.time(write.invoke),
             };
@@ -107,12 +107,12 @@ impl Checker for ExactlyOnceTxn {
             let txn = message.txn.as_str();
             let proof = |extra: Option<u64>| {
                 let mut ops = vec![write.invoke];
-                ops.extend(write.completion);
+                ops.extend(write.completion());
                 ops.extend(decided_by);
                 ops.extend(extra);
                 ops
             };
-            let first_read = write.read_first.map(|read| log.observation(read));
+            let first_read = write.read_first().map(|read| log.observation(read));
 
             match (decision, first_read) {
                 (Decision::Rollback | Decision::NeverStored, Some(read)) => {
@@ -125,12 +125,12 @@ impl Checker for ExactlyOnceTxn {
                         "txn-aborted-visible",
                         Anomaly::new(format!(
                             "transaction {txn}'s message {key_name} value {} was read at offset {} by op {}, but {why}.",
-                            write.value, read.offset, read.op
+                            write.value, read.offset, read.op()
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([read.offset])
-                        .ops(proof(Some(read.op)))
+                        .ops(proof(Some(read.op())))
                         .detail("txn", txn),
                     );
                 }
@@ -139,30 +139,30 @@ impl Checker for ExactlyOnceTxn {
                         "txn-premature-visible",
                         Anomaly::new(format!(
                             "transaction {txn}'s message {key_name} value {} was read at offset {} by op {}, but its local transaction never committed.",
-                            write.value, read.offset, read.op
+                            write.value, read.offset, read.op()
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([read.offset])
-                        .ops(proof(Some(read.op)))
+                        .ops(proof(Some(read.op())))
                         .detail("txn", txn),
                     );
                 }
                 (Decision::Commit | Decision::Undetermined, Some(read))
-                    if history.time(read.op) < commit_not_before =>
+                    if history.time(read.op()) < commit_not_before =>
                 {
                     findings.add(
                         "txn-premature-visible",
                         Anomaly::new(format!(
                             "transaction {txn}'s message {key_name} value {} was read by op {} at {} ns, before its local commit could have happened (not before {commit_not_before} ns).",
                             write.value,
-                            read.op,
-                            history.time(read.op)
+                            read.op(),
+                            history.time(read.op())
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([read.offset])
-                        .ops(proof(Some(read.op)))
+                        .ops(proof(Some(read.op())))
                         .detail("txn", txn),
                     );
                 }
@@ -204,15 +204,15 @@ impl Checker for ExactlyOnceTxn {
             let write_id = relocations[at].write;
             let write = log.write(write_id);
             let first = log.observation(relocations[at].first);
-            let mut places = vec![(first.offset, first.op)];
+            let mut places = vec![(first.offset, first.op())];
             while at < relocations.len() && relocations[at].write == write_id {
                 let again = log.observation(relocations[at].again);
                 if !places.iter().any(|&(offset, _)| offset == again.offset) {
-                    places.push((again.offset, again.op));
+                    places.push((again.offset, again.op()));
                 }
                 at += 1;
             }
-            let Body::TxnSend(message) = history.body(write.invoke) else {
+            let BodyView::TxnSend(message) = history.body(write.invoke) else {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
             let key_name = history.key_name(write.key);

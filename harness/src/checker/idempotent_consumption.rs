@@ -22,7 +22,7 @@
 //!   lower than an ok commit (a committed offset lost).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, KeyId, Mop, OpType, F};
+use crate::history::{BodyView, History, KeyId, MopView, OpType, F};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "idempotent-consumption";
@@ -96,12 +96,12 @@ impl Checker for IdempotentConsumption {
         for (op, body) in history.entries() {
             let slot = history.slot(op.index);
             match (op.kind, body) {
-                (OpType::Invoke, Body::Membership(membership)) => {
+                (OpType::Invoke, BodyView::Membership(membership)) => {
                     if let Some(group) = &membership.group {
                         group_of[slot] = groups.intern(group);
                     }
                 }
-                (OpType::Invoke, Body::CommitOffsets(offsets)) => {
+                (OpType::Invoke, BodyView::CommitOffsets(offsets)) => {
                     let group = group_of[slot];
                     snapshots[slot].clear();
                     for &(key, _) in offsets {
@@ -110,7 +110,7 @@ impl Checker for IdempotentConsumption {
                         }
                     }
                 }
-                (OpType::Ok, Body::CommitOffsets(offsets)) => {
+                (OpType::Ok, BodyView::CommitOffsets(offsets)) => {
                     let group = group_of[slot];
                     for &(key, offset) in offsets {
                         if let Some(&(_, before, by)) =
@@ -139,20 +139,20 @@ impl Checker for IdempotentConsumption {
                     }
                     snapshots[slot].clear();
                 }
-                (OpType::Ok, Body::Apply(apply)) => {
+                (OpType::Ok, BodyView::Apply(apply)) => {
                     applies.push((group_of[slot], apply.value, apply.key, op.index));
                 }
-                (OpType::Ok, Body::Expired(expired)) => {
+                (OpType::Ok, BodyView::Expired(expired)) => {
                     expiries.push((group_of[slot], expired.value));
                 }
-                (OpType::Ok, Body::Mops(mops)) if !dropped_below.is_empty() => {
+                (OpType::Ok, BodyView::Mops(mops)) if !dropped_below.is_empty() => {
                     let reads = mops.iter().filter_map(|mop| match mop {
-                        Mop::Poll(poll) => poll.reads.as_ref(),
-                        Mop::Send(_) => None,
+                        MopView::Poll(poll) => poll.reads(),
+                        MopView::Send(_) => None,
                     });
                     for key_reads in reads.flatten() {
                         if dropped_below.contains_key(&key_reads.key) {
-                            for record in &key_reads.records {
+                            for record in key_reads.records {
                                 read_by_group.insert((
                                     group_of[slot],
                                     key_reads.key,
@@ -302,12 +302,12 @@ impl Checker for IdempotentConsumption {
                         "missed-apply",
                         Anomaly::new(format!(
                             "group {group_name:?} committed {key_name} up to offset {commit} (op {by}), but never applied value {} at offset {} (seen by op {}).",
-                            seen.value, seen.offset, seen.op
+                            seen.value, seen.offset, seen.op()
                         ))
                         .key(key_name)
                         .value(seen.value)
                         .offsets([seen.offset])
-                        .ops([seen.op, by])
+                        .ops([seen.op(), by])
                         .detail("group", group_name.as_str())
                         .detail("committed", commit),
                     );

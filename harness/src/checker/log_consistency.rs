@@ -60,7 +60,7 @@ impl Checker for LogConsistency {
                 for &id in &key.order[start..end] {
                     let observation = log.observation(id);
                     if values.last().is_none_or(|&(v, _)| v != observation.value) {
-                        values.push((observation.value, observation.op));
+                        values.push((observation.value, observation.op()));
                     }
                 }
                 if values.len() > 1 {
@@ -97,14 +97,14 @@ impl Checker for LogConsistency {
             let write_id = relocations[at].write;
             let write = log.write(write_id);
             let first = log.observation(relocations[at].first);
-            let mut places = vec![(first.key, first.offset, first.op)];
+            let mut places = vec![(first.key, first.offset, first.op())];
             while at < relocations.len() && relocations[at].write == write_id {
                 let again = log.observation(relocations[at].again);
                 if !places
                     .iter()
                     .any(|&(key, offset, _)| (key, offset) == (again.key, again.offset))
                 {
-                    places.push((again.key, again.offset, again.op));
+                    places.push((again.key, again.offset, again.op()));
                 }
                 at += 1;
             }
@@ -131,19 +131,19 @@ impl Checker for LogConsistency {
             if write.kind != WriteKind::Send || write.outcome != Outcome::Fail || write.reads == 0 {
                 continue;
             }
-            let read = log.observation(write.read_first.expect("read"));
-            let failed = write.completion.expect("a failed send completed");
+            let read = log.observation(write.read_first().expect("read"));
+            let failed = write.completion().expect("a failed send completed");
             let key_name = history.key_name(write.key);
             findings.add(
                 "aborted-read",
                 Anomaly::new(format!(
                     "{key_name} value {} was read at offset {} by op {}, but its send failed (op {failed}).",
-                    write.value, read.offset, read.op
+                    write.value, read.offset, read.op()
                 ))
                 .key(key_name)
                 .value(write.value)
                 .offsets([read.offset])
-                .ops([failed, read.op]),
+                .ops([failed, read.op()]),
             );
         }
 
@@ -154,12 +154,14 @@ impl Checker for LogConsistency {
                 "garbage-read",
                 Anomaly::new(format!(
                     "op {} read value {} at {key_name} offset {}, a value no client ever sent.",
-                    observation.op, observation.value, observation.offset
+                    observation.op(),
+                    observation.value,
+                    observation.offset
                 ))
                 .key(key_name)
                 .value(observation.value)
                 .offsets([observation.offset])
-                .ops([observation.op]),
+                .ops([observation.op()]),
             );
         }
 

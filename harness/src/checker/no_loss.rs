@@ -69,11 +69,11 @@ impl Checker for NoLoss {
             }
             let key_name = history.key_name(write.key);
             let key = log.key(write.key);
-            let acked = write.completion.unwrap_or(write.invoke);
+            let acked = write.completion().unwrap_or(write.invoke);
             if let Some((final_index, &below)) =
                 dropped_below.and_then(|(index, keys)| Some((index, keys.get(&write.key)?)))
             {
-                match write.offset {
+                match write.offset() {
                     // Deleted by overflow: nobody was owed a read of it.
                     Some(offset) if offset < below => continue,
                     Some(_) => {}
@@ -87,19 +87,19 @@ impl Checker for NoLoss {
                     }
                 }
             }
-            match (write.offset, key.read_max) {
+            match (write.offset(), key.read_max) {
                 (Some(offset), Some((read_max, proof))) if offset < read_max => {
                     let proof = log.observation(proof);
                     findings.add(
                         "lost-write",
                         Anomaly::new(format!(
                             "{key_name} value {} was acknowledged at offset {offset} (op {acked}), and op {} read up to offset {read_max}, but no poll ever returned it.",
-                            write.value, proof.op
+                            write.value, proof.op()
                         ))
                         .key(key_name)
                         .value(write.value)
                         .offsets([offset])
-                        .ops([acked, proof.op])
+                        .ops([acked, proof.op()])
                         .detail("highest_read", read_max),
                     );
                 }
@@ -110,7 +110,7 @@ impl Checker for NoLoss {
                 _ if write.outcome != Outcome::Ok => {}
                 _ if drain.is_some() && key.drained => {
                     let at = write
-                        .offset
+                        .offset()
                         .map_or("an unknown offset".to_string(), |o| format!("offset {o}"));
                     findings.add(
                         "unseen",
@@ -120,7 +120,7 @@ impl Checker for NoLoss {
                         ))
                         .key(key_name)
                         .value(write.value)
-                        .offsets(write.offset)
+                        .offsets(write.offset())
                         .ops([acked]),
                     );
                 }

@@ -19,7 +19,7 @@
 //! pass over the writes.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{Body, History, KeyId, Outcome, WriteKind, F};
+use crate::history::{BodyView, History, KeyId, Outcome, WriteKind, F};
 
 pub const NAME: &str = "per-producer-order";
 
@@ -56,8 +56,8 @@ impl Checker for PerProducerOrder {
         let log = history.log();
         let mut findings = Findings::default();
 
-        for (op, body) in history.entries() {
-            let Body::SequenceGap(gap) = body else {
+        for (op, body) in history.entries_where(|body| matches!(body, BodyView::SequenceGap(_))) {
+            let BodyView::SequenceGap(gap) = body else {
                 continue;
             };
             let key_name = history.key_name(gap.key);
@@ -89,7 +89,7 @@ impl Checker for PerProducerOrder {
                 continue;
             }
             // An invoke that never completed is an info.
-            let op_index = first.completion.unwrap_or(first.invoke);
+            let op_index = first.completion().unwrap_or(first.invoke);
             let process = history.op(first.invoke).process;
             let slot = history.slot(first.invoke);
             in_op.clear();

@@ -22,7 +22,7 @@
 use super::dependency_graph::{Dependency, DependencyGraph, Label};
 use super::scc::{components, path};
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{History, KeyId, Mop, OpType, F};
+use crate::history::{History, KeyId, MopView, OpType, F};
 
 pub const NAME: &str = "txn-graph";
 
@@ -138,15 +138,15 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
         }
         sent.clear();
         sent.extend(body.mops().iter().filter_map(|mop| match mop {
-            Mop::Send(send) => Some((send.key, send.value)),
-            Mop::Poll(_) => None,
+            MopView::Send(send) => Some((send.key, send.value)),
+            MopView::Poll(_) => None,
         }));
         let records = body
             .mops()
             .iter()
             .filter_map(|mop| match mop {
-                Mop::Poll(poll) => poll.reads.as_ref(),
-                Mop::Send(_) => None,
+                MopView::Poll(poll) => poll.reads(),
+                MopView::Send(_) => None,
             })
             .flatten()
             .flat_map(|reads| reads.records.iter().map(move |record| (reads.key, record)));

@@ -2,6 +2,7 @@
 //! completion is matched to its invoke, process ids reused after an `info` become new logical
 //! processes, and the log the ops imply is inferred on the way.
 
+use super::bodies::Bodies;
 use super::*;
 
 /// At most this many reused process ids are named in the note about them.
@@ -41,8 +42,8 @@ pub(crate) struct Builder {
     errors: Vec<HistoryError>,
     keys: Keys,
     heads: Heads,
-    bodies: Vec<Body>,
-    partner: Vec<u64>,
+    bodies: Bodies,
+    partner: Vec<u32>,
     slot_of: BTreeMap<u64, u32>,
     last_client: Option<(u64, u32)>,
     open: Vec<Option<Open>>,
@@ -64,7 +65,7 @@ impl Builder {
             errors: Vec::new(),
             keys: Keys::default(),
             heads: Heads::new(),
-            bodies: Vec::new(),
+            bodies: Bodies::default(),
             partner: Vec::new(),
             slot_of: BTreeMap::new(),
             last_client: None,
@@ -159,7 +160,11 @@ impl Builder {
                 max: heads::FUNCTIONS_MAX,
             });
         }
-        self.partner.push(NONE);
+        assert!(
+            index < u64::from(PARTNER_NONE),
+            "a history holds fewer than 2^32 - 1 ops"
+        );
+        self.partner.push(PARTNER_NONE);
 
         // An undecodable value is reported and read as opaque, so pairing still runs and
         // one bad line yields one problem, not a cascade.
@@ -248,14 +253,14 @@ impl Builder {
                                     op.f, invoked
                                 )));
                             } else if let Err(reason) =
-                                matches_invoke(&self.bodies[invoke as usize], &body)
+                                matches_invoke(self.bodies.get(invoke), &body)
                             {
                                 fail(OpError::Pairing(format!(
                                     "the completion does not match its invoke (op {invoke}): {reason}"
                                 )));
                             } else {
-                                self.partner[invoke as usize] = index;
-                                self.partner[position] = invoke;
+                                self.partner[invoke as usize] = index as u32;
+                                self.partner[position] = invoke as u32;
                             }
                         }
                     }
@@ -286,7 +291,7 @@ impl Builder {
             errors,
             keys,
             mut heads,
-            bodies,
+            mut bodies,
             partner,
             open,
             reuses,
@@ -307,6 +312,7 @@ impl Builder {
         );
 
         let heal = heal.or(last_stop);
+        bodies.shrink_to_fit();
         let log = match InferredLog::build(&heads, &bodies, &partner, &keys, drain) {
             Ok(log) => log,
             Err(mut problems) => {
@@ -336,9 +342,9 @@ impl Builder {
 
 /// A completion repeats its invoke's micro-ops (adding offsets and records) and its
 /// transactional message.
-fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
+fn matches_invoke(invoke: BodyView<'_>, completion: &Body) -> Result<(), String> {
     match (invoke, completion) {
-        (Body::Mops(asked), Body::Mops(answered)) => {
+        (BodyView::Mops(asked), Body::Mops(answered)) => {
             if asked.len() != answered.len() {
                 return Err(format!(
                     "{} micro-ops invoked, {} completed",
@@ -348,7 +354,7 @@ fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
             }
             for (position, (asked, answered)) in asked.iter().zip(answered).enumerate() {
                 match (asked, answered) {
-                    (Mop::Send(asked), Mop::Send(answered)) => {
+                    (MopView::Send(asked), Mop::Send(answered)) => {
                         if asked.key != answered.key || asked.value != answered.value {
                             return Err(format!(
                                 "micro-op {position} sends a different key or value"
@@ -368,13 +374,13 @@ fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
                             _ => {}
                         }
                     }
-                    (Mop::Poll(_), Mop::Poll(_)) => {}
+                    (MopView::Poll(_), Mop::Poll(_)) => {}
                     _ => return Err(format!("micro-op {position} changed between send and poll")),
                 }
             }
             Ok(())
         }
-        (Body::Admit(asked), Body::Admit(answered)) => {
+        (BodyView::Admit(asked), Body::Admit(answered)) => {
             if asked.key != answered.key || asked.request != answered.request {
                 return Err(format!(
                     "the completion names another key or request (request {} invoked, request {} completed)",
@@ -391,7 +397,7 @@ fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
             }
             Ok(())
         }
-        (Body::Zk(asked), Body::Zk(answered)) => {
+        (BodyView::Zk(asked), Body::Zk(answered)) => {
             let repeated = asked.path == answered.path && asked.expected == answered.expected;
             // A read's invoke names no data; a create's and write's completion repeats it.
             if !repeated || (asked.data.is_some() && asked.data != answered.data) {
@@ -399,7 +405,7 @@ fn matches_invoke(invoke: &Body, completion: &Body) -> Result<(), String> {
             }
             Ok(())
         }
-        (Body::TxnSend(asked), Body::TxnSend(answered)) => {
+        (BodyView::TxnSend(asked), Body::TxnSend(answered)) => {
             if asked.txn != answered.txn
                 || asked.key != answered.key
                 || asked.value != answered.value

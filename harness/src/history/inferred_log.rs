@@ -10,76 +10,16 @@
 //!
 //! Cost: one pass over the ops, one sort of the sent values, one sort per key — n log n.
 
-use super::body::{Body, KeyId, Keys, Mop};
+use super::bodies::{Bodies, BodyView, MopView};
+use super::body::{KeyId, Keys};
 use super::heads::Heads;
+pub use super::log_write::{Outcome, Write, WriteKind};
+pub use super::observation::{Observation, Source};
 use super::op::{OpType, F};
-use super::{HistoryError, OpError, NONE};
+use super::{HistoryError, OpError, NONE, PARTNER_NONE};
 
 /// A write's dense id: its position in [`InferredLog::writes`].
 pub type WriteId = u32;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteKind {
-    /// A `send` micro-op (in a `send` or `txn` op).
-    Send,
-    /// A transactional message (`txn-send`).
-    TxnSend,
-}
-
-/// How the op that wrote a value ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    Fail,
-    /// `info`, or the invoke never completed: may or may not have happened.
-    Info,
-}
-
-/// One value some client tried to write.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Write {
-    pub key: KeyId,
-    pub value: i64,
-    pub kind: WriteKind,
-    pub invoke: u64,
-    pub completion: Option<u64>,
-    pub outcome: Outcome,
-    /// The write certainly happened: its op is ok, or is info and one of its writes was read
-    /// (an op's writes are atomic).
-    pub proven: bool,
-    /// The acknowledged offset: ok sends that learned it, and proven info sends whose
-    /// completion carries one.
-    pub offset: Option<u64>,
-    /// How many polled records carried this value.
-    pub reads: u32,
-    /// The first observation that read it (index into [`InferredLog::observations`]).
-    pub read_first: Option<u32>,
-    /// The first observation of this value at any (key, offset), ack or read.
-    pub seen_first: Option<u32>,
-    /// The deadline its send carried (simulated ns); `None` for a message that never expires.
-    pub deadline: Option<u64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Source {
-    /// An ok send's acknowledged offset.
-    Ack,
-    /// A record an ok poll returned, or the token record an ok or info `admit` read.
-    Read,
-}
-
-/// A (key, offset, value) some op saw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Observation {
-    pub key: KeyId,
-    pub offset: u64,
-    pub value: i64,
-    /// The completion op that saw it.
-    pub op: u64,
-    pub source: Source,
-    /// The write of this value, if any client sent it.
-    pub write: Option<WriteId>,
-}
 
 /// Per key: what was seen where.
 #[derive(Clone, Debug, Default)]
@@ -132,8 +72,8 @@ pub struct InferredLog {
 impl InferredLog {
     pub(crate) fn build(
         heads: &Heads,
-        bodies: &[Body],
-        partner: &[u64],
+        bodies: &Bodies,
+        partner: &[u32],
         key_names: &Keys,
         drain: Option<u64>,
     ) -> Result<InferredLog, Vec<HistoryError>> {
@@ -150,55 +90,54 @@ impl InferredLog {
         for (position, body) in bodies.iter().enumerate() {
             let index = position as u64;
             match (heads.kind(index), body) {
-                (OpType::Invoke, Body::Mops(mops)) => {
+                (OpType::Invoke, BodyView::Mops(mops)) => {
                     write_base[position] = writes.len() as WriteId;
                     for mop in mops {
-                        if let Mop::Send(send) = mop {
+                        if let MopView::Send(send) = mop {
                             let mut write =
                                 Write::new(send.key, send.value, WriteKind::Send, index);
-                            write.deadline = send.deadline;
+                            write.set_deadline(send.deadline);
                             writes.push(write);
                         }
                     }
                 }
-                (OpType::Invoke, Body::TxnSend(txn)) => {
+                (OpType::Invoke, BodyView::TxnSend(txn)) => {
                     write_base[position] = writes.len() as WriteId;
                     writes.push(Write::new(txn.key, txn.value, WriteKind::TxnSend, index));
                 }
-                (kind, Body::Mops(mops)) => {
+                (kind, BodyView::Mops(mops)) => {
                     let invoke = partner[position];
-                    if invoke == NONE {
+                    if invoke == PARTNER_NONE {
                         continue;
                     }
                     let mut write = write_base[invoke as usize] as usize;
                     for mop in mops {
                         match mop {
-                            Mop::Send(send) => {
+                            MopView::Send(send) => {
                                 let id = write as WriteId;
                                 let entry = &mut writes[write];
                                 write += 1;
-                                entry.completion = Some(index);
+                                entry.set_completion(index);
                                 entry.outcome = outcome(kind);
                                 let Some(offset) = send.offset else { continue };
-                                let ack = Observation {
-                                    key: send.key,
+                                let ack = Observation::new(
+                                    send.key,
                                     offset,
-                                    value: send.value,
-                                    op: index,
-                                    source: Source::Ack,
-                                    write: None,
-                                };
+                                    send.value,
+                                    index,
+                                    Source::Ack,
+                                );
                                 match kind {
                                     OpType::Ok => {
-                                        entry.offset = Some(offset);
+                                        entry.set_offset(offset);
                                         observations.push(ack);
                                     }
                                     OpType::Info => info_acks.push((id, ack)),
                                     _ => {}
                                 }
                             }
-                            Mop::Poll(poll) => {
-                                let (OpType::Ok, Some(reads)) = (kind, &poll.reads) else {
+                            MopView::Poll(poll) => {
+                                let (OpType::Ok, Some(reads)) = (kind, poll.reads()) else {
                                     continue;
                                 };
                                 for key_reads in reads {
@@ -208,15 +147,14 @@ impl InferredLog {
                                     {
                                         keys[key_reads.key.slot()].drained = true;
                                     }
-                                    for record in &key_reads.records {
-                                        observations.push(Observation {
-                                            key: key_reads.key,
-                                            offset: record.offset,
-                                            value: record.value,
-                                            op: index,
-                                            source: Source::Read,
-                                            write: None,
-                                        });
+                                    for record in key_reads.records {
+                                        observations.push(Observation::new(
+                                            key_reads.key,
+                                            record.offset,
+                                            record.value,
+                                            index,
+                                            Source::Read,
+                                        ));
                                     }
                                 }
                             }
@@ -225,31 +163,35 @@ impl InferredLog {
                 }
                 // Whatever the outcome: the gateway read the token (before its invoke, when the
                 // invoke names it) even if it then failed to take it.
-                (_, Body::Admit(admit)) => {
+                (_, BodyView::Admit(admit)) => {
                     if let Some(token) = admit.token {
-                        observations.push(Observation {
-                            key: admit.key,
-                            offset: token.offset,
-                            value: token.value,
-                            op: index,
-                            source: Source::Read,
-                            write: None,
-                        });
+                        observations.push(Observation::new(
+                            admit.key,
+                            token.offset,
+                            token.value,
+                            index,
+                            Source::Read,
+                        ));
                     }
                 }
-                (kind, Body::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
+                (kind, BodyView::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
                     let invoke = partner[position];
-                    if invoke == NONE {
+                    if invoke == PARTNER_NONE {
                         continue;
                     }
                     let entry = &mut writes[write_base[invoke as usize] as usize];
-                    entry.completion = Some(index);
+                    entry.set_completion(index);
                     entry.outcome = outcome(kind);
                 }
                 _ => {}
             }
         }
         drop(write_base);
+        // Write and observation numbers are u32, u32::MAX meaning "none".
+        assert!(
+            writes.len() < WriteId::MAX as usize && observations.len() < u32::MAX as usize,
+            "a history's log holds fewer than 2^32 - 1 writes and observations"
+        );
 
         let table = ValueTable::build(&writes).map_err(|(first, again)| {
             let write = &writes[again as usize];
@@ -264,11 +206,11 @@ impl InferredLog {
         })?;
 
         for (id, observation) in observations.iter_mut().enumerate() {
-            observation.write = table.get(observation.key, observation.value, &writes);
-            if let (Some(write_id), Source::Read) = (observation.write, observation.source) {
+            observation.set_write(table.get(observation.key, observation.value, &writes));
+            if let (Some(write_id), Source::Read) = (observation.write(), observation.source) {
                 let write = &mut writes[write_id as usize];
                 write.reads += 1;
-                write.read_first.get_or_insert(id as u32);
+                write.note_read(id as u32);
             }
         }
 
@@ -295,8 +237,8 @@ impl InferredLog {
         for (id, mut ack) in info_acks {
             let write = &mut writes[id as usize];
             if write.proven {
-                write.offset = Some(ack.offset);
-                ack.write = Some(id);
+                write.set_offset(ack.offset);
+                ack.set_write(Some(id));
                 observations.push(ack);
             }
         }
@@ -313,13 +255,13 @@ impl InferredLog {
             {
                 key.read_max = Some((observation.offset, id));
             }
-            let Some(write_id) = observation.write else {
+            let Some(write_id) = observation.write() else {
                 garbage.push(id);
                 continue;
             };
             let write = &mut writes[write_id as usize];
-            match write.seen_first {
-                None => write.seen_first = Some(id),
+            match write.seen_first() {
+                None => write.set_seen_first(id),
                 Some(first) => {
                     let seen = &observations[first as usize];
                     if seen.offset != observation.offset {
@@ -339,7 +281,7 @@ impl InferredLog {
         for key in &mut keys {
             key.order.sort_unstable_by_key(|&id| {
                 let o = &observations[id as usize];
-                (o.offset, o.value, o.op)
+                (o.offset, o.value, o.op())
             });
             key.offsets = key
                 .order
@@ -371,8 +313,8 @@ impl InferredLog {
     /// first read it at.
     pub fn position(&self, write: &Write) -> Option<u64> {
         write
-            .offset
-            .or_else(|| write.read_first.map(|read| self.observation(read).offset))
+            .offset()
+            .or_else(|| write.read_first().map(|read| self.observation(read).offset))
     }
 
     pub fn write(&self, id: WriteId) -> &Write {
@@ -393,25 +335,6 @@ impl InferredLog {
             .iter()
             .filter(|w| w.kind == WriteKind::Send && w.outcome == Outcome::Ok)
             .count() as u64
-    }
-}
-
-impl Write {
-    fn new(key: KeyId, value: i64, kind: WriteKind, invoke: u64) -> Write {
-        Write {
-            key,
-            value,
-            kind,
-            invoke,
-            completion: None,
-            outcome: Outcome::Info,
-            proven: false,
-            offset: None,
-            reads: 0,
-            read_first: None,
-            seen_first: None,
-            deadline: None,
-        }
     }
 }
 

@@ -116,8 +116,9 @@ impl<'l> Cursor<'l> {
     /// `[mop, ...]`, at least one.
     fn mops(&mut self, f: &F, kind: OpType, keys: &mut Keys) -> Option<Vec<Mop>> {
         self.eat(b"[")?;
-        // Pushing grows a vector to 4 at once; a history keeps every op's, so each is trimmed
-        // to its length once read (here and below): a tenth of a history's memory otherwise.
+        // The vectors read here live only until the history packs them into its flat ones
+        // (super::bodies), so they are never trimmed to their length: that would cost a
+        // reallocation per op for nothing.
         let mut mops = Vec::with_capacity(1);
         loop {
             self.eat(b"[\"")?;
@@ -148,7 +149,6 @@ impl<'l> Cursor<'l> {
             }
         }
         self.eat(b"]")?;
-        mops.shrink_to_fit();
         Some(mops)
     }
 
@@ -203,7 +203,6 @@ impl<'l> Cursor<'l> {
                 }
                 self.eat(b"]")?;
             }
-            records.shrink_to_fit();
             reads.push(KeyReads {
                 key: keys.intern(name),
                 records,
@@ -213,7 +212,6 @@ impl<'l> Cursor<'l> {
             }
         }
         self.eat(b"}")?;
-        reads.shrink_to_fit();
         Some(reads)
     }
 
@@ -308,7 +306,6 @@ impl<'l> Cursor<'l> {
             self.eat(b"}")?;
         }
         offsets.sort_unstable();
-        offsets.shrink_to_fit();
         Some(offsets)
     }
 

@@ -20,6 +20,7 @@
 //! [`final_state`] for the `final-state` value, and [`body`] for every op's value, including
 //! message deadlines (`send`), expiries (`expired`) and token-bucket admissions (`admit`).
 
+pub mod bodies;
 pub mod body;
 mod builder;
 mod decode;
@@ -31,6 +32,8 @@ pub mod inferred_log;
 mod keys;
 mod line;
 mod local;
+mod log_write;
+mod observation;
 pub mod op;
 pub mod read;
 pub mod read_error;
@@ -41,6 +44,7 @@ pub mod value_reader;
 pub mod values;
 pub mod write;
 
+pub use bodies::{BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
 pub use body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record,
     SendMop, SequenceGap, TxnSend, Zk,
@@ -65,6 +69,10 @@ pub const ERRORS_MAX: usize = 20;
 
 /// Marks "no such op" in dense per-op tables.
 const NONE: u64 = u64::MAX;
+
+/// Marks "no partner" in [`History`]'s invoke <-> completion table, whose entries are `u32`
+/// (half the memory of `u64`): a history holds fewer ops than this ([`Builder::push`] asserts it).
+const PARTNER_NONE: u32 = u32::MAX;
 
 /// Why an op cannot be part of a valid history.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -105,10 +113,10 @@ pub struct History {
     /// Every op's head, packed; with its dense process number (its slot): clients in order
     /// of first appearance, then the nemesis.
     heads: Heads,
-    bodies: Vec<Body>,
+    bodies: bodies::Bodies,
     keys: Keys,
-    /// Invoke <-> completion, both ways; `NONE` for events and unpaired ops.
-    partner: Vec<u64>,
+    /// Invoke <-> completion, both ways; `PARTNER_NONE` for events and unpaired ops.
+    partner: Vec<u32>,
     slot_count: usize,
     final_state: Option<u64>,
     heal: Option<u64>,
@@ -181,13 +189,32 @@ impl History {
         self.heads.time(index)
     }
 
-    pub fn body(&self, index: u64) -> &Body {
-        &self.bodies[index as usize]
+    /// The decoded value of op `index`.
+    pub fn body(&self, index: u64) -> BodyView<'_> {
+        self.bodies.get(index)
     }
 
     /// Every op with its decoded value, in history order.
-    pub fn entries(&self) -> impl Iterator<Item = (OpHead, &Body)> {
+    pub fn entries(&self) -> impl Iterator<Item = (OpHead, BodyView<'_>)> {
         self.ops().iter().zip(self.bodies.iter())
+    }
+
+    /// Every op's decoded value, in history order, without its head.
+    pub fn bodies(&self) -> impl Iterator<Item = BodyView<'_>> {
+        self.bodies.iter()
+    }
+
+    /// [`History::entries`] whose value `wanted` accepts: most checks read a few kinds of op,
+    /// and the heads of the others are never built.
+    pub fn entries_where<'h>(
+        &'h self,
+        wanted: impl Fn(&BodyView<'h>) -> bool + 'h,
+    ) -> impl Iterator<Item = (OpHead, BodyView<'h>)> + 'h {
+        self.bodies
+            .iter()
+            .enumerate()
+            .filter(move |(_, body)| wanted(body))
+            .map(move |(index, body)| (self.op(index as u64), body))
     }
 
     pub fn keys(&self) -> &Keys {
@@ -201,13 +228,13 @@ impl History {
     /// The invoke a completion answers.
     pub fn invoke_of(&self, completion: u64) -> Option<u64> {
         let partner = self.partner[completion as usize];
-        (partner != NONE && partner < completion).then_some(partner)
+        (partner != PARTNER_NONE && u64::from(partner) < completion).then_some(u64::from(partner))
     }
 
     /// The completion of an invoke, if it completed.
     pub fn completion_of(&self, invoke: u64) -> Option<u64> {
         let partner = self.partner[invoke as usize];
-        (partner != NONE && partner > invoke).then_some(partner)
+        (partner != PARTNER_NONE && u64::from(partner) > invoke).then_some(u64::from(partner))
     }
 
     /// A dense number for the op's process, `0..slot_count()`; stable within this history.
@@ -222,8 +249,8 @@ impl History {
     /// The `final-state` op, if recorded.
     pub fn final_state(&self) -> Option<(u64, &FinalState)> {
         let index = self.final_state?;
-        match &self.bodies[index as usize] {
-            Body::FinalState(state) => Some((index, state)),
+        match self.bodies.get(index) {
+            BodyView::FinalState(state) => Some((index, state)),
             _ => None,
         }
     }

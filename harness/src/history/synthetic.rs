@@ -625,7 +625,11 @@ mod tests {
                 .any(|op| op.f == F::Admit && op.kind == kind)
         };
         assert!(kinds(OpType::Ok) && kinds(OpType::Fail));
-        let due = history.log().writes.iter().filter(|w| w.deadline.is_some());
+        let due = history
+            .log()
+            .writes
+            .iter()
+            .filter(|w| w.deadline().is_some());
         assert!(due.count() > 100, "sends carry deadlines");
     }
 }

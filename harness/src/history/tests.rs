@@ -78,7 +78,7 @@ fn typed_values_decode() {
             deadline: None,
         })]
     );
-    let Mop::Poll(poll) = &history.body(3).mops()[0] else {
+    let Mop::Poll(poll) = history.body(3).mops().get(0).unwrap().to_mop() else {
         panic!("a poll")
     };
     let reads = poll.reads.as_ref().unwrap();
@@ -90,7 +90,7 @@ fn typed_values_decode() {
         }
     );
     let log = history.log();
-    assert_eq!(sent(log, 17).unwrap().offset, Some(5));
+    assert_eq!(sent(log, 17).unwrap().offset(), Some(5));
     assert_eq!(sent(log, 17).unwrap().reads, 1);
     assert!(sent(log, 18).is_none(), "18 was read but never sent");
     assert_eq!(log.garbage.len(), 1);
@@ -401,7 +401,7 @@ fn the_recorder_writes_what_the_reader_reads() {
         2
     );
     assert!(matches!(
-        history.body(13),
+        history.body(13).to_body(),
         Body::SequenceGap(SequenceGap {
             producer: 4,
             expected: 1,
@@ -410,7 +410,7 @@ fn the_recorder_writes_what_the_reader_reads() {
         })
     ));
     assert!(matches!(
-        history.body(9),
+        history.body(9).to_body(),
         Body::Apply(Apply {
             value: 17,
             offset: Some(0),
@@ -446,7 +446,7 @@ fn an_unfinished_invoke_is_an_info() {
     )
     .unwrap();
     let write = sent(history.log(), 1).unwrap();
-    assert_eq!((write.outcome, write.completion), (Outcome::Info, None));
+    assert_eq!((write.outcome, write.completion()), (Outcome::Info, None));
 }
 
 #[test]
@@ -461,9 +461,9 @@ fn sparse_values_use_the_sorted_table() {
         history.keys().id("j").unwrap(),
     );
     let log = history.log();
-    assert_eq!(log.write_of(k, 9_000_000_000).unwrap().offset, Some(1));
-    assert_eq!(log.write_of(j, 9_000_000_000).unwrap().offset, Some(0));
-    assert_eq!(log.write_of(k, -9_000_000_000).unwrap().offset, Some(0));
+    assert_eq!(log.write_of(k, 9_000_000_000).unwrap().offset(), Some(1));
+    assert_eq!(log.write_of(j, 9_000_000_000).unwrap().offset(), Some(0));
+    assert_eq!(log.write_of(k, -9_000_000_000).unwrap().offset(), Some(0));
     assert!(log.write_of(k, 0).is_none());
     assert!(log.write_of(j, -9_000_000_000).is_none());
 }
@@ -481,8 +481,8 @@ fn values_are_unique_per_key_not_per_run() {
         history.keys().id("k").unwrap(),
         history.keys().id("j").unwrap(),
     );
-    assert_eq!(history.log().write_of(k, 1).unwrap().offset, Some(0));
-    assert_eq!(history.log().write_of(j, 1).unwrap().offset, Some(3));
+    assert_eq!(history.log().write_of(k, 1).unwrap().offset(), Some(0));
+    assert_eq!(history.log().write_of(j, 1).unwrap().offset(), Some(3));
     assert!(history.log().relocations.is_empty());
     // Twice to one key is still bad input, in either table.
     for value in ["1", "9000000000"] {
@@ -556,19 +556,19 @@ fn deadlines_expiries_and_admissions_decode() {
     .expect("valid");
     let orders = history.keys().id("orders/0").unwrap();
     let tokens = history.keys().id("tokens/0").unwrap();
-    let Mop::Send(send) = history.body(1).mops()[0] else {
+    let Mop::Send(send) = history.body(1).mops().get(0).unwrap().to_mop() else {
         panic!("a send")
     };
     assert_eq!((send.offset, send.deadline), (Some(5), Some(1_500_000_000)));
     assert_eq!(
-        sent(history.log(), 17).unwrap().deadline,
+        sent(history.log(), 17).unwrap().deadline(),
         Some(1_500_000_000)
     );
-    assert_eq!(sent(history.log(), 18).unwrap().deadline, None);
+    assert_eq!(sent(history.log(), 18).unwrap().deadline(), None);
     // The completion left the deadline out; the invoke's stands.
-    assert_eq!(sent(history.log(), 19).unwrap().deadline, Some(7));
+    assert_eq!(sent(history.log(), 19).unwrap().deadline(), Some(7));
     assert!(matches!(
-        history.body(4),
+        history.body(4).to_body(),
         Body::Expired(Expired {
             value: 19,
             offset: Some(0),
@@ -576,12 +576,12 @@ fn deadlines_expiries_and_admissions_decode() {
         })
     ));
     assert!(matches!(
-        history.body(5),
+        history.body(5).to_body(),
         Body::Expired(Expired { offset: None, .. })
     ));
     assert_eq!(
-        history.body(7),
-        &Body::Admit(Admit {
+        history.body(7).to_body(),
+        Body::Admit(Admit {
             key: tokens,
             request: 1,
             token: Some(Record {
@@ -598,7 +598,7 @@ fn deadlines_expiries_and_admissions_decode() {
         .order
         .iter()
         .map(|&id| history.log().observation(id))
-        .map(|o| (o.offset, o.value, o.op))
+        .map(|o| (o.offset, o.value, o.op()))
         .collect();
     assert_eq!(reads, vec![(3, 900, 7), (4, 901, 11)]);
     assert_eq!(history.log().key(tokens).read_max.map(|(o, _)| o), Some(4));

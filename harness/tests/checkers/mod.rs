@@ -103,7 +103,7 @@ fn a_value_corrupted_in_a_poll_is_caught() {
         record[1]
             .as_i64()
             .and_then(|value| history.log().writes.iter().find(|w| w.value == value))
-            .is_some_and(|write| write.offset.is_some())
+            .is_some_and(|write| write.offset().is_some())
     };
     let n = (10..)
         .find(|&n| acked(&poll_records(&mut ops, n, 1)[0]))

@@ -7,7 +7,7 @@
 //! Sampled at the end of each of at most [`reports::plot::BUCKETS_MAX`] time buckets, so its
 //! size does not grow with the history. Linear in the history after one sort of the changes.
 
-use crate::history::{Body, History, KeyId, Mop, OpType, Process, F};
+use crate::history::{BodyView, History, KeyId, MopView, OpType, Process, F};
 use reports::{bucket_ns, Backlog};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,7 +52,7 @@ pub fn backlogs(history: &History) -> Vec<Backlog> {
             continue;
         };
         match (&op.f, op.kind, body) {
-            (F::Subscribe | F::Assign, OpType::Ok, Body::Membership(membership)) => {
+            (F::Subscribe | F::Assign, OpType::Ok, BodyView::Membership(membership)) => {
                 let Some(name) = &membership.group else {
                     continue;
                 };
@@ -60,7 +60,7 @@ pub fn backlogs(history: &History) -> Vec<Backlog> {
                 group_of.insert(process, group);
                 groups.keys[group].extend(membership.keys.iter().copied());
             }
-            (F::Subscribe, OpType::Invoke, Body::Membership(membership)) => {
+            (F::Subscribe, OpType::Invoke, BodyView::Membership(membership)) => {
                 // A member's own subscription carries no generation yet; the memberships a
                 // rebalance or a new process restates do.
                 if let (Some(name), None) = (&membership.group, membership.generation) {
@@ -68,16 +68,16 @@ pub fn backlogs(history: &History) -> Vec<Backlog> {
                     groups.joins[group].push(op.time);
                 }
             }
-            (F::Send, OpType::Ok, Body::Mops(mops)) => {
+            (F::Send, OpType::Ok, BodyView::Mops(mops)) => {
                 for mop in mops {
-                    if let Mop::Send(send) = mop {
+                    if let MopView::Send(send) = mop {
                         if let Some(offset) = send.offset {
                             changes.push((op.time, Change::End(send.key, offset + 1)));
                         }
                     }
                 }
             }
-            (F::CommitOffsets, OpType::Ok, Body::CommitOffsets(offsets)) => {
+            (F::CommitOffsets, OpType::Ok, BodyView::CommitOffsets(offsets)) => {
                 let Some(&group) = group_of.get(&process) else {
                     continue;
                 };

@@ -7,7 +7,7 @@
 //! failing that, the oldest open window of the same fault). A window nothing stopped is closed
 //! by the `heal` marker, or left open to the end of the history.
 
-use crate::history::{Body, History, Mop, OpType, Process, F};
+use crate::history::{BodyView, History, MopView, OpType, Process, F};
 use crate::systems::faultline::{NodeEvent, NodeEventRecord};
 use reports::{
     FaultWindow, KeyRecords, Marker, NodeMark, Outcome, SendPoint, Timeline, TimelineOp,
@@ -181,20 +181,20 @@ fn workload_start(time_ns: u64, value: &Value) -> Option<u64> {
     time_ns.checked_sub(at_ns)
 }
 
-fn decode(history: &History, body: &Body) -> (Vec<SendPoint>, Vec<KeyRecords>) {
+fn decode(history: &History, body: BodyView<'_>) -> (Vec<SendPoint>, Vec<KeyRecords>) {
     let mut sends = Vec::new();
     let mut reads = Vec::new();
     match body {
-        Body::Mops(mops) => {
+        BodyView::Mops(mops) => {
             for mop in mops {
                 match mop {
-                    Mop::Send(send) => sends.push(SendPoint {
+                    MopView::Send(send) => sends.push(SendPoint {
                         key: history.key_name(send.key).to_string(),
                         value: send.value,
                         offset: send.offset,
                     }),
-                    Mop::Poll(poll) => {
-                        for key_reads in poll.reads.iter().flatten() {
+                    MopView::Poll(poll) => {
+                        for key_reads in poll.reads().into_iter().flatten() {
                             reads.push(KeyRecords {
                                 key: history.key_name(key_reads.key).to_string(),
                                 records: key_reads
@@ -208,7 +208,7 @@ fn decode(history: &History, body: &Body) -> (Vec<SendPoint>, Vec<KeyRecords>) {
                 }
             }
         }
-        Body::TxnSend(txn) => sends.push(SendPoint {
+        BodyView::TxnSend(txn) => sends.push(SendPoint {
             key: history.key_name(txn.key).to_string(),
             value: txn.value,
             offset: None,
@@ -219,8 +219,8 @@ fn decode(history: &History, body: &Body) -> (Vec<SendPoint>, Vec<KeyRecords>) {
 }
 
 /// Ops other than sends and polls keep their value as clipped JSON.
-fn note(body: &Body, value: &Value) -> String {
-    if matches!(body, Body::Mops(_)) || value.is_null() {
+fn note(body: BodyView<'_>, value: &Value) -> String {
+    if matches!(body, BodyView::Mops(_)) || value.is_null() {
         return String::new();
     }
     reports::text::clip(&value.to_string(), reports::NOTE_CHARS_MAX)
