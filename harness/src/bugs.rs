@@ -4,7 +4,7 @@
 use crate::systems::faultline::Bug;
 
 /// Every planted bug with the scenario that must catch it (exit 1 with the bug switched on).
-pub const CATALOGUE: [(Bug, &str); 17] = [
+pub const CATALOGUE: [(Bug, &str); 19] = [
     (
         Bug::AckBeforeFsync,
         "scenarios/crash/all-brokers-power-loss.yaml",
@@ -72,5 +72,13 @@ pub const CATALOGUE: [(Bug, &str); 17] = [
     (
         Bug::StaleEpochFetchNotFenced,
         "scenarios/crash/follower-cut-from-coordinator.yaml",
+    ),
+    (
+        Bug::ProducerIdNotPersisted,
+        "scenarios/crash/rolling-restart.yaml",
+    ),
+    (
+        Bug::ControllerEpochFromMemory,
+        "scenarios/crash/controller-crash.yaml",
     ),
 ];
