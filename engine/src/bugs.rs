@@ -49,10 +49,18 @@ pub enum Bug {
     /// The leader serves a fetch from a follower that names an older leader epoch instead of
     /// fencing it, so a follower that missed an election replicates without truncating first.
     StaleEpochFetchNotFenced,
+    /// The broker grants producer ids from a counter it keeps in memory, from zero at every
+    /// start, instead of the coordinator's durable sequence, so a restarted broker (or another
+    /// broker) grants an id a producer already holds.
+    ProducerIdNotPersisted,
+    /// A new controller bumps the epoch it remembers (the last one it ruled in, zero after a
+    /// start) instead of the persisted `/controller_epoch`, so a broker that rules for the
+    /// first time, or again after a restart, takes an epoch an earlier controller held.
+    ControllerEpochFromMemory,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 19] = [
         Bug::AckBeforeFsync,
         Bug::UncleanLeaderElection,
         Bug::AcksAllWithoutReplication,
@@ -70,6 +78,8 @@ impl Bug {
         Bug::CoordinatorAckBeforeWalSync,
         Bug::LeaderEpochReused,
         Bug::StaleEpochFetchNotFenced,
+        Bug::ProducerIdNotPersisted,
+        Bug::ControllerEpochFromMemory,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +101,8 @@ impl Bug {
             Bug::CoordinatorAckBeforeWalSync => "coordinator-ack-before-wal-sync",
             Bug::LeaderEpochReused => "leader-epoch-reused",
             Bug::StaleEpochFetchNotFenced => "stale-epoch-fetch-not-fenced",
+            Bug::ProducerIdNotPersisted => "producer-id-not-persisted",
+            Bug::ControllerEpochFromMemory => "controller-epoch-from-memory",
         }
     }
 
@@ -127,6 +139,12 @@ impl Bug {
             }
             Bug::StaleEpochFetchNotFenced => {
                 "a follower that missed an election replicates from the new leader on top of its divergent tail"
+            }
+            Bug::ProducerIdNotPersisted => {
+                "two producer identities share one producer id; the broker takes one's records for the other's retries"
+            }
+            Bug::ControllerEpochFromMemory => {
+                "a new controller rules in an epoch an earlier one held; its partition-state writes pass as its predecessor's"
             }
         }
     }

@@ -193,7 +193,12 @@ impl Reign {
 }
 
 /// Bumps `/controller_epoch` by compare-and-set; returns the new epoch and znode version.
-async fn bump_epoch(client: &CoordinatorClient) -> Result<(u64, u64), ClientError> {
+/// `remembered` is set only by the planted `controller-epoch-from-memory`: the last epoch this
+/// broker ruled in since it started, bumped in place of the persisted one.
+async fn bump_epoch(
+    client: &CoordinatorClient,
+    remembered: Option<u64>,
+) -> Result<(u64, u64), ClientError> {
     match client
         .create(
             znodes::CONTROLLER_EPOCH,
@@ -206,7 +211,10 @@ async fn bump_epoch(client: &CoordinatorClient) -> Result<(u64, u64), ClientErro
         Err(error) => return Err(error),
     }
     let (data, stat) = client.get(znodes::CONTROLLER_EPOCH).await?;
-    let epoch = znodes::decode::<u64>(&data).unwrap_or(0) + 1;
+    let persisted = znodes::decode::<u64>(&data).unwrap_or(0);
+    // Planted bug: the version check below still fences a deposed controller's writes, but the
+    // epoch number, which partition states carry, can repeat an earlier controller's.
+    let epoch = remembered.unwrap_or(persisted) + 1;
     let stat = client
         .set(
             znodes::CONTROLLER_EPOCH,
@@ -217,9 +225,15 @@ async fn bump_epoch(client: &CoordinatorClient) -> Result<(u64, u64), ClientErro
     Ok((epoch, stat.version))
 }
 
-async fn reign(registered: Registered, options: &BrokerOptions) {
+/// Rules until fenced or expired. `epoch_ruled` is the last epoch this broker ruled in since it
+/// started; only the planted `controller-epoch-from-memory` reads it.
+async fn reign(registered: Registered, options: &BrokerOptions, epoch_ruled: &mut u64) {
     let client = registered.client;
-    let (epoch, epoch_version) = match bump_epoch(&client).await {
+    let remembered = options
+        .bugs
+        .has(Bug::ControllerEpochFromMemory)
+        .then_some(*epoch_ruled);
+    let (epoch, epoch_version) = match bump_epoch(&client, remembered).await {
         Ok(bumped) => bumped,
         Err(error) => {
             tracing::warn!(%error, "could not bump the controller epoch; resigning");
@@ -227,6 +241,7 @@ async fn reign(registered: Registered, options: &BrokerOptions) {
             return;
         }
     };
+    *epoch_ruled = epoch;
     tracing::info!(broker = options.id, epoch, "became controller");
     options.events.record(NodeEvent::ControllerElected {
         broker: options.id,
@@ -266,6 +281,8 @@ async fn reign(registered: Registered, options: &BrokerOptions) {
 /// Runs for controller whenever there is none, and rules while elected.
 pub async fn run(options: BrokerOptions, slot: SessionSlot) {
     let info = znodes::encode(&ControllerInfo { broker: options.id });
+    // In memory only: a restart forgets it, as a restart should (the persisted epoch counts).
+    let mut epoch_ruled = 0u64;
     loop {
         let Some(registered) = slot.get() else {
             tokio::time::sleep(options.retry_backoff).await;
@@ -276,14 +293,14 @@ pub async fn run(options: BrokerOptions, slot: SessionSlot) {
             .create(znodes::CONTROLLER, info.clone(), CreateMode::Ephemeral)
             .await
         {
-            Ok(_) => reign(registered, &options).await,
+            Ok(_) => reign(registered, &options, &mut epoch_ruled).await,
             Err(ClientError::Coord(CoordError::NodeExists { .. })) => {
                 match registered.client.exists_watch(znodes::CONTROLLER).await {
                     // Ours: an earlier create went through but its answer was lost.
                     Ok((Some(stat), _))
                         if stat.ephemeral_owner == Some(registered.client.session()) =>
                     {
-                        reign(registered, &options).await
+                        reign(registered, &options, &mut epoch_ruled).await
                     }
                     Ok((Some(_), watch)) => {
                         let _ = tokio::time::timeout(options.session_timeout, watch.fired()).await;

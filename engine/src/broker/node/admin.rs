@@ -4,6 +4,7 @@
 use crate::broker::node::shared::Shared;
 use crate::broker::session;
 use crate::broker::znodes::{self, TopicAssignment};
+use crate::bugs::Bug;
 use crate::coordinator::{ClientError, CoordError, CreateMode};
 use crate::wire::broker_protocol::{
     BrokerError, BrokerId, BrokerResponse, CreateTopicRequest, CAPACITY_MAX,
@@ -76,6 +77,19 @@ pub(crate) async fn create_topic(
 /// Allocates a producer id from a sequential znode: the coordinator's sequence counter is
 /// durable, so ids never repeat across broker or coordinator restarts.
 pub(crate) async fn init_producer_id(shared: &Arc<Shared>) -> Result<BrokerResponse, BrokerError> {
+    if shared.options.bugs.has(Bug::ProducerIdNotPersisted) {
+        // Planted bug: a counter of this broker's own, which starts again from zero when the
+        // broker does and which no other broker sees.
+        let producer_id = {
+            let mut state = shared.lock();
+            state.producer_ids_granted += 1;
+            state.producer_ids_granted - 1
+        };
+        return Ok(BrokerResponse::ProducerId {
+            producer_id,
+            producer_epoch: 0,
+        });
+    }
     let Some(registered) = shared.session.get() else {
         return Err(BrokerError::CoordinatorUnavailable);
     };

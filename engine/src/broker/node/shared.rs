@@ -29,6 +29,9 @@ pub struct BrokerState {
     pub txns: TxnTable,
     /// The zxid of this incarnation's registration, once registered.
     pub(crate) registration_zxid: Option<u64>,
+    /// Producer ids this incarnation granted from memory: only the planted
+    /// `producer-id-not-persisted` counts here instead of in the coordinator.
+    pub(crate) producer_ids_granted: u64,
 }
 
 /// What every task and handler of one broker shares.
@@ -83,6 +86,7 @@ impl BrokerState {
             groups: GroupTable::default(),
             txns: TxnTable::default(),
             registration_zxid: None,
+            producer_ids_granted: 0,
         }
     }
 }
