@@ -13,13 +13,10 @@
 use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
 use super::heads::Heads;
-pub use super::log_write::{Outcome, Write, WriteKind};
+pub use super::log_write::{Outcome, Write, WriteId, WriteKind};
 pub use super::observation::{Observation, Source};
 use super::op::{OpType, F};
 use super::{HistoryError, OpError, NONE, PARTNER_NONE};
-
-/// A write's dense id: its position in [`InferredLog::writes`].
-pub type WriteId = u32;
 
 /// Per key: what was seen where.
 #[derive(Clone, Debug, Default)]

@@ -5,6 +5,9 @@
 use super::body::KeyId;
 use std::fmt;
 
+/// A write's dense id: its position in the inferred log's writes.
+pub type WriteId = u32;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteKind {
     /// A `send` micro-op (in a `send` or `txn` op).

@@ -4,7 +4,7 @@
 //! sentinel for "no write": 32 bytes an observation instead of 40.
 
 use super::body::KeyId;
-use super::inferred_log::WriteId;
+use super::log_write::WriteId;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

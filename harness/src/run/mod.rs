@@ -6,9 +6,11 @@
 pub mod context;
 pub mod driver;
 pub mod fabric;
+pub mod log_buffer;
 pub mod nemesis;
 pub mod orchestrator;
 pub mod sim_fabric;
+pub mod sim_time;
 pub mod simlog;
 pub mod simlog_subscriber;
 pub mod swarm;

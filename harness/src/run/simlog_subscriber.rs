@@ -14,7 +14,8 @@
 //! id. Fields recorded on a span after it opens (`Span::record`) are not shown; neither
 //! turmoil nor our code records any.
 
-use crate::run::simlog::{LogBuffer, SimTime};
+use crate::run::log_buffer::LogBuffer;
+use crate::run::sim_time::SimTime;
 use std::io::Write;
 use std::sync::Mutex;
 use tracing::field::{Field, Visit};
