@@ -74,7 +74,7 @@ fn regression_scenarios_pass_on_the_seeds_that_found_them() {
 }
 
 /// Seeds each planted bug gets before it counts as escaped (`ci/catch-bugs.sh` measures how
-/// many each needs; all are caught on seed 1 or 2 today).
+/// many each needs; all are caught within 3 seeds today).
 const BUG_SEEDS_MAX: u64 = 5;
 
 #[test]

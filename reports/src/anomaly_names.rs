@@ -151,7 +151,7 @@ pub fn meaning(name: &str) -> &'static str {
         "zk-nonlinearizable" => "The coordinator's znode ops have no linearization as a versioned register: a read of data no write wrote (or at another version), two writes at one version, or a write placed below a version already read.",
         "two-leaders-one-epoch" => "Two brokers became leader of one partition in one leader epoch: epoch fencing cannot tell the deposed leader from the new one.",
         "producer-id-reused" => "One producer id was handed out twice: the broker's duplicate check can take one producer's records for another's.",
-        "controller-epoch-regressed" => "A controller was elected in an epoch not above every earlier controller's: a stale controller's writes are no longer fenced.",
+        "controller-epoch-regressed" => "A controller was elected in an epoch not above every earlier controller's: the epoch no longer tells a stale controller's decisions from the current one's, wherever it is what fences them (partition states carry it).",
         "stale-epoch-fetch" => "A leader served a fetch from a follower holding another leader epoch, instead of fencing it: the follower replicates on top of a log it never truncated for the new epoch.",
         _ => "An anomaly reported by a checker; see its explanation.",
     }
