@@ -22,7 +22,7 @@
 use super::dependency_graph::{Dependency, DependencyGraph, Label};
 use super::scc::{components, path};
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{History, KeyId, MopView, OpType, F};
+use crate::history::{BodyView, History, KeyId, MopView, OpType, F};
 
 pub const NAME: &str = "txn-graph";
 
@@ -132,7 +132,8 @@ fn cycle_anomaly(
 fn precommitted_reads(history: &History, findings: &mut Findings) {
     let log = history.log();
     let mut sent: Vec<(KeyId, i64)> = Vec::new();
-    for (op, body) in history.entries() {
+    // A txn's value is micro-ops: the heads of other kinds of op are not built.
+    for (op, body) in history.entries_where(|body| matches!(body, BodyView::Mops(_))) {
         if op.f != F::Txn || op.kind == OpType::Invoke {
             continue;
         }
