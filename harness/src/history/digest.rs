@@ -90,8 +90,9 @@ mod tests {
 
     #[test]
     fn xxh3_matches_published_vectors() {
-        // XXH3_64bits with seed 0, from the xxHash reference implementation's sanity checks.
+        // XXH3_64bits with seed 0, as the reference implementation (`xxhsum -H3`) gives them.
         assert_eq!(HistoryDigest::of_bytes(b"").0, 0x2d06_8005_38d3_94c2);
+        assert_eq!(HistoryDigest::of_bytes(b"foobar").0, 0xd78f_da63_144c_5c84);
         assert_eq!(HistoryDigest(0xab).to_string(), "00000000000000ab");
     }
 
