@@ -64,7 +64,7 @@ pub struct DependencyGraph {
 impl DependencyGraph {
     pub fn build(history: &History) -> DependencyGraph {
         let log = history.log();
-        let is_transaction = |op: u64| matches!(history.op(op).f, F::Send | F::Poll | F::Txn);
+        let is_transaction = |op: u64| matches!(history.f(op), F::Send | F::Poll | F::Txn);
 
         // The op of each proven send write, and every read of a poll or txn.
         let writer_op = |write: &crate::history::Write| write.completion().unwrap_or(write.invoke);

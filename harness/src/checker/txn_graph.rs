@@ -22,7 +22,7 @@
 use super::dependency_graph::{Dependency, DependencyGraph, Label};
 use super::scc::{components, path};
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyView, History, KeyId, MopView, OpType, F};
+use crate::history::{History, KeyId, MopView, OpType, F};
 
 pub const NAME: &str = "txn-graph";
 
@@ -45,7 +45,7 @@ impl Checker for TxnGraph {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.ops().iter().any(|op| op.f == F::Txn)
+        (0..history.len() as u64).any(|index| *history.f(index) == F::Txn)
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -132,9 +132,13 @@ fn cycle_anomaly(
 fn precommitted_reads(history: &History, findings: &mut Findings) {
     let log = history.log();
     let mut sent: Vec<(KeyId, i64)> = Vec::new();
-    // A txn's value is micro-ops: the heads of other kinds of op are not built.
-    for (op, body) in history.entries_where(|body| matches!(body, BodyView::Mops(_))) {
-        if op.f != F::Txn || op.kind == OpType::Invoke {
+    // Only txn completions count: the heads of other ops are never built.
+    for (index, body) in history.bodies().enumerate() {
+        if *history.f(index as u64) != F::Txn {
+            continue;
+        }
+        let op = history.op(index as u64);
+        if op.kind == OpType::Invoke {
             continue;
         }
         sent.clear();
