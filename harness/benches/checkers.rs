@@ -10,7 +10,8 @@
 //! stops once the file is written, which is how a 10^7-op history is made without holding it
 //! in memory several times over). `FAULTLINE_BENCH_READ=path` instead judges the history at
 //! `path` as `faultline check` does, and prints the CPU rate and the peak resident memory after
-//! reading it and after the checks (Linux: `VmHWM` of `/proc/self/status`).
+//! reading it and after the checks (Linux: `VmHWM` of `/proc/self/status`), and what stays
+//! resident once read (`VmRSS`).
 
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
@@ -134,6 +135,7 @@ fn judge_file(path: &std::path::Path) {
     let cpu_started = cpu_ns();
     let history = read_history(path).expect("a valid history");
     let read_peak = peak_rss_kb();
+    let read_held = status_kb("VmRSS:");
     let cpu_read = cpu_ns();
     let checked = checker::run_checks(
         &history,
@@ -166,6 +168,13 @@ fn judge_file(path: &std::path::Path) {
             "peak memory after reading   {read} KB ({:.0} bytes/op)",
             per_op(read)
         );
+        if let Some(held) = read_held {
+            // Below the peak by what reading needed only for a while (the log's build).
+            println!(
+                "held once read              {held} KB ({:.0} bytes/op)",
+                per_op(held)
+            );
+        }
         println!(
             "peak memory after checks    {peak} KB ({:.0} bytes/op)",
             per_op(peak)
@@ -177,8 +186,13 @@ fn judge_file(path: &std::path::Path) {
 /// The process' peak resident memory so far, in KB (Linux: `VmHWM` of `/proc/self/status`);
 /// `None` where that file does not exist.
 fn peak_rss_kb() -> Option<u64> {
+    status_kb("VmHWM:")
+}
+
+/// A figure in KB of `/proc/self/status` (Linux), by its field name with the colon.
+fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 

@@ -13,7 +13,10 @@ pub struct Graph<L> {
 
 impl<L: Copy> Graph<L> {
     /// Builds the graph over `vertices` vertices from `(from, to, label)` edges, in any order.
-    pub fn new(vertices: usize, edges: Vec<(u32, u32, L)>) -> Graph<L> {
+    /// Each vertex's out-edges keep the order a stable sort by (source, target) gives. The
+    /// edges are reordered where they lie and then narrowed to the rows where they lie too:
+    /// the only other memory is a `u32` per edge for the counting sort, never a second copy.
+    pub fn new(vertices: usize, mut edges: Vec<(u32, u32, L)>) -> Graph<L> {
         assert!(vertices < u32::MAX as usize && edges.len() < u32::MAX as usize);
         let mut starts = vec![0u32; vertices + 1];
         for &(from, _, _) in &edges {
@@ -22,25 +25,29 @@ impl<L: Copy> Graph<L> {
         for v in 0..vertices {
             starts[v + 1] += starts[v];
         }
-        // A stable counting sort by source, then a stable sort of each (short) row by target:
-        // the order a stable sort by (source, target) gives, in linear time.
-        let mut placed = vec![u32::MAX; edges.len()];
+        // A stable counting sort by source: `placed[slot]` is the edge that belongs at `slot`.
+        let mut placed = vec![PLACED_DONE; edges.len()];
         let mut next = starts.clone();
         for (id, &(from, _, _)) in edges.iter().enumerate() {
             let slot = &mut next[from as usize];
             placed[*slot as usize] = id as u32;
             *slot += 1;
         }
-        let mut targets: Vec<(u32, L)> = placed
-            .into_iter()
-            .map(|id| {
-                let (_, to, label) = edges[id as usize];
-                (to, label)
-            })
-            .collect();
+        drop(next);
+        permute_in_place(&mut edges, &mut placed);
+        drop(placed);
+        // Then a stable sort of each (short) row by target: the order a stable sort by
+        // (source, target) gives, in linear time.
         for v in 0..vertices {
-            targets[starts[v] as usize..starts[v + 1] as usize].sort_by_key(|&(to, _)| to);
+            edges[starts[v] as usize..starts[v + 1] as usize].sort_by_key(|&(_, to, _)| to);
         }
+        // Collected where the edges lie (std reuses the allocation of a vector consumed by
+        // `into_iter().map()` when the new items are no larger), then shrunk.
+        let mut targets: Vec<(u32, L)> = edges
+            .into_iter()
+            .map(|(_, to, label)| (to, label))
+            .collect();
+        targets.shrink_to_fit();
         Graph { starts, targets }
     }
 
@@ -55,6 +62,34 @@ impl<L: Copy> Graph<L> {
 }
 
 const UNSEEN: u32 = u32::MAX;
+
+/// Marks a slot of the counting sort's permutation already filled.
+const PLACED_DONE: u32 = u32::MAX;
+
+/// Reorders `items` so that position `slot` holds what was at `placed[slot]` (a permutation),
+/// following each cycle of the permutation once: linear, and no second copy of `items`.
+/// Leaves every entry of `placed` at [`PLACED_DONE`].
+fn permute_in_place<T: Copy>(items: &mut [T], placed: &mut [u32]) {
+    assert_eq!(items.len(), placed.len());
+    for start in 0..items.len() {
+        if placed[start] == PLACED_DONE {
+            continue;
+        }
+        let first = items[start];
+        let mut slot = start;
+        // Each step fills one slot for good, so a cycle takes at most `items.len()` steps.
+        for _ in 0..items.len() {
+            let source = placed[slot] as usize;
+            placed[slot] = PLACED_DONE;
+            if source == start {
+                items[slot] = first;
+                break;
+            }
+            items[slot] = items[source];
+            slot = source;
+        }
+    }
+}
 
 /// The strongly connected components with more than one vertex, over the edges whose label
 /// `keep` accepts. Each component's vertices are sorted; components come in the order
@@ -209,6 +244,24 @@ mod tests {
         assert_eq!(path(&graph, &[0, 1, 2], 0, 0, |_| true), None);
         let through = path(&graph, &[4, 5], 4, 5, |_| true).unwrap();
         assert_eq!(through, vec![(4, 5, 0)]);
+    }
+
+    #[test]
+    fn permute_in_place_gathers_by_slot() {
+        let mut items = ['a', 'b', 'c', 'd', 'e'];
+        let mut placed = [3, 0, 4, 1, 2];
+        permute_in_place(&mut items, &mut placed);
+        assert_eq!(items, ['d', 'a', 'e', 'b', 'c']);
+        assert!(placed.iter().all(|&p| p == PLACED_DONE));
+    }
+
+    #[test]
+    fn rows_keep_the_order_of_a_stable_sort() {
+        // Parallel edges 0 -> 1 keep the order they were given in, labels tell them apart.
+        let graph = Graph::new(3, vec![(2, 0, 'x'), (0, 1, 'b'), (0, 0, 'c'), (0, 1, 'a')]);
+        assert_eq!(graph.edges(0), &[(0, 'c'), (1, 'b'), (1, 'a')]);
+        assert_eq!(graph.edges(1), &[]);
+        assert_eq!(graph.edges(2), &[(0, 'x')]);
     }
 
     #[test]

@@ -45,7 +45,7 @@ impl Checker for TxnGraph {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.ops().iter().any(|op| op.f == F::Txn)
+        (0..history.len() as u64).any(|index| *history.f(index) == F::Txn)
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -132,8 +132,13 @@ fn cycle_anomaly(
 fn precommitted_reads(history: &History, findings: &mut Findings) {
     let log = history.log();
     let mut sent: Vec<(KeyId, i64)> = Vec::new();
-    for (op, body) in history.entries() {
-        if op.f != F::Txn || op.kind == OpType::Invoke {
+    // Only txn completions count: the heads of other ops are never built.
+    for (index, body) in history.bodies().enumerate() {
+        if *history.f(index as u64) != F::Txn {
+            continue;
+        }
+        let op = history.op(index as u64);
+        if op.kind == OpType::Invoke {
             continue;
         }
         sent.clear();

@@ -189,6 +189,11 @@ impl History {
         self.heads.time(index)
     }
 
+    /// The function of op `index`: [`History::op`]'s `f` without building the head.
+    pub fn f(&self, index: u64) -> &F {
+        self.heads.f(index)
+    }
+
     /// The decoded value of op `index`.
     pub fn body(&self, index: u64) -> BodyView<'_> {
         self.bodies.get(index)

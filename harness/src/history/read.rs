@@ -2,7 +2,7 @@
 //! reason, up to [`super::ERRORS_MAX`] of them, so one run of `faultline check` shows what to
 //! fix; a history with any problem is rejected whole (exit 2), never half-checked.
 
-use super::digest::{Fnv1a, HistoryDigest};
+use super::digest::{DigestWriter, HistoryDigest};
 use super::op::Op;
 use super::read_error::{LineError, ReadError};
 use super::write::write_op;
@@ -45,7 +45,7 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
 /// Free-form values (the nemesis', crashes') are kept, as [`History::value`].
 pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<History, ReadError> {
     let mut builder = Builder::new();
-    let mut digest = Fnv1a::default();
+    let mut digest = DigestWriter::default();
     let mut lines = LineNumbers::default();
     let mut opaque = Vec::new();
     let mut problems = Vec::new();
