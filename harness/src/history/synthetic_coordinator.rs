@@ -3,11 +3,12 @@
 //! (an op takes effect when it completes), so `coordinator-linearizable` must find it valid.
 //! Some writes end `info` (half of those took effect) and the client goes on as a new process.
 
-use super::op::{Op, OpType, F};
+use super::op::{Op, OpType, Process, F};
 use super::recorder::Recorder;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// One write in this many ends `info`.
 const UNKNOWN_ONE_IN: u32 = 30;
@@ -169,33 +170,46 @@ impl ZkClients {
     }
 }
 
-/// Makes the last acknowledged read of a znode written at least twice return the version
-/// below the one it saw (with that version's data): a read that went back, which
-/// `coordinator-linearizable` must catch. For histories generated with `znodes`.
+/// Makes the last acknowledged read of a znode that saw version 2 or above, invoked after the
+/// write of that version was acknowledged, return the version below (with that version's
+/// data): a read that went back, which `coordinator-linearizable` must catch. A read that ran
+/// beside the write may legally see the older version, so only one invoked after the write's
+/// acknowledgement is planted. For histories generated with `znodes`.
 pub fn plant_stale_read(ops: &mut [Op]) {
-    let read = ops
-        .iter()
-        .rposition(|op| {
-            op.f == F::ZkRead
-                && op.kind == OpType::Ok
-                && op.value["version"].as_u64().is_some_and(|v| v >= 2)
-        })
-        .expect("a read of a znode written at least twice");
-    let (path, version) = (
-        ops[read].value["path"].clone(),
-        ops[read].value["version"]
-            .as_u64()
-            .expect("a read's version"),
-    );
-    let older = ops
-        .iter()
-        .find(|op| {
-            op.kind == OpType::Ok
-                && op.f == F::ZkWrite
-                && op.value["path"] == path
-                && op.value["version"].as_u64() == Some(version - 1)
-        })
-        .map(|op| op.value["data"].clone())
-        .expect("the write of the version below");
-    ops[read].value = json!({"path": path, "data": older, "version": version - 1});
+    // (path, version) -> (when its write was acknowledged, its data).
+    let mut written: BTreeMap<(String, u64), (u64, Value)> = BTreeMap::new();
+    // The time each process last invoked a read.
+    let mut read_invoked: BTreeMap<Process, u64> = BTreeMap::new();
+    let mut planted = None;
+    for (index, op) in ops.iter().enumerate() {
+        let path = || op.value["path"].as_str().unwrap_or_default().to_string();
+        let version = op.value["version"].as_u64();
+        match (&op.f, op.kind) {
+            (F::ZkRead, OpType::Invoke) => {
+                read_invoked.insert(op.process, op.time);
+            }
+            (F::ZkCreate | F::ZkWrite, OpType::Ok) => {
+                let version = version.expect("an acknowledged write's version");
+                written.insert((path(), version), (op.time, op.value["data"].clone()));
+            }
+            (F::ZkRead, OpType::Ok) => {
+                let Some(version) = version.filter(|&version| version >= 2) else {
+                    continue;
+                };
+                let invoked = read_invoked.get(&op.process).copied().unwrap_or(0);
+                let after_its_write = written
+                    .get(&(path(), version))
+                    .is_some_and(|&(acknowledged, _)| acknowledged < invoked);
+                if let (true, Some((_, older))) =
+                    (after_its_write, written.get(&(path(), version - 1)))
+                {
+                    planted = Some((index, path(), version - 1, older.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let (read, path, older_version, older) =
+        planted.expect("a read invoked after a second write of its znode was acknowledged");
+    ops[read].value = json!({"path": path, "data": older, "version": older_version});
 }
