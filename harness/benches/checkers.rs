@@ -16,28 +16,20 @@
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
 
+use common::rate;
 use harness::checker::{self, CheckOptions, Verdict};
 use harness::history::synthetic::{synthetic_history, SyntheticOptions};
 use harness::history::{parse_history, read_history, write_history, History};
 use std::time::{Duration, Instant};
 
-fn rate(ops: usize, took: Duration) -> String {
-    format!(
-        "{:>10.0} ops/s  ({:.3} s)",
-        ops as f64 / took.as_secs_f64(),
-        took.as_secs_f64()
-    )
-}
+mod common;
 
 fn main() {
     if let Ok(path) = std::env::var("FAULTLINE_BENCH_READ") {
         judge_file(std::path::Path::new(&path));
         return;
     }
-    let target: usize = std::env::var("FAULTLINE_BENCH_OPS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(1_000_000);
+    let target: usize = common::target_ops();
     let options = SyntheticOptions {
         ops: target,
         seed: 42,

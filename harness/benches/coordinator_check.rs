@@ -10,27 +10,19 @@
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
 
+use common::rate;
 use harness::checker::{CheckOptions, Checker, CoordinatorLinearizable, Verdict};
 use harness::history::synthetic::{plant_stale_read, synthetic_history, SyntheticOptions};
 use harness::history::{parse_history, write_history, F};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod common;
 
 /// Znodes, each with its coordinator client, in the synthetic history.
 const ZNODES: usize = 256;
 
-fn rate(ops: usize, took: Duration) -> String {
-    format!(
-        "{:>10.0} ops/s  ({:.3} s)",
-        ops as f64 / took.as_secs_f64(),
-        took.as_secs_f64()
-    )
-}
-
 fn main() {
-    let target: usize = std::env::var("FAULTLINE_BENCH_OPS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(1_000_000);
+    let target: usize = common::target_ops();
     let mut ops = synthetic_history(&SyntheticOptions {
         ops: target,
         seed: 42,

@@ -7,6 +7,7 @@
 //! `systems/` (the system under test: its servers, its clients, its drain), `history/` (what
 //! the clients recorded), `checker/` (the checks), then the `reports` crate.
 
+pub mod bounded_line;
 pub mod bugs;
 pub mod check_cmd;
 pub mod checker;

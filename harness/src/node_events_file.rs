@@ -6,8 +6,9 @@
 //! bound's worth of events may have lost some, so it is read as "at least one dropped": the
 //! check then says `unknown`, as the run did, never a `valid` the events cannot prove.
 
+use crate::bounded_line::{read_line_bounded, BoundedLine};
 use crate::systems::faultline::{NodeEventRecord, NODE_EVENTS_MAX};
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -67,21 +68,18 @@ pub fn read(path: &Path) -> Result<NodeEventsFile, NodeEventsFileError> {
     let mut records = Vec::new();
     let mut buffer = Vec::new();
     for line in 1u64.. {
-        buffer.clear();
-        let read = (&mut reader)
-            .take(LINE_BYTES_MAX as u64 + 1)
-            .read_until(b'\n', &mut buffer)
-            .map_err(io_error)?;
-        if read == 0 {
-            break;
-        }
+        let read = read_line_bounded(&mut reader, &mut buffer, LINE_BYTES_MAX).map_err(io_error)?;
         let bad = |reason: String| NodeEventsFileError::Line {
             path: path.to_path_buf(),
             line,
             reason,
         };
-        if buffer.len() > LINE_BYTES_MAX {
-            return Err(bad(format!("the line is over {LINE_BYTES_MAX} bytes")));
+        match read {
+            BoundedLine::End => break,
+            BoundedLine::TooLong => {
+                return Err(bad(format!("the line is over {LINE_BYTES_MAX} bytes")))
+            }
+            BoundedLine::Line => {}
         }
         let text = std::str::from_utf8(&buffer).map_err(|_| bad("not UTF-8".into()))?;
         if text.trim().is_empty() {

@@ -217,16 +217,7 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
         let pick = world.rng.random_range(0..actors.len() + zk.len());
         match pick.checked_sub(actors.len()) {
             None => world.step(&mut actors[pick]),
-            Some(client) => {
-                let time = world.time;
-                zk.step(
-                    client,
-                    &mut world.rng,
-                    &mut world.recorder,
-                    time,
-                    &mut world.process_next,
-                )
-            }
+            Some(client) => world.step_zk(&mut zk, client),
         }
     }
 
@@ -240,14 +231,7 @@ pub fn synthetic_history(options: &SyntheticOptions) -> Vec<Op> {
     for client in 0..zk.len() {
         if zk.has_open(client) {
             world.tick();
-            let time = world.time;
-            zk.step(
-                client,
-                &mut world.rng,
-                &mut world.recorder,
-                time,
-                &mut world.process_next,
-            );
+            world.step_zk(&mut zk, client);
         }
     }
     world.tick();
@@ -405,6 +389,17 @@ impl World {
         }
         self.position[key] = end as u64;
         (records, expired)
+    }
+
+    /// One step of coordinator client `client`, at the world's time.
+    fn step_zk(&mut self, zk: &mut ZkClients, client: usize) {
+        zk.step(
+            client,
+            &mut self.rng,
+            &mut self.recorder,
+            self.time,
+            &mut self.process_next,
+        );
     }
 
     fn step(&mut self, actor: &mut Actor) {

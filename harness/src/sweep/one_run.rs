@@ -93,7 +93,8 @@ fn play(
 }
 
 pub fn execute(request: &RunRequest) -> RunRecord {
-    // Real-mode measurement: the wall clock is reported, never fed into the run.
+    // Read outside any simulation (on the sweep's thread, before the run starts): how long the
+    // run took on the wall clock is reported, never fed into the run.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     let wall = || started.elapsed().as_secs_f64();
