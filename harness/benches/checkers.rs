@@ -172,6 +172,18 @@ fn judge_file(path: &std::path::Path) {
             per_op(peak)
         );
     }
+    let parts = history.held_bytes();
+    let total: usize = parts.iter().map(|(_, bytes)| bytes).sum();
+    println!(
+        "the history's parts ({:.1} bytes/op in all):",
+        total as f64 / count.max(1) as f64
+    );
+    for (part, bytes) in parts {
+        println!(
+            "  {part:<18} {:>6.1} bytes/op",
+            bytes as f64 / count.max(1) as f64
+        );
+    }
     println!("verdict: {:?}", checked.verdict);
 }
 

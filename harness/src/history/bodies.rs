@@ -244,6 +244,28 @@ impl Bodies {
         (0..self.entries.len()).map(|index| self.get(index as u64))
     }
 
+    /// Bytes held, by part (length times element size: what a reader touches).
+    pub(crate) fn held_bytes(&self, parts: &mut Vec<(&'static str, usize)>) {
+        fn held<T>(vector: &[T]) -> usize {
+            std::mem::size_of_val(vector)
+        }
+        parts.push(("value entries", held(&self.entries)));
+        parts.push(("micro-ops", held(&self.mops)));
+        parts.push(("deadlines", held(&self.deadlines)));
+        parts.push(("keys read", held(&self.reads)));
+        parts.push(("records", held(&self.records)));
+        let others = held(&self.commit_offsets)
+            + held(&self.memberships)
+            + held(&self.txn_sends)
+            + held(&self.applies)
+            + held(&self.expiries)
+            + held(&self.admits)
+            + held(&self.final_states)
+            + held(&self.sequence_gaps)
+            + held(&self.zks);
+        parts.push(("other values", others));
+    }
+
     /// Gives back the memory the vectors reserved beyond what they hold (they grow by
     /// doubling while a history streams in).
     pub(crate) fn shrink_to_fit(&mut self) {

@@ -140,6 +140,11 @@ impl Heads {
         self.processes.len()
     }
 
+    /// Bytes the packed heads hold.
+    pub(crate) fn held_bytes(&self) -> usize {
+        std::mem::size_of_val(self.packed.as_slice())
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.packed.len()
     }

@@ -326,6 +326,20 @@ impl InferredLog {
         &self.keys[key.slot()]
     }
 
+    /// Bytes held, by part (length times element size).
+    pub(crate) fn held_bytes(&self, parts: &mut Vec<(&'static str, usize)>) {
+        parts.push(("writes", std::mem::size_of_val(self.writes.as_slice())));
+        parts.push((
+            "observations",
+            std::mem::size_of_val(self.observations.as_slice()),
+        ));
+        let orders = self.keys.iter().map(|key| key.order.len() * 4).sum();
+        let offsets = self.keys.iter().map(|key| key.offsets.len() * 8).sum();
+        parts.push(("version orders", orders));
+        parts.push(("known offsets", offsets));
+        parts.push(("value table", self.table.held_bytes()));
+    }
+
     /// Ok sends (micro-ops), for the run statistics.
     pub fn sends_ok(&self) -> u64 {
         self.writes
@@ -396,6 +410,16 @@ impl ValueTable {
             .collect();
         check_unique(&mut sorted)?;
         Ok(ValueTable::Sorted(sorted))
+    }
+
+    fn held_bytes(&self) -> usize {
+        match self {
+            ValueTable::Empty => 0,
+            ValueTable::Dense { slots, shared, .. } => {
+                std::mem::size_of_val(slots.as_slice()) + std::mem::size_of_val(shared.as_slice())
+            }
+            ValueTable::Sorted(sorted) => std::mem::size_of_val(sorted.as_slice()),
+        }
     }
 
     fn get(&self, key: KeyId, value: i64, writes: &[Write]) -> Option<WriteId> {

@@ -289,6 +289,16 @@ impl History {
         }
     }
 
+    /// The bytes this history holds, by part (length times element size: what was written
+    /// and is resident), for the checkers bench to say where a history's memory goes.
+    pub fn held_bytes(&self) -> Vec<(&'static str, usize)> {
+        let mut parts = vec![("heads", self.heads.held_bytes())];
+        self.bodies.held_bytes(&mut parts);
+        parts.push(("partners", std::mem::size_of_val(self.partner.as_slice())));
+        self.log.held_bytes(&mut parts);
+        parts
+    }
+
     /// The digest of the canonical JSON Lines form.
     pub fn digest(&self) -> HistoryDigest {
         self.digest
