@@ -6,6 +6,18 @@
 //! Checkers read values through [`BodyView`], a borrowed mirror of [`Body`] whose micro-ops
 //! ([`Mops`]) iterate the packed ones. A send's offset is kept beside a flag, not as an
 //! `Option<u64>`, and its deadline (rare) apart, so a packed micro-op is 24 bytes, not 48.
+//!
+//! A completion repeats its invoke's value and adds to it: a `send`'s offsets, a `poll`'s
+//! records, an `admit`'s token, a `txn-send`'s local result. So a completion matched to its
+//! invoke is stored once for both when the invoke's value carries nothing the completion's
+//! lacks ([`Bodies::push_completion`]). Micro-ops: the same sends (key, value, deadline) with
+//! no offsets on the invoke, and polls with no records on it; the completion's packed micro-ops
+//! overwrite the invoke's (the same count, so in place, the deadlines already in the table at
+//! the same positions) and the invoke's entry reads them without the offset and record flags,
+//! which yields exactly what the invoke recorded. Other values (`commit-offsets`, `txn-send`,
+//! `admit`, ...): only when equal, both entries naming one slot. Half the micro-ops and
+//! deadlines of a history are its invokes': in the 10^6-op test history this takes micro-ops
+//! from 20.4 to 10.4 bytes an op, deadlines from 3.8 to 1.9, other values from 9.6 to 8.6.
 
 use super::body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Membership, Mop, PollMop, Record, SendMop,
@@ -19,6 +31,9 @@ use std::fmt;
 #[repr(u8)]
 enum Tag {
     Mops,
+    /// An invoke's micro-ops, stored once with its completion's: read without the offsets and
+    /// records the completion added.
+    MopsAsInvoked,
     Membership,
     CommitOffsets,
     TxnSend,
@@ -31,8 +46,9 @@ enum Tag {
     Opaque,
 }
 
-const TAGS: [Tag; 11] = [
+const TAGS: [Tag; 12] = [
     Tag::Mops,
+    Tag::MopsAsInvoked,
     Tag::Membership,
     Tag::CommitOffsets,
     Tag::TxnSend,
@@ -62,6 +78,11 @@ impl Entry {
             "more than 2^28 parts in one op's value"
         );
         Entry((tag as u64) << 60 | u64::from(len) << 32 | u64::from(start))
+    }
+
+    /// The same parts, read as another kind.
+    fn with_tag(self, tag: Tag) -> Entry {
+        Entry(self.0 & !(0xf << 60) | (tag as u64) << 60)
     }
 
     #[inline]
@@ -95,6 +116,19 @@ const POLL: u8 = 1;
 const HAS_OFFSET: u8 = 2;
 const HAS_DEADLINE: u8 = 4;
 const HAS_READS: u8 = 8;
+
+/// The flags an op's micro-ops are read with: all of them, or, for an invoke stored with its
+/// completion, those the invoke itself recorded (a completion adds offsets and records).
+const FLAGS_ALL: u8 = POLL | HAS_OFFSET | HAS_DEADLINE | HAS_READS;
+const FLAGS_AS_INVOKED: u8 = POLL | HAS_DEADLINE;
+
+/// Whether packing a send adds its deadline to [`Bodies::deadlines`], or finds it there: an
+/// invoke stored with its completion recorded it at the same position.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    Record,
+    Recorded,
+}
 
 /// The records one poll returned for one key: `len` records from `start` in [`Bodies::records`].
 #[derive(Clone, Copy, Debug)]
@@ -138,49 +172,8 @@ impl Bodies {
             Body::Mops(mops) => {
                 let start = position(self.mops.len(), "micro-ops");
                 for mop in mops {
-                    let packed = match mop {
-                        Mop::Send(send) => {
-                            if let Some(deadline) = send.deadline {
-                                let at = position(self.mops.len(), "micro-ops");
-                                self.deadlines.push((at, deadline));
-                            }
-                            PackedMop {
-                                value: send.value,
-                                offset: send.offset.unwrap_or(0),
-                                key: send.key.0,
-                                flags: if send.offset.is_some() { HAS_OFFSET } else { 0 }
-                                    | if send.deadline.is_some() {
-                                        HAS_DEADLINE
-                                    } else {
-                                        0
-                                    },
-                            }
-                        }
-                        Mop::Poll(PollMop { reads: None }) => PackedMop {
-                            value: 0,
-                            offset: 0,
-                            key: 0,
-                            flags: POLL,
-                        },
-                        Mop::Poll(PollMop { reads: Some(reads) }) => {
-                            let first = position(self.reads.len(), "keys read");
-                            for KeyReads { key, records } in reads {
-                                let start = position(self.records.len(), "records");
-                                self.records.extend_from_slice(&records);
-                                self.reads.push(PackedReads {
-                                    key,
-                                    start,
-                                    len: position(records.len(), "records"),
-                                });
-                            }
-                            PackedMop {
-                                value: 0,
-                                offset: u64::from(first),
-                                key: position(self.reads.len(), "keys read") - first,
-                                flags: POLL | HAS_READS,
-                            }
-                        }
-                    };
+                    let at = position(self.mops.len(), "micro-ops");
+                    let packed = self.pack(mop, at, Deadline::Record);
                     self.mops.push(packed);
                 }
                 let len = position(self.mops.len(), "micro-ops") - start;
@@ -213,19 +206,129 @@ impl Bodies {
         self.entries.push(entry);
     }
 
+    /// Adds the next op's value, a completion matched to op `invoke` (already pushed). When
+    /// the invoke's value carries nothing the completion's lacks, the completion's is stored
+    /// once, for both: micro-ops over the invoke's own (the same count, so in place), the
+    /// invoke's entry marked to read them without the offsets and records the completion
+    /// added; a value of another kind, only when equal, by one entry naming the invoke's slot.
+    /// Otherwise it is stored apart, as [`Bodies::push`] does.
+    pub(crate) fn push_completion(&mut self, invoke: u64, body: Body) {
+        let invoked = self.entries[invoke as usize];
+        if !self.shares(invoked, &body) {
+            self.push(body);
+            return;
+        }
+        if let Body::Mops(mops) = body {
+            let start = position(invoked.start(), "micro-ops");
+            for (at, mop) in (start..).zip(mops) {
+                // The invoke recorded the same deadlines at the same positions: the table
+                // keeps them once.
+                let packed = self.pack(mop, at, Deadline::Recorded);
+                self.mops[at as usize] = packed;
+            }
+            self.entries[invoke as usize] = invoked.with_tag(Tag::MopsAsInvoked);
+        }
+        self.entries.push(invoked);
+    }
+
+    /// Can the completion `body` be stored once for it and the invoke stored as `invoked`:
+    /// read back without the offsets and records the completion adds, is the invoke's value
+    /// exactly what it recorded?
+    fn shares(&self, invoked: Entry, body: &Body) -> bool {
+        let (start, end) = (invoked.start(), invoked.end());
+        match (invoked.tag(), body) {
+            (Tag::Mops, Body::Mops(answered)) => {
+                let asked = self.mops_view(start, end, FLAGS_ALL);
+                asked.len() == answered.len()
+                    && asked.iter().zip(answered).all(|pair| match pair {
+                        (MopView::Send(asked), Mop::Send(answered)) => {
+                            asked.offset.is_none()
+                                && asked.key == answered.key
+                                && asked.value == answered.value
+                                && asked.deadline == answered.deadline
+                        }
+                        (MopView::Poll(asked), Mop::Poll(_)) => asked.reads.is_none(),
+                        _ => false,
+                    })
+            }
+            (Tag::Membership, Body::Membership(answered)) => self.memberships[start] == **answered,
+            (Tag::CommitOffsets, Body::CommitOffsets(answered)) => {
+                self.commit_offsets[start..end] == answered[..]
+            }
+            (Tag::TxnSend, Body::TxnSend(answered)) => self.txn_sends[start] == *answered,
+            (Tag::Apply, Body::Apply(answered)) => self.applies[start] == *answered,
+            (Tag::Admit, Body::Admit(answered)) => self.admits[start] == *answered,
+            (Tag::Zk, Body::Zk(answered)) => self.zks[start] == *answered,
+            _ => false,
+        }
+    }
+
+    /// Packs `mop`, micro-op `at` of the history, its records appended; its deadline added to
+    /// the table unless it is there already.
+    fn pack(&mut self, mop: Mop, at: u32, deadline: Deadline) -> PackedMop {
+        match mop {
+            Mop::Send(send) => {
+                if let (Some(set), Deadline::Record) = (send.deadline, deadline) {
+                    self.deadlines.push((at, set));
+                }
+                PackedMop {
+                    value: send.value,
+                    offset: send.offset.unwrap_or(0),
+                    key: send.key.0,
+                    flags: if send.offset.is_some() { HAS_OFFSET } else { 0 }
+                        | if send.deadline.is_some() {
+                            HAS_DEADLINE
+                        } else {
+                            0
+                        },
+                }
+            }
+            Mop::Poll(PollMop { reads: None }) => PackedMop {
+                value: 0,
+                offset: 0,
+                key: 0,
+                flags: POLL,
+            },
+            Mop::Poll(PollMop { reads: Some(reads) }) => {
+                let first = position(self.reads.len(), "keys read");
+                for KeyReads { key, records } in reads {
+                    let start = position(self.records.len(), "records");
+                    self.records.extend_from_slice(&records);
+                    self.reads.push(PackedReads {
+                        key,
+                        start,
+                        len: position(records.len(), "records"),
+                    });
+                }
+                PackedMop {
+                    value: 0,
+                    offset: u64::from(first),
+                    key: position(self.reads.len(), "keys read") - first,
+                    flags: POLL | HAS_READS,
+                }
+            }
+        }
+    }
+
+    fn mops_view(&self, start: usize, end: usize, flags_kept: u8) -> Mops<'_> {
+        Mops {
+            mops: &self.mops[start..end],
+            start: start as u32,
+            flags_kept,
+            deadlines: &self.deadlines,
+            reads: &self.reads,
+            records: &self.records,
+        }
+    }
+
     /// The value of op `index`.
     #[inline]
     pub(crate) fn get(&self, index: u64) -> BodyView<'_> {
         let entry = self.entries[index as usize];
         let (start, end) = (entry.start(), entry.end());
         match entry.tag() {
-            Tag::Mops => BodyView::Mops(Mops {
-                mops: &self.mops[start..end],
-                start: start as u32,
-                deadlines: &self.deadlines,
-                reads: &self.reads,
-                records: &self.records,
-            }),
+            Tag::Mops => BodyView::Mops(self.mops_view(start, end, FLAGS_ALL)),
+            Tag::MopsAsInvoked => BodyView::Mops(self.mops_view(start, end, FLAGS_AS_INVOKED)),
             Tag::Membership => BodyView::Membership(&self.memberships[start]),
             Tag::CommitOffsets => BodyView::CommitOffsets(&self.commit_offsets[start..end]),
             Tag::TxnSend => BodyView::TxnSend(&self.txn_sends[start]),
@@ -342,6 +445,8 @@ pub struct Mops<'h> {
     mops: &'h [PackedMop],
     /// The position of `mops[0]` among all the history's micro-ops.
     start: u32,
+    /// The flags read: [`FLAGS_AS_INVOKED`] for an invoke stored with its completion.
+    flags_kept: u8,
     deadlines: &'h [(u32, u64)],
     reads: &'h [PackedReads],
     records: &'h [Record],
@@ -351,6 +456,7 @@ impl<'h> Mops<'h> {
     const EMPTY: Mops<'static> = Mops {
         mops: &[],
         start: 0,
+        flags_kept: FLAGS_ALL,
         deadlines: &[],
         reads: &[],
         records: &[],
@@ -382,8 +488,9 @@ impl<'h> Mops<'h> {
 
     #[inline]
     fn view(&self, position: usize, packed: &PackedMop) -> MopView<'h> {
-        if packed.flags & POLL == 0 {
-            let deadline = (packed.flags & HAS_DEADLINE != 0).then(|| {
+        let flags = packed.flags & self.flags_kept;
+        if flags & POLL == 0 {
+            let deadline = (flags & HAS_DEADLINE != 0).then(|| {
                 let at = self.start + position as u32;
                 let found = self.deadlines.binary_search_by_key(&at, |&(mop, _)| mop);
                 self.deadlines[found.expect("a flagged deadline is recorded")].1
@@ -391,11 +498,11 @@ impl<'h> Mops<'h> {
             return MopView::Send(SendMop {
                 key: KeyId(packed.key),
                 value: packed.value,
-                offset: (packed.flags & HAS_OFFSET != 0).then_some(packed.offset),
+                offset: (flags & HAS_OFFSET != 0).then_some(packed.offset),
                 deadline,
             });
         }
-        let reads = (packed.flags & HAS_READS != 0).then(|| {
+        let reads = (flags & HAS_READS != 0).then(|| {
             let start = packed.offset as usize;
             &self.reads[start..start + packed.key as usize]
         });
@@ -635,5 +742,148 @@ mod tests {
         assert_eq!(read, bodies);
         assert_eq!(packed.get(0).mops().len(), 3);
         assert!(packed.get(3).mops().is_empty(), "no micro-ops in a commit");
+    }
+
+    fn send(value: i64, offset: Option<u64>, deadline: Option<u64>) -> Mop {
+        Mop::Send(SendMop {
+            key: KeyId(0),
+            value,
+            offset,
+            deadline,
+        })
+    }
+
+    fn poll(records: Option<Vec<Record>>) -> Mop {
+        Mop::Poll(PollMop {
+            reads: records.map(|records| {
+                vec![KeyReads {
+                    key: KeyId(1),
+                    records,
+                }]
+            }),
+        })
+    }
+
+    fn admit(request: i64, token: Option<Record>) -> Body {
+        Body::Admit(Admit {
+            key: KeyId(2),
+            request,
+            token,
+        })
+    }
+
+    fn txn_send(value: i64, local: Option<Local>) -> Body {
+        Body::TxnSend(TxnSend {
+            txn: "t1".to_string(),
+            key: KeyId(0),
+            value,
+            local,
+        })
+    }
+
+    fn held(bodies: &Bodies) -> usize {
+        let mut parts = Vec::new();
+        bodies.held_bytes(&mut parts);
+        parts.iter().map(|&(_, bytes)| bytes).sum()
+    }
+
+    /// (invoke, completion, stored once?) An invoke is stored with its completion exactly
+    /// when its value carries nothing the completion's lacks.
+    fn pairs() -> Vec<(Body, Body, bool)> {
+        let record = |offset, value| Record { offset, value };
+        vec![
+            (
+                Body::Mops(vec![send(1, None, Some(9)), send(2, None, None)]),
+                Body::Mops(vec![send(1, Some(0), Some(9)), send(2, None, None)]),
+                true,
+            ),
+            (
+                Body::Mops(vec![poll(None), send(3, None, None)]),
+                Body::Mops(vec![poll(Some(vec![record(0, 1)])), send(3, Some(1), None)]),
+                true,
+            ),
+            (
+                Body::Mops(vec![poll(None)]),
+                Body::Mops(vec![poll(None)]),
+                true,
+            ),
+            // The completion leaves out the invoke's deadline.
+            (
+                Body::Mops(vec![send(4, None, Some(7))]),
+                Body::Mops(vec![send(4, Some(2), None)]),
+                false,
+            ),
+            // An invoke that names an offset or records is kept as recorded.
+            (
+                Body::Mops(vec![send(5, Some(3), None)]),
+                Body::Mops(vec![send(5, Some(3), None)]),
+                false,
+            ),
+            (
+                Body::Mops(vec![poll(Some(Vec::new()))]),
+                Body::Mops(vec![poll(Some(Vec::new()))]),
+                false,
+            ),
+            (
+                Body::Mops(vec![send(6, None, None)]),
+                Body::Mops(vec![send(7, Some(4), None)]),
+                false,
+            ),
+            (admit(1, None), admit(1, None), true),
+            (
+                admit(2, Some(record(0, 9))),
+                admit(2, Some(record(0, 9))),
+                true,
+            ),
+            (admit(3, None), admit(3, Some(record(1, 10))), false),
+            (admit(4, Some(record(2, 11))), admit(4, None), false),
+            (txn_send(8, None), txn_send(8, None), true),
+            (txn_send(9, None), txn_send(9, Some(Local::Commit)), false),
+            (
+                Body::CommitOffsets(vec![(KeyId(0), 4)]),
+                Body::CommitOffsets(vec![(KeyId(0), 4)]),
+                true,
+            ),
+            (
+                Body::CommitOffsets(vec![(KeyId(0), 4)]),
+                Body::CommitOffsets(vec![(KeyId(0), 5)]),
+                false,
+            ),
+        ]
+    }
+
+    /// Every invoke and completion reads back as it was recorded, whether stored once or
+    /// apart, with a value pushed between them (the invoke's micro-ops are not the last); an
+    /// invoke stored once costs no parts of its own, and the deadlines table holds each
+    /// deadline once.
+    #[test]
+    fn an_invoke_stored_with_its_completion_reads_back_as_recorded() {
+        for (invoke, completion, once) in pairs() {
+            let between = Body::Mops(vec![send(100, None, Some(1)), poll(None)]);
+            let mut apart = Bodies::default();
+            let mut shared = Bodies::default();
+            for bodies in [&mut apart, &mut shared] {
+                bodies.push(invoke.clone());
+                bodies.push(between.clone());
+            }
+            apart.push(completion.clone());
+            shared.push_completion(0, completion.clone());
+            let read: Vec<Body> = shared.iter().map(|view| view.to_body()).collect();
+            assert_eq!(read, [invoke.clone(), between, completion.clone()]);
+            assert_eq!(shared.get(0), apart.get(0), "{invoke:?}");
+            assert_eq!(shared.get(2), apart.get(2), "{completion:?}");
+            let invoke_held = {
+                let mut alone = Bodies::default();
+                alone.push(invoke.clone());
+                held(&alone) - std::mem::size_of::<Entry>()
+            };
+            let saved = held(&apart) - held(&shared);
+            assert_eq!(saved, if once { invoke_held } else { 0 }, "{invoke:?}");
+            let positions: Vec<u32> = shared.deadlines.iter().map(|&(at, _)| at).collect();
+            assert!(
+                positions.windows(2).all(|pair| pair[0] < pair[1]),
+                "deadlines once each, ascending: {positions:?}"
+            );
+        }
     }
 }

@@ -220,6 +220,9 @@ impl Builder {
             _ => {}
         }
 
+        // The invoke this op completes, once matched: its value and this one's may be stored
+        // once.
+        let mut matched = None;
         if let Process::Client(id) = op.process {
             let slot = slot as usize;
             // Jepsen records a client crash as an invoke and an `info`; faultline as one
@@ -261,6 +264,7 @@ impl Builder {
                             } else {
                                 self.partner[invoke as usize] = index as u32;
                                 self.partner[position] = invoke as u32;
+                                matched = Some(invoke);
                             }
                         }
                     }
@@ -275,7 +279,10 @@ impl Builder {
                 )));
             }
         }
-        self.bodies.push(body);
+        match matched {
+            Some(invoke) => self.bodies.push_completion(invoke, body),
+            None => self.bodies.push(body),
+        }
     }
 
     /// Infers the log and returns the history, or up to [`ERRORS_MAX`] problems, in order.

@@ -808,3 +808,111 @@ fn the_recorder_refuses_an_expiry_by_the_nemesis() {
     let mut recorder = Recorder::new();
     recorder.nemesis(1, F::Expired, values::expired("orders/0", 1, None));
 }
+
+/// Every shape of invoke and completion the sharing of values between them must leave as
+/// recorded: sends with deadlines kept and dropped, polls with and without records, a `txn`,
+/// `txn-send` (`ok` adding `local`, `info` repeating), `admit` with and without tokens,
+/// `commit-offsets`, `fail` and `info` completions, and invokes never completed.
+const PAIRED_VALUES: &str = r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",1,{"deadline":5000}],["send","orders/1",2]]}
+{"index":1,"time":1000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":2,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,1],{"deadline":5000}],["send","orders/1",[0,2]]]}
+{"index":3,"time":2000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,1]]}]]}
+{"index":4,"time":3000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",3,{"deadline":9000}]]}
+{"index":5,"time":3000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[1,3]]]}
+{"index":6,"time":4000,"process":3,"type":"invoke","f":"txn","value":[["send","orders/1",4,{"deadline":7000}],["poll"]]}
+{"index":7,"time":4000,"process":3,"type":"ok","f":"txn","value":[["send","orders/1",[1,4],{"deadline":7000}],["poll",{"orders/0":[[0,1],[1,3]]}]]}
+{"index":8,"time":5000,"process":4,"type":"invoke","f":"txn-send","value":{"key":"orders/1","txn":"t1","value":5}}
+{"index":9,"time":5000,"process":4,"type":"ok","f":"txn-send","value":{"key":"orders/1","local":"commit","txn":"t1","value":5}}
+{"index":10,"time":6000,"process":4,"type":"invoke","f":"txn-send","value":{"key":"orders/1","txn":"t2","value":6}}
+{"index":11,"time":6000,"process":4,"type":"info","f":"txn-send","value":{"key":"orders/1","txn":"t2","value":6}}
+{"index":12,"time":7000,"process":6,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":1}}
+{"index":13,"time":7000,"process":6,"type":"fail","f":"admit","value":{"key":"tokens/0","request":1}}
+{"index":14,"time":8000,"process":6,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":2}}
+{"index":15,"time":8000,"process":6,"type":"ok","f":"admit","value":{"key":"tokens/0","request":2,"token":[0,900]}}
+{"index":16,"time":9000,"process":6,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":3,"token":[1,901]}}
+{"index":17,"time":9000,"process":6,"type":"ok","f":"admit","value":{"key":"tokens/0","request":3,"token":[1,901]}}
+{"index":18,"time":10000,"process":6,"type":"invoke","f":"admit","value":{"key":"tokens/0","request":4,"token":[2,902]}}
+{"index":19,"time":10000,"process":6,"type":"info","f":"admit","value":{"key":"tokens/0","request":4}}
+{"index":20,"time":11000,"process":2,"type":"invoke","f":"commit-offsets","value":{"orders/0":1}}
+{"index":21,"time":11000,"process":2,"type":"ok","f":"commit-offsets","value":{"orders/0":1}}
+{"index":22,"time":12000,"process":7,"type":"invoke","f":"send","value":[["send","orders/0",7]]}
+{"index":23,"time":12000,"process":7,"type":"fail","f":"send","value":[["send","orders/0",7]]}
+{"index":24,"time":13000,"process":8,"type":"invoke","f":"send","value":[["send","orders/1",8,{"deadline":20000}]]}
+{"index":25,"time":13000,"process":8,"type":"info","f":"send","value":[["send","orders/1",[null,8],{"deadline":20000}]]}
+{"index":26,"time":14000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":27,"time":14000,"process":2,"type":"fail","f":"poll","value":[["poll"]]}
+{"index":28,"time":15000,"process":9,"type":"invoke","f":"send","value":[["send","orders/0",9,{"deadline":30000}]]}
+{"index":29,"time":15000,"process":10,"type":"invoke","f":"poll","value":[["poll"]]}
+"#;
+
+/// The bytes `part` of `history` holds.
+fn held(history: &History, part: &str) -> usize {
+    let parts = history.held_bytes();
+    let found = parts.iter().find(|&&(name, _)| name == part);
+    found.unwrap_or_else(|| panic!("no part {part}")).1
+}
+
+/// Every op of `history` reads back exactly as its value decodes alone, stored apart from
+/// every other op's; and values were stored once for both ops of a pair (less micro-ops and
+/// deadlines held than apart).
+fn assert_values_as_recorded(history: &History, ops: &[Op]) {
+    let mut keys = history.keys().clone();
+    let mut apart = bodies::Bodies::default();
+    for op in ops {
+        let alone = decode::decode(&op.f, op.kind, &op.value, &mut keys).expect("decodes");
+        apart.push(alone);
+    }
+    assert_eq!(
+        keys.len(),
+        history.keys().len(),
+        "decoding alone interns no new key"
+    );
+    for (index, op) in ops.iter().enumerate() {
+        let index = index as u64;
+        assert_eq!(history.body(index), apart.get(index), "op {index}: {op:?}");
+        assert_eq!(
+            history.body(index).to_body(),
+            apart.get(index).to_body(),
+            "op {index}"
+        );
+    }
+    let mut parts = Vec::new();
+    apart.held_bytes(&mut parts);
+    let held_apart = |part: &str| parts.iter().find(|&&(name, _)| name == part).unwrap().1;
+    for part in ["micro-ops", "deadlines", "other values"] {
+        assert!(
+            held(history, part) < held_apart(part),
+            "{part}: {} bytes held, {} apart",
+            held(history, part),
+            held_apart(part)
+        );
+    }
+}
+
+#[test]
+fn an_invoke_and_its_completion_share_a_value_but_read_back_as_recorded() {
+    let ops: Vec<Op> = PAIRED_VALUES
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let streamed = parse(PAIRED_VALUES).expect("valid");
+    assert_values_as_recorded(&streamed, &ops);
+    let built = History::from_ops(ops.clone()).expect("valid");
+    assert_values_as_recorded(&built, &ops);
+    let tokens = streamed.keys().id("tokens/0").unwrap();
+    assert_eq!(
+        streamed.body(19),
+        BodyView::Admit(&Admit {
+            key: tokens,
+            request: 4,
+            token: None
+        })
+    );
+
+    let ops = synthetic::synthetic_history(&synthetic::SyntheticOptions {
+        ops: 20_000,
+        ..Default::default()
+    });
+    let built = History::from_ops(ops.clone()).expect("valid");
+    assert_values_as_recorded(&built, &ops);
+}
