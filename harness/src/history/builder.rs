@@ -36,6 +36,47 @@ struct Open {
     invoke: u64,
 }
 
+/// Client process ids below this find their slot by position in a vector (4 bytes an id up to
+/// the largest seen, 4 MiB at most); larger ones in a map. Jepsen numbers processes from 0 and
+/// a reconnected client takes the next free number, so real ids stay small.
+const CLIENT_IDS_DIRECT: u64 = 1 << 20;
+
+/// Client process id -> its current slot: looked up once an op, so small ids skip the map
+/// (its search was a tenth of [`Builder::push`]).
+#[derive(Default)]
+struct ClientSlots {
+    /// Slot by id, for ids below [`CLIENT_IDS_DIRECT`]; [`SLOT_NONE`] where none is known.
+    direct: Vec<u32>,
+    other: BTreeMap<u64, u32>,
+}
+
+/// No slot yet, in [`ClientSlots::direct`].
+const SLOT_NONE: u32 = u32::MAX;
+
+impl ClientSlots {
+    fn get(&self, id: u64) -> Option<u32> {
+        if id < CLIENT_IDS_DIRECT {
+            let slot = *self.direct.get(id as usize)?;
+            (slot != SLOT_NONE).then_some(slot)
+        } else {
+            self.other.get(&id).copied()
+        }
+    }
+
+    fn insert(&mut self, id: u64, slot: u32) {
+        assert_ne!(slot, SLOT_NONE, "fewer than 2^32 - 1 slots");
+        if id < CLIENT_IDS_DIRECT {
+            let at = id as usize;
+            if at >= self.direct.len() {
+                self.direct.resize(at + 1, SLOT_NONE);
+            }
+            self.direct[at] = slot;
+        } else {
+            self.other.insert(id, slot);
+        }
+    }
+}
+
 /// Validates and indexes ops one at a time, in history order, so a reader can stream them:
 /// [`Builder::push`] each op's head and decoded value, then [`Builder::finish`].
 pub(crate) struct Builder {
@@ -44,8 +85,7 @@ pub(crate) struct Builder {
     heads: Heads,
     bodies: Bodies,
     partner: Vec<u32>,
-    slot_of: BTreeMap<u64, u32>,
-    last_client: Option<(u64, u32)>,
+    slot_of: ClientSlots,
     open: Vec<Option<Open>>,
     retired: Vec<Option<u64>>,
     /// (process id, its info, the op that used it again).
@@ -67,8 +107,7 @@ impl Builder {
             heads: Heads::new(),
             bodies: Bodies::default(),
             partner: Vec::new(),
-            slot_of: BTreeMap::new(),
-            last_client: None,
+            slot_of: ClientSlots::default(),
             open: Vec::new(),
             retired: Vec::new(),
             reuses: Vec::new(),
@@ -123,18 +162,16 @@ impl Builder {
         let slot = match op.process {
             Process::Nemesis => heads::NEMESIS_PENDING,
             Process::Client(id) => {
-                let mut slot = match self.last_client {
-                    Some((last, slot)) if last == id => slot,
-                    _ => {
+                let mut slot = match self.slot_of.get(id) {
+                    Some(slot) => slot,
+                    None => {
                         let next = open.len() as u32;
-                        let slot = *self.slot_of.entry(id).or_insert(next);
-                        if slot == next {
-                            open.push(None);
-                            retired.push(None);
-                            let named = heads.add_slot(op.process);
-                            assert_eq!(named, next, "slots are numbered as opened");
-                        }
-                        slot
+                        self.slot_of.insert(id, next);
+                        open.push(None);
+                        retired.push(None);
+                        let named = heads.add_slot(op.process);
+                        assert_eq!(named, next, "slots are numbered as opened");
+                        next
                     }
                 };
                 // Jepsen's histories may use a process id again after an `info`: what
@@ -151,7 +188,6 @@ impl Builder {
                     self.reuses.push((id, info, index));
                     slot = next;
                 }
-                self.last_client = Some((id, slot));
                 slot
             }
         };

@@ -49,19 +49,28 @@ impl<'l> Cursor<'l> {
             Process::Client(self.natural()?)
         };
         self.eat(b",\"type\":")?;
-        let kind = match self.string()? {
-            "invoke" => OpType::Invoke,
-            "ok" => OpType::Ok,
-            "fail" => OpType::Fail,
-            "info" => OpType::Info,
+        // Names are matched as bytes: bytes equal to an ASCII name are valid UTF-8, and any
+        // other name is refused, so neither needs checking as UTF-8.
+        let kind = match self.raw_string()? {
+            b"invoke" => OpType::Invoke,
+            b"ok" => OpType::Ok,
+            b"fail" => OpType::Fail,
+            b"info" => OpType::Info,
             _ => return None,
         };
         self.eat(b",\"f\":")?;
-        let name = self.string()?;
-        if name.is_empty() {
-            return None;
-        }
-        let f = F::parse(name);
+        // The functions [`Cursor::body`] reads; every other takes the slow way.
+        let f = match self.raw_string()? {
+            b"send" => F::Send,
+            b"poll" => F::Poll,
+            b"txn" => F::Txn,
+            b"txn-send" => F::TxnSend,
+            b"apply" => F::Apply,
+            b"expired" => F::Expired,
+            b"admit" => F::Admit,
+            b"commit-offsets" => F::CommitOffsets,
+            _ => return None,
+        };
         self.eat(b",\"value\":")?;
         let body = self.body(&f, kind, keys)?;
         self.eat(b"}")?;
@@ -189,7 +198,7 @@ impl<'l> Cursor<'l> {
         if self.eat(b"}").is_some() {
             return Some(reads);
         }
-        let mut previous: Option<&str> = None;
+        let mut previous: Option<&[u8]> = None;
         loop {
             let name = self.object_key(&mut previous)?;
             self.eat(b"[")?;
@@ -204,7 +213,7 @@ impl<'l> Cursor<'l> {
                 self.eat(b"]")?;
             }
             reads.push(KeyReads {
-                key: keys.intern(name),
+                key: keys.intern_bytes(name)?,
                 records,
             });
             if self.eat(b",").is_none() {
@@ -294,11 +303,11 @@ impl<'l> Cursor<'l> {
         self.eat(b"{")?;
         let mut offsets = Vec::new();
         if self.eat(b"}").is_none() {
-            let mut previous: Option<&str> = None;
+            let mut previous: Option<&[u8]> = None;
             loop {
                 let name = self.object_key(&mut previous)?;
                 let offset = self.natural()?;
-                offsets.push((keys.intern(name), offset));
+                offsets.push((keys.intern_bytes(name)?, offset));
                 if self.eat(b",").is_none() {
                     break;
                 }
@@ -322,23 +331,23 @@ impl<'l> Cursor<'l> {
     /// A key: a non-empty string, or a non-negative integer named by its digits.
     fn key(&mut self, keys: &mut Keys) -> Option<KeyId> {
         if self.peek()? == b'"' {
-            let name = self.string()?;
+            let name = self.raw_string()?;
             if name.is_empty() {
                 return None;
             }
-            Some(keys.intern(name))
+            keys.intern_bytes(name)
         } else {
             let start = self.at;
             self.natural()?;
-            let digits = std::str::from_utf8(&self.line[start..self.at]).ok()?;
-            Some(keys.intern(digits))
+            keys.intern_bytes(&self.line[start..self.at])
         }
     }
 
     /// An object key and its `:`, non-empty and after `previous` (canonical objects are
-    /// sorted, and a key twice is not canonical).
-    fn object_key(&mut self, previous: &mut Option<&'l str>) -> Option<&'l str> {
-        let name = self.string()?;
+    /// sorted, and a key twice is not canonical). Bytes order as their strings do, and the
+    /// key is checked as UTF-8 when interned.
+    fn object_key(&mut self, previous: &mut Option<&'l [u8]>) -> Option<&'l [u8]> {
+        let name = self.raw_string()?;
         if name.is_empty() || previous.is_some_and(|before| before >= name) {
             return None;
         }
@@ -357,38 +366,46 @@ impl<'l> Cursor<'l> {
 
     /// A string without escapes or control characters (so its bytes are its canonical form).
     fn string(&mut self) -> Option<&'l str> {
+        std::str::from_utf8(self.raw_string()?).ok()
+    }
+
+    /// The bytes of a [`Cursor::string`], not yet checked as UTF-8: the caller checks them,
+    /// or matches them against ASCII names.
+    fn raw_string(&mut self) -> Option<&'l [u8]> {
         self.eat(b"\"")?;
         let start = self.at;
-        let length = self.line[start..].iter().position(|&b| b == b'"')?;
-        let bytes = &self.line[start..start + length];
-        if bytes.iter().any(|&b| b == b'\\' || b < 0x20) {
+        // The first quote ends the string, unless an escape or a control character comes
+        // before it.
+        let length = self.line[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.line[start + length] != b'"' {
             return None;
         }
         self.at = start + length + 1;
-        std::str::from_utf8(bytes).ok()
+        Some(&self.line[start..start + length])
     }
 
     /// `0` or a non-negative integer without leading zeros, of at most
     /// [`INTEGER_DIGITS_MAX`] digits.
     fn natural(&mut self) -> Option<u64> {
-        let digits = self.line[self.at..]
-            .iter()
-            .take(INTEGER_DIGITS_MAX + 1)
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        if digits == 0 || digits > INTEGER_DIGITS_MAX {
-            return None;
+        let rest = &self.line[self.at..];
+        let mut number = 0u64;
+        let mut digits = 0;
+        // Read in one pass; one digit past the limit is read to refuse it, and 19 digits
+        // (under 10^19) still fit a u64.
+        for &byte in rest.iter().take(INTEGER_DIGITS_MAX + 1) {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            number = number * 10 + u64::from(digit);
+            digits += 1;
         }
-        let bytes = &self.line[self.at..self.at + digits];
-        if digits > 1 && bytes[0] == b'0' {
+        if digits == 0 || digits > INTEGER_DIGITS_MAX || (digits > 1 && rest[0] == b'0') {
             return None;
         }
         self.at += digits;
-        // A digit follows only past the limit, which was refused above.
-        let mut number = 0u64;
-        for &digit in bytes {
-            number = number * 10 + u64::from(digit - b'0');
-        }
         Some(number)
     }
 
@@ -410,9 +427,11 @@ impl<'l> Cursor<'l> {
         self.line.get(self.at).copied()
     }
 
-    fn eat(&mut self, expected: &[u8]) -> Option<()> {
-        if self.line[self.at..].starts_with(expected) {
-            self.at += expected.len();
+    /// Eats `expected`, if it comes next. Its length is known when compiled, so the compare
+    /// is a few word compares, not a call to `memcmp` as a slice's would be.
+    fn eat<const N: usize>(&mut self, expected: &[u8; N]) -> Option<()> {
+        if self.line[self.at..].first_chunk::<N>()? == expected {
+            self.at += N;
             Some(())
         } else {
             None

@@ -7,8 +7,9 @@ use super::op::Op;
 use super::read_error::{LineError, ReadError};
 use super::write::write_op;
 use super::{decode, line, Body, Builder, History, OpError, ERRORS_MAX};
-use crate::bounded_line::{read_line_bounded, BoundedLine};
+use crate::bounded_line::{for_each_line_bounded, Line};
 use std::io::{self, BufRead};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 /// Bytes read from a history file at a time: large enough that system calls cost nothing
@@ -39,8 +40,8 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
 /// Parses and validates JSON Lines from `reader`; `source_name` prefixes error messages.
 /// Blank lines are skipped (line numbers still count them).
 ///
-/// Streams: each line is read into a typed op and dropped, never kept as text or as a JSON
-/// tree, and the history digest is computed on the way. A line in canonical form (what
+/// Streams: each line is read, where it sits in the reader's buffer, into a typed op and
+/// dropped, never kept as text or as a JSON tree, and the history digest is computed on the way. A line in canonical form (what
 /// faultline writes) is read by [`super::line`] and digested as it is; any other line is read
 /// with serde_json, which also words every syntax error, and digested in its canonical form.
 /// Free-form values (the nemesis', crashes') are kept, as [`History::value`].
@@ -50,21 +51,10 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
     let mut lines = LineNumbers::default();
     let mut opaque = Vec::new();
     let mut problems = Vec::new();
-    let mut buffer = Vec::new();
     let mut line = 0u64;
-    loop {
-        let read =
-            read_line_bounded(&mut reader, &mut buffer, LINE_BYTES_MAX).map_err(|error| {
-                ReadError::Io {
-                    source_name: source_name.to_string(),
-                    error,
-                }
-            })?;
-        if read == BoundedLine::End {
-            break;
-        }
+    for_each_line_bounded(&mut reader, LINE_BYTES_MAX, |read| {
         line += 1;
-        if read == BoundedLine::TooLong {
+        let Line::Read(bytes) = read else {
             problems.push(LineError {
                 line,
                 error: OpError::Syntax(format!(
@@ -72,23 +62,25 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                     LINE_BYTES_MAX >> 20
                 )),
             });
-            if problems.len() >= ERRORS_MAX {
-                break;
-            }
-            continue;
-        }
-        let text = buffer.trim_ascii();
+            return enough(&problems);
+        };
+        let text = bytes.trim_ascii();
         if text.is_empty() {
-            continue;
+            return ControlFlow::Continue(());
         }
         // After a syntax problem only syntax is checked: those are reported alone.
         if problems.is_empty() {
             if let Some((head, body)) = line::read_canonical(text, builder.keys()) {
-                digest.update(text);
-                digest.update(b"\n");
+                // A canonical line is its digested bytes; with its newline, one update.
+                if bytes.len() == text.len() + 1 && bytes.last() == Some(&b'\n') {
+                    digest.update(bytes);
+                } else {
+                    digest.update(text);
+                    digest.update(b"\n");
+                }
                 lines.note(builder.len() as u64, line);
                 builder.push(head, Ok(body));
-                continue;
+                return ControlFlow::Continue(());
             }
         }
         match serde_json::from_slice::<Op>(text) {
@@ -102,19 +94,22 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                     opaque.push((index, op.value));
                 }
                 builder.push(head, decoded);
+                ControlFlow::Continue(())
             }
-            Ok(_) => {}
+            Ok(_) => ControlFlow::Continue(()),
             Err(error) => {
                 problems.push(LineError {
                     line,
                     error: OpError::Syntax(syntax_reason(&error)),
                 });
-                if problems.len() >= ERRORS_MAX {
-                    break;
-                }
+                enough(&problems)
             }
         }
-    }
+    })
+    .map_err(|error| ReadError::Io {
+        source_name: source_name.to_string(),
+        error,
+    })?;
     if !problems.is_empty() {
         return Err(ReadError::Invalid {
             source_name: source_name.to_string(),
@@ -133,6 +128,15 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                 })
                 .collect(),
         })
+}
+
+/// Stops reading once [`ERRORS_MAX`] problems are found: one run shows that many to fix.
+fn enough(problems: &[LineError]) -> ControlFlow<()> {
+    if problems.len() >= ERRORS_MAX {
+        ControlFlow::Break(())
+    } else {
+        ControlFlow::Continue(())
+    }
 }
 
 /// A history line longer than this is refused (bad input) without being kept whole: the
