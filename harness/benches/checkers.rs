@@ -129,14 +129,43 @@ fn judge_file(path: &std::path::Path) {
     let read_peak = peak_rss_kb();
     let read_held = status_kb("VmRSS:");
     let cpu_read = cpu_ns();
-    let checked = checker::run_checks(
-        &history,
-        &checker::applicable(&history),
-        &CheckOptions::default(),
-    );
+    // Each check alone, as `run_checks` runs them, with its CPU time and its own peak: the
+    // peak is reset before it (Linux: `5` to `/proc/self/clear_refs`), so what it adds over
+    // the resident history is its temporaries.
+    let checkers = checker::applicable(&history);
+    let opts = CheckOptions::default();
+    let mut verdict = None;
+    let mut checks_peak = read_peak;
+    let mut per_check = Vec::new();
+    for check in &checkers {
+        let held = status_kb("VmRSS:");
+        let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let started = cpu_ns();
+        let result = check.check(&history, &opts);
+        let took = started.zip(cpu_ns()).map(|(from, to)| to - from);
+        let peak = peak_rss_kb();
+        checks_peak = checks_peak.max(peak);
+        let added = held
+            .zip(peak)
+            .filter(|_| reset)
+            .map(|(held, peak)| peak.saturating_sub(held));
+        per_check.push((check.name(), took, added));
+        verdict =
+            Some(verdict.map_or(result.verdict, |worst: Verdict| worst.worst(result.verdict)));
+    }
     let cpu_checked = cpu_ns();
     let count = history.len();
     println!("history: {count} ops read from {}", path.display());
+    let per_op = |kb: u64| kb as f64 * 1024.0 / count.max(1) as f64;
+    for (name, took, added) in per_check {
+        let took = took.map_or("unknown".to_string(), |ns| {
+            format!("{:.3} s", ns as f64 / 1e9)
+        });
+        let added = added.map_or("unknown".to_string(), |kb| {
+            format!("{kb} KB ({:.1} bytes/op)", per_op(kb))
+        });
+        println!("  {name:<24} {took} of CPU time, adds {added} at its peak");
+    }
     let cpu = |from: Option<u64>, to: Option<u64>| {
         from.zip(to)
             .map(|(from, to)| rate(count, Duration::from_nanos(to - from)))
@@ -154,8 +183,7 @@ fn judge_file(path: &std::path::Path) {
         "parse+all checks   {} of CPU time",
         cpu(cpu_started, cpu_checked)
     );
-    let per_op = |kb: u64| kb as f64 * 1024.0 / count.max(1) as f64;
-    if let (Some(read), Some(peak)) = (read_peak, peak_rss_kb()) {
+    if let (Some(read), Some(peak)) = (read_peak, checks_peak) {
         println!(
             "peak memory after reading   {read} KB ({:.0} bytes/op)",
             per_op(read)
@@ -184,7 +212,7 @@ fn judge_file(path: &std::path::Path) {
             bytes as f64 / count.max(1) as f64
         );
     }
-    println!("verdict: {:?}", checked.verdict);
+    println!("verdict: {:?}", verdict.unwrap_or(Verdict::Unknown));
 }
 
 /// The process' peak resident memory so far, in KB (Linux: `VmHWM` of `/proc/self/status`);

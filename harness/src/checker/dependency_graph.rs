@@ -7,22 +7,25 @@
 //! - `ww`: op A wrote the value just before op B's value in a key's version order.
 //! - `wr`: op B read a value op A wrote. Only the highest-offset read of each key per op is
 //!   drawn: the lower ones reach B through the `ww` chain to it, so cycles are the same.
-//! - `rw`: op A's highest read of a key is followed in the version order by op B's write: A
-//!   did not see B's write.
 //!
-//! Edges never join an op to itself. Building the graph is one pass over the log plus sorts:
-//! n log n.
+//! Elle's third kind, `rw` (op A's highest read of a key is followed in the version order by
+//! op B's write: A did not see it), is not drawn: [`super::txn_graph`] searches no cycle
+//! through one (a poll reads a prefix of each partition, so not seeing a later write promises
+//! nothing), and an edge no search follows changes no cycle, component or explanation.
+//!
+//! Edges never join an op to itself. Building the graph is two passes over the log (one
+//! counts each vertex's edges, one places them in its row), each sorting only one op's reads
+//! at a time: n log n, and no list of the edges or of the reads beside the rows.
 
 use super::op_ranks::OpRanks;
 use super::scc::Graph;
-use crate::history::{History, KeyId, Source, WriteKind, F};
+use crate::history::{History, InferredLog, KeyId, Observation, Source, Write, WriteKind, F};
 
 /// Which way one op depends on another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Dependency {
     WriteWrite,
     WriteRead,
-    ReadWrite,
 }
 
 impl Dependency {
@@ -30,168 +33,181 @@ impl Dependency {
         match self {
             Dependency::WriteWrite => "ww",
             Dependency::WriteRead => "wr",
-            Dependency::ReadWrite => "rw",
         }
     }
 }
 
-/// Why an edge exists, as two observations of one key in [`crate::history::InferredLog`]
-/// (their values and key are read back when the edge is explained): 8 bytes an edge, where
-/// copies of the key and values took 24. `ww`: the earlier write's and the later write's
-/// places in the version order; `wr`: the read, twice; `rw`: the reader's highest read, and
-/// the later write's place in the version order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Why {
-    pub observation: u32,
-    pub observation_to: u32,
-}
+/// Set in a [`Label`] for a `wr` edge.
+const WRITE_READ: u32 = 1 << 31;
 
-/// An edge's label: its kind, and its explanation's index in [`DependencyGraph::whys`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Label {
-    pub kind: Dependency,
-    pub why: u32,
+/// An edge's label: its kind, and why it exists as one observation of
+/// [`crate::history::InferredLog`], in 4 bytes (the key and values are read back when the edge
+/// is explained). `ww`: the earlier write's place in the version order (the later one is the
+/// next version after it, found again when explained); `wr`: the read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Label(u32);
+
+impl Label {
+    fn new(kind: Dependency, observation: u32) -> Label {
+        assert!(observation < WRITE_READ, "observation ids fit 31 bits");
+        match kind {
+            Dependency::WriteWrite => Label(observation),
+            Dependency::WriteRead => Label(observation | WRITE_READ),
+        }
+    }
+
+    pub fn kind(self) -> Dependency {
+        if self.0 & WRITE_READ == 0 {
+            Dependency::WriteWrite
+        } else {
+            Dependency::WriteRead
+        }
+    }
+
+    /// The observation that explains the edge.
+    pub fn observation(self) -> u32 {
+        self.0 & !WRITE_READ
+    }
 }
 
 #[derive(Debug)]
 pub struct DependencyGraph {
-    /// Vertex -> op index (the completion; the invoke of an op that never completed).
-    pub ops: Vec<u64>,
+    /// The vertices: op indexes (the completion; the invoke of an op that never completed),
+    /// numbered in index order.
+    ops: OpRanks,
     pub graph: Graph<Label>,
-    pub whys: Vec<Why>,
+}
+
+/// The write of what observation `id` saw, if the graph draws it: a proven send. The log
+/// matched every observation with the write of its (key, value) when it was built, so no
+/// value-table lookup is needed here.
+fn drawn_write(log: &InferredLog, id: u32) -> Option<&Write> {
+    let write = log.write(log.observation(id).write()?);
+    (write.kind == WriteKind::Send && write.proven).then_some(write)
+}
+
+/// The op of a drawn write: its completion, or its invoke when it never completed.
+fn writer_op(write: &Write) -> u64 {
+    write.completion().unwrap_or(write.invoke)
 }
 
 impl DependencyGraph {
     pub fn build(history: &History) -> DependencyGraph {
         let log = history.log();
-        let is_transaction = |op: u64| matches!(history.f(op), F::Send | F::Poll | F::Txn);
-
-        // The op of each proven send write, and every read of a poll or txn.
-        let writer_op = |write: &crate::history::Write| write.completion().unwrap_or(write.invoke);
-        let mut ops: Vec<u64> = log
+        let is_read = |o: &Observation| {
+            o.source == Source::Read && matches!(history.f(o.op()), F::Send | F::Poll | F::Txn)
+        };
+        // The op of each proven send write, and of every read of a poll or txn. Op index ->
+        // vertex: a rank in a bitmap of the vertices (1.5 bits an op of the history, not a
+        // u32 table as long as it), constant time.
+        let writers = log
             .writes
             .iter()
-            .filter(|write| write.kind == WriteKind::Send && write.proven)
-            .map(writer_op)
-            .collect();
-        // (key, reader op, offset, value, observation) of every read; op indexes fit a u32 (the
-        // history asserts it). The value sorts before the observation so that of two values
-        // read at one offset the same one is the highest, whatever order they were seen in.
-        let mut reads: Vec<(KeyId, u32, u64, i64, u32)> = log
-            .observations
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.source == Source::Read && is_transaction(o.op()))
-            .map(|(id, o)| (o.key, o.op() as u32, o.offset, o.value, id as u32))
-            .collect();
-        ops.extend(reads.iter().map(|&(_, op, _, _, _)| u64::from(op)));
-        ops.sort_unstable();
-        ops.dedup();
-        ops.shrink_to_fit();
-        // Op index -> vertex: a rank in a bitmap of the vertices (1.5 bits an op of the
-        // history, not a u32 table as long as it), constant time.
-        let ranks = OpRanks::new(&ops);
-        let vertex = |op: u64| ranks.rank(op);
-        // The writer of what an observation saw: the log matched every observation with the
-        // write of its (key, value) when it was built, so no value-table lookup is needed here.
-        let writer = |observation: u32| {
-            let write = &log.writes[log.observation(observation).write()? as usize];
-            (write.kind == WriteKind::Send && write.proven)
-                .then(|| vertex(writer_op(write)))
-                .flatten()
-        };
+            .filter(|write| write.kind == WriteKind::Send && write.proven);
+        let readers = log.observations.iter().filter(|o| is_read(o));
+        let ops = OpRanks::new(
+            history.len() as u64,
+            writers.map(writer_op).chain(readers.map(|o| o.op())),
+        );
+        let vertex = |op: u64| ops.rank(op);
+        let writer = |id: u32| drawn_write(log, id).and_then(|write| vertex(writer_op(write)));
 
-        let mut edges: Vec<(u32, u32, Label)> = Vec::new();
-        let mut whys: Vec<Why> = Vec::new();
-        let mut link = |from: u32, to: u32, kind: Dependency, why: Why| {
-            if from != to {
-                let label = Label {
-                    kind,
-                    why: u32::try_from(whys.len()).expect("edges fit a u32"),
-                };
-                whys.push(why);
-                edges.push((from, to, label));
+        // One reader's reads at a time: (key, offset, value, observation). The value sorts
+        // before the observation so that of two values read at one offset the same one is the
+        // highest, whatever order they were seen in.
+        let mut reads: Vec<(KeyId, u64, i64, u32)> = Vec::new();
+        let graph = Graph::from_edges(ops.len(), |edge| {
+            let mut link = |from: u32, to: u32, label: Label| {
+                if from != to {
+                    edge(from, to, label);
+                }
+            };
+            // Per key, the version order: each offset's first observation of a drawn write.
+            for key_log in &log.keys {
+                // The last version: (offset, observation, writer vertex).
+                let mut last: Option<(u64, u32, u32)> = None;
+                for &id in &key_log.order {
+                    let offset = log.observation(id).offset;
+                    if last.is_some_and(|(at, _, _)| at == offset) {
+                        continue;
+                    }
+                    let Some(b) = writer(id) else { continue };
+                    if let Some((_, earlier, a)) = last {
+                        link(a, b, Label::new(Dependency::WriteWrite, earlier));
+                    }
+                    last = Some((offset, id, b));
+                }
             }
-        };
 
-        // Per key, the version order: (offset, observation, writer vertex).
-        let mut orders: Vec<Vec<(u64, u32, u32)>> = vec![Vec::new(); log.keys.len()];
-        for (slot, key_log) in log.keys.iter().enumerate() {
-            let order = &mut orders[slot];
-            for &id in &key_log.order {
-                let observation = log.observation(id);
-                if order
-                    .last()
-                    .is_some_and(|&(o, _, _)| o == observation.offset)
-                {
+            // The highest read of each (key, reader). The log keeps an op's reads together,
+            // in op order; within a reader, keys ascending.
+            let mut draw = |op: u64, reads: &mut Vec<(KeyId, u64, i64, u32)>| {
+                let reader = vertex(op).expect("every reader is a vertex");
+                reads.sort_unstable();
+                for group in reads.chunk_by(|a, b| a.0 == b.0) {
+                    let (_, _, _, read) = *group.last().expect("chunks are not empty");
+                    if let Some(w) = writer(read) {
+                        link(w, reader, Label::new(Dependency::WriteRead, read));
+                    }
+                }
+                reads.clear();
+            };
+            let mut reader: Option<u64> = None;
+            for (id, o) in log.observations.iter().enumerate() {
+                if !is_read(o) {
                     continue;
                 }
-                if let Some(v) = writer(id) {
-                    order.push((observation.offset, id, v));
+                if let Some(op) = reader.filter(|&op| op != o.op()) {
+                    assert!(op < o.op(), "the log keeps reads in op order");
+                    draw(op, &mut reads);
                 }
+                reader = Some(o.op());
+                reads.push((o.key, o.offset, o.value, id as u32));
             }
-            for pair in order.windows(2) {
-                let ((_, earlier, a), (_, later, b)) = (pair[0], pair[1]);
-                let why = Why {
-                    observation: earlier,
-                    observation_to: later,
-                };
-                link(a, b, Dependency::WriteWrite, why);
+            if let Some(op) = reader {
+                draw(op, &mut reads);
             }
-        }
+        });
+        DependencyGraph { ops, graph }
+    }
 
-        // The highest read of each (key, reader).
-        reads.sort_unstable();
-        for group in reads.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let (key, op, offset, _, read) = *group.last().expect("chunks are not empty");
-            let reader = vertex(u64::from(op)).expect("every reader is a vertex");
-            if let Some(w) = writer(read) {
-                let why = Why {
-                    observation: read,
-                    observation_to: read,
-                };
-                link(w, reader, Dependency::WriteRead, why);
-            }
-            let order = &orders[key.slot()];
-            let next = order.partition_point(|&(o, _, _)| o <= offset);
-            if let Some(&(_, later, w)) = order.get(next) {
-                let why = Why {
-                    observation: read,
-                    observation_to: later,
-                };
-                link(reader, w, Dependency::ReadWrite, why);
-            }
-        }
-        // Neither is needed any more: free them before the graph's rows are built.
-        drop(reads);
-        drop(orders);
-        drop(ranks);
-
-        let graph = Graph::new(ops.len(), edges);
-        DependencyGraph { ops, graph, whys }
+    /// The op of vertex `v`.
+    pub fn op(&self, v: u32) -> u64 {
+        self.ops.member(v)
     }
 
     /// One step of a cycle, in words: `op 3 sent x 1 before op 7 sent x 2 (ww)`.
     pub fn explain(&self, history: &History, from: u32, to: u32, label: Label) -> String {
-        let why = self.whys[label.why as usize];
-        let (a, b) = (self.ops[from as usize], self.ops[to as usize]);
+        let (a, b) = (self.op(from), self.op(to));
         let log = history.log();
-        let (seen, seen_to) = (
-            log.observation(why.observation),
-            log.observation(why.observation_to),
-        );
+        let seen = log.observation(label.observation());
         let key = history.key_name(seen.key);
-        let (value, value_to) = (seen.value, seen_to.value);
-        match label.kind {
+        let value = seen.value;
+        match label.kind() {
             Dependency::WriteWrite => {
+                let value_to = log
+                    .observation(next_version(log, label.observation()))
+                    .value;
                 format!("op {a} sent {key} {value} before op {b} sent {key} {value_to} (ww)")
             }
             Dependency::WriteRead => {
                 format!("op {b} read {key} {value} that op {a} sent (wr)")
             }
-            Dependency::ReadWrite => {
-                format!("op {a} read {key} up to {value} and not op {b}'s later {value_to} (rw)")
-            }
         }
     }
+}
+
+/// The version after observation `earlier` in its key's version order as the graph draws it:
+/// the first observation at a higher offset of a drawn write. Only explanations look for it:
+/// a search of the key's order, then a walk over what lies between two versions (each `ww`
+/// edge of a cycle walks its own stretch of the log).
+fn next_version(log: &InferredLog, earlier: u32) -> u32 {
+    let seen = log.observation(earlier);
+    let order = &log.key(seen.key).order;
+    let after = order.partition_point(|&id| log.observation(id).offset <= seen.offset);
+    order[after..]
+        .iter()
+        .copied()
+        .find(|&id| drawn_write(log, id).is_some())
+        .expect("a ww edge's later version follows its earlier one")
 }

@@ -1,7 +1,9 @@
 //! A set of op indexes that answers "which member is this, counting from 0?" in constant
 //! time: one bit per op of the history and a running count per 64 ops (1.5 bits an op). The
 //! dependency graph numbers its vertices this way; a binary search of the sorted members
-//! cost ~24 dependent cache misses a lookup on a history of millions of ops.
+//! cost ~24 dependent cache misses a lookup on a history of millions of ops. The members are
+//! set bit by bit, in any order, so they are never gathered and sorted; the way back, from a
+//! position to its op, is a binary search of the running counts (only explanations need it).
 
 /// Ops per word of the bitmap.
 const WORD_BITS: usize = 64;
@@ -12,32 +14,36 @@ pub struct OpRanks {
     words: Vec<u64>,
     /// Members in the words before each word.
     before: Vec<u32>,
+    /// Members in all.
+    len: u32,
 }
 
 impl OpRanks {
-    /// The set of `members`, which must be sorted and distinct.
-    pub fn new(members: &[u64]) -> OpRanks {
-        assert!(
-            members.len() < u32::MAX as usize,
-            "members are counted in a u32"
-        );
-        let words_len = members
-            .last()
-            .map_or(0, |&last| last as usize / WORD_BITS + 1);
+    /// The set of `members`, in any order and with repeats, each below `ops`.
+    pub fn new(ops: u64, members: impl IntoIterator<Item = u64>) -> OpRanks {
+        let words_len = usize::try_from(ops.div_ceil(WORD_BITS as u64)).expect("ops fit memory");
         let mut words = vec![0u64; words_len];
-        for pair in members.windows(2) {
-            assert!(pair[0] < pair[1], "members are sorted and distinct");
-        }
-        for &op in members {
+        for op in members {
+            assert!(op < ops, "member {op} of a set of {ops} ops");
             words[op as usize / WORD_BITS] |= 1 << (op as usize % WORD_BITS);
         }
         let mut before = Vec::with_capacity(words_len);
-        let mut count = 0u32;
+        let mut count = 0u64;
         for word in &words {
-            before.push(count);
-            count += word.count_ones();
+            before.push(u32::try_from(count).expect("members are counted in a u32"));
+            count += u64::from(word.count_ones());
         }
-        OpRanks { words, before }
+        let len = u32::try_from(count).expect("members are counted in a u32");
+        OpRanks { words, before, len }
+    }
+
+    /// How many members there are.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The position of `op` among the members, if it is one.
@@ -51,6 +57,19 @@ impl OpRanks {
         }
         Some(self.before[at] + (word & (bit - 1)).count_ones())
     }
+
+    /// The member at position `rank`: the inverse of [`OpRanks::rank`]. Logarithmic.
+    pub fn member(&self, rank: u32) -> u64 {
+        assert!(rank < self.len, "rank {rank} of {} members", self.len);
+        // The last word with fewer members before it than `rank + 1`: it holds the member.
+        let at = self.before.partition_point(|&before| before <= rank) - 1;
+        let mut word = self.words[at];
+        // Clear the word's lowest members until the wanted one is the lowest: under 64 steps.
+        for _ in 0..rank - self.before[at] {
+            word &= word - 1;
+        }
+        (at * WORD_BITS) as u64 + u64::from(word.trailing_zeros())
+    }
 }
 
 #[cfg(test)]
@@ -60,12 +79,20 @@ mod tests {
     #[test]
     fn ranks_agree_with_a_search_of_the_members() {
         let members: Vec<u64> = vec![0, 3, 63, 64, 65, 127, 128, 500, 1000];
-        let ranks = OpRanks::new(&members);
+        // Given out of order and with a repeat: the set is the same.
+        let shuffled = [500, 0, 64, 1000, 3, 127, 63, 65, 128, 3];
+        let ranks = OpRanks::new(1100, shuffled);
+        assert_eq!(ranks.len(), members.len());
         for op in 0..1100u64 {
             let searched = members.binary_search(&op).ok().map(|at| at as u32);
             assert_eq!(ranks.rank(op), searched, "op {op}");
         }
-        assert_eq!(OpRanks::new(&[]).rank(0), None);
+        for (rank, &op) in members.iter().enumerate() {
+            assert_eq!(ranks.member(rank as u32), op);
+        }
+        let empty = OpRanks::new(0, []);
+        assert_eq!((empty.rank(0), empty.len()), (None, 0));
+        assert!(empty.is_empty());
         assert_eq!(ranks.rank(u64::MAX), None);
     }
 }

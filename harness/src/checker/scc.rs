@@ -11,46 +11,61 @@ pub struct Graph<L> {
     targets: Vec<(u32, L)>,
 }
 
-impl<L: Copy> Graph<L> {
+impl<L: Copy + Default> Graph<L> {
     /// Builds the graph over `vertices` vertices from `(from, to, label)` edges, in any order.
-    /// Each vertex's out-edges keep the order a stable sort by (source, target) gives. The
-    /// edges are reordered where they lie and then narrowed to the rows where they lie too:
-    /// the only other memory is a `u32` per edge for the counting sort, never a second copy.
-    pub fn new(vertices: usize, mut edges: Vec<(u32, u32, L)>) -> Graph<L> {
-        assert!(vertices < u32::MAX as usize && edges.len() < u32::MAX as usize);
+    /// Each vertex's out-edges keep the order a stable sort by (source, target) gives.
+    pub fn new(vertices: usize, edges: Vec<(u32, u32, L)>) -> Graph<L> {
+        Graph::from_edges(vertices, |edge| {
+            for &(from, to, label) in &edges {
+                edge(from, to, label);
+            }
+        })
+    }
+
+    /// Builds the graph over `vertices` vertices from the edges `each_edge` hands its
+    /// argument as `(from, to, label)`. It is called twice and must hand the same edges in the
+    /// same order both times: once to count each vertex's out-edges, once to place them in
+    /// their rows. So the edges are never gathered in a list of their own: the rows, a `u32`
+    /// per vertex and the edges' targets and labels, are all the memory it takes. Each
+    /// vertex's out-edges keep the order a stable sort by (source, target) gives.
+    pub fn from_edges(
+        vertices: usize,
+        mut each_edge: impl FnMut(&mut dyn FnMut(u32, u32, L)),
+    ) -> Graph<L> {
+        assert!(vertices < u32::MAX as usize);
         let mut starts = vec![0u32; vertices + 1];
-        for &(from, _, _) in &edges {
+        let mut count = 0u64;
+        each_edge(&mut |from, _, _| {
             starts[from as usize + 1] += 1;
-        }
+            count += 1;
+        });
+        assert!(count < u64::from(u32::MAX), "edges fit a u32");
         for v in 0..vertices {
             starts[v + 1] += starts[v];
         }
-        // A stable counting sort by source: `placed[slot]` is the edge that belongs at `slot`.
-        let mut placed = vec![PLACED_DONE; edges.len()];
-        let mut next = starts.clone();
-        for (id, &(from, _, _)) in edges.iter().enumerate() {
-            let slot = &mut next[from as usize];
-            placed[*slot as usize] = id as u32;
+        // Each row fills from its start; `starts[v]` is row v's next free slot meanwhile, and
+        // ends as the start of row v + 1.
+        let mut targets = vec![(0u32, L::default()); count as usize];
+        let mut placed = 0u64;
+        each_edge(&mut |from, to, label| {
+            let slot = &mut starts[from as usize];
+            targets[*slot as usize] = (to, label);
             *slot += 1;
-        }
-        drop(next);
-        permute_in_place(&mut edges, &mut placed);
-        drop(placed);
+            placed += 1;
+        });
+        assert_eq!(placed, count, "the same edges both times");
+        starts.copy_within(0..vertices, 1);
+        starts[0] = 0;
         // Then a stable sort of each (short) row by target: the order a stable sort by
         // (source, target) gives, in linear time.
         for v in 0..vertices {
-            edges[starts[v] as usize..starts[v + 1] as usize].sort_by_key(|&(_, to, _)| to);
+            targets[starts[v] as usize..starts[v + 1] as usize].sort_by_key(|&(to, _)| to);
         }
-        // Collected where the edges lie (std reuses the allocation of a vector consumed by
-        // `into_iter().map()` when the new items are no larger), then shrunk.
-        let mut targets: Vec<(u32, L)> = edges
-            .into_iter()
-            .map(|(_, to, label)| (to, label))
-            .collect();
-        targets.shrink_to_fit();
         Graph { starts, targets }
     }
+}
 
+impl<L: Copy> Graph<L> {
     pub fn vertices(&self) -> usize {
         self.starts.len() - 1
     }
@@ -61,106 +76,100 @@ impl<L: Copy> Graph<L> {
     }
 }
 
-const UNSEEN: u32 = u32::MAX;
+/// `rindex` of a vertex not yet visited.
+const UNSEEN: u32 = 0;
 
-/// Marks a slot of the counting sort's permutation already filled.
-const PLACED_DONE: u32 = u32::MAX;
-
-/// Reorders `items` so that position `slot` holds what was at `placed[slot]` (a permutation),
-/// following each cycle of the permutation once: linear, and no second copy of `items`.
-/// Leaves every entry of `placed` at [`PLACED_DONE`].
-fn permute_in_place<T: Copy>(items: &mut [T], placed: &mut [u32]) {
-    assert_eq!(items.len(), placed.len());
-    for start in 0..items.len() {
-        if placed[start] == PLACED_DONE {
-            continue;
-        }
-        let first = items[start];
-        let mut slot = start;
-        // Each step fills one slot for good, so a cycle takes at most `items.len()` steps.
-        for _ in 0..items.len() {
-            let source = placed[slot] as usize;
-            placed[slot] = PLACED_DONE;
-            if source == start {
-                items[slot] = first;
-                break;
-            }
-            items[slot] = items[source];
-            slot = source;
-        }
-    }
-}
+/// Set in a call frame's edge position once its vertex is known not to be its component's
+/// root (it reaches a vertex visited before it).
+const NOT_ROOT: u32 = 1 << 31;
 
 /// The strongly connected components with more than one vertex, over the edges whose label
 /// `keep` accepts. Each component's vertices are sorted; components come in the order
 /// Tarjan's algorithm closes them.
+///
+/// Pearce's variant of Tarjan's algorithm ("A space-efficient algorithm for finding strongly
+/// connected components", 2016): the same depth-first search, closing the same components at
+/// the same moments, but one `u32` a vertex (`rindex`) stands for Tarjan's index, low link and
+/// on-stack flag: a vertex's visit number, lowered to the least one it reaches while its
+/// component is open, and a component number above every visit number once it is closed.
 pub fn components<L: Copy>(graph: &Graph<L>, keep: impl Fn(L) -> bool) -> Vec<Vec<u32>> {
     let n = graph.vertices();
-    let mut index = vec![UNSEEN; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<u32> = Vec::new();
-    // The explicit call stack: (vertex, position of the next out-edge to look at).
+    assert!(
+        n < (u32::MAX / 2) as usize && graph.targets.len() < NOT_ROOT as usize,
+        "visit numbers stay below component numbers, edge positions below NOT_ROOT"
+    );
+    let mut rindex = vec![UNSEEN; n];
+    // Visited vertices whose component is still open, other than the roots being called.
+    let mut waiting: Vec<u32> = Vec::new();
+    // The explicit call stack: (vertex, position in `targets` of its next out-edge, with
+    // NOT_ROOT).
     let mut calls: Vec<(u32, u32)> = Vec::new();
-    let mut next_index = 0u32;
+    let mut next_index = 1u32;
+    // Component numbers count down from here, above every visit number (at most n).
+    let mut closed = u32::MAX;
     let mut found = Vec::new();
 
     for root in 0..n as u32 {
-        if index[root as usize] != UNSEEN {
+        if rindex[root as usize] != UNSEEN {
             continue;
         }
-        calls.push((root, 0));
-        index[root as usize] = next_index;
-        low[root as usize] = next_index;
+        rindex[root as usize] = next_index;
         next_index += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
+        calls.push((root, graph.starts[root as usize]));
 
         while let Some(&mut (v, ref mut at)) = calls.last_mut() {
-            let edges = graph.edges(v);
-            if let Some(&(w, label)) = edges.get(*at as usize) {
+            let vi = v as usize;
+            let position = *at & !NOT_ROOT;
+            if position < graph.starts[vi + 1] {
                 *at += 1;
+                let (w, label) = graph.targets[position as usize];
                 if !keep(label) {
                     continue;
                 }
-                let (vi, wi) = (v as usize, w as usize);
-                if index[wi] == UNSEEN {
-                    index[wi] = next_index;
-                    low[wi] = next_index;
+                let wi = w as usize;
+                if rindex[wi] == UNSEEN {
+                    rindex[wi] = next_index;
                     next_index += 1;
-                    stack.push(w);
-                    on_stack[wi] = true;
-                    calls.push((w, 0));
-                } else if on_stack[wi] {
-                    low[vi] = low[vi].min(index[wi]);
+                    calls.push((w, graph.starts[wi]));
+                } else if rindex[wi] < rindex[vi] {
+                    // w is open and was visited before: v is not its component's root.
+                    rindex[vi] = rindex[wi];
+                    *at |= NOT_ROOT;
                 }
                 continue;
             }
-            // Every edge of v is done: close v, and hand its low link to its caller.
+            // Every edge of v is done.
+            let is_root = *at & NOT_ROOT == 0;
             calls.pop();
-            let vi = v as usize;
-            if let Some(&(caller, _)) = calls.last() {
-                low[caller as usize] = low[caller as usize].min(low[vi]);
-            }
-            if low[vi] == index[vi] {
-                // Most vertices are their own component: close those without allocating.
-                if stack.last() == Some(&v) {
-                    stack.pop();
-                    on_stack[vi] = false;
-                    continue;
-                }
+            if is_root {
+                // v closes its component: itself and the waiting vertices visited after it.
+                next_index -= 1;
                 let mut component = Vec::new();
-                loop {
-                    let w = stack.pop().expect("v is on the stack");
-                    on_stack[w as usize] = false;
-                    component.push(w);
-                    if w == v {
+                while let Some(&w) = waiting.last() {
+                    if rindex[w as usize] < rindex[vi] {
                         break;
                     }
+                    waiting.pop();
+                    rindex[w as usize] = closed;
+                    next_index -= 1;
+                    component.push(w);
                 }
-                if component.len() > 1 {
+                rindex[vi] = closed;
+                closed -= 1;
+                // Most vertices are their own component: those are closed without allocating.
+                if !component.is_empty() {
+                    component.push(v);
                     component.sort_unstable();
                     found.push(component);
+                }
+            } else {
+                waiting.push(v);
+            }
+            // Hand v's least reach to its caller (a closed v's number is above every visit).
+            if let Some(&mut (caller, ref mut caller_at)) = calls.last_mut() {
+                if rindex[vi] < rindex[caller as usize] {
+                    rindex[caller as usize] = rindex[vi];
+                    *caller_at |= NOT_ROOT;
                 }
             }
         }
@@ -244,15 +253,6 @@ mod tests {
         assert_eq!(path(&graph, &[0, 1, 2], 0, 0, |_| true), None);
         let through = path(&graph, &[4, 5], 4, 5, |_| true).unwrap();
         assert_eq!(through, vec![(4, 5, 0)]);
-    }
-
-    #[test]
-    fn permute_in_place_gathers_by_slot() {
-        let mut items = ['a', 'b', 'c', 'd', 'e'];
-        let mut placed = [3, 0, 4, 1, 2];
-        permute_in_place(&mut items, &mut placed);
-        assert_eq!(items, ['d', 'a', 'e', 'b', 'c']);
-        assert!(placed.iter().all(|&p| p == PLACED_DONE));
     }
 
     #[test]

@@ -14,10 +14,11 @@
 //!   Kafka's model), or read another's write although it completed before that write's op was
 //!   even invoked.
 //!
-//! `rw` edges are derived ([`super::dependency_graph`]) but not searched: a poll reads a
-//! prefix of each partition, so not seeing a later write promises nothing (Jepsen leaves them
-//! out too), and a cycle needing one is no Kafka anomaly. Linear: the graph is built in
-//! n log n, components by iterative Tarjan, one breadth-first search per component.
+//! `rw` edges are not searched, so [`super::dependency_graph`] does not draw them: a poll
+//! reads a prefix of each partition, so not seeing a later write promises nothing (Jepsen
+//! leaves them out too), and a cycle needing one is no Kafka anomaly. Linear: the graph is
+//! built in n log n, components by iterative Tarjan (Pearce's variant), one breadth-first
+//! search per component.
 
 use super::dependency_graph::{Dependency, DependencyGraph, Label};
 use super::scc::{components, path};
@@ -63,7 +64,7 @@ impl Checker for TxnGraph {
             ("G1c", &[Dependency::WriteWrite, Dependency::WriteRead]),
         ];
         for (name, kinds) in searches {
-            let keep = |label: Label| kinds.contains(&label.kind);
+            let keep = |label: Label| kinds.contains(&label.kind());
             // A G1c cycle holds a wr edge; a G0 one is made of ww edges only.
             let through = if name == "G1c" {
                 Dependency::WriteRead
@@ -76,7 +77,7 @@ impl Checker for TxnGraph {
                     graph
                         .edges(a)
                         .iter()
-                        .find(|(b, label)| label.kind == through && inside(*b))
+                        .find(|(b, label)| label.kind() == through && inside(*b))
                         .map(|&(b, label)| (a, b, label))
                 });
                 let Some((a, b, label)) = closing else {
@@ -120,11 +121,7 @@ fn cycle_anomaly(
         cycle.len(),
         steps[..shown].join("; ")
     ))
-    .ops(
-        cycle
-            .iter()
-            .map(|&(from, _, _)| dependencies.ops[from as usize]),
-    )
+    .ops(cycle.iter().map(|&(from, _, _)| dependencies.op(from)))
     .detail("cycle", steps)
 }
 
@@ -132,15 +129,16 @@ fn cycle_anomaly(
 fn precommitted_reads(history: &History, findings: &mut Findings) {
     let log = history.log();
     let mut sent: Vec<(KeyId, i64)> = Vec::new();
-    // Only txn completions count: the heads of other ops are never built.
-    for (index, body) in history.bodies().enumerate() {
-        if *history.f(index as u64) != F::Txn {
+    // Only txn completions count: the heads and values of other ops are never built.
+    for index in 0..history.len() as u64 {
+        if *history.f(index) != F::Txn {
             continue;
         }
-        let op = history.op(index as u64);
+        let op = history.op(index);
         if op.kind == OpType::Invoke {
             continue;
         }
+        let body = history.body(index);
         sent.clear();
         sent.extend(body.mops().iter().filter_map(|mop| match mop {
             MopView::Send(send) => Some((send.key, send.value)),
