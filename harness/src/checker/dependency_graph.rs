@@ -67,11 +67,12 @@ impl DependencyGraph {
         let is_transaction = |op: u64| matches!(history.f(op), F::Send | F::Poll | F::Txn);
 
         // The op of each proven send write, and every read of a poll or txn.
-        let writer_op = |write: &crate::history::Write| write.completion().unwrap_or(write.invoke);
+        let writer_op =
+            |write: &crate::history::Write| write.completion().unwrap_or(write.invoke());
         let mut ops: Vec<u64> = log
             .writes
             .iter()
-            .filter(|write| write.kind == WriteKind::Send && write.proven)
+            .filter(|write| write.kind() == WriteKind::Send && write.proven())
             .map(writer_op)
             .collect();
         // (key, reader op, offset, value, observation) of every read; op indexes fit a u32 (the
@@ -82,7 +83,7 @@ impl DependencyGraph {
             .iter()
             .enumerate()
             .filter(|(_, o)| o.source == Source::Read && is_transaction(o.op()))
-            .map(|(id, o)| (o.key, o.op() as u32, o.offset, o.value, id as u32))
+            .map(|(id, o)| (o.key, o.op() as u32, o.offset, o.value(log), id as u32))
             .collect();
         ops.extend(reads.iter().map(|&(_, op, _, _, _)| u64::from(op)));
         ops.sort_unstable();
@@ -96,7 +97,7 @@ impl DependencyGraph {
         // write of its (key, value) when it was built, so no value-table lookup is needed here.
         let writer = |observation: u32| {
             let write = &log.writes[log.observation(observation).write()? as usize];
-            (write.kind == WriteKind::Send && write.proven)
+            (write.kind() == WriteKind::Send && write.proven())
                 .then(|| vertex(writer_op(write)))
                 .flatten()
         };
@@ -181,7 +182,7 @@ impl DependencyGraph {
             log.observation(why.observation_to),
         );
         let key = history.key_name(seen.key);
-        let (value, value_to) = (seen.value, seen_to.value);
+        let (value, value_to) = (seen.value(log), seen_to.value(log));
         match label.kind {
             Dependency::WriteWrite => {
                 format!("op {a} sent {key} {value} before op {b} sent {key} {value_to} (ww)")
