@@ -38,7 +38,7 @@ impl Checker for Deadlines {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.log().writes.iter().any(|w| w.deadline().is_some())
+        history.log().writes.iter().any(|w| w.has_deadline())
             || history
                 .bodies()
                 .any(|body| matches!(body, BodyView::Expired(_)))
@@ -47,7 +47,7 @@ impl Checker for Deadlines {
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let log = history.log();
         let mut findings = Findings::default();
-        let mut judged = log.writes.iter().any(|w| w.deadline().is_some());
+        let mut judged = log.writes.iter().any(|w| w.has_deadline());
         let delivered = |body: &BodyView| matches!(body, BodyView::Apply(_) | BodyView::Expired(_));
         for (op, body) in history.entries_where(delivered) {
             match (op.kind, body) {
@@ -56,7 +56,7 @@ impl Checker for Deadlines {
                         continue;
                     };
                     let (Some(deadline), Some(invoke)) =
-                        (write.deadline(), history.invoke_of(op.index))
+                        (history.deadline(write), history.invoke_of(op.index))
                     else {
                         continue;
                     };
@@ -67,12 +67,12 @@ impl Checker for Deadlines {
                             "late-apply",
                             Anomaly::new(format!(
                                 "process {} applied {key_name} value {} (op {}) from {invoked} ns, after its deadline of {deadline} ns set by op {}.",
-                                op.process, apply.value, op.index, write.invoke
+                                op.process, apply.value, op.index, write.invoke()
                             ))
                             .key(key_name)
                             .value(apply.value)
                             .offsets(apply.offset)
-                            .ops([write.invoke, invoke, op.index])
+                            .ops([write.invoke(), invoke, op.index])
                             .detail("deadline", deadline)
                             .detail("invoked", invoked)
                             .detail("process", op.process.to_string()),
@@ -85,14 +85,15 @@ impl Checker for Deadlines {
                         continue;
                     };
                     let key_name = history.key_name(expired.key);
-                    let why = match write.deadline() {
+                    let why = match history.deadline(write) {
                         None => format!(
                             "although its send (op {}) carried no deadline, so it never expires",
-                            write.invoke
+                            write.invoke()
                         ),
                         Some(deadline) if op.time <= deadline => format!(
                             "at {} ns, not after its deadline of {deadline} ns set by op {}",
-                            op.time, write.invoke
+                            op.time,
+                            write.invoke()
                         ),
                         Some(_) => continue,
                     };
@@ -103,10 +104,10 @@ impl Checker for Deadlines {
                     .key(key_name)
                     .value(expired.value)
                     .offsets(expired.offset)
-                    .ops([write.invoke, op.index])
+                    .ops([write.invoke(), op.index])
                     .detail("expired_at", op.time)
                     .detail("process", op.process.to_string());
-                    if let Some(deadline) = write.deadline() {
+                    if let Some(deadline) = history.deadline(write) {
                         anomaly = anomaly.detail("deadline", deadline);
                     }
                     findings.add("premature-expiry", anomaly);

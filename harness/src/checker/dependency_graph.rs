@@ -83,12 +83,12 @@ pub struct DependencyGraph {
 /// value-table lookup is needed here.
 fn drawn_write(log: &InferredLog, id: u32) -> Option<&Write> {
     let write = log.write(log.observation(id).write()?);
-    (write.kind == WriteKind::Send && write.proven).then_some(write)
+    (write.kind() == WriteKind::Send && write.proven()).then_some(write)
 }
 
 /// The op of a drawn write: its completion, or its invoke when it never completed.
 fn writer_op(write: &Write) -> u64 {
-    write.completion().unwrap_or(write.invoke)
+    write.completion().unwrap_or(write.invoke())
 }
 
 impl DependencyGraph {
@@ -103,7 +103,7 @@ impl DependencyGraph {
         let writers = log
             .writes
             .iter()
-            .filter(|write| write.kind == WriteKind::Send && write.proven);
+            .filter(|write| write.kind() == WriteKind::Send && write.proven());
         let readers = log.observations.iter().filter(|o| is_read(o));
         let ops = OpRanks::new(
             history.len() as u64,
@@ -162,7 +162,7 @@ impl DependencyGraph {
                     draw(op, &mut reads);
                 }
                 reader = Some(o.op());
-                reads.push((o.key, o.offset, o.value, id as u32));
+                reads.push((o.key, o.offset, o.value(log), id as u32));
             }
             if let Some(op) = reader {
                 draw(op, &mut reads);
@@ -182,12 +182,12 @@ impl DependencyGraph {
         let log = history.log();
         let seen = log.observation(label.observation());
         let key = history.key_name(seen.key);
-        let value = seen.value;
+        let value = seen.value(log);
         match label.kind() {
             Dependency::WriteWrite => {
                 let value_to = log
                     .observation(next_version(log, label.observation()))
-                    .value;
+                    .value(log);
                 format!("op {a} sent {key} {value} before op {b} sent {key} {value_to} (ww)")
             }
             Dependency::WriteRead => {

@@ -59,7 +59,7 @@ impl Checker for ExactlyOnceTxn {
             .log()
             .writes
             .iter()
-            .any(|write| write.kind == WriteKind::TxnSend)
+            .any(|write| write.kind() == WriteKind::TxnSend)
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -72,11 +72,11 @@ impl Checker for ExactlyOnceTxn {
         let mut transactions = 0u64;
 
         for write in &log.writes {
-            if write.kind != WriteKind::TxnSend {
+            if write.kind() != WriteKind::TxnSend {
                 continue;
             }
             transactions += 1;
-            let BodyView::TxnSend(message) = history.body(write.invoke) else {
+            let BodyView::TxnSend(message) = history.body(write.invoke()) else {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
             let completion = write.completion().map(|index| (index, history.body(index)));
@@ -87,7 +87,7 @@ impl Checker for ExactlyOnceTxn {
             let final_record = final_records.and_then(|(index, records)| {
                 records.get(&message.txn).map(|local| (index, *local))
             });
-            let (decision, decided_by) = match (write.outcome, local) {
+            let (decision, decided_by) = match (write.outcome(), local) {
                 (_, Some(Local::Commit)) => (Decision::Commit, write.completion()),
                 (_, Some(Local::Rollback)) => (Decision::Rollback, write.completion()),
                 (Outcome::Fail, None) => (Decision::NeverStored, write.completion()),
@@ -101,12 +101,12 @@ impl Checker for ExactlyOnceTxn {
             // Before this time the local transaction had certainly not committed.
             let commit_not_before = match (local, write.completion()) {
                 (Some(Local::Unknown), Some(done)) => history.time(done),
-                _ => history.time(write.invoke),
+                _ => history.time(write.invoke()),
             };
             let key_name = history.key_name(write.key);
             let txn = message.txn.as_str();
             let proof = |extra: Option<u64>| {
-                let mut ops = vec![write.invoke];
+                let mut ops = vec![write.invoke()];
                 ops.extend(write.completion());
                 ops.extend(decided_by);
                 ops.extend(extra);
@@ -195,7 +195,7 @@ impl Checker for ExactlyOnceTxn {
         let mut relocations: Vec<_> = log
             .relocations
             .iter()
-            .filter(|relocation| log.write(relocation.write).kind == WriteKind::TxnSend)
+            .filter(|relocation| log.write(relocation.write).kind() == WriteKind::TxnSend)
             .copied()
             .collect();
         relocations.sort_by_key(|relocation| (relocation.write, relocation.again));
@@ -212,7 +212,7 @@ impl Checker for ExactlyOnceTxn {
                 }
                 at += 1;
             }
-            let BodyView::TxnSend(message) = history.body(write.invoke) else {
+            let BodyView::TxnSend(message) = history.body(write.invoke()) else {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
             let key_name = history.key_name(write.key);
@@ -229,7 +229,7 @@ impl Checker for ExactlyOnceTxn {
                 .key(key_name)
                 .value(write.value)
                 .offsets(places.iter().map(|&(offset, _)| offset))
-                .ops(places.iter().map(|&(_, op)| op).chain([write.invoke]))
+                .ops(places.iter().map(|&(_, op)| op).chain([write.invoke()]))
                 .detail("txn", message.txn.as_str()),
             );
         }

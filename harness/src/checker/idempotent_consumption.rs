@@ -297,12 +297,13 @@ impl Checker for IdempotentConsumption {
                     .chunk_by(|&a, &b| log.observation(a).offset == log.observation(b).offset)
                 {
                     if run.iter().any(|&id| {
-                        let value = log.observation(id).value;
+                        let value = log.observation(id).value(log);
                         set.binary_search(&value).is_ok() || expired_by(group, value)
                     }) {
                         continue;
                     }
                     let seen = log.observation(run[0]);
+                    let seen_value = seen.value(log);
                     let dropped = dropped_below.get(&key).is_some_and(|&below| {
                         seen.offset < below && !read_by_group.contains(&(group, key, seen.offset))
                     });
@@ -313,10 +314,10 @@ impl Checker for IdempotentConsumption {
                         "missed-apply",
                         Anomaly::new(format!(
                             "group {group_name:?} committed {key_name} up to offset {commit} (op {by}), but never applied value {} at offset {} (seen by op {}).",
-                            seen.value, seen.offset, seen.op()
+                            seen_value, seen.offset, seen.op()
                         ))
                         .key(key_name)
-                        .value(seen.value)
+                        .value(seen_value)
                         .offsets([seen.offset])
                         .ops([seen.op(), by])
                         .detail("group", group_name.as_str())

@@ -59,8 +59,9 @@ impl Checker for LogConsistency {
                 let mut values: Vec<(i64, u64)> = Vec::new();
                 for &id in &key.order[start..end] {
                     let observation = log.observation(id);
-                    if values.last().is_none_or(|&(v, _)| v != observation.value) {
-                        values.push((observation.value, observation.op()));
+                    let value = observation.value(log);
+                    if values.last().is_none_or(|&(v, _)| v != value) {
+                        values.push((value, observation.op()));
                     }
                 }
                 if values.len() > 1 {
@@ -116,7 +117,7 @@ impl Checker for LogConsistency {
             let anomaly = Anomaly::new(format!(
                 "value {} (sent to {key_name} by op {}) appears at {} places: {}.",
                 write.value,
-                write.invoke,
+                write.invoke(),
                 places.len(),
                 listed.join(", ")
             ))
@@ -128,7 +129,10 @@ impl Checker for LogConsistency {
         }
 
         for write in &log.writes {
-            if write.kind != WriteKind::Send || write.outcome != Outcome::Fail || write.reads == 0 {
+            if write.kind() != WriteKind::Send
+                || write.outcome() != Outcome::Fail
+                || write.reads() == 0
+            {
                 continue;
             }
             let read = log.observation(write.read_first().expect("read"));
@@ -149,17 +153,18 @@ impl Checker for LogConsistency {
 
         for &id in &log.garbage {
             let observation = log.observation(id);
+            let value = observation.value(log);
             let key_name = history.key_name(observation.key);
             findings.add(
                 "garbage-read",
                 Anomaly::new(format!(
                     "op {} read value {} at {key_name} offset {}, a value no client ever sent.",
                     observation.op(),
-                    observation.value,
+                    value,
                     observation.offset
                 ))
                 .key(key_name)
-                .value(observation.value)
+                .value(value)
                 .offsets([observation.offset])
                 .ops([observation.op()]),
             );

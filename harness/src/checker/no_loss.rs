@@ -44,7 +44,7 @@ impl Checker for NoLoss {
             .log()
             .writes
             .iter()
-            .any(|write| write.kind == WriteKind::Send)
+            .any(|write| write.kind() == WriteKind::Send)
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -57,19 +57,19 @@ impl Checker for NoLoss {
         let mut findings = Findings::default();
         let mut required = 0u64;
         for write in &log.writes {
-            if write.kind != WriteKind::Send {
+            if write.kind() != WriteKind::Send {
                 continue;
             }
-            if !write.proven {
+            if !write.proven() {
                 continue;
             }
             required += 1;
-            if write.reads > 0 {
+            if write.reads() > 0 {
                 continue;
             }
             let key_name = history.key_name(write.key);
             let key = log.key(write.key);
-            let acked = write.completion().unwrap_or(write.invoke);
+            let acked = write.completion().unwrap_or(write.invoke());
             if let Some((final_index, &below)) =
                 dropped_below.and_then(|(index, keys)| Some((index, keys.get(&write.key)?)))
             {
@@ -77,7 +77,7 @@ impl Checker for NoLoss {
                     // Deleted by overflow: nobody was owed a read of it.
                     Some(offset) if offset < below => continue,
                     Some(_) => {}
-                    None if write.outcome != Outcome::Ok => continue,
+                    None if write.outcome() != Outcome::Ok => continue,
                     None => {
                         findings.doubt(|| format!(
                             "{key_name} value {} (op {acked}) was acknowledged at an unknown offset and never read, and the final state (op {final_index}) says overflow dropped {key_name}'s records below offset {below}, so it may have been dropped",
@@ -107,7 +107,7 @@ impl Checker for NoLoss {
                 // offset proves it (a lost write), never as `unseen`: faultline's producer
                 // records a batch over several partitions as one op, and a timed-out batch
                 // may have landed on some partitions only.
-                _ if write.outcome != Outcome::Ok => {}
+                _ if write.outcome() != Outcome::Ok => {}
                 _ if drain.is_some() && key.drained => {
                     let at = write
                         .offset()

@@ -48,7 +48,7 @@ impl Checker for PerProducerOrder {
             .log()
             .writes
             .iter()
-            .any(|write| write.kind == WriteKind::Send)
+            .any(|write| write.kind() == WriteKind::Send)
             || history.ops().iter().any(|op| op.f == F::SequenceGap)
     }
 
@@ -83,15 +83,15 @@ impl Checker for PerProducerOrder {
         let mut ordered = 0u64;
 
         // An op's writes are contiguous and in invoke order, which is each process's op order.
-        for group in log.writes.chunk_by(|a, b| a.invoke == b.invoke) {
+        for group in log.writes.chunk_by(|a, b| a.invoke() == b.invoke()) {
             let first = &group[0];
-            if first.kind != WriteKind::Send {
+            if first.kind() != WriteKind::Send {
                 continue;
             }
             // An invoke that never completed is an info.
-            let op_index = first.completion().unwrap_or(first.invoke);
-            let process = history.op(first.invoke).process;
-            let slot = history.slot(first.invoke);
+            let op_index = first.completion().unwrap_or(first.invoke());
+            let process = history.op(first.invoke()).process;
+            let slot = history.slot(first.invoke());
             in_op.clear();
             for write in group {
                 let position = log.position(write);
@@ -138,7 +138,7 @@ impl Checker for PerProducerOrder {
                 entry.last = position;
             }
             // A failed op sent nothing, so it does not move the process's position.
-            if first.outcome == Outcome::Fail {
+            if first.outcome() == Outcome::Fail {
                 continue;
             }
             for entry in &in_op {

@@ -172,7 +172,7 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
             let Some(write) = log.write_of(key, record.value) else {
                 continue;
             };
-            if op.kind == OpType::Ok && history.time(write.invoke) > op.time {
+            if op.kind == OpType::Ok && history.time(write.invoke()) > op.time {
                 findings.add(
                     "precommitted-read",
                     Anomaly::new(format!(
@@ -181,13 +181,13 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
                         record.value,
                         record.offset,
                         op.time,
-                        write.invoke,
-                        history.time(write.invoke)
+                        write.invoke(),
+                        history.time(write.invoke())
                     ))
                     .key(key_name)
                     .value(record.value)
                     .offsets([record.offset])
-                    .ops([op.index, write.invoke]),
+                    .ops([op.index, write.invoke()]),
                 );
                 break;
             }

@@ -1,8 +1,13 @@
-//! The heads of a history's ops, packed: 16 bytes an op instead of an [`OpHead`]'s 72. An op's
+//! The heads of a history's ops, packed: 12 bytes an op instead of an [`OpHead`]'s 72. An op's
 //! index is its position (the history refuses any other), its process is its slot's (each
 //! slot is one logical process), and its function is one of the few the history names, so a
-//! head keeps only its time, slot, function number and type, and [`Heads::get`] builds the
-//! [`OpHead`] back. A history of 10^7 ops holds 160 MB of heads this way, not 720 MB.
+//! head keeps only its time (8 bytes, in a vector of its own so nothing pads it) and a 4-byte
+//! code of its type, function number and slot; [`Heads::get`] builds the [`OpHead`] back. A
+//! history of 10^7 ops holds 120 MB of heads this way, not 720 MB.
+//!
+//! The code is exact, never a cut: an op whose slot or function number does not fit its
+//! field (over 4 million processes, or over 256 functions) has its code say so, and its slot
+//! and function wait in a side table by op index, searched only for such an op.
 
 use super::op::{OpHead, OpType, Process, F};
 use std::collections::BTreeMap;
@@ -38,13 +43,32 @@ const FUNCTIONS_FIXED: [F; 19] = [
 /// last slot.
 pub(crate) const NEMESIS_PENDING: u32 = u32::MAX;
 
+/// A head's code: its type in the low [`KIND_BITS`], its function number in the next
+/// [`FUNCTION_BITS`], its slot code in the high [`SLOT_BITS`].
+const KIND_BITS: u32 = 2;
+const FUNCTION_BITS: u32 = 8;
+const SLOT_BITS: u32 = 32 - KIND_BITS - FUNCTION_BITS;
+/// Function numbers below this fit a code; the rest are escaped.
+const FUNCTION_CODES: u32 = 1 << FUNCTION_BITS;
+/// The slot code of the nemesis, whichever slot [`Heads::seal`] gives it.
+const SLOT_CODE_NEMESIS: u32 = (1 << SLOT_BITS) - 1;
+/// The slot code of an escaped op: its slot and function are in [`Heads::escaped`].
+const SLOT_CODE_ESCAPED: u32 = (1 << SLOT_BITS) - 2;
+
+/// Type <-> its 2-bit number.
+const KINDS: [OpType; 4] = [OpType::Invoke, OpType::Ok, OpType::Fail, OpType::Info];
+
+/// The slot and function of an op whose code could not hold them.
 #[derive(Clone, Copy, Debug)]
-struct Packed {
-    time: u64,
+struct Escaped {
+    index: u32,
+    /// [`NEMESIS_PENDING`] for the nemesis.
     slot: u32,
     function: u16,
-    kind: OpType,
 }
+
+// A head is its time and its code: 12 bytes.
+const _: () = assert!(std::mem::size_of::<u64>() + std::mem::size_of::<u32>() <= 12);
 
 /// Too many distinct functions for [`FUNCTIONS_MAX`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,22 +76,32 @@ pub(crate) struct FunctionsFull;
 
 #[derive(Debug)]
 pub(crate) struct Heads {
-    packed: Vec<Packed>,
+    /// Op index -> its time (simulated ns).
+    times: Vec<u64>,
+    /// Op index -> its code (see [`KIND_BITS`]).
+    codes: Vec<u32>,
+    /// The ops whose code is escaped, by ascending index.
+    escaped: Vec<Escaped>,
     /// Function number -> function: [`FUNCTIONS_FIXED`], then the others as first met.
     functions: Vec<F>,
     /// The numbers of the functions beyond [`FUNCTIONS_FIXED`].
     numbers: BTreeMap<F, u16>,
     /// Slot -> process; the nemesis' slot is the last once sealed.
     processes: Vec<Process>,
+    /// The nemesis' slot: [`NEMESIS_PENDING`] until sealed.
+    nemesis: u32,
 }
 
 impl Heads {
     pub(crate) fn new() -> Heads {
         Heads {
-            packed: Vec::new(),
+            times: Vec::new(),
+            codes: Vec::new(),
+            escaped: Vec::new(),
             functions: FUNCTIONS_FIXED.to_vec(),
             numbers: BTreeMap::new(),
             processes: Vec::new(),
+            nemesis: NEMESIS_PENDING,
         }
     }
 
@@ -81,12 +115,34 @@ impl Heads {
     /// ([`NEMESIS_PENDING`] for the nemesis).
     pub(crate) fn push(&mut self, head: &OpHead, slot: u32) -> Result<(), FunctionsFull> {
         let function = self.number(&head.f)?;
-        self.packed.push(Packed {
-            time: head.time,
-            slot,
-            function,
-            kind: head.kind,
-        });
+        let kind = match head.kind {
+            OpType::Invoke => 0,
+            OpType::Ok => 1,
+            OpType::Fail => 2,
+            OpType::Info => 3,
+        };
+        debug_assert_eq!(KINDS[kind as usize], head.kind);
+        let slot_code = match slot {
+            NEMESIS_PENDING => Some(SLOT_CODE_NEMESIS),
+            slot if slot < SLOT_CODE_ESCAPED => Some(slot),
+            _ => None,
+        };
+        let (function_code, slot_code) =
+            match slot_code.filter(|_| u32::from(function) < FUNCTION_CODES) {
+                Some(slot_code) => (u32::from(function), slot_code),
+                None => {
+                    let index = u32::try_from(self.codes.len()).expect("op numbers fit a u32");
+                    self.escaped.push(Escaped {
+                        index,
+                        slot,
+                        function,
+                    });
+                    (0, SLOT_CODE_ESCAPED)
+                }
+            };
+        self.times.push(head.time);
+        self.codes
+            .push(kind | function_code << KIND_BITS | slot_code << (KIND_BITS + FUNCTION_BITS));
         Ok(())
     }
 
@@ -130,77 +186,97 @@ impl Heads {
 
     /// Gives the nemesis the last slot, after every client's; returns the number of slots.
     pub(crate) fn seal(&mut self) -> usize {
-        let nemesis = self.processes.len() as u32;
+        self.nemesis = self.processes.len() as u32;
         self.processes.push(Process::Nemesis);
-        for packed in &mut self.packed {
-            if packed.slot == NEMESIS_PENDING {
-                packed.slot = nemesis;
-            }
-        }
         self.processes.len()
     }
 
     /// Bytes the packed heads hold.
     pub(crate) fn held_bytes(&self) -> usize {
-        std::mem::size_of_val(self.packed.as_slice())
+        std::mem::size_of_val(self.times.as_slice())
+            + std::mem::size_of_val(self.codes.as_slice())
+            + std::mem::size_of_val(self.escaped.as_slice())
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.packed.len()
+        self.codes.len()
     }
 
     /// The head of op `index`.
     #[inline]
     pub(crate) fn get(&self, index: u64) -> OpHead {
-        self.unpack(index, &self.packed[index as usize])
+        OpHead {
+            index,
+            time: self.time(index),
+            process: self.process(index),
+            kind: self.kind(index),
+            f: self.f(index).clone(),
+        }
     }
 
     /// Every head, in history order.
     #[inline]
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = OpHead> + ExactSizeIterator + '_ {
-        self.packed
-            .iter()
-            .enumerate()
-            .map(|(position, packed)| self.unpack(position as u64, packed))
+        (0..self.codes.len()).map(|index| self.get(index as u64))
     }
 
     #[inline]
-    fn unpack(&self, index: u64, packed: &Packed) -> OpHead {
-        OpHead {
-            index,
-            time: packed.time,
-            process: self.process(packed.slot),
-            kind: packed.kind,
-            f: self.functions[packed.function as usize].clone(),
+    fn process(&self, index: u64) -> Process {
+        match self.slot_code(index) {
+            SLOT_CODE_NEMESIS => Process::Nemesis,
+            SLOT_CODE_ESCAPED => match self.escape(index).slot {
+                NEMESIS_PENDING => Process::Nemesis,
+                slot => self.processes[slot as usize],
+            },
+            slot => self.processes[slot as usize],
         }
-    }
-
-    #[inline]
-    fn process(&self, slot: u32) -> Process {
-        if slot == NEMESIS_PENDING {
-            return Process::Nemesis;
-        }
-        self.processes[slot as usize]
     }
 
     #[inline]
     pub(crate) fn time(&self, index: u64) -> u64 {
-        self.packed[index as usize].time
+        self.times[index as usize]
     }
 
     #[inline]
     pub(crate) fn kind(&self, index: u64) -> OpType {
-        self.packed[index as usize].kind
+        KINDS[(self.codes[index as usize] & ((1 << KIND_BITS) - 1)) as usize]
     }
 
     #[inline]
     pub(crate) fn f(&self, index: u64) -> &F {
-        &self.functions[self.packed[index as usize].function as usize]
+        let code = self.codes[index as usize];
+        let function = match code >> (KIND_BITS + FUNCTION_BITS) {
+            SLOT_CODE_ESCAPED => self.escape(index).function,
+            _ => ((code >> KIND_BITS) & (FUNCTION_CODES - 1)) as u16,
+        };
+        &self.functions[function as usize]
+    }
+
+    /// The op's slot: the nemesis' is [`NEMESIS_PENDING`] until sealed.
+    #[inline]
+    pub(crate) fn slot(&self, index: u64) -> u32 {
+        match self.slot_code(index) {
+            SLOT_CODE_NEMESIS => self.nemesis,
+            SLOT_CODE_ESCAPED => match self.escape(index).slot {
+                NEMESIS_PENDING => self.nemesis,
+                slot => slot,
+            },
+            slot => slot,
+        }
     }
 
     #[inline]
-    pub(crate) fn slot(&self, index: u64) -> u32 {
-        self.packed[index as usize].slot
+    fn slot_code(&self, index: u64) -> u32 {
+        self.codes[index as usize] >> (KIND_BITS + FUNCTION_BITS)
+    }
+
+    /// The side-table entry of an op whose code is escaped.
+    fn escape(&self, index: u64) -> Escaped {
+        let at = self
+            .escaped
+            .binary_search_by_key(&index, |escaped| u64::from(escaped.index))
+            .expect("an escaped code has its side-table entry");
+        self.escaped[at]
     }
 }
 
@@ -245,7 +321,6 @@ mod tests {
         assert_eq!((heads.slot(1), heads.slot(5)), (2, 0));
         // Each fault is numbered once, however often it starts.
         assert_eq!(heads.functions.len(), FUNCTIONS_FIXED.len() + 3);
-        assert_eq!(std::mem::size_of::<Packed>(), 16);
     }
 
     #[test]
@@ -264,5 +339,59 @@ mod tests {
             refused,
             Some((FUNCTIONS_MAX - FUNCTIONS_FIXED.len()) as u64)
         );
+    }
+
+    #[test]
+    fn slots_and_functions_beyond_the_code_read_back_from_the_side_table() {
+        // Slots past the code's field (a history of 2^24 processes and more), a function
+        // number past it, and the nemesis with either, among ops whose codes hold them.
+        let big = [
+            (0, F::Send),
+            (SLOT_CODE_ESCAPED - 1, F::Poll),
+            (SLOT_CODE_ESCAPED, F::Send),
+            (SLOT_CODE_NEMESIS, F::Txn),
+            (1 << 24, F::Drain),
+            (NEMESIS_PENDING - 1, F::Send),
+        ];
+        let mut heads = Heads::new();
+        let mut expected: Vec<(u32, F, OpType)> = Vec::new();
+        let kinds = [OpType::Invoke, OpType::Ok, OpType::Fail, OpType::Info];
+        // Two new functions every eight ops: past the code's field well before the end.
+        for round in 0..8 * u64::from(FUNCTION_CODES) {
+            let fault = F::Other(format!("fault-{round}"));
+            let (slot, f) = match round as usize % (big.len() + 2) {
+                at if at < big.len() => big[at].clone(),
+                at if at == big.len() => (NEMESIS_PENDING, fault),
+                _ => (7, fault),
+            };
+            let kind = kinds[round as usize % kinds.len()];
+            let op = OpHead {
+                index: round,
+                time: 3 * round,
+                process: Process::Nemesis,
+                kind,
+                f: f.clone(),
+            };
+            heads.push(&op, slot).unwrap();
+            expected.push((slot, f, kind));
+        }
+        assert!(heads.functions.len() > FUNCTION_CODES as usize);
+        assert!(!heads.escaped.is_empty());
+        let nemesis = heads.seal() as u32 - 1;
+        for (index, (slot, f, kind)) in expected.into_iter().enumerate() {
+            let index = index as u64;
+            let slot = if slot == NEMESIS_PENDING {
+                nemesis
+            } else {
+                slot
+            };
+            assert_eq!(heads.slot(index), slot, "op {index}");
+            assert_eq!(
+                (heads.f(index), heads.kind(index)),
+                (&f, kind),
+                "op {index}"
+            );
+            assert_eq!(heads.time(index), 3 * index);
+        }
     }
 }

@@ -14,6 +14,7 @@ use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
 use super::heads::Heads;
 pub use super::log_write::{Outcome, Write, WriteId, WriteKind};
+use super::observation::GARBAGE;
 pub use super::observation::{Observation, Source};
 use super::op::{OpType, F};
 use super::{HistoryError, OpError, NONE, PARTNER_NONE};
@@ -63,6 +64,8 @@ pub struct InferredLog {
     pub relocations: Vec<Relocation>,
     /// Observations of values no client ever sent.
     pub garbage: Vec<u32>,
+    /// The values of [`InferredLog::garbage`], in its order: the others are their writes'.
+    garbage_values: Vec<i64>,
     table: ValueTable,
 }
 
@@ -76,6 +79,9 @@ impl InferredLog {
     ) -> Result<InferredLog, Vec<HistoryError>> {
         let mut writes: Vec<Write> = Vec::new();
         let mut observations: Vec<Observation> = Vec::new();
+        // The value of each observation: kept apart until the observations are matched with
+        // their writes (which hold it) and sorted.
+        let mut values: Vec<i64> = Vec::new();
         let mut keys = vec![KeyLog::default(); key_names.len()];
         // First write id of each invoke's micro-ops.
         let mut write_base: Vec<WriteId> = vec![WriteId::MAX; heads.len()];
@@ -91,16 +97,25 @@ impl InferredLog {
                     write_base[position] = writes.len() as WriteId;
                     for mop in mops {
                         if let MopView::Send(send) = mop {
-                            let mut write =
-                                Write::new(send.key, send.value, WriteKind::Send, index);
-                            write.set_deadline(send.deadline);
-                            writes.push(write);
+                            writes.push(Write::new(
+                                send.key,
+                                send.value,
+                                WriteKind::Send,
+                                index,
+                                send.deadline.is_some(),
+                            ));
                         }
                     }
                 }
                 (OpType::Invoke, BodyView::TxnSend(txn)) => {
                     write_base[position] = writes.len() as WriteId;
-                    writes.push(Write::new(txn.key, txn.value, WriteKind::TxnSend, index));
+                    writes.push(Write::new(
+                        txn.key,
+                        txn.value,
+                        WriteKind::TxnSend,
+                        index,
+                        false,
+                    ));
                 }
                 (kind, BodyView::Mops(mops)) => {
                     let invoke = partner[position];
@@ -115,19 +130,14 @@ impl InferredLog {
                                 let entry = &mut writes[write];
                                 write += 1;
                                 entry.set_completion(index);
-                                entry.outcome = outcome(kind);
+                                entry.set_outcome(outcome(kind));
                                 let Some(offset) = send.offset else { continue };
-                                let ack = Observation::new(
-                                    send.key,
-                                    offset,
-                                    send.value,
-                                    index,
-                                    Source::Ack,
-                                );
+                                let ack = Observation::new(send.key, offset, index, Source::Ack);
                                 match kind {
                                     OpType::Ok => {
                                         entry.set_offset(offset);
                                         observations.push(ack);
+                                        values.push(send.value);
                                     }
                                     OpType::Info => info_acks.push((id, ack)),
                                     _ => {}
@@ -148,10 +158,10 @@ impl InferredLog {
                                         observations.push(Observation::new(
                                             key_reads.key,
                                             record.offset,
-                                            record.value,
                                             index,
                                             Source::Read,
                                         ));
+                                        values.push(record.value);
                                     }
                                 }
                             }
@@ -165,10 +175,10 @@ impl InferredLog {
                         observations.push(Observation::new(
                             admit.key,
                             token.offset,
-                            token.value,
                             index,
                             Source::Read,
                         ));
+                        values.push(token.value);
                     }
                 }
                 (kind, BodyView::TxnSend(_)) if *heads.f(index) == F::TxnSend => {
@@ -178,36 +188,46 @@ impl InferredLog {
                     }
                     let entry = &mut writes[write_base[invoke as usize] as usize];
                     entry.set_completion(index);
-                    entry.outcome = outcome(kind);
+                    entry.set_outcome(outcome(kind));
                 }
                 _ => {}
             }
         }
         drop(write_base);
-        // Write and observation numbers are u32, u32::MAX meaning "none".
+        // Observation numbers are u32, u32::MAX meaning "none"; write numbers share a u32 with
+        // garbage numbers in an observation.
         assert!(
-            writes.len() < WriteId::MAX as usize && observations.len() < u32::MAX as usize,
-            "a history's log holds fewer than 2^32 - 1 writes and observations"
+            writes.len() < GARBAGE as usize && observations.len() < u32::MAX as usize,
+            "a history's log holds fewer than 2^31 writes and 2^32 - 1 observations"
         );
 
         let table = ValueTable::build(&writes).map_err(|(first, again)| {
             let write = &writes[again as usize];
             vec![HistoryError {
-                index: write.invoke,
+                index: write.invoke(),
                 error: OpError::DuplicateValue {
                     key: key_names.name(write.key).to_string(),
                     value: write.value,
-                    first: writes[first as usize].invoke,
+                    first: writes[first as usize].invoke(),
                 },
             }]
         })?;
 
-        for (id, observation) in observations.iter_mut().enumerate() {
-            observation.set_write(table.get(observation.key, observation.value, &writes));
-            if let (Some(write_id), Source::Read) = (observation.write(), observation.source) {
-                let write = &mut writes[write_id as usize];
-                write.reads += 1;
-                write.note_read(id as u32);
+        let mut garbage = Vec::new();
+        let mut garbage_values = Vec::new();
+        for (id, (observation, &value)) in observations.iter_mut().zip(&values).enumerate() {
+            match table.get(observation.key, value, &writes) {
+                Some(write_id) => {
+                    observation.set_write(write_id);
+                    if observation.source == Source::Read {
+                        writes[write_id as usize].note_read(id as u32);
+                    }
+                }
+                None => {
+                    observation.set_garbage(garbage.len() as u32);
+                    garbage.push(id as u32);
+                    garbage_values.push(value);
+                }
             }
         }
 
@@ -215,33 +235,36 @@ impl InferredLog {
         // an info op any of whose writes was read. An op's writes are contiguous.
         let mut start = 0;
         while start < writes.len() {
-            let invoke = writes[start].invoke;
+            let invoke = writes[start].invoke();
             let mut end = start;
-            while end < writes.len() && writes[end].invoke == invoke {
+            while end < writes.len() && writes[end].invoke() == invoke {
                 end += 1;
             }
             let group = &mut writes[start..end];
-            let proven = match group[0].outcome {
+            let proven = match group[0].outcome() {
                 Outcome::Ok => true,
-                Outcome::Info => group.iter().any(|write| write.reads > 0),
+                Outcome::Info => group.iter().any(|write| write.reads() > 0),
                 Outcome::Fail => false,
             };
             for write in group {
-                write.proven = proven;
+                write.set_proven(proven);
             }
             start = end;
         }
         for (id, mut ack) in info_acks {
             let write = &mut writes[id as usize];
-            if write.proven {
+            if write.proven() {
                 write.set_offset(ack.offset);
-                ack.set_write(Some(id));
+                // A completion sends what its invoke did (the builder pairs no other).
+                ack.set_write(id);
                 observations.push(ack);
+                values.push(write.value);
             }
         }
 
         let mut relocations = Vec::new();
-        let mut garbage = Vec::new();
+        // Write -> the first observation of its value, at any (key, offset), ack or read.
+        let mut seen_first: Vec<u32> = vec![u32::MAX; writes.len()];
         for (id, observation) in observations.iter().enumerate() {
             let id = id as u32;
             let key = &mut keys[observation.key.slot()];
@@ -253,24 +276,20 @@ impl InferredLog {
                 key.read_max = Some((observation.offset, id));
             }
             let Some(write_id) = observation.write() else {
-                garbage.push(id);
                 continue;
             };
-            let write = &mut writes[write_id as usize];
-            match write.seen_first() {
-                None => write.set_seen_first(id),
-                Some(first) => {
-                    let seen = &observations[first as usize];
-                    if seen.offset != observation.offset {
-                        relocations.push(Relocation {
-                            write: write_id,
-                            first,
-                            again: id,
-                        });
-                    }
-                }
+            let first = &mut seen_first[write_id as usize];
+            if *first == u32::MAX {
+                *first = id;
+            } else if observations[*first as usize].offset != observation.offset {
+                relocations.push(Relocation {
+                    write: write_id,
+                    first: *first,
+                    again: id,
+                });
             }
         }
+        drop(seen_first);
 
         for (id, observation) in observations.iter().enumerate() {
             keys[observation.key.slot()].order.push(id as u32);
@@ -278,7 +297,7 @@ impl InferredLog {
         for key in &mut keys {
             key.order.sort_unstable_by_key(|&id| {
                 let o = &observations[id as usize];
-                (o.offset, o.value, o.op())
+                (o.offset, values[id as usize], o.op())
             });
             key.offsets = key
                 .order
@@ -288,12 +307,15 @@ impl InferredLog {
             key.offsets.dedup();
         }
 
+        drop(values);
+
         Ok(InferredLog {
             writes,
             observations,
             keys,
             relocations,
             garbage,
+            garbage_values,
             table,
         })
     }
@@ -314,6 +336,11 @@ impl InferredLog {
             .or_else(|| write.read_first().map(|read| self.observation(read).offset))
     }
 
+    /// The value of garbage observation number `garbage` (see [`Observation::value`]).
+    pub(crate) fn garbage_value(&self, garbage: u32) -> i64 {
+        self.garbage_values[garbage as usize]
+    }
+
     pub fn write(&self, id: WriteId) -> &Write {
         &self.writes[id as usize]
     }
@@ -331,7 +358,8 @@ impl InferredLog {
         parts.push(("writes", std::mem::size_of_val(self.writes.as_slice())));
         parts.push((
             "observations",
-            std::mem::size_of_val(self.observations.as_slice()),
+            std::mem::size_of_val(self.observations.as_slice())
+                + std::mem::size_of_val(self.garbage_values.as_slice()),
         ));
         let orders = self.keys.iter().map(|key| key.order.len() * 4).sum();
         let offsets = self.keys.iter().map(|key| key.offsets.len() * 8).sum();
@@ -344,7 +372,7 @@ impl InferredLog {
     pub fn sends_ok(&self) -> u64 {
         self.writes
             .iter()
-            .filter(|w| w.kind == WriteKind::Send && w.outcome == Outcome::Ok)
+            .filter(|w| w.kind() == WriteKind::Send && w.outcome() == Outcome::Ok)
             .count() as u64
     }
 }

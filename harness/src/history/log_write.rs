@@ -1,6 +1,11 @@
 //! One value some client tried to write, as the inferred log keeps it. A history of 10^7 ops
-//! holds millions of these, so the optional numbers are packed beside flags and sentinels
-//! (56 bytes a write instead of 96) and read through methods that give the `Option` back.
+//! holds millions of these, so a write is 40 bytes (was 56, and 96 unpacked): its op numbers
+//! are `u32` (a history holds fewer than 2^32 - 1 ops; its builder asserts it), its kind,
+//! outcome and flags share one byte, the optional numbers are kept beside flags and
+//! sentinels and read through methods that give the `Option` back, and two fields are kept
+//! elsewhere: its deadline is its send's in the invoke's body ([`super::History::deadline`]:
+//! a flag here says whether it has one), and the first observation of its value, which only
+//! the log's build needs, lives only while the log is built.
 
 use super::body::KeyId;
 use std::fmt;
@@ -28,49 +33,70 @@ pub enum Outcome {
 /// "None" for the `u32` op and observation numbers: a history holds fewer ops than this
 /// (its builder asserts it), and its log fewer observations (the log's builder asserts it).
 const ABSENT: u32 = u32::MAX;
-const HAS_OFFSET: u8 = 1;
-const HAS_DEADLINE: u8 = 2;
+
+/// The flags byte: the kind, the outcome (two bits), and what is known.
+const TXN_SEND: u8 = 1;
+const OUTCOME_SHIFT: u32 = 1;
+const OUTCOME_MASK: u8 = 0b11 << OUTCOME_SHIFT;
+const OUTCOME_OK: u8 = 1 << OUTCOME_SHIFT;
+const OUTCOME_FAIL: u8 = 2 << OUTCOME_SHIFT;
+const PROVEN: u8 = 1 << 3;
+const HAS_OFFSET: u8 = 1 << 4;
+const HAS_DEADLINE: u8 = 1 << 5;
 
 /// One value some client tried to write.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Write {
-    pub key: KeyId,
     pub value: i64,
-    pub kind: WriteKind,
-    pub invoke: u64,
-    pub outcome: Outcome,
-    /// The write certainly happened: its op is ok, or is info and one of its writes was read
-    /// (an op's writes are atomic).
-    pub proven: bool,
-    /// How many polled records carried this value.
-    pub reads: u32,
-    completion: u32,
     offset: u64,
-    deadline: u64,
+    pub key: KeyId,
+    invoke: u32,
+    completion: u32,
+    reads: u32,
     read_first: u32,
-    seen_first: u32,
-    has: u8,
+    flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Write>() <= 56);
+const _: () = assert!(std::mem::size_of::<Write>() <= 40);
 
 impl Write {
-    pub(crate) fn new(key: KeyId, value: i64, kind: WriteKind, invoke: u64) -> Write {
+    /// A value op `invoke` tried to write (`deadline`: its send carried one).
+    pub(crate) fn new(
+        key: KeyId,
+        value: i64,
+        kind: WriteKind,
+        invoke: u64,
+        deadline: bool,
+    ) -> Write {
+        let kind = match kind {
+            WriteKind::Send => 0,
+            WriteKind::TxnSend => TXN_SEND,
+        };
         Write {
-            key,
             value,
-            kind,
-            invoke,
-            outcome: Outcome::Info,
-            proven: false,
-            reads: 0,
-            completion: ABSENT,
             offset: 0,
-            deadline: 0,
+            key,
+            invoke: op_number(invoke),
+            completion: ABSENT,
+            reads: 0,
             read_first: ABSENT,
-            seen_first: ABSENT,
-            has: 0,
+            flags: kind | if deadline { HAS_DEADLINE } else { 0 },
         }
+    }
+
+    #[inline]
+    pub fn kind(&self) -> WriteKind {
+        if self.flags & TXN_SEND != 0 {
+            WriteKind::TxnSend
+        } else {
+            WriteKind::Send
+        }
+    }
+
+    /// The invoke of the op that wrote it.
+    #[inline]
+    pub fn invoke(&self) -> u64 {
+        u64::from(self.invoke)
     }
 
     /// The completion of the op that wrote it, if it completed.
@@ -79,17 +105,39 @@ impl Write {
         (self.completion != ABSENT).then_some(u64::from(self.completion))
     }
 
+    #[inline]
+    pub fn outcome(&self) -> Outcome {
+        match self.flags & OUTCOME_MASK {
+            OUTCOME_OK => Outcome::Ok,
+            OUTCOME_FAIL => Outcome::Fail,
+            _ => Outcome::Info,
+        }
+    }
+
+    /// The write certainly happened: its op is ok, or is info and one of its writes was read
+    /// (an op's writes are atomic).
+    #[inline]
+    pub fn proven(&self) -> bool {
+        self.flags & PROVEN != 0
+    }
+
+    /// How many polled records carried this value.
+    #[inline]
+    pub fn reads(&self) -> u32 {
+        self.reads
+    }
+
     /// The acknowledged offset: ok sends that learned it, and proven info sends whose
     /// completion carries one.
     #[inline]
     pub fn offset(&self) -> Option<u64> {
-        (self.has & HAS_OFFSET != 0).then_some(self.offset)
+        (self.flags & HAS_OFFSET != 0).then_some(self.offset)
     }
 
-    /// The deadline its send carried (simulated ns); `None` for a message that never expires.
+    /// Its send carried a deadline ([`super::History::deadline`] says which).
     #[inline]
-    pub fn deadline(&self) -> Option<u64> {
-        (self.has & HAS_DEADLINE != 0).then_some(self.deadline)
+    pub fn has_deadline(&self) -> bool {
+        self.flags & HAS_DEADLINE != 0
     }
 
     /// The first observation that read it (index into the log's observations).
@@ -98,44 +146,41 @@ impl Write {
         (self.read_first != ABSENT).then_some(self.read_first)
     }
 
-    /// The first observation of this value at any (key, offset), ack or read.
-    #[inline]
-    pub fn seen_first(&self) -> Option<u32> {
-        (self.seen_first != ABSENT).then_some(self.seen_first)
+    pub(crate) fn set_completion(&mut self, completion: u64) {
+        self.completion = op_number(completion);
     }
 
-    pub(crate) fn set_completion(&mut self, completion: u64) {
-        assert!(completion < u64::from(ABSENT), "op numbers fit a u32");
-        self.completion = completion as u32;
+    pub(crate) fn set_outcome(&mut self, outcome: Outcome) {
+        let bits = match outcome {
+            Outcome::Ok => OUTCOME_OK,
+            Outcome::Fail => OUTCOME_FAIL,
+            Outcome::Info => 0,
+        };
+        self.flags = (self.flags & !OUTCOME_MASK) | bits;
+    }
+
+    pub(crate) fn set_proven(&mut self, proven: bool) {
+        self.flags = (self.flags & !PROVEN) | if proven { PROVEN } else { 0 };
     }
 
     pub(crate) fn set_offset(&mut self, offset: u64) {
         self.offset = offset;
-        self.has |= HAS_OFFSET;
+        self.flags |= HAS_OFFSET;
     }
 
-    pub(crate) fn set_deadline(&mut self, deadline: Option<u64>) {
-        match deadline {
-            Some(deadline) => {
-                self.deadline = deadline;
-                self.has |= HAS_DEADLINE;
-            }
-            None => self.has &= !HAS_DEADLINE,
-        }
-    }
-
-    /// Keeps `observation` as the first read, unless one came before.
+    /// Counts a polled record of this value, observation `observation`; keeps the first.
     pub(crate) fn note_read(&mut self, observation: u32) {
         assert_ne!(observation, ABSENT, "observation numbers fit a u32");
+        self.reads += 1;
         if self.read_first == ABSENT {
             self.read_first = observation;
         }
     }
+}
 
-    pub(crate) fn set_seen_first(&mut self, observation: u32) {
-        assert_ne!(observation, ABSENT, "observation numbers fit a u32");
-        self.seen_first = observation;
-    }
+fn op_number(op: u64) -> u32 {
+    assert!(op < u64::from(ABSENT), "op numbers fit a u32");
+    op as u32
 }
 
 /// As `#[derive(Debug)]` would print the unpacked fields.
@@ -144,16 +189,15 @@ impl fmt::Debug for Write {
         f.debug_struct("Write")
             .field("key", &self.key)
             .field("value", &self.value)
-            .field("kind", &self.kind)
-            .field("invoke", &self.invoke)
+            .field("kind", &self.kind())
+            .field("invoke", &self.invoke())
             .field("completion", &self.completion())
-            .field("outcome", &self.outcome)
-            .field("proven", &self.proven)
+            .field("outcome", &self.outcome())
+            .field("proven", &self.proven())
             .field("offset", &self.offset())
             .field("reads", &self.reads)
             .field("read_first", &self.read_first())
-            .field("seen_first", &self.seen_first())
-            .field("deadline", &self.deadline())
+            .field("has_deadline", &self.has_deadline())
             .finish()
     }
 }

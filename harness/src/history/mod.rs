@@ -199,6 +199,25 @@ impl History {
         self.bodies.get(index)
     }
 
+    /// The deadline `write`'s send carried (simulated ns); `None` for a message that never
+    /// expires. Read from its invoke's body, where the send is: the log's write keeps only
+    /// whether it has one, and a completion cannot add one (the builder pairs no such).
+    pub fn deadline(&self, write: &Write) -> Option<u64> {
+        if !write.has_deadline() {
+            return None;
+        }
+        let BodyView::Mops(mops) = self.body(write.invoke()) else {
+            return None;
+        };
+        // Values are unique per key, in an op as in the history: one send matches.
+        mops.iter().find_map(|mop| match mop {
+            MopView::Send(send) if send.key == write.key && send.value == write.value => {
+                Some(send.deadline)
+            }
+            _ => None,
+        })?
+    }
+
     /// Every op with its decoded value, in history order.
     pub fn entries(&self) -> impl Iterator<Item = (OpHead, BodyView<'_>)> {
         self.ops().iter().zip(self.bodies.iter())

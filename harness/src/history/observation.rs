@@ -1,9 +1,13 @@
 //! A (key, offset, value) some op saw, as the inferred log keeps it: an acknowledged offset or
-//! a record read. A history holds about one per op, so the op and write numbers are `u32`
-//! (a history holds fewer than 2^32 - 1 ops and writes; the builders assert it), with a
-//! sentinel for "no write": 32 bytes an observation instead of 40.
+//! a record read. A history holds about one per op, so an observation is 24 bytes (was 32, and
+//! 40 unpacked): its op number is a `u32` (a history holds fewer than 2^32 - 1 ops; the
+//! builder asserts it), and its value is not kept twice: the log matches each observation with
+//! the write of its (key, value), whose value it is, and keeps the values of the few no client
+//! sent (garbage) in a table of their own, so the observation holds a write id or a garbage
+//! number in one `u32` ([`Observation::value`] reads it back).
 
 use super::body::KeyId;
+use super::inferred_log::InferredLog;
 use super::log_write::WriteId;
 use std::fmt;
 
@@ -15,32 +19,35 @@ pub enum Source {
     Read,
 }
 
-/// "No write": no client sent the value observed.
-const WRITE_NONE: WriteId = WriteId::MAX;
+/// Set in [`Observation::seen`] for garbage: the rest is its number among the log's garbage.
+/// Write ids are below it (the log's builder asserts it).
+pub(crate) const GARBAGE: u32 = 1 << 31;
+/// Not yet matched with a write (only while the log is built).
+const UNMATCHED: u32 = u32::MAX;
 
 /// A (key, offset, value) some op saw.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Observation {
-    pub key: KeyId,
     pub offset: u64,
-    pub value: i64,
-    pub source: Source,
+    pub key: KeyId,
     op: u32,
-    write: WriteId,
+    /// The write of the value seen, or [`GARBAGE`] and the value's number among the garbage.
+    seen: u32,
+    pub source: Source,
 }
 
-const _: () = assert!(std::mem::size_of::<Observation>() <= 32);
+const _: () = assert!(std::mem::size_of::<Observation>() <= 24);
 
 impl Observation {
-    /// What completion `op` saw, before it is matched with a write.
-    pub(crate) fn new(key: KeyId, offset: u64, value: i64, op: u64, source: Source) -> Observation {
+    /// What completion `op` saw, before it is matched with a write (its value is kept aside
+    /// until then).
+    pub(crate) fn new(key: KeyId, offset: u64, op: u64, source: Source) -> Observation {
         Observation {
-            key,
             offset,
-            value,
-            source,
+            key,
             op: u32::try_from(op).expect("op numbers fit a u32"),
-            write: WRITE_NONE,
+            seen: UNMATCHED,
+            source,
         }
     }
 
@@ -53,30 +60,52 @@ impl Observation {
     /// The write of this value, if any client sent it.
     #[inline]
     pub fn write(&self) -> Option<WriteId> {
-        (self.write != WRITE_NONE).then_some(self.write)
+        (self.seen < GARBAGE).then_some(self.seen)
     }
 
-    pub(crate) fn set_write(&mut self, write: Option<WriteId>) {
-        self.write = match write {
-            Some(write) => {
-                assert_ne!(write, WRITE_NONE, "write numbers fit a u32");
-                write
-            }
-            None => WRITE_NONE,
-        };
+    /// The value seen: its write's, or (no client sent it) the log's note of it.
+    #[inline]
+    pub fn value(&self, log: &InferredLog) -> i64 {
+        match self.write() {
+            Some(write) => log.writes[write as usize].value,
+            None => log.garbage_value(self.garbage()),
+        }
+    }
+
+    /// Its number among the log's garbage (values no client sent).
+    pub(crate) fn garbage(&self) -> u32 {
+        assert!(
+            self.seen >= GARBAGE && self.seen != UNMATCHED,
+            "a garbage observation"
+        );
+        self.seen - GARBAGE
+    }
+
+    pub(crate) fn set_write(&mut self, write: WriteId) {
+        assert!(write < GARBAGE, "write numbers fit 31 bits");
+        self.seen = write;
+    }
+
+    /// No client sent the value seen: it is garbage number `garbage`.
+    pub(crate) fn set_garbage(&mut self, garbage: u32) {
+        assert!(garbage < UNMATCHED - GARBAGE, "garbage numbers fit 31 bits");
+        self.seen = GARBAGE | garbage;
     }
 }
 
-/// As `#[derive(Debug)]` would print the unpacked fields.
+/// As `#[derive(Debug)]` would print the unpacked fields (the value is the log's).
 impl fmt::Debug for Observation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Observation")
+        let mut debug = f.debug_struct("Observation");
+        debug
             .field("key", &self.key)
             .field("offset", &self.offset)
-            .field("value", &self.value)
             .field("op", &self.op())
             .field("source", &self.source)
-            .field("write", &self.write())
-            .finish()
+            .field("write", &self.write());
+        if self.seen >= GARBAGE && self.seen != UNMATCHED {
+            debug.field("garbage", &self.garbage());
+        }
+        debug.finish()
     }
 }

@@ -620,11 +620,7 @@ mod tests {
                 .any(|op| op.f == F::Admit && op.kind == kind)
         };
         assert!(kinds(OpType::Ok) && kinds(OpType::Fail));
-        let due = history
-            .log()
-            .writes
-            .iter()
-            .filter(|w| w.deadline().is_some());
+        let due = history.log().writes.iter().filter(|w| w.has_deadline());
         assert!(due.count() > 100, "sends carry deadlines");
     }
 }

@@ -91,7 +91,7 @@ fn typed_values_decode() {
     );
     let log = history.log();
     assert_eq!(sent(log, 17).unwrap().offset(), Some(5));
-    assert_eq!(sent(log, 17).unwrap().reads, 1);
+    assert_eq!(sent(log, 17).unwrap().reads(), 1);
     assert!(sent(log, 18).is_none(), "18 was read but never sent");
     assert_eq!(log.garbage.len(), 1);
     assert_eq!(log.key(orders).offsets, vec![5, 6]);
@@ -421,7 +421,7 @@ fn the_recorder_writes_what_the_reader_reads() {
     assert_eq!(history.heal().unwrap().index, 14);
     assert_eq!(history.drain().unwrap().index, 15);
     assert_eq!(history.log().sends_ok(), 2);
-    assert_eq!(sent(history.log(), 19).unwrap().kind, WriteKind::TxnSend);
+    assert_eq!(sent(history.log(), 19).unwrap().kind(), WriteKind::TxnSend);
 }
 
 #[test]
@@ -447,7 +447,7 @@ fn an_unfinished_invoke_is_an_info() {
     )
     .unwrap();
     let write = sent(history.log(), 1).unwrap();
-    assert_eq!((write.outcome, write.completion()), (Outcome::Info, None));
+    assert_eq!((write.outcome(), write.completion()), (Outcome::Info, None));
 }
 
 #[test]
@@ -562,12 +562,12 @@ fn deadlines_expiries_and_admissions_decode() {
     };
     assert_eq!((send.offset, send.deadline), (Some(5), Some(1_500_000_000)));
     assert_eq!(
-        sent(history.log(), 17).unwrap().deadline(),
+        history.deadline(sent(history.log(), 17).unwrap()),
         Some(1_500_000_000)
     );
-    assert_eq!(sent(history.log(), 18).unwrap().deadline(), None);
+    assert_eq!(history.deadline(sent(history.log(), 18).unwrap()), None);
     // The completion left the deadline out; the invoke's stands.
-    assert_eq!(sent(history.log(), 19).unwrap().deadline(), Some(7));
+    assert_eq!(history.deadline(sent(history.log(), 19).unwrap()), Some(7));
     assert!(matches!(
         history.body(4).to_body(),
         Body::Expired(Expired {
@@ -599,7 +599,7 @@ fn deadlines_expiries_and_admissions_decode() {
         .order
         .iter()
         .map(|&id| history.log().observation(id))
-        .map(|o| (o.offset, o.value, o.op()))
+        .map(|o| (o.offset, o.value(history.log()), o.op()))
         .collect();
     assert_eq!(reads, vec![(3, 900, 7), (4, 901, 11)]);
     assert_eq!(history.log().key(tokens).read_max.map(|(o, _)| o), Some(4));
