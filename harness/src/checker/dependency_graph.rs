@@ -162,7 +162,7 @@ impl DependencyGraph {
                     draw(op, &mut reads);
                 }
                 reader = Some(o.op());
-                reads.push((o.key, o.offset, o.value(log), id as u32));
+                reads.push((o.key, o.offset, log.value_seen(o), id as u32));
             }
             if let Some(op) = reader {
                 draw(op, &mut reads);
@@ -182,12 +182,11 @@ impl DependencyGraph {
         let log = history.log();
         let seen = log.observation(label.observation());
         let key = history.key_name(seen.key);
-        let value = seen.value(log);
+        let value = log.value_seen(seen);
         match label.kind() {
             Dependency::WriteWrite => {
-                let value_to = log
-                    .observation(next_version(log, label.observation()))
-                    .value(log);
+                let value_to =
+                    log.value_seen(log.observation(next_version(log, label.observation())));
                 format!("op {a} sent {key} {value} before op {b} sent {key} {value_to} (ww)")
             }
             Dependency::WriteRead => {

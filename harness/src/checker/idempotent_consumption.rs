@@ -297,13 +297,13 @@ impl Checker for IdempotentConsumption {
                     .chunk_by(|&a, &b| log.observation(a).offset == log.observation(b).offset)
                 {
                     if run.iter().any(|&id| {
-                        let value = log.observation(id).value(log);
+                        let value = log.value_seen(log.observation(id));
                         set.binary_search(&value).is_ok() || expired_by(group, value)
                     }) {
                         continue;
                     }
                     let seen = log.observation(run[0]);
-                    let seen_value = seen.value(log);
+                    let seen_value = log.value_seen(seen);
                     let dropped = dropped_below.get(&key).is_some_and(|&below| {
                         seen.offset < below && !read_by_group.contains(&(group, key, seen.offset))
                     });

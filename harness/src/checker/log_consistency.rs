@@ -59,7 +59,7 @@ impl Checker for LogConsistency {
                 let mut values: Vec<(i64, u64)> = Vec::new();
                 for &id in &key.order[start..end] {
                     let observation = log.observation(id);
-                    let value = observation.value(log);
+                    let value = log.value_seen(observation);
                     if values.last().is_none_or(|&(v, _)| v != value) {
                         values.push((value, observation.op()));
                     }
@@ -153,7 +153,7 @@ impl Checker for LogConsistency {
 
         for &id in &log.garbage {
             let observation = log.observation(id);
-            let value = observation.value(log);
+            let value = log.value_seen(observation);
             let key_name = history.key_name(observation.key);
             findings.add(
                 "garbage-read",

@@ -337,8 +337,14 @@ impl InferredLog {
     }
 
     /// The value of garbage observation number `garbage` (see [`Observation::value`]).
-    pub(crate) fn garbage_value(&self, garbage: u32) -> i64 {
-        self.garbage_values[garbage as usize]
+    /// The value `observation` saw: its write's, or (no client sent it) the log's note of it.
+    /// Here, not on [`Observation`], so that an observation's module needs nothing of the log.
+    #[inline]
+    pub fn value_seen(&self, observation: &Observation) -> i64 {
+        match observation.write() {
+            Some(write) => self.writes[write as usize].value,
+            None => self.garbage_values[observation.garbage() as usize],
+        }
     }
 
     pub fn write(&self, id: WriteId) -> &Write {

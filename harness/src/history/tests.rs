@@ -599,7 +599,7 @@ fn deadlines_expiries_and_admissions_decode() {
         .order
         .iter()
         .map(|&id| history.log().observation(id))
-        .map(|o| (o.offset, o.value(history.log()), o.op()))
+        .map(|o| (o.offset, history.log().value_seen(o), o.op()))
         .collect();
     assert_eq!(reads, vec![(3, 900, 7), (4, 901, 11)]);
     assert_eq!(history.log().key(tokens).read_max.map(|(o, _)| o), Some(4));
