@@ -94,6 +94,15 @@ fn typed_values_decode() {
     assert_eq!(sent(log, 17).unwrap().reads(), 1);
     assert!(sent(log, 18).is_none(), "18 was read but never sent");
     assert_eq!(log.garbage.len(), 1);
+    // An observation's value is its write's, or (garbage) kept aside.
+    let values: Vec<i64> = log
+        .key(orders)
+        .order
+        .iter()
+        .map(|&id| log.value_seen(log.observation(id)))
+        .collect();
+    assert_eq!(values, vec![17, 17, 18]);
+    assert_eq!(log.value_seen(log.observation(log.garbage[0])), 18);
     assert_eq!(log.key(orders).offsets, vec![5, 6]);
     assert_eq!(log.key(orders).known_between(4, 6), Some(5));
     assert_eq!(log.key(orders).known_between(5, 6), None);
@@ -915,4 +924,31 @@ fn an_invoke_and_its_completion_share_a_value_but_read_back_as_recorded() {
     });
     let built = History::from_ops(ops.clone()).expect("valid");
     assert_values_as_recorded(&built, &ops);
+}
+
+#[test]
+fn garbage_values_read_back_in_observation_order() {
+    let history = parse(
+        r#"{"index":0,"time":1000,"process":1,"type":"invoke","f":"send","value":[["send","orders/0",17]]}
+           {"index":1,"time":2000,"process":1,"type":"ok","f":"send","value":[["send","orders/0",[0,17]]]}
+           {"index":2,"time":3000,"process":2,"type":"invoke","f":"poll","value":[["poll"]]}
+           {"index":3,"time":4000,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders/0":[[0,17],[1,99],[2,-98]],"orders/1":[[0,17]]}]]}"#,
+    )
+    .expect("valid");
+    let log = history.log();
+    let garbage: Vec<(u64, i64)> = log
+        .garbage
+        .iter()
+        .map(|&id| {
+            (
+                log.observation(id).offset,
+                log.value_seen(log.observation(id)),
+            )
+        })
+        .collect();
+    // 17 under orders/1 was never sent there: garbage too, though its value was sent.
+    assert_eq!(garbage, vec![(1, 99), (2, -98), (0, 17)]);
+    let matched = log.observations.iter().filter(|o| o.write().is_some());
+    assert!(matched.clone().all(|o| log.value_seen(o) == 17));
+    assert_eq!(matched.count(), 2);
 }
