@@ -7,7 +7,6 @@
 //! number in one `u32` ([`Observation::value`] reads it back).
 
 use super::body::KeyId;
-use super::inferred_log::InferredLog;
 use super::log_write::WriteId;
 use std::fmt;
 
@@ -61,15 +60,6 @@ impl Observation {
     #[inline]
     pub fn write(&self) -> Option<WriteId> {
         (self.seen < GARBAGE).then_some(self.seen)
-    }
-
-    /// The value seen: its write's, or (no client sent it) the log's note of it.
-    #[inline]
-    pub fn value(&self, log: &InferredLog) -> i64 {
-        match self.write() {
-            Some(write) => log.writes[write as usize].value,
-            None => log.garbage_value(self.garbage()),
-        }
     }
 
     /// Its number among the log's garbage (values no client sent).
