@@ -84,9 +84,8 @@ impl Checker for ExactlyOnceTxn {
                 Some((_, BodyView::TxnSend(done))) => done.local,
                 _ => None,
             };
-            let final_record = final_records.and_then(|(index, records)| {
-                records.get(&message.txn).map(|local| (index, *local))
-            });
+            let final_record = final_records
+                .and_then(|(index, records)| records.get(message.txn).map(|local| (index, local)));
             let (decision, decided_by) = match (write.outcome(), local) {
                 (_, Some(Local::Commit)) => (Decision::Commit, write.completion()),
                 (_, Some(Local::Rollback)) => (Decision::Rollback, write.completion()),
@@ -104,7 +103,7 @@ impl Checker for ExactlyOnceTxn {
                 _ => history.time(write.invoke()),
             };
             let key_name = history.key_name(write.key);
-            let txn = message.txn.as_str();
+            let txn = history.txn_name(message.txn);
             let proof = |extra: Option<u64>| {
                 let mut ops = vec![write.invoke()];
                 ops.extend(write.completion());
@@ -216,12 +215,12 @@ impl Checker for ExactlyOnceTxn {
                 unreachable!("a txn-send write comes from a txn-send invoke")
             };
             let key_name = history.key_name(write.key);
+            let txn = history.txn_name(message.txn);
             let offsets: Vec<String> = places.iter().map(|(o, _)| o.to_string()).collect();
             findings.add(
                 "txn-duplicate",
                 Anomaly::new(format!(
-                    "transaction {}'s message {key_name} value {} became visible {} times, at offsets {}.",
-                    message.txn,
+                    "transaction {txn}'s message {key_name} value {} became visible {} times, at offsets {}.",
                     write.value,
                     places.len(),
                     offsets.join(", ")
@@ -230,7 +229,7 @@ impl Checker for ExactlyOnceTxn {
                 .value(write.value)
                 .offsets(places.iter().map(|&(offset, _)| offset))
                 .ops(places.iter().map(|&(_, op)| op).chain([write.invoke()]))
-                .detail("txn", message.txn.as_str()),
+                .detail("txn", txn),
             );
         }
 

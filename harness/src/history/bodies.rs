@@ -427,7 +427,7 @@ impl<'h> BodyView<'h> {
             BodyView::Mops(mops) => Body::Mops(mops.iter().map(|mop| mop.to_mop()).collect()),
             BodyView::Membership(membership) => Body::Membership(Box::new(membership.clone())),
             BodyView::CommitOffsets(offsets) => Body::CommitOffsets(offsets.to_vec()),
-            BodyView::TxnSend(txn) => Body::TxnSend(txn.clone()),
+            BodyView::TxnSend(txn) => Body::TxnSend(*txn),
             BodyView::Apply(apply) => Body::Apply(*apply),
             BodyView::Expired(expired) => Body::Expired(*expired),
             BodyView::Admit(admit) => Body::Admit(*admit),
@@ -645,7 +645,7 @@ pub struct KeyReadsView<'h> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Local;
+    use crate::history::{Local, TxnId};
 
     /// Every shape of value reads back from the packed vectors as it went in, in order, with
     /// the optional numbers (offsets, deadlines, records) kept apart where they are absent.
@@ -686,7 +686,7 @@ mod tests {
             })]),
             Body::CommitOffsets(vec![(k0, 4), (k1, 2)]),
             Body::TxnSend(TxnSend {
-                txn: "t1".to_string(),
+                txn: TxnId(0),
                 key: k1,
                 value: 11,
                 local: Some(Local::Commit),
@@ -774,7 +774,7 @@ mod tests {
 
     fn txn_send(value: i64, local: Option<Local>) -> Body {
         Body::TxnSend(TxnSend {
-            txn: "t1".to_string(),
+            txn: TxnId(0),
             key: KeyId(0),
             value,
             local,

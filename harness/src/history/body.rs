@@ -1,6 +1,7 @@
 //! The typed reading of an op's `value`. Each value shape of design.md section 8 decodes once,
 //! when a history is built, into a [`Body`]; checkers read bodies and never walk JSON. Keys are
-//! interned into [`KeyId`]s so per-key state lives in vectors, not string-keyed maps.
+//! interned into [`KeyId`]s so per-key state lives in vectors, not string-keyed maps, and
+//! transaction ids into [`TxnId`]s so a transactional message holds no string.
 //!
 //! Shapes (`k` is a key `"topic/partition"`, `v` an integer value unique per run, `o` an offset):
 //!
@@ -37,6 +38,7 @@
 use super::final_state::FinalState;
 pub use super::keys::{KeyId, Keys};
 pub use super::local::Local;
+pub use super::txns::{TxnId, Txns};
 
 /// A decoded op value.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,15 +128,19 @@ impl Membership {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// 24 bytes: the transaction id is interned ([`History::txn_name`](super::History::txn_name)
+/// names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxnSend {
-    /// The transaction id, as a string (integers are written in decimal).
-    pub txn: String,
+    /// The transaction id (an integer id is named by its decimal digits).
+    pub txn: TxnId,
     pub key: KeyId,
     pub value: i64,
     /// Present on completions: the local transaction's result when the op returned.
     pub local: Option<Local>,
 }
+
+const _: () = assert!(std::mem::size_of::<TxnSend>() <= 24);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Apply {

@@ -82,6 +82,7 @@ impl ClientSlots {
 pub(crate) struct Builder {
     errors: Vec<HistoryError>,
     keys: Keys,
+    txns: Txns,
     heads: Heads,
     bodies: Bodies,
     partner: Vec<u32>,
@@ -104,6 +105,7 @@ impl Builder {
         Builder {
             errors: Vec::new(),
             keys: Keys::default(),
+            txns: Txns::default(),
             heads: Heads::new(),
             bodies: Bodies::default(),
             partner: Vec::new(),
@@ -120,9 +122,9 @@ impl Builder {
         }
     }
 
-    /// The key interner the next op's value is decoded with.
-    pub(crate) fn keys(&mut self) -> &mut Keys {
-        &mut self.keys
+    /// The interners (keys, transaction ids) the next op's value is decoded with.
+    pub(crate) fn interners(&mut self) -> (&mut Keys, &mut Txns) {
+        (&mut self.keys, &mut self.txns)
     }
 
     /// Ops pushed so far.
@@ -130,7 +132,7 @@ impl Builder {
         self.heads.len()
     }
 
-    /// Adds the next op: its head, and its value decoded with [`Builder::keys`] (or why it
+    /// Adds the next op: its head, and its value decoded with [`Builder::interners`] (or why it
     /// could not be).
     pub(crate) fn push(&mut self, op: OpHead, decoded: Result<Body, String>) {
         let position = self.heads.len();
@@ -333,6 +335,7 @@ impl Builder {
         let Builder {
             errors,
             keys,
+            txns,
             mut heads,
             mut bodies,
             partner,
@@ -370,6 +373,7 @@ impl Builder {
             heads,
             bodies,
             keys,
+            txns,
             partner,
             slot_count,
             final_state,

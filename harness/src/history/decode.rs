@@ -10,6 +10,7 @@ use super::final_state::FinalState;
 use super::keys::{KeyId, Keys};
 use super::local::Local;
 use super::op::{OpType, F};
+use super::txns::Txns;
 use super::value_reader::{
     array, field, integer_of, intern, key_of, object, offset_of, only_fields, shape, string_of, At,
 };
@@ -19,7 +20,13 @@ const VALUE: At<'static> = At::Root("value");
 
 /// Decodes `value` for an op with function `f` and type `kind`. The error is a reason a
 /// person can act on, naming the part of the value that is wrong.
-pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Result<Body, String> {
+pub(crate) fn decode(
+    f: &F,
+    kind: OpType,
+    value: &Value,
+    keys: &mut Keys,
+    txns: &mut Txns,
+) -> Result<Body, String> {
     match f {
         F::Send | F::Poll | F::Txn => decode_mops(f, kind, value, keys).map(Body::Mops),
         F::Assign | F::Subscribe => {
@@ -35,7 +42,7 @@ pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Res
             offsets.sort_unstable();
             Ok(Body::CommitOffsets(offsets))
         }
-        F::TxnSend => decode_txn_send(kind, value, keys).map(Body::TxnSend),
+        F::TxnSend => decode_txn_send(kind, value, keys, txns).map(Body::TxnSend),
         F::Apply => {
             let (key, value, offset) = decode_delivery(value, keys)?;
             Ok(Body::Apply(Apply { key, value, offset }))
@@ -66,7 +73,7 @@ pub(crate) fn decode(f: &F, kind: OpType, value: &Value, keys: &mut Keys) -> Res
             }))
         }
         F::FinalState => {
-            FinalState::decode(value, keys).map(|state| Body::FinalState(Box::new(state)))
+            FinalState::decode(value, keys, txns).map(|state| Body::FinalState(Box::new(state)))
         }
         F::ZkCreate | F::ZkRead | F::ZkWrite => decode_zk(f, kind, value, keys).map(Body::Zk),
         F::Crash
@@ -357,12 +364,19 @@ fn decode_membership(value: &Value, keys: &mut Keys) -> Result<Membership, Strin
     }
 }
 
-fn decode_txn_send(kind: OpType, value: &Value, keys: &mut Keys) -> Result<TxnSend, String> {
+fn decode_txn_send(
+    kind: OpType,
+    value: &Value,
+    keys: &mut Keys,
+    txns: &mut Txns,
+) -> Result<TxnSend, String> {
     let map = object(value, &VALUE)?;
     only_fields(map, &["txn", "key", "value", "local"], &VALUE)?;
     let txn = match field(map, "txn", &VALUE)? {
-        Value::String(text) if !text.is_empty() => text.clone(),
-        Value::Number(number) if number.is_u64() || number.is_i64() => number.to_string(),
+        Value::String(text) if !text.is_empty() => txns.intern(text),
+        Value::Number(number) if number.is_u64() || number.is_i64() => {
+            txns.intern(&number.to_string())
+        }
         other => {
             return Err(format!(
                 "value.txn: expected a transaction id (string or integer), found {}",

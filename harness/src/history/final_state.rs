@@ -28,6 +28,7 @@
 
 use super::keys::{KeyId, Keys};
 use super::local::Local;
+use super::txns::{TxnId, Txns};
 use super::value_reader::{array, field, intern, object, offset_of, only_fields, shape, At};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -124,10 +125,40 @@ pub struct TokenBucket {
     pub capacity: u64,
 }
 
+/// Each transaction's local record, by transaction id: a byte per id in a table, not a map
+/// of strings (a run's final state names every transaction).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxnLocals {
+    /// By [`TxnId`]: `None` for an id with no record. It ends at the highest id recorded, so
+    /// the same records are the same table.
+    by_txn: Vec<Option<Local>>,
+}
+
+impl TxnLocals {
+    /// The local record of `txn`, if the final state has one.
+    pub fn get(&self, txn: TxnId) -> Option<Local> {
+        self.by_txn.get(txn.0 as usize).copied().flatten()
+    }
+
+    /// Records `local` for `txn`, in place of any earlier record of it.
+    pub(crate) fn insert(&mut self, txn: TxnId, local: Local) {
+        let slot = txn.0 as usize;
+        if slot >= self.by_txn.len() {
+            self.by_txn.resize(slot + 1, None);
+        }
+        self.by_txn[slot] = Some(local);
+    }
+
+    /// Gives back what the table reserved while it grew.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.by_txn.shrink_to_fit();
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FinalState {
     /// Transaction id -> local record. `None` when the field was absent.
-    pub txn_local: Option<BTreeMap<String, Local>>,
+    pub txn_local: Option<TxnLocals>,
     /// Group -> key -> values applied, in order.
     pub applied: Option<BTreeMap<String, BTreeMap<KeyId, Vec<i64>>>>,
     /// Group -> key -> committed offset.
@@ -141,7 +172,11 @@ pub struct FinalState {
 const VALUE: At<'static> = At::Root("value");
 
 impl FinalState {
-    pub(crate) fn decode(value: &Value, keys: &mut Keys) -> Result<FinalState, String> {
+    pub(crate) fn decode(
+        value: &Value,
+        keys: &mut Keys,
+        txns: &mut Txns,
+    ) -> Result<FinalState, String> {
         let map = object(value, &VALUE)?;
         only_fields(
             map,
@@ -157,7 +192,7 @@ impl FinalState {
         let mut state = FinalState::default();
         if let Some(records) = map.get("txn-local") {
             let at = At::Field(&VALUE, "txn-local");
-            let mut txn_local = BTreeMap::new();
+            let mut txn_local = TxnLocals::default();
             for (txn, local) in object(records, &at)? {
                 let parsed = local.as_str().and_then(Local::parse).ok_or_else(|| {
                     format!(
@@ -165,8 +200,9 @@ impl FinalState {
                         At::Field(&at, txn)
                     )
                 })?;
-                txn_local.insert(txn.clone(), parsed);
+                txn_local.insert(txns.intern(txn), parsed);
             }
+            txn_local.shrink_to_fit();
             state.txn_local = Some(txn_local);
         }
         if let Some(groups) = map.get("applied") {

@@ -69,6 +69,19 @@ pub struct InferredLog {
     table: ValueTable,
 }
 
+/// Read here, where the log is, so that [`super::observation`] does not name the log that
+/// names it (an import circle).
+impl Observation {
+    /// The value seen: its write's, or (no client sent it) the log's note of it.
+    #[inline]
+    pub fn value(&self, log: &InferredLog) -> i64 {
+        match self.write() {
+            Some(write) => log.writes[write as usize].value,
+            None => log.garbage_value(self.garbage()),
+        }
+    }
+}
+
 impl InferredLog {
     pub(crate) fn build(
         heads: &Heads,

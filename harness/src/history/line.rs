@@ -9,23 +9,32 @@
 //! read here is (1) read to exactly what the slow way reads it to, and (2) its own canonical
 //! form, byte for byte, which is why its bytes can go into the history digest as they are.
 //! Free-form values (crashes, the nemesis) are always read the slow way: the history keeps them.
+//! The final state, one long line, is read here too ([`final_state`]).
 
 use super::body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Mop, PollMop, Record, SendMop,
-    TxnSend,
+    TxnSend, Txns,
 };
 use super::op::{OpHead, OpType, Process, F};
+
+mod final_state;
 
 /// Digits of the longest integer read here; longer ones (up to `u64::MAX`) take the slow way.
 const INTEGER_DIGITS_MAX: usize = 18;
 
-/// Reads a canonical line; `None` means "read it the slow way". Keys interned on the way are
-/// given back when the line is not accepted, so the slow way interns in its own order.
-pub(crate) fn read_canonical(line: &[u8], keys: &mut Keys) -> Option<(OpHead, Body)> {
-    let interned = keys.len();
-    let read = Cursor { line, at: 0 }.op(keys);
+/// Reads a canonical line; `None` means "read it the slow way". Keys and transaction ids
+/// interned on the way are given back when the line is not accepted, so the slow way interns
+/// in its own order.
+pub(crate) fn read_canonical(
+    line: &[u8],
+    keys: &mut Keys,
+    txns: &mut Txns,
+) -> Option<(OpHead, Body)> {
+    let (keys_interned, txns_interned) = (keys.len(), txns.len());
+    let read = Cursor { line, at: 0 }.op(keys, txns);
     if read.is_none() {
-        keys.truncate(interned);
+        keys.truncate(keys_interned);
+        txns.truncate(txns_interned);
     }
     read
 }
@@ -36,7 +45,7 @@ struct Cursor<'l> {
 }
 
 impl<'l> Cursor<'l> {
-    fn op(mut self, keys: &mut Keys) -> Option<(OpHead, Body)> {
+    fn op(mut self, keys: &mut Keys, txns: &mut Txns) -> Option<(OpHead, Body)> {
         self.eat(b"{\"index\":")?;
         let index = self.natural()?;
         self.eat(b",\"time\":")?;
@@ -69,10 +78,11 @@ impl<'l> Cursor<'l> {
             b"expired" => F::Expired,
             b"admit" => F::Admit,
             b"commit-offsets" => F::CommitOffsets,
+            b"final-state" => F::FinalState,
             _ => return None,
         };
         self.eat(b",\"value\":")?;
-        let body = self.body(&f, kind, keys)?;
+        let body = self.body(&f, kind, keys, txns)?;
         self.eat(b"}")?;
         if self.at != self.line.len() {
             return None;
@@ -87,10 +97,10 @@ impl<'l> Cursor<'l> {
         Some((head, body))
     }
 
-    fn body(&mut self, f: &F, kind: OpType, keys: &mut Keys) -> Option<Body> {
+    fn body(&mut self, f: &F, kind: OpType, keys: &mut Keys, txns: &mut Txns) -> Option<Body> {
         match f {
             F::Send | F::Poll | F::Txn => self.mops(f, kind, keys).map(Body::Mops),
-            F::TxnSend => self.txn_send(kind, keys).map(Body::TxnSend),
+            F::TxnSend => self.txn_send(kind, keys, txns).map(Body::TxnSend),
             F::Apply => {
                 let (key, value, offset) = self.delivery(keys)?;
                 Some(Body::Apply(Apply { key, value, offset }))
@@ -101,13 +111,15 @@ impl<'l> Cursor<'l> {
             }
             F::Admit => self.admit(kind, keys).map(Body::Admit),
             F::CommitOffsets => self.commit_offsets(keys).map(Body::CommitOffsets),
-            // Rare shapes (memberships, sequence gaps, the final state, refused expiries) are
-            // read the slow way, and so are the free-form values of crashes and the nemesis,
-            // which the history keeps as JSON for the reports.
+            F::FinalState => self
+                .final_state(keys, txns)
+                .map(|state| Body::FinalState(Box::new(state))),
+            // Rare shapes (memberships, sequence gaps, refused expiries) are read the slow
+            // way, and so are the free-form values of crashes and the nemesis, which the
+            // history keeps as JSON for the reports.
             F::Assign
             | F::Subscribe
             | F::SequenceGap
-            | F::FinalState
             | F::Expired
             | F::ZkCreate
             | F::ZkRead
@@ -225,7 +237,7 @@ impl<'l> Cursor<'l> {
     }
 
     /// `{"key":k,"local":l,"txn":t,"value":v}`, `local` only on a completion.
-    fn txn_send(&mut self, kind: OpType, keys: &mut Keys) -> Option<TxnSend> {
+    fn txn_send(&mut self, kind: OpType, keys: &mut Keys, txns: &mut Txns) -> Option<TxnSend> {
         self.eat(b"{\"key\":")?;
         let key = self.key(keys)?;
         let local = if self.eat(b",\"local\":").is_some() {
@@ -238,13 +250,16 @@ impl<'l> Cursor<'l> {
         };
         self.eat(b",\"txn\":")?;
         let txn = if self.peek()? == b'"' {
-            let txn = self.string()?;
+            let txn = self.raw_string()?;
             if txn.is_empty() {
                 return None;
             }
-            txn.to_string()
+            txns.intern_bytes(txn)?
         } else {
-            self.integer()?.to_string()
+            // A canonical integer's digits are how the slow way names it.
+            let start = self.at;
+            self.integer()?;
+            txns.intern_bytes(&self.line[start..self.at])?
         };
         self.eat(b",\"value\":")?;
         let value = self.integer()?;
@@ -446,11 +461,12 @@ mod tests {
     use crate::history::op::Op;
     use crate::history::synthetic::{synthetic_history, SyntheticOptions};
     use crate::history::write::write_op;
+    use crate::history::TxnId;
 
     /// The slow way: serde_json, then the value decoder.
-    fn slow(line: &[u8], keys: &mut Keys) -> (OpHead, Result<Body, String>) {
+    fn slow(line: &[u8], keys: &mut Keys, txns: &mut Txns) -> (OpHead, Result<Body, String>) {
         let op: Op = serde_json::from_slice(line).expect("a valid op");
-        let body = decode::decode(&op.f, op.kind, &op.value, keys);
+        let body = decode::decode(&op.f, op.kind, &op.value, keys, txns);
         (op.head(), body)
     }
 
@@ -458,12 +474,15 @@ mod tests {
     /// form.
     fn agrees(line: &str) -> bool {
         let (mut fast_keys, mut slow_keys) = (Keys::default(), Keys::default());
-        let Some((head, body)) = read_canonical(line.as_bytes(), &mut fast_keys) else {
+        let (mut fast_txns, mut slow_txns) = (Txns::default(), Txns::default());
+        let Some((head, body)) = read_canonical(line.as_bytes(), &mut fast_keys, &mut fast_txns)
+        else {
             assert!(fast_keys.is_empty(), "keys given back: {line}");
+            assert!(fast_txns.is_empty(), "transaction ids given back: {line}");
             return false;
         };
         let op: Op = serde_json::from_str(line).expect("accepted lines are JSON");
-        let (slow_head, slow_body) = slow(line.as_bytes(), &mut slow_keys);
+        let (slow_head, slow_body) = slow(line.as_bytes(), &mut slow_keys, &mut slow_txns);
         assert_eq!(head, slow_head, "{line}");
         assert_eq!(Ok(body), slow_body, "{line}");
         assert_eq!(fast_keys.len(), slow_keys.len(), "{line}");
@@ -471,6 +490,14 @@ mod tests {
             assert_eq!(
                 fast_keys.name(KeyId(id)),
                 slow_keys.name(KeyId(id)),
+                "{line}"
+            );
+        }
+        assert_eq!(fast_txns.len(), slow_txns.len(), "{line}");
+        for id in 0..fast_txns.len() as u32 {
+            assert_eq!(
+                fast_txns.name(TxnId(id)),
+                slow_txns.name(TxnId(id)),
                 "{line}"
             );
         }
@@ -499,10 +526,9 @@ mod tests {
         refused.sort();
         refused.dedup();
         assert!(
-            refused.iter().all(|f| matches!(
-                f,
-                F::Assign | F::Subscribe | F::FinalState | F::Crash
-            ) || f.is_nemesis_only()),
+            refused
+                .iter()
+                .all(|f| matches!(f, F::Assign | F::Subscribe | F::Crash) || f.is_nemesis_only()),
             "{refused:?}"
         );
     }
@@ -523,6 +549,8 @@ mod tests {
             r#"{"index":6,"time":2,"process":6,"type":"fail","f":"admit","value":{"key":"t/0","request":3,"token":null}}"#,
             r#"{"index":7,"time":2,"process":6,"type":"ok","f":"commit-offsets","value":{"b":3,"a":4}}"#,
             r#"{"index":7,"time":2,"process":6,"type":"ok","f":"commit-offsets","value":{"a":4,"b":3}}"#,
+            r#"{"index":8,"time":3,"process":"nemesis","type":"info","f":"final-state","value":{}}"#,
+            r#"{"index":8,"time":3,"process":"nemesis","type":"info","f":"final-state","value":{"applied":{"g":{"b":[],"k":[3,-1,3]},"h":{"a":[2]}},"committed-offsets":{"g":{"c":4,"k":0},"h":{}},"dropped-below":{"z":1,"zz":2},"token-buckets":{"t/0":{"capacity":4,"rate-per-s":1000},"y":{"capacity":0,"rate-per-s":1}},"txn-local":{"-4":"unknown","t1":"commit","t2":"rollback"}}}"#,
         ] {
             let unsorted = line.contains(r#"{"b":3"#);
             assert_eq!(agrees(line), !unsorted, "{line}");
@@ -557,13 +585,28 @@ mod tests {
             r#"{"index":0,"time":1,"process":3,"type":"ok","f":"assign","value":["a"]}"#,
             r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"start-x","value":{"a":2}}"#,
             r#"{"index":0,"time":1,"process":3,"type":"info","f":"crash","value":null}"#,
+            // Final states: unsorted or unknown fields, a float or out-of-range rate, a float
+            // value, an empty or escaped name, a record that is not one.
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"txn-local":{"t1":"commit"},"applied":{}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"applied":{},"extra":{}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"token-buckets":{"t":{"capacity":1,"rate-per-s":2.5}}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"token-buckets":{"t":{"capacity":1,"rate-per-s":0}}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"token-buckets":{"t":{"rate-per-s":1}}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"applied":{"g":{"k":[1,2.0]}}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"applied":{"g":{"":[1]}}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"committed-offsets":{"g":{"k
+":1}}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"dropped-below":{"k":1,"k":2}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":{"applied":{"g":{"k":[1]}},"txn-local":{"t1":"commit","t2":"maybe"}}}"#,
+            r#"{"index":0,"time":1,"process":"nemesis","type":"info","f":"final-state","value":null}"#,
         ] {
-            let mut keys = Keys::default();
+            let (mut keys, mut txns) = (Keys::default(), Txns::default());
             assert!(
-                read_canonical(line.as_bytes(), &mut keys).is_none(),
+                read_canonical(line.as_bytes(), &mut keys, &mut txns).is_none(),
                 "{line}"
             );
             assert!(keys.is_empty(), "keys given back: {line}");
+            assert!(txns.is_empty(), "transaction ids given back: {line}");
         }
     }
 }

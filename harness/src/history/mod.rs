@@ -29,6 +29,7 @@ pub mod edn;
 pub mod final_state;
 mod heads;
 pub mod inferred_log;
+mod interner;
 mod keys;
 mod line;
 mod local;
@@ -40,6 +41,7 @@ pub mod read_error;
 pub mod recorder;
 pub mod synthetic;
 mod synthetic_coordinator;
+mod txns;
 pub mod value_reader;
 pub mod values;
 pub mod write;
@@ -47,10 +49,10 @@ pub mod write;
 pub use bodies::{BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
 pub use body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record,
-    SendMop, SequenceGap, TxnSend, Zk,
+    SendMop, SequenceGap, TxnId, TxnSend, Txns, Zk,
 };
 pub use digest::HistoryDigest;
-pub use final_state::{FinalState, TokenBucket, TokenRate};
+pub use final_state::{FinalState, TokenBucket, TokenRate, TxnLocals};
 pub use inferred_log::{InferredLog, KeyLog, Observation, Outcome, Source, Write, WriteKind};
 pub use op::{Op, OpHead, OpType, Process, F};
 pub use read::{parse_history, read_history};
@@ -115,6 +117,7 @@ pub struct History {
     heads: Heads,
     bodies: bodies::Bodies,
     keys: Keys,
+    txns: Txns,
     /// Invoke <-> completion, both ways; `PARTNER_NONE` for events and unpaired ops.
     partner: Vec<u32>,
     slot_count: usize,
@@ -139,7 +142,8 @@ impl History {
     pub fn from_ops(ops: Vec<Op>) -> Result<History, Vec<HistoryError>> {
         let mut builder = Builder::new();
         for op in &ops {
-            let decoded = decode::decode(&op.f, op.kind, &op.value, builder.keys());
+            let (keys, txns) = builder.interners();
+            let decoded = decode::decode(&op.f, op.kind, &op.value, keys, txns);
             builder.push(op.head(), decoded);
         }
         let digest = HistoryDigest::of_ops(&ops);
@@ -249,6 +253,15 @@ impl History {
         self.keys.name(key)
     }
 
+    pub fn txns(&self) -> &Txns {
+        &self.txns
+    }
+
+    /// The transaction id as recorded (an integer id in decimal).
+    pub fn txn_name(&self, txn: TxnId) -> &str {
+        self.txns.name(txn)
+    }
+
     /// The invoke a completion answers.
     pub fn invoke_of(&self, completion: u64) -> Option<u64> {
         let partner = self.partner[completion as usize];
@@ -313,6 +326,7 @@ impl History {
     pub fn held_bytes(&self) -> Vec<(&'static str, usize)> {
         let mut parts = vec![("heads", self.heads.held_bytes())];
         self.bodies.held_bytes(&mut parts);
+        parts.push(("names", self.keys.held_bytes() + self.txns.held_bytes()));
         parts.push(("partners", std::mem::size_of_val(self.partner.as_slice())));
         self.log.held_bytes(&mut parts);
         parts

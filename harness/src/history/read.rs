@@ -70,7 +70,8 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         }
         // After a syntax problem only syntax is checked: those are reported alone.
         if problems.is_empty() {
-            if let Some((head, body)) = line::read_canonical(text, builder.keys()) {
+            let (keys, txns) = builder.interners();
+            if let Some((head, body)) = line::read_canonical(text, keys, txns) {
                 // A canonical line is its digested bytes; with its newline, one update.
                 if bytes.len() == text.len() + 1 && bytes.last() == Some(&b'\n') {
                     digest.update(bytes);
@@ -86,7 +87,8 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         match serde_json::from_slice::<Op>(text) {
             Ok(op) if problems.is_empty() => {
                 write_op(&op, &mut digest).expect("hashing never fails");
-                let decoded = decode::decode(&op.f, op.kind, &op.value, builder.keys());
+                let (keys, txns) = builder.interners();
+                let decoded = decode::decode(&op.f, op.kind, &op.value, keys, txns);
                 let index = builder.len() as u64;
                 lines.note(index, line);
                 let head = op.head();

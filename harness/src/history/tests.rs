@@ -401,7 +401,12 @@ fn the_recorder_writes_what_the_reader_reads() {
 
     let orders = history.keys().id("orders/0").unwrap();
     let (_, state) = history.final_state().unwrap();
-    assert_eq!(state.txn_local.as_ref().unwrap()["t1"], Local::Commit);
+    let t1 = history.txns().id("t1").unwrap();
+    assert_eq!(
+        state.txn_local.as_ref().unwrap().get(t1),
+        Some(Local::Commit)
+    );
+    assert_eq!(history.txn_name(t1), "t1");
     assert_eq!(
         state.applied.as_ref().unwrap()["billing"][&orders],
         vec![17, 19]
@@ -865,10 +870,11 @@ fn held(history: &History, part: &str) -> usize {
 /// every other op's; and values were stored once for both ops of a pair (less micro-ops and
 /// deadlines held than apart).
 fn assert_values_as_recorded(history: &History, ops: &[Op]) {
-    let mut keys = history.keys().clone();
+    let (mut keys, mut txns) = (history.keys().clone(), history.txns().clone());
     let mut apart = bodies::Bodies::default();
     for op in ops {
-        let alone = decode::decode(&op.f, op.kind, &op.value, &mut keys).expect("decodes");
+        let alone =
+            decode::decode(&op.f, op.kind, &op.value, &mut keys, &mut txns).expect("decodes");
         apart.push(alone);
     }
     assert_eq!(
