@@ -71,17 +71,6 @@ pub struct InferredLog {
 
 /// Read here, where the log is, so that [`super::observation`] does not name the log that
 /// names it (an import circle).
-impl Observation {
-    /// The value seen: its write's, or (no client sent it) the log's note of it.
-    #[inline]
-    pub fn value(&self, log: &InferredLog) -> i64 {
-        match self.write() {
-            Some(write) => log.writes[write as usize].value,
-            None => log.garbage_value(self.garbage()),
-        }
-    }
-}
-
 impl InferredLog {
     pub(crate) fn build(
         heads: &Heads,
@@ -349,7 +338,6 @@ impl InferredLog {
             .or_else(|| write.read_first().map(|read| self.observation(read).offset))
     }
 
-    /// The value of garbage observation number `garbage` (see [`Observation::value`]).
     /// The value `observation` saw: its write's, or (no client sent it) the log's note of it.
     /// Here, not on [`Observation`], so that an observation's module needs nothing of the log.
     #[inline]
