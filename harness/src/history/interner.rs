@@ -131,7 +131,7 @@ impl<I: InternedId> Interner<I> {
             // A slot may name a name given back since ([`Interner::truncate`]), or one now
             // numbered again: comparing names settles both.
             let known = self.names.get_index(position as usize);
-            if known.is_some_and(|known| known.as_bytes() == name) {
+            if known.is_some_and(|known| same_bytes(known.as_bytes(), name)) {
                 return Some(I::at(position));
             }
         }
@@ -175,6 +175,24 @@ impl<I: InternedId> Interner<I> {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// `a == b`, a word at a time: names are a few words long, where a call to `memcmp` costs more
+/// than the compare.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a, b);
+    while let (Some((word_a, rest_a)), Some((word_b, rest_b))) =
+        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
+        if word_a != word_b {
+            return false;
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 #[cfg(test)]
