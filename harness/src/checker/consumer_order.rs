@@ -14,7 +14,7 @@
 //! record, the verdict is `unknown`.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyView, History, KeyId, MopView, OpType};
+use crate::history::{BodyKind, BodyView, History, KeyId, MopView, OpType};
 
 pub const NAME: &str = "consumer-order";
 
@@ -55,9 +55,7 @@ impl Checker for ConsumerOrder {
         let mut records_read = 0u64;
 
         // Assignments and polls are all this check reads: the heads of other ops are not built.
-        let wanted =
-            |body: &BodyView<'_>| matches!(body, BodyView::Membership(_) | BodyView::Mops(_));
-        for (op, body) in history.entries_where(wanted) {
+        for (op, body) in history.entries_of(&[BodyKind::Membership, BodyKind::Mops]) {
             let slot = history.slot(op.index);
             // A (re)assignment that happened keeps the positions of the keys it still covers
             // and forgets the rest (Jepsen's rule); one that failed changed nothing.

@@ -84,14 +84,18 @@ impl Checker for ExactlyOnceTxn {
                 Some((_, BodyView::TxnSend(done))) => done.local,
                 _ => None,
             };
-            let final_record = final_records.and_then(|(index, records)| {
-                records.get(&message.txn).map(|local| (index, *local))
-            });
+            // The final record is looked up (a search by name) only when the completion
+            // did not decide: most transactions' did.
+            let final_record = || {
+                final_records.and_then(|(index, records)| {
+                    records.get(&message.txn).map(|local| (index, *local))
+                })
+            };
             let (decision, decided_by) = match (write.outcome(), local) {
                 (_, Some(Local::Commit)) => (Decision::Commit, write.completion()),
                 (_, Some(Local::Rollback)) => (Decision::Rollback, write.completion()),
                 (Outcome::Fail, None) => (Decision::NeverStored, write.completion()),
-                _ => match final_record {
+                _ => match final_record() {
                     Some((index, Local::Commit)) => (Decision::Commit, Some(index)),
                     Some((index, Local::Rollback)) => (Decision::Rollback, Some(index)),
                     Some((index, Local::Unknown)) => (Decision::NeverCommitted, Some(index)),

@@ -44,7 +44,7 @@ pub mod value_reader;
 pub mod values;
 pub mod write;
 
-pub use bodies::{BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
+pub use bodies::{BodyKind, BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
 pub use body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record,
     SendMop, SequenceGap, TxnSend, Zk,
@@ -228,17 +228,20 @@ impl History {
         self.bodies.iter()
     }
 
-    /// [`History::entries`] whose value `wanted` accepts: most checks read a few kinds of op,
-    /// and the heads of the others are never built.
-    pub fn entries_where<'h>(
+    /// [`History::entries`] whose value is of one of `kinds`: most checks read a few kinds of
+    /// op, and the heads and values of the others are never built.
+    pub fn entries_of<'h>(
         &'h self,
-        wanted: impl Fn(&BodyView<'h>) -> bool + 'h,
+        kinds: &[BodyKind],
     ) -> impl Iterator<Item = (OpHead, BodyView<'h>)> + 'h {
         self.bodies
-            .iter()
-            .enumerate()
-            .filter(move |(_, body)| wanted(body))
-            .map(move |(index, body)| (self.op(index as u64), body))
+            .iter_of(kinds)
+            .map(move |(index, body)| (self.op(index), body))
+    }
+
+    /// Does any op hold a value of kind `kind`? Without building any op's value.
+    pub fn has_kind(&self, kind: BodyKind) -> bool {
+        self.bodies.any_of(kind)
     }
 
     pub fn keys(&self) -> &Keys {
