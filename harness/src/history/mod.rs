@@ -42,6 +42,7 @@ pub mod synthetic;
 mod synthetic_coordinator;
 pub mod value_reader;
 pub mod values;
+mod version_order;
 pub mod write;
 
 pub use bodies::{BodyKind, BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
