@@ -170,12 +170,16 @@ impl DependencyGraph {
                 let reader = vertex(op).expect("every reader is a vertex");
                 reads.sort_unstable_by_key(|&(key, offset, _)| (key, offset));
                 for group in reads.chunk_by(|a, b| a.0 == b.0) {
-                    let (_, offset, _) = *group.last().expect("chunks are not empty");
+                    let (_, offset, last) = *group.last().expect("chunks are not empty");
                     let highest = group.iter().rev().take_while(|read| read.1 == offset);
-                    let read = highest
-                        .map(|&(_, _, read)| read)
-                        .max_by_key(|&read| (log.value_seen(log.observation(read)), read))
-                        .expect("the last read is among them");
+                    let read = if highest.clone().nth(1).is_none() {
+                        last
+                    } else {
+                        highest
+                            .map(|&(_, _, read)| read)
+                            .max_by_key(|&read| (log.value_seen(log.observation(read)), read))
+                            .expect("the last read is among them")
+                    };
                     if let Some(w) = writer(read) {
                         link(w, reader, Label::new(Dependency::WriteRead, read));
                     }

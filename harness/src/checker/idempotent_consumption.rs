@@ -22,7 +22,7 @@
 //!   lower than an ok commit (a committed offset lost).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyKind, BodyView, History, KeyId, MopView, OpType, F};
+use crate::history::{BodyKind, BodyView, History, KeyId, OpType, F};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "idempotent-consumption";
@@ -94,7 +94,7 @@ impl Checker for IdempotentConsumption {
         let mut read_by_group: BTreeSet<(u32, KeyId, u64)> = BTreeSet::new();
 
         // Only these kinds of op count here (polls only when a queue may drop records): the
-        // heads of the others are never built.
+        // others are passed over by their tags.
         let mut wanted = vec![
             BodyKind::Membership,
             BodyKind::CommitOffsets,
@@ -104,9 +104,14 @@ impl Checker for IdempotentConsumption {
         if !dropped_below.is_empty() {
             wanted.push(BodyKind::Mops);
         }
-        for (op, body) in history.entries_of(&wanted) {
-            let slot = history.slot(op.index);
-            match (op.kind, body) {
+        // Only invokes and ok completions count: the others' values are never read.
+        for index in history.indexes_of(&wanted) {
+            let kind = history.kind(index);
+            if matches!(kind, OpType::Fail | OpType::Info) {
+                continue;
+            }
+            let slot = history.slot(index);
+            match (kind, history.body(index)) {
                 (OpType::Invoke, BodyView::Membership(membership)) => {
                     if let Some(group) = &membership.group {
                         group_of[slot] = groups.intern(group);
@@ -134,33 +139,30 @@ impl Checker for IdempotentConsumption {
                                     "offset-regression",
                                     Anomaly::new(format!(
                                         "group {group_name:?} committed {key_name} offset {offset} (op {}) after a commit of offset {before} (op {by}) had completed.",
-                                        op.index
+                                        index
                                     ))
                                     .key(key_name)
                                     .offsets([before, offset])
-                                    .ops([by, op.index])
+                                    .ops([by, index])
                                     .detail("group", group_name.as_str()),
                                 );
                             }
                         }
-                        let entry = committed.entry((group, key)).or_insert((offset, op.index));
+                        let entry = committed.entry((group, key)).or_insert((offset, index));
                         if offset >= entry.0 {
-                            *entry = (offset, op.index);
+                            *entry = (offset, index);
                         }
                     }
                     snapshots[slot].clear();
                 }
                 (OpType::Ok, BodyView::Apply(apply)) => {
-                    applies.push((group_of[slot], apply.value, apply.key, op.index));
+                    applies.push((group_of[slot], apply.value, apply.key, index));
                 }
                 (OpType::Ok, BodyView::Expired(expired)) => {
                     expiries.push((group_of[slot], expired.value));
                 }
                 (OpType::Ok, BodyView::Mops(mops)) if !dropped_below.is_empty() => {
-                    let reads = mops.iter().filter_map(|mop| match mop {
-                        MopView::Poll(poll) => poll.reads(),
-                        MopView::Send(_) => None,
-                    });
+                    let reads = mops.polls().filter_map(|poll| poll.reads());
                     for key_reads in reads.flatten() {
                         if dropped_below.contains_key(&key_reads.key) {
                             for record in key_reads.records {
@@ -295,8 +297,30 @@ impl Checker for IdempotentConsumption {
             let expired_by =
                 |group: u32, value: i64| expiries.binary_search(&(group, value)).is_ok();
             let nothing = Vec::new();
+            // A group, and per write (a bit each): is its value applied by that group, or
+            // expired by it? Judged once per group (the points come group by group), in write
+            // order: the values ascend nearly with it, so each is found a few steps on from
+            // the last. Looking each value up from the version orders instead read the
+            // writes in offset order, a cache miss each: ~40% of this check.
+            let mut accounted: Option<(u32, Vec<u64>)> = None;
             for (&(group, key), &(commit, by)) in &points {
-                let mut set = Gallop::new(applied.get(&group).unwrap_or(&nothing));
+                let set = applied.get(&group).unwrap_or(&nothing);
+                if accounted
+                    .as_ref()
+                    .is_none_or(|&(judged, _)| judged != group)
+                {
+                    let mut values = Gallop::new(set);
+                    let mut bits = vec![0u64; log.writes.len().div_ceil(64)];
+                    for (id, write) in log.writes.iter().enumerate() {
+                        if values.contains(write.value) || expired_by(group, write.value) {
+                            bits[id / 64] |= 1 << (id % 64);
+                        }
+                    }
+                    accounted = Some((group, bits));
+                }
+                let (_, bits) = accounted.as_ref().expect("judged above");
+                // Values no client sent (garbage) are looked up one by one.
+                let mut set = Gallop::new(set);
                 let key_log = log.key(key);
                 let group_name = &groups.names[group as usize];
                 let key_name = history.key_name(key);
@@ -307,8 +331,14 @@ impl Checker for IdempotentConsumption {
                     .chunk_by(|&a, &b| log.observation(a).offset == log.observation(b).offset)
                 {
                     if run.iter().any(|&id| {
-                        let value = log.value_seen(log.observation(id));
-                        set.contains(value) || expired_by(group, value)
+                        let seen = log.observation(id);
+                        match seen.write() {
+                            Some(write) => (bits[write as usize / 64] >> (write % 64)) & 1 != 0,
+                            None => {
+                                let value = log.value_seen(seen);
+                                set.contains(value) || expired_by(group, value)
+                            }
+                        }
                     }) {
                         continue;
                     }

@@ -146,11 +146,8 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
         }));
         let records = body
             .mops()
-            .iter()
-            .filter_map(|mop| match mop {
-                MopView::Poll(poll) => poll.reads(),
-                MopView::Send(_) => None,
-            })
+            .polls()
+            .filter_map(|poll| poll.reads())
             .flatten()
             .flat_map(|reads| reads.records.iter().map(move |record| (reads.key, record)));
         for (key, record) in records {

@@ -398,12 +398,17 @@ impl Bodies {
         &'h self,
         kinds: &[BodyKind],
     ) -> impl Iterator<Item = (u64, BodyView<'h>)> + 'h {
+        self.indexes_of(kinds).map(|index| (index, self.get(index)))
+    }
+
+    /// The indexes of the ops whose value is of one of `kinds`, ascending.
+    pub(crate) fn indexes_of(&self, kinds: &[BodyKind]) -> impl Iterator<Item = u64> + '_ {
         let mask = tag_mask(kinds);
         self.entries
             .iter()
             .enumerate()
             .filter(move |(_, entry)| mask & 1 << entry.tag() as u16 != 0)
-            .map(|(index, _)| (index as u64, self.get(index as u64)))
+            .map(|(index, _)| index as u64)
     }
 
     /// Does any op hold a value of kind `kind`? Read from the tags alone.
@@ -540,6 +545,23 @@ impl<'h> Mops<'h> {
         self.mops
             .get(position)
             .map(|packed| self.view(position, packed))
+    }
+
+    /// The polls among the micro-ops, in order. The sends are passed over by their flags,
+    /// their views never built: building one looks up its deadline (a search of the table)
+    /// whether the reader wants it or not.
+    pub fn polls(&self) -> impl Iterator<Item = PollView<'h>> + 'h {
+        let mops = *self;
+        (0..self.mops.len()).filter_map(move |position| {
+            let packed = &mops.mops[position];
+            if packed.flags & POLL == 0 {
+                return None;
+            }
+            match mops.view(position, packed) {
+                MopView::Poll(poll) => Some(poll),
+                MopView::Send(_) => unreachable!("a poll's flags read as a poll"),
+            }
+        })
     }
 
     #[inline]

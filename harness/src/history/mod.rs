@@ -190,6 +190,11 @@ impl History {
         self.heads.time(index)
     }
 
+    /// The type of op `index`: [`History::op`]'s `kind` without building the head.
+    pub fn kind(&self, index: u64) -> OpType {
+        self.heads.kind(index)
+    }
+
     /// The function of op `index`: [`History::op`]'s `f` without building the head.
     pub fn f(&self, index: u64) -> &F {
         self.heads.f(index)
@@ -238,6 +243,13 @@ impl History {
         self.bodies
             .iter_of(kinds)
             .map(move |(index, body)| (self.op(index), body))
+    }
+
+    /// The indexes of the ops whose value is of one of `kinds`, ascending: for a check that
+    /// reads a few fields of many ops ([`History::kind`], [`History::slot`], ...) and the
+    /// values of fewer, without building a head and a value for each.
+    pub fn indexes_of<'h>(&'h self, kinds: &[BodyKind]) -> impl Iterator<Item = u64> + 'h {
+        self.bodies.indexes_of(kinds)
     }
 
     /// Does any op hold a value of kind `kind`? Without building any op's value.
