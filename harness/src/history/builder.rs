@@ -355,7 +355,7 @@ impl Builder {
         );
 
         let heal = heal.or(last_stop);
-        bodies.shrink_to_fit();
+        bodies.seal();
         let log = match InferredLog::build(&heads, &bodies, &partner, slot_count, &keys, drain) {
             Ok(log) => log,
             Err(mut problems) => {

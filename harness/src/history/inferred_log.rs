@@ -301,11 +301,10 @@ impl InferredLog {
         }
         drop(seen_first);
 
-        for (id, observation) in observations.iter().enumerate() {
-            keys[observation.key.slot()].order.push(id as u32);
-        }
-        for key in &mut keys {
-            key.offsets = version_order::sort(&mut key.order, &observations, &values);
+        let orders = version_order::build(keys.len(), &observations, &values);
+        for (key, (order, offsets)) in keys.iter_mut().zip(orders) {
+            key.order = order;
+            key.offsets = offsets;
         }
 
         drop(values);
