@@ -14,7 +14,7 @@
 //! record, the verdict is `unknown`.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyView, History, KeyId, MopView, OpType};
+use crate::history::{BodyKind, BodyView, History, KeyId, MopView, OpType};
 
 pub const NAME: &str = "consumer-order";
 
@@ -55,22 +55,27 @@ impl Checker for ConsumerOrder {
         let mut records_read = 0u64;
 
         // Assignments and polls are all this check reads: the heads of other ops are not built.
-        let wanted =
-            |body: &BodyView<'_>| matches!(body, BodyView::Membership(_) | BodyView::Mops(_));
-        for (op, body) in history.entries_where(wanted) {
-            let slot = history.slot(op.index);
+        // An op's type is read before its value, and its head is built only to explain an
+        // anomaly: invokes and failures, half the ops, are passed over unread.
+        for index in history.indexes_of(&[BodyKind::Membership, BodyKind::Mops]) {
+            let kind = history.kind(index);
+            if matches!(kind, OpType::Invoke | OpType::Fail) {
+                continue;
+            }
+            let slot = history.slot(index);
+            let body = history.body(index);
             // A (re)assignment that happened keeps the positions of the keys it still covers
             // and forgets the rest (Jepsen's rule); one that failed changed nothing.
-            if let (BodyView::Membership(membership), OpType::Ok | OpType::Info) = (body, op.kind) {
+            if let BodyView::Membership(membership) = body {
                 last[slot].retain(|&(key, _, _)| membership.covers(key, history.keys()));
                 continue;
             }
-            if op.kind != OpType::Ok || !matches!(body, BodyView::Mops(_)) {
+            if kind != OpType::Ok {
                 continue;
             }
+            let process = || history.op(index).process;
             in_op.clear();
-            for mop in body.mops() {
-                let MopView::Poll(poll) = mop else { continue };
+            for poll in body.mops().polls() {
                 let Some(reads) = poll.reads() else { continue };
                 for key_reads in reads {
                     let key_name = history.key_name(key_reads.key);
@@ -85,12 +90,12 @@ impl Checker for ConsumerOrder {
                                         "int-nonmonotonic-poll",
                                         Anomaly::new(format!(
                                             "op {} returned {key_name} offset {offset} (value {}) after offset {previous} in the same poll.",
-                                            op.index, record.value
+                                            index, record.value
                                         ))
                                         .key(key_name)
                                         .value(record.value)
                                         .offsets([*previous, offset])
-                                        .ops([op.index]),
+                                        .ops([index]),
                                     );
                                 } else if let Some(between) =
                                     key_log.known_between(*previous, offset)
@@ -99,12 +104,12 @@ impl Checker for ConsumerOrder {
                                         "int-poll-skip",
                                         Anomaly::new(format!(
                                             "op {} returned {key_name} offsets {previous} and then {offset}, skipping offset {between}, which holds a value.",
-                                            op.index
+                                            index
                                         ))
                                         .key(key_name)
                                         .value(record.value)
                                         .offsets([*previous, between, offset])
-                                        .ops([op.index]),
+                                        .ops([index]),
                                     );
                                 }
                                 *previous = offset;
@@ -118,13 +123,13 @@ impl Checker for ConsumerOrder {
                                             "nonmonotonic-poll",
                                             Anomaly::new(format!(
                                                 "process {} polled {key_name} from offset {offset} (op {}) after it had already read up to offset {earlier} (op {earlier_op}) with no reassignment between.",
-                                                op.process, op.index
+                                                process(), index
                                             ))
                                             .key(key_name)
                                             .value(record.value)
                                             .offsets([earlier, offset])
-                                            .ops([earlier_op, op.index])
-                                            .detail("process", op.process.to_string()),
+                                            .ops([earlier_op, index])
+                                            .detail("process", process().to_string()),
                                         );
                                     } else if let Some(between) =
                                         key_log.known_between(earlier, offset)
@@ -133,13 +138,13 @@ impl Checker for ConsumerOrder {
                                             "poll-skip",
                                             Anomaly::new(format!(
                                                 "process {} read {key_name} up to offset {earlier} (op {earlier_op}) and next from offset {offset} (op {}), skipping offset {between}, which holds a value.",
-                                                op.process, op.index
+                                                process(), index
                                             ))
                                             .key(key_name)
                                             .value(record.value)
                                             .offsets([earlier, between, offset])
-                                            .ops([earlier_op, op.index])
-                                            .detail("process", op.process.to_string()),
+                                            .ops([earlier_op, index])
+                                            .detail("process", process().to_string()),
                                         );
                                     }
                                 }
@@ -151,8 +156,8 @@ impl Checker for ConsumerOrder {
             }
             for &(key, offset) in &in_op {
                 match last[slot].iter_mut().find(|(k, _, _)| *k == key) {
-                    Some(entry) => *entry = (key, offset, op.index),
-                    None => last[slot].push((key, offset, op.index)),
+                    Some(entry) => *entry = (key, offset, index),
+                    None => last[slot].push((key, offset, index)),
                 }
             }
         }

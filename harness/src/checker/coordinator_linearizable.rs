@@ -32,7 +32,7 @@
 //! or when data was written twice to one znode (reads of it cannot be attributed).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyView, History, KeyId, OpType, Zk, F};
+use crate::history::{BodyKind, BodyView, History, KeyId, OpType, Zk, F};
 use std::collections::BTreeMap;
 
 pub const NAME: &str = "coordinator-linearizable";
@@ -91,7 +91,7 @@ impl Checker for CoordinatorLinearizable {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.bodies().any(|body| matches!(body, BodyView::Zk(_)))
+        history.has_kind(BodyKind::Zk)
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
@@ -118,7 +118,7 @@ impl Checker for CoordinatorLinearizable {
 fn collect(history: &History) -> (BTreeMap<KeyId, Vec<Entry>>, u64) {
     let mut by_path: BTreeMap<KeyId, Vec<Entry>> = BTreeMap::new();
     let mut observers = 0;
-    for (op, body) in history.entries_where(|body| matches!(body, BodyView::Zk(_))) {
+    for (op, body) in history.entries_of(&[BodyKind::Zk]) {
         let BodyView::Zk(asked) = body else { continue };
         if op.kind != OpType::Invoke {
             continue;

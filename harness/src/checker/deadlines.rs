@@ -18,7 +18,7 @@
 //! pass, each value looked up in the inferred log's table.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyView, History, OpType};
+use crate::history::{BodyKind, BodyView, History, OpType};
 
 pub const NAME: &str = "deadlines";
 
@@ -38,18 +38,14 @@ impl Checker for Deadlines {
     }
 
     fn applies(&self, history: &History) -> bool {
-        history.log().writes.iter().any(|w| w.has_deadline())
-            || history
-                .bodies()
-                .any(|body| matches!(body, BodyView::Expired(_)))
+        history.log().writes.iter().any(|w| w.has_deadline()) || history.has_kind(BodyKind::Expired)
     }
 
     fn check(&self, history: &History, _opts: &CheckOptions) -> CheckResult {
         let log = history.log();
         let mut findings = Findings::default();
         let mut judged = log.writes.iter().any(|w| w.has_deadline());
-        let delivered = |body: &BodyView| matches!(body, BodyView::Apply(_) | BodyView::Expired(_));
-        for (op, body) in history.entries_where(delivered) {
+        for (op, body) in history.entries_of(&[BodyKind::Apply, BodyKind::Expired]) {
             match (op.kind, body) {
                 (OpType::Ok, BodyView::Apply(apply)) => {
                     let Some(write) = log.write_of(apply.key, apply.value) else {

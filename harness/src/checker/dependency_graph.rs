@@ -15,7 +15,8 @@
 //!
 //! Edges never join an op to itself. Building the graph is two passes over the log (one
 //! counts each vertex's edges, one places them in its row), each sorting only one op's reads
-//! at a time: n log n, and no list of the edges or of the reads beside the rows.
+//! at a time: n log n, and no list of the edges or of the reads beside the rows (only each
+//! write's vertex, 4 bytes, while the graph is built).
 
 use super::op_ranks::OpRanks;
 use super::scc::Graph;
@@ -36,6 +37,9 @@ impl Dependency {
         }
     }
 }
+
+/// No vertex: the entry of a write the graph does not draw.
+const NO_VERTEX: u32 = u32::MAX;
 
 /// Set in a [`Label`] for a `wr` edge.
 const WRITE_READ: u32 = 1 << 31;
@@ -83,7 +87,12 @@ pub struct DependencyGraph {
 /// value-table lookup is needed here.
 fn drawn_write(log: &InferredLog, id: u32) -> Option<&Write> {
     let write = log.write(log.observation(id).write()?);
-    (write.kind() == WriteKind::Send && write.proven()).then_some(write)
+    drawn(write).then_some(write)
+}
+
+/// Does the graph draw `write`: is it a proven send?
+fn drawn(write: &Write) -> bool {
+    write.kind() == WriteKind::Send && write.proven()
 }
 
 /// The op of a drawn write: its completion, or its invoke when it never completed.
@@ -100,22 +109,36 @@ impl DependencyGraph {
         // The op of each proven send write, and of every read of a poll or txn. Op index ->
         // vertex: a rank in a bitmap of the vertices (1.5 bits an op of the history, not a
         // u32 table as long as it), constant time.
-        let writers = log
-            .writes
-            .iter()
-            .filter(|write| write.kind() == WriteKind::Send && write.proven());
+        let writers = log.writes.iter().filter(|write| drawn(write));
         let readers = log.observations.iter().filter(|o| is_read(o));
         let ops = OpRanks::new(
             history.len() as u64,
             writers.map(writer_op).chain(readers.map(|o| o.op())),
         );
         let vertex = |op: u64| ops.rank(op);
-        let writer = |id: u32| drawn_write(log, id).and_then(|write| vertex(writer_op(write)));
+        // Write -> its op's vertex when the graph draws it, else NO_VERTEX: looked up once per
+        // write, in write order. Both passes below find an observation's writer in this
+        // 4-byte table; reading the 40-byte write and ranking its op there instead cost a
+        // cache miss each time (the version orders and the reads visit writes in no useful
+        // order), nearly half the graph's build. Freed once the graph is built.
+        let writer_vertex: Vec<u32> = log
+            .writes
+            .iter()
+            .map(|write| {
+                if drawn(write) {
+                    vertex(writer_op(write)).expect("every drawn write's op is a vertex")
+                } else {
+                    NO_VERTEX
+                }
+            })
+            .collect();
+        let writer = |id: u32| {
+            let write = log.observation(id).write()?;
+            Some(writer_vertex[write as usize]).filter(|&v| v != NO_VERTEX)
+        };
 
-        // One reader's reads at a time: (key, offset, value, observation). The value sorts
-        // before the observation so that of two values read at one offset the same one is the
-        // highest, whatever order they were seen in.
-        let mut reads: Vec<(KeyId, u64, i64, u32)> = Vec::new();
+        // One reader's reads at a time: (key, offset, observation).
+        let mut reads: Vec<(KeyId, u64, u32)> = Vec::new();
         let graph = Graph::from_edges(ops.len(), |edge| {
             let mut link = |from: u32, to: u32, label: Label| {
                 if from != to {
@@ -140,12 +163,23 @@ impl DependencyGraph {
             }
 
             // The highest read of each (key, reader). The log keeps an op's reads together,
-            // in op order; within a reader, keys ascending.
-            let mut draw = |op: u64, reads: &mut Vec<(KeyId, u64, i64, u32)>| {
+            // in op order; within a reader, keys ascending. Of two values read at one offset
+            // the higher is taken (then the later observation), whatever order they were seen
+            // in: values are compared only there, so only there is a read's write looked up.
+            let mut draw = |op: u64, reads: &mut Vec<(KeyId, u64, u32)>| {
                 let reader = vertex(op).expect("every reader is a vertex");
-                reads.sort_unstable();
+                reads.sort_unstable_by_key(|&(key, offset, _)| (key, offset));
                 for group in reads.chunk_by(|a, b| a.0 == b.0) {
-                    let (_, _, _, read) = *group.last().expect("chunks are not empty");
+                    let (_, offset, last) = *group.last().expect("chunks are not empty");
+                    let highest = group.iter().rev().take_while(|read| read.1 == offset);
+                    let read = if highest.clone().nth(1).is_none() {
+                        last
+                    } else {
+                        highest
+                            .map(|&(_, _, read)| read)
+                            .max_by_key(|&read| (log.value_seen(log.observation(read)), read))
+                            .expect("the last read is among them")
+                    };
                     if let Some(w) = writer(read) {
                         link(w, reader, Label::new(Dependency::WriteRead, read));
                     }
@@ -162,12 +196,13 @@ impl DependencyGraph {
                     draw(op, &mut reads);
                 }
                 reader = Some(o.op());
-                reads.push((o.key, o.offset, log.value_seen(o), id as u32));
+                reads.push((o.key, o.offset, id as u32));
             }
             if let Some(op) = reader {
                 draw(op, &mut reads);
             }
         });
+        drop(writer_vertex);
         DependencyGraph { ops, graph }
     }
 

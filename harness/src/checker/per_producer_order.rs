@@ -19,7 +19,7 @@
 //! pass over the writes.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyView, History, KeyId, Outcome, WriteKind, F};
+use crate::history::{BodyKind, BodyView, History, KeyId, Outcome, WriteKind, F};
 
 pub const NAME: &str = "per-producer-order";
 
@@ -56,7 +56,7 @@ impl Checker for PerProducerOrder {
         let log = history.log();
         let mut findings = Findings::default();
 
-        for (op, body) in history.entries_where(|body| matches!(body, BodyView::SequenceGap(_))) {
+        for (op, body) in history.entries_of(&[BodyKind::SequenceGap]) {
             let BodyView::SequenceGap(gap) = body else {
                 continue;
             };

@@ -48,7 +48,7 @@
 //! nested inside its span that completed before the window's first position are not counted.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyView, History, KeyId, OpType, TokenBucket, TokenRate, F};
+use crate::history::{BodyKind, BodyView, History, KeyId, OpType, TokenBucket, TokenRate, F};
 use std::time::Duration;
 
 pub const NAME: &str = "rate-bound";
@@ -112,7 +112,7 @@ impl Checker for RateBound {
         let mut asked: Vec<Option<u64>> = vec![None; history.keys().len()];
         // (key, token offset, token value, op) of every ok admit.
         let mut taken: Vec<(KeyId, u64, i64, u64)> = Vec::new();
-        for (op, body) in history.entries_where(|body| matches!(body, BodyView::Admit(_))) {
+        for (op, body) in history.entries_of(&[BodyKind::Admit]) {
             let BodyView::Admit(admit) = body else {
                 continue;
             };

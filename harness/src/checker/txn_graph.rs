@@ -63,15 +63,27 @@ impl Checker for TxnGraph {
             ("G0", &[Dependency::WriteWrite]),
             ("G1c", &[Dependency::WriteWrite, Dependency::WriteRead]),
         ];
-        for (name, kinds) in searches {
-            let keep = |label: Label| kinds.contains(&label.kind());
+        let keep = |kinds: &'static [Dependency]| move |label: Label| kinds.contains(&label.kind());
+        // The ww+wr graph's components first: a ww cycle is a cycle of it too, so when it has
+        // none (a valid history), the ww graph is not searched at all.
+        let with_reads = components(graph, keep(searches[1].1));
+        let found = [
+            if with_reads.is_empty() {
+                Vec::new()
+            } else {
+                components(graph, keep(searches[0].1))
+            },
+            with_reads,
+        ];
+        for ((name, kinds), found) in searches.into_iter().zip(found) {
+            let keep = keep(kinds);
             // A G1c cycle holds a wr edge; a G0 one is made of ww edges only.
             let through = if name == "G1c" {
                 Dependency::WriteRead
             } else {
                 Dependency::WriteWrite
             };
-            for component in components(graph, keep) {
+            for component in found {
                 let inside = |v: u32| component.binary_search(&v).is_ok();
                 let closing = component.iter().find_map(|&a| {
                     graph
@@ -146,11 +158,8 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
         }));
         let records = body
             .mops()
-            .iter()
-            .filter_map(|mop| match mop {
-                MopView::Poll(poll) => poll.reads(),
-                MopView::Send(_) => None,
-            })
+            .polls()
+            .filter_map(|poll| poll.reads())
             .flatten()
             .flat_map(|reads| reads.records.iter().map(move |record| (reads.key, record)));
         for (key, record) in records {

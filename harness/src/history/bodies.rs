@@ -61,6 +61,51 @@ const TAGS: [Tag; 12] = [
     Tag::Opaque,
 ];
 
+impl Tag {
+    /// The shape of value this tag stores.
+    fn kind(self) -> BodyKind {
+        match self {
+            Tag::Mops | Tag::MopsAsInvoked => BodyKind::Mops,
+            Tag::Membership => BodyKind::Membership,
+            Tag::CommitOffsets => BodyKind::CommitOffsets,
+            Tag::TxnSend => BodyKind::TxnSend,
+            Tag::Apply => BodyKind::Apply,
+            Tag::Expired => BodyKind::Expired,
+            Tag::Admit => BodyKind::Admit,
+            Tag::FinalState => BodyKind::FinalState,
+            Tag::SequenceGap => BodyKind::SequenceGap,
+            Tag::Zk => BodyKind::Zk,
+            Tag::Opaque => BodyKind::Opaque,
+        }
+    }
+}
+
+/// The shape of an op's value: [`BodyView`]'s variants without their data. A check that reads
+/// a few kinds of op picks them by this, read from the 8-byte entries: building the view of
+/// every op's value only to drop most of them cost each such check ~20 ms a 10^6-op history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    Mops,
+    Membership,
+    CommitOffsets,
+    TxnSend,
+    Apply,
+    Expired,
+    Admit,
+    FinalState,
+    SequenceGap,
+    Zk,
+    Opaque,
+}
+
+/// A set of [`Tag`]s, one bit each: those whose kind is one of `kinds`.
+fn tag_mask(kinds: &[BodyKind]) -> u16 {
+    TAGS.iter()
+        .enumerate()
+        .filter(|(_, tag)| kinds.contains(&tag.kind()))
+        .fold(0, |mask, (bit, _)| mask | 1 << bit)
+}
+
 /// At most this many micro-ops (or committed offsets) in one op: an [`Entry`] keeps the count
 /// in 28 bits.
 const ENTRY_LEN_MAX: u32 = (1 << 28) - 1;
@@ -140,6 +185,9 @@ struct PackedReads {
 
 const _: () = assert!(std::mem::size_of::<PackedMop>() <= 24);
 
+/// Micro-ops per block of [`Bodies::deadline_blocks`].
+const DEADLINE_BLOCK: usize = 64;
+
 /// Positions in the flat vectors are `u32`: a history holds fewer than 2^32 micro-ops, keys
 /// read and records (it would need over 64 GiB of text to hold more).
 fn position(len: usize, what: &str) -> u32 {
@@ -152,6 +200,11 @@ pub(crate) struct Bodies {
     mops: Vec<PackedMop>,
     /// (micro-op position in `mops`, deadline) of the sends that carry one, ascending.
     deadlines: Vec<(u32, u64)>,
+    /// Per block of [`DEADLINE_BLOCK`] micro-ops, where its sends' deadlines start in
+    /// `deadlines`; built once the history is read ([`Bodies::seal`]), empty until then. A
+    /// send's deadline is searched for among its block's few, not in the whole table: that
+    /// took ~17 steps, most of them cache misses, each time a send carrying one was viewed.
+    deadline_blocks: Vec<u32>,
     reads: Vec<PackedReads>,
     records: Vec<Record>,
     commit_offsets: Vec<(KeyId, u64)>,
@@ -316,6 +369,7 @@ impl Bodies {
             start: start as u32,
             flags_kept,
             deadlines: &self.deadlines,
+            deadline_blocks: &self.deadline_blocks,
             reads: &self.reads,
             records: &self.records,
         }
@@ -347,6 +401,30 @@ impl Bodies {
         (0..self.entries.len()).map(|index| self.get(index as u64))
     }
 
+    /// The ops whose value is of one of `kinds`, with it, in history order. The others are
+    /// skipped by their entry's tag alone: their values are never read.
+    pub(crate) fn iter_of<'h>(
+        &'h self,
+        kinds: &[BodyKind],
+    ) -> impl Iterator<Item = (u64, BodyView<'h>)> + 'h {
+        self.indexes_of(kinds).map(|index| (index, self.get(index)))
+    }
+
+    /// The indexes of the ops whose value is of one of `kinds`, ascending.
+    pub(crate) fn indexes_of(&self, kinds: &[BodyKind]) -> impl Iterator<Item = u64> + '_ {
+        let mask = tag_mask(kinds);
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(move |(_, entry)| mask & 1 << entry.tag() as u16 != 0)
+            .map(|(index, _)| index as u64)
+    }
+
+    /// Does any op hold a value of kind `kind`? Read from the tags alone.
+    pub(crate) fn any_of(&self, kind: BodyKind) -> bool {
+        self.entries.iter().any(|entry| entry.tag().kind() == kind)
+    }
+
     /// Bytes held, by part (length times element size: what a reader touches).
     pub(crate) fn held_bytes(&self, parts: &mut Vec<(&'static str, usize)>) {
         fn held<T>(vector: &[T]) -> usize {
@@ -354,7 +432,10 @@ impl Bodies {
         }
         parts.push(("value entries", held(&self.entries)));
         parts.push(("micro-ops", held(&self.mops)));
-        parts.push(("deadlines", held(&self.deadlines)));
+        parts.push((
+            "deadlines",
+            held(&self.deadlines) + held(&self.deadline_blocks),
+        ));
         parts.push(("keys read", held(&self.reads)));
         parts.push(("records", held(&self.records)));
         let others = held(&self.commit_offsets)
@@ -369,9 +450,21 @@ impl Bodies {
         parts.push(("other values", others));
     }
 
-    /// Gives back the memory the vectors reserved beyond what they hold (they grow by
-    /// doubling while a history streams in).
-    pub(crate) fn shrink_to_fit(&mut self) {
+    /// The history is read: gives back the memory the vectors reserved beyond what they hold
+    /// (they grow by doubling while a history streams in), and indexes the deadlines by block
+    /// of micro-ops. No value is added after.
+    pub(crate) fn seal(&mut self) {
+        let blocks = self.mops.len().div_ceil(DEADLINE_BLOCK);
+        let mut blocks_start = Vec::with_capacity(blocks);
+        let mut next = 0;
+        for block in 0..blocks {
+            let first = position(block * DEADLINE_BLOCK, "micro-ops");
+            while self.deadlines.get(next).is_some_and(|&(at, _)| at < first) {
+                next += 1;
+            }
+            blocks_start.push(position(next, "deadlines"));
+        }
+        self.deadline_blocks = blocks_start;
         self.entries.shrink_to_fit();
         self.mops.shrink_to_fit();
         self.deadlines.shrink_to_fit();
@@ -448,6 +541,8 @@ pub struct Mops<'h> {
     /// The flags read: [`FLAGS_AS_INVOKED`] for an invoke stored with its completion.
     flags_kept: u8,
     deadlines: &'h [(u32, u64)],
+    /// Empty until the history is sealed: then every block's first deadline.
+    deadline_blocks: &'h [u32],
     reads: &'h [PackedReads],
     records: &'h [Record],
 }
@@ -458,6 +553,7 @@ impl<'h> Mops<'h> {
         start: 0,
         flags_kept: FLAGS_ALL,
         deadlines: &[],
+        deadline_blocks: &[],
         reads: &[],
         records: &[],
     };
@@ -478,6 +574,23 @@ impl<'h> Mops<'h> {
             .map(|packed| self.view(position, packed))
     }
 
+    /// The polls among the micro-ops, in order. The sends are passed over by their flags,
+    /// their views never built: building one looks up its deadline (a search of the table)
+    /// whether the reader wants it or not.
+    pub fn polls(&self) -> impl Iterator<Item = PollView<'h>> + 'h {
+        let mops = *self;
+        (0..self.mops.len()).filter_map(move |position| {
+            let packed = &mops.mops[position];
+            if packed.flags & POLL == 0 {
+                return None;
+            }
+            match mops.view(position, packed) {
+                MopView::Poll(poll) => Some(poll),
+                MopView::Send(_) => unreachable!("a poll's flags read as a poll"),
+            }
+        })
+    }
+
     #[inline]
     pub fn iter(&self) -> MopsIter<'h> {
         MopsIter {
@@ -492,8 +605,18 @@ impl<'h> Mops<'h> {
         if flags & POLL == 0 {
             let deadline = (flags & HAS_DEADLINE != 0).then(|| {
                 let at = self.start + position as u32;
-                let found = self.deadlines.binary_search_by_key(&at, |&(mop, _)| mop);
-                self.deadlines[found.expect("a flagged deadline is recorded")].1
+                let block = at as usize / DEADLINE_BLOCK;
+                // Its block's deadlines once sealed, else all of them.
+                let table = match self.deadline_blocks.get(block) {
+                    Some(&start) => {
+                        let end = self.deadline_blocks.get(block + 1);
+                        let end = end.map_or(self.deadlines.len(), |&end| end as usize);
+                        &self.deadlines[start as usize..end]
+                    }
+                    None => self.deadlines,
+                };
+                let found = table.binary_search_by_key(&at, |&(mop, _)| mop);
+                table[found.expect("a flagged deadline is recorded")].1
             });
             return MopView::Send(SendMop {
                 key: KeyId(packed.key),
@@ -737,7 +860,7 @@ mod tests {
         for body in &bodies {
             packed.push(body.clone());
         }
-        packed.shrink_to_fit();
+        packed.seal();
         let read: Vec<Body> = packed.iter().map(|view| view.to_body()).collect();
         assert_eq!(read, bodies);
         assert_eq!(packed.get(0).mops().len(), 3);
@@ -856,6 +979,34 @@ mod tests {
     /// apart, with a value pushed between them (the invoke's micro-ops are not the last); an
     /// invoke stored once costs no parts of its own, and the deadlines table holds each
     /// deadline once.
+    /// Sealed, a history's deadlines are found by block of micro-ops: the same as searching
+    /// the whole table, over blocks with many deadlines, one, or none, and ops that straddle
+    /// two blocks.
+    #[test]
+    fn sealed_deadlines_read_back_as_unsealed() {
+        let mut bodies = Bodies::default();
+        for op in 0..90i64 {
+            let mops = (0..op % 4)
+                .map(|at| {
+                    let value = op * 10 + at;
+                    let deadline =
+                        (value % 3 == 0 || (40..60).contains(&op)).then_some(1000 + value as u64);
+                    send(value, None, deadline.filter(|_| op < 70))
+                })
+                .collect();
+            bodies.push(Body::Mops(mops));
+        }
+        let unsealed: Vec<Body> = bodies.iter().map(|view| view.to_body()).collect();
+        assert!(bodies.mops.len() > 2 * DEADLINE_BLOCK, "several blocks");
+        bodies.seal();
+        assert_eq!(
+            bodies.deadline_blocks.len(),
+            bodies.mops.len().div_ceil(DEADLINE_BLOCK)
+        );
+        let sealed: Vec<Body> = bodies.iter().map(|view| view.to_body()).collect();
+        assert_eq!(sealed, unsealed);
+    }
+
     #[test]
     fn an_invoke_stored_with_its_completion_reads_back_as_recorded() {
         for (invoke, completion, once) in pairs() {

@@ -358,8 +358,8 @@ impl Builder {
         );
 
         let heal = heal.or(last_stop);
-        bodies.shrink_to_fit();
-        let log = match InferredLog::build(&heads, &bodies, &partner, &keys, drain) {
+        bodies.seal();
+        let log = match InferredLog::build(&heads, &bodies, &partner, slot_count, &keys, drain) {
             Ok(log) => log,
             Err(mut problems) => {
                 problems.truncate(ERRORS_MAX);

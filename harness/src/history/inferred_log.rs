@@ -8,7 +8,8 @@
 //! it. The log is *inferred*, never trusted: two values at one offset, or one value at two
 //! offsets, are kept side by side so the log-consistency check can report them.
 //!
-//! Cost: one pass over the ops, one sort of the sent values, one sort per key — n log n.
+//! Cost: one pass over the ops, one sort of the sent values, one sort per key (a counting
+//! sort over its offsets where they are dense, in `version_order.rs`) — n log n.
 
 use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
@@ -17,6 +18,7 @@ pub use super::log_write::{Outcome, Write, WriteId, WriteKind};
 use super::observation::GARBAGE;
 pub use super::observation::{Observation, Source};
 use super::op::{OpType, F};
+use super::version_order;
 use super::{HistoryError, OpError, NONE, PARTNER_NONE};
 
 /// Per key: what was seen where.
@@ -72,10 +74,12 @@ pub struct InferredLog {
 /// Read here, where the log is, so that [`super::observation`] does not name the log that
 /// names it (an import circle).
 impl InferredLog {
+    /// `slot_count`: the history's process slots ([`Heads::slot`] numbers them below it).
     pub(crate) fn build(
         heads: &Heads,
         bodies: &Bodies,
         partner: &[u32],
+        slot_count: usize,
         key_names: &Keys,
         drain: Option<u64>,
     ) -> Result<InferredLog, Vec<HistoryError>> {
@@ -85,8 +89,12 @@ impl InferredLog {
         // their writes (which hold it) and sorted.
         let mut values: Vec<i64> = Vec::new();
         let mut keys = vec![KeyLog::default(); key_names.len()];
-        // First write id of each invoke's micro-ops.
-        let mut write_base: Vec<WriteId> = vec![WriteId::MAX; heads.len()];
+        // Per process slot: the first write id of its latest invoke's micro-ops. A completion
+        // answers its slot's open invoke (the builder pairs no other), and a slot has one op
+        // open at a time, so this is the write base of the invoke a completion answers. Kept
+        // per slot, not per op: a u32 for each op of the history (40 MB of 10^7 ops) was
+        // most of what the log's build held at its peak beside the log itself.
+        let mut write_base: Vec<WriteId> = vec![WriteId::MAX; slot_count];
         // Offsets that `info` completions carry: they count once the op is proven to have
         // happened (one of its writes was read), and not before.
         let mut info_acks: Vec<(WriteId, Observation)> = Vec::new();
@@ -96,7 +104,7 @@ impl InferredLog {
             let index = position as u64;
             match (heads.kind(index), body) {
                 (OpType::Invoke, BodyView::Mops(mops)) => {
-                    write_base[position] = writes.len() as WriteId;
+                    write_base[heads.slot(index) as usize] = writes.len() as WriteId;
                     for mop in mops {
                         if let MopView::Send(send) = mop {
                             writes.push(Write::new(
@@ -110,7 +118,7 @@ impl InferredLog {
                     }
                 }
                 (OpType::Invoke, BodyView::TxnSend(txn)) => {
-                    write_base[position] = writes.len() as WriteId;
+                    write_base[heads.slot(index) as usize] = writes.len() as WriteId;
                     writes.push(Write::new(
                         txn.key,
                         txn.value,
@@ -124,12 +132,13 @@ impl InferredLog {
                     if invoke == PARTNER_NONE {
                         continue;
                     }
-                    let mut write = write_base[invoke as usize] as usize;
+                    let mut write = write_base[heads.slot(index) as usize] as usize;
                     for mop in mops {
                         match mop {
                             MopView::Send(send) => {
                                 let id = write as WriteId;
                                 let entry = &mut writes[write];
+                                assert_eq!(entry.invoke(), u64::from(invoke), "its invoke's write");
                                 write += 1;
                                 entry.set_completion(index);
                                 entry.set_outcome(outcome(kind));
@@ -188,7 +197,8 @@ impl InferredLog {
                     if invoke == PARTNER_NONE {
                         continue;
                     }
-                    let entry = &mut writes[write_base[invoke as usize] as usize];
+                    let entry = &mut writes[write_base[heads.slot(index) as usize] as usize];
+                    assert_eq!(entry.invoke(), u64::from(invoke), "its invoke's write");
                     entry.set_completion(index);
                     entry.set_outcome(outcome(kind));
                 }
@@ -293,20 +303,10 @@ impl InferredLog {
         }
         drop(seen_first);
 
-        for (id, observation) in observations.iter().enumerate() {
-            keys[observation.key.slot()].order.push(id as u32);
-        }
-        for key in &mut keys {
-            key.order.sort_unstable_by_key(|&id| {
-                let o = &observations[id as usize];
-                (o.offset, values[id as usize], o.op())
-            });
-            key.offsets = key
-                .order
-                .iter()
-                .map(|&id| observations[id as usize].offset)
-                .collect();
-            key.offsets.dedup();
+        let orders = version_order::build(keys.len(), &observations, &values);
+        for (key, (order, offsets)) in keys.iter_mut().zip(orders) {
+            key.order = order;
+            key.offsets = offsets;
         }
 
         drop(values);

@@ -44,9 +44,10 @@ mod synthetic_coordinator;
 mod txns;
 pub mod value_reader;
 pub mod values;
+mod version_order;
 pub mod write;
 
-pub use bodies::{BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
+pub use bodies::{BodyKind, BodyView, KeyReadsView, MopView, Mops, MopsIter, PollView};
 pub use body::{
     Admit, Apply, Body, Expired, KeyId, KeyReads, Keys, Local, Membership, Mop, PollMop, Record,
     SendMop, SequenceGap, TxnId, TxnSend, Txns, Zk,
@@ -193,6 +194,11 @@ impl History {
         self.heads.time(index)
     }
 
+    /// The type of op `index`: [`History::op`]'s `kind` without building the head.
+    pub fn kind(&self, index: u64) -> OpType {
+        self.heads.kind(index)
+    }
+
     /// The function of op `index`: [`History::op`]'s `f` without building the head.
     pub fn f(&self, index: u64) -> &F {
         self.heads.f(index)
@@ -232,17 +238,27 @@ impl History {
         self.bodies.iter()
     }
 
-    /// [`History::entries`] whose value `wanted` accepts: most checks read a few kinds of op,
-    /// and the heads of the others are never built.
-    pub fn entries_where<'h>(
+    /// [`History::entries`] whose value is of one of `kinds`: most checks read a few kinds of
+    /// op, and the heads and values of the others are never built.
+    pub fn entries_of<'h>(
         &'h self,
-        wanted: impl Fn(&BodyView<'h>) -> bool + 'h,
+        kinds: &[BodyKind],
     ) -> impl Iterator<Item = (OpHead, BodyView<'h>)> + 'h {
         self.bodies
-            .iter()
-            .enumerate()
-            .filter(move |(_, body)| wanted(body))
-            .map(move |(index, body)| (self.op(index as u64), body))
+            .iter_of(kinds)
+            .map(move |(index, body)| (self.op(index), body))
+    }
+
+    /// The indexes of the ops whose value is of one of `kinds`, ascending: for a check that
+    /// reads a few fields of many ops ([`History::kind`], [`History::slot`], ...) and the
+    /// values of fewer, without building a head and a value for each.
+    pub fn indexes_of<'h>(&'h self, kinds: &[BodyKind]) -> impl Iterator<Item = u64> + 'h {
+        self.bodies.indexes_of(kinds)
+    }
+
+    /// Does any op hold a value of kind `kind`? Without building any op's value.
+    pub fn has_kind(&self, kind: BodyKind) -> bool {
+        self.bodies.any_of(kind)
     }
 
     pub fn keys(&self) -> &Keys {
