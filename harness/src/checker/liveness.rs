@@ -50,7 +50,9 @@ impl Checker for Liveness {
         let mut attempts: Vec<u64> = Vec::new();
         let mut attempts_count = 0u64;
         let mut recovered = false;
-        for op in history.ops().iter().skip(heal.index as usize + 1) {
+        // From the op after the heal, by index: skipping an iterator's ops would build the
+        // head of every op before the heal.
+        for op in (heal.index + 1..history.len() as u64).map(|index| history.op(index)) {
             if op.time > deadline {
                 break;
             }

@@ -90,13 +90,13 @@ impl Checker for PerProducerOrder {
             }
             // An invoke that never completed is an info.
             let op_index = first.completion().unwrap_or(first.invoke());
-            let process = history.op(first.invoke()).process;
+            // Only an anomaly names the process: its head is built then.
+            let process = || history.op(first.invoke()).process;
             let slot = history.slot(first.invoke());
             in_op.clear();
             for write in group {
                 let position = log.position(write);
                 ordered += u64::from(position.is_some());
-                let key_name = history.key_name(write.key);
                 let Some(entry) = in_op.iter_mut().find(|entry| entry.key == write.key) else {
                     in_op.push(InOp {
                         key: write.key,
@@ -109,6 +109,7 @@ impl Checker for PerProducerOrder {
                 // and a pair with an unknown position says nothing.
                 if let (Some(previous), Some(offset)) = (entry.last, position) {
                     if offset <= previous {
+                        let key_name = history.key_name(write.key);
                         findings.add(
                             "int-nonmonotonic-send",
                             Anomaly::new(format!(
@@ -122,6 +123,7 @@ impl Checker for PerProducerOrder {
                         );
                     } else if let Some(between) = log.key(write.key).known_between(previous, offset)
                     {
+                        let key_name = history.key_name(write.key);
                         findings.add(
                             "int-send-skip",
                             Anomaly::new(format!(
@@ -148,6 +150,7 @@ impl Checker for PerProducerOrder {
                     if let (Some(offset), value) = entry.first {
                         if offset <= earlier {
                             let key_name = history.key_name(entry.key);
+                            let process = process();
                             findings.add(
                                 "nonmonotonic-send",
                                 Anomaly::new(format!(

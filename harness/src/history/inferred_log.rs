@@ -263,6 +263,8 @@ impl InferredLog {
             }
             start = end;
         }
+        // The acks of info sends come last, out of op order among the rest.
+        let info_start = observations.len() as u32;
         for (id, mut ack) in info_acks {
             let write = &mut writes[id as usize];
             if write.proven() {
@@ -303,7 +305,7 @@ impl InferredLog {
         }
         drop(seen_first);
 
-        let orders = version_order::build(keys.len(), &observations, &values);
+        let orders = version_order::build(keys.len(), &observations, &values, info_start);
         for (key, (order, offsets)) in keys.iter_mut().zip(orders) {
             key.order = order;
             key.offsets = offsets;

@@ -3,13 +3,15 @@
 //! append takes the next one), so the observations are placed by a counting sort over each
 //! key's range of offsets: three passes over all the observations in their own order (a range
 //! and a count per key, a count per offset, the placing), then the observations at each offset
-//! (mostly an ack and the reads of one value) sorted among themselves by (value, op). A
+//! sorted among themselves by (value, op). Those are mostly an ack and the reads of one value,
+//! placed in observation order, which is op order: already sorted, as the placing notes (one
+//! write seen, in one stretch of op order) without reading them again from all over the log. A
 //! comparison sort per key read the offset, value and op of both sides of ~20 comparisons an
 //! observation, scattered over the log: the log's costliest step (~40 ms of a 10^6-op
 //! history). A key whose offsets spread much wider than its observations (a sparse log) is
 //! sorted that way still.
 //!
-//! Memory, beside the orders: a count per offset of the dense keys' ranges, where gathering
+//! Memory, beside the orders: 8 bytes per offset of the dense keys' ranges, where gathering
 //! the distinct offsets with their repeats took 8 bytes an observation.
 
 use super::observation::Observation;
@@ -21,19 +23,36 @@ const SPREAD_SLACK: u64 = 1024;
 
 /// How one key's order is built.
 enum Placing {
-    /// Counting sort: the lowest offset, and per offset from it its observations' count,
-    /// then where its bucket starts, then (once placed) where it ends.
-    Counted { low: u64, ends: Vec<u32> },
+    /// Counting sort: the lowest offset, and a bucket per offset from it.
+    Counted { low: u64, buckets: Vec<Bucket> },
     /// Comparison sort, the observations gathered first.
     Compared,
 }
 
+/// The observations of one offset of a dense key.
+#[derive(Clone, Copy)]
+struct Bucket {
+    /// Their count, then where they start in the order, then (once placed) where they end.
+    end: u32,
+    /// The write all those placed so far saw, [`NO_WRITE`] before the first, or
+    /// [`WRITES_MIXED`] (some saw another write, or a value no client sent).
+    write: u32,
+}
+
+/// [`Bucket::write`] of an empty bucket. Write ids are below both (they fit 31 bits).
+const NO_WRITE: u32 = u32::MAX;
+/// [`Bucket::write`] of a bucket whose values must be read to sort it.
+const WRITES_MIXED: u32 = u32::MAX - 1;
+
 /// Every key's version order and distinct offsets, ascending, by key slot: observation ids
-/// sorted by (offset, value, op), then id. `values[id]` is observation `id`'s value.
+/// sorted by (offset, value, op), then id. `values[id]` is observation `id`'s value. The
+/// observations below `later` were recorded in op order, and so were those from it on (the
+/// log's acks of info sends, proven after all the rest).
 pub(crate) fn build(
     key_count: usize,
     observations: &[Observation],
     values: &[i64],
+    later: u32,
 ) -> Vec<(Vec<u32>, Vec<u64>)> {
     // Per key: (observations, lowest offset, highest offset).
     let mut spans: Vec<(u32, u64, u64)> = vec![(0, u64::MAX, 0); key_count];
@@ -49,9 +68,13 @@ pub(crate) fn build(
             let dense = count > 0
                 && high - low < SPREAD_PER_OBSERVATION_MAX * u64::from(count) + SPREAD_SLACK;
             if dense {
+                let empty = Bucket {
+                    end: 0,
+                    write: NO_WRITE,
+                };
                 Placing::Counted {
                     low,
-                    ends: vec![0; (high - low) as usize + 1],
+                    buckets: vec![empty; (high - low) as usize + 1],
                 }
             } else {
                 Placing::Compared
@@ -59,21 +82,21 @@ pub(crate) fn build(
         })
         .collect();
     for observation in observations {
-        if let Placing::Counted { low, ends } = &mut placings[observation.key.slot()] {
-            ends[(observation.offset - *low) as usize] += 1;
+        if let Placing::Counted { low, buckets } = &mut placings[observation.key.slot()] {
+            buckets[(observation.offset - *low) as usize].end += 1;
         }
     }
     let mut keys: Vec<(Vec<u32>, Vec<u64>)> = Vec::with_capacity(key_count);
     for (placing, &(count, _, _)) in placings.iter_mut().zip(&spans) {
         let mut offsets = Vec::new();
-        if let Placing::Counted { low, ends } = placing {
+        if let Placing::Counted { low, buckets } = placing {
             let mut start = 0u32;
-            for (offset, slot) in (*low..).zip(ends.iter_mut()) {
-                let count = *slot;
+            for (offset, bucket) in (*low..).zip(buckets.iter_mut()) {
+                let count = bucket.end;
                 if count > 0 {
                     offsets.push(offset);
                 }
-                *slot = start;
+                bucket.end = start;
                 start += count;
             }
             keys.push((vec![0; count as usize], offsets));
@@ -85,10 +108,16 @@ pub(crate) fn build(
         let slot = observation.key.slot();
         let order = &mut keys[slot].0;
         match &mut placings[slot] {
-            Placing::Counted { low, ends } => {
-                let end = &mut ends[(observation.offset - *low) as usize];
-                order[*end as usize] = id as u32;
-                *end += 1;
+            Placing::Counted { low, buckets } => {
+                let bucket = &mut buckets[(observation.offset - *low) as usize];
+                order[bucket.end as usize] = id as u32;
+                bucket.end += 1;
+                let write = observation.write().unwrap_or(WRITES_MIXED);
+                if bucket.write == NO_WRITE {
+                    bucket.write = write;
+                } else if bucket.write != write {
+                    bucket.write = WRITES_MIXED;
+                }
             }
             Placing::Compared => order.push(id as u32),
         }
@@ -97,13 +126,20 @@ pub(crate) fn build(
     let tie = |id: u32| (values[id as usize], observations[id as usize].op(), id);
     for ((order, offsets), placing) in keys.iter_mut().zip(placings) {
         match placing {
-            // Each offset's observations by (value, op, id); one alone is in place already.
-            Placing::Counted { ends, .. } => {
+            // Each offset's observations by (value, op, id). Placed in id order, they are
+            // sorted already when they saw one write (one value) and all come from one
+            // stretch of op order.
+            Placing::Counted { buckets, .. } => {
                 let mut start = 0usize;
-                for end in ends {
+                for Bucket { end, write } in buckets {
                     let end = end as usize;
-                    if end - start > 1 {
-                        order[start..end].sort_unstable_by_key(|&id| tie(id));
+                    let bucket = &mut order[start..end];
+                    let in_op_order = bucket
+                        .first()
+                        .zip(bucket.last())
+                        .is_none_or(|(&first, &last)| (first < later) == (last < later));
+                    if bucket.len() > 1 && (write == WRITES_MIXED || !in_op_order) {
+                        bucket.sort_unstable_by_key(|&id| tie(id));
                     }
                     start = end;
                 }
@@ -155,35 +191,65 @@ mod tests {
 
     #[test]
     fn counting_and_comparison_sorts_agree() {
-        // (key, offset, value, op). Key 0: acks and reads out of order, two values at one
-        // offset, one value read twice by one op, a gap. Key 1: offsets far apart (the
-        // comparison sort's branch). Key 2: nothing. Key 3: one observation.
+        // (key, offset, value, op), in op order until the last three, which come later out of
+        // it (as the acks of info sends do). Values of 20 and up are matched with the write
+        // numbered as the value, the rest unmatched (read by their values alone). Key 0:
+        // offsets out of order, two values at offset 3, one value read twice by one op,
+        // offset 2 seen three times holding one write, offset 5 holding one write but seen
+        // later by an op before the others. Key 1: offsets far apart (the comparison sort's
+        // branch), two values at offset 7. Key 2: nothing. Key 3: one observation, then one
+        // later.
         let seen = [
-            (0, 3, 30, 9),
-            (1, 1 << 40, 5, 3),
+            (0, 3, 30, 1),
+            (1, 1 << 40, 5, 1),
             (0, 0, 10, 2),
             (0, 1, 11, 4),
-            (1, 7, 1, 1),
+            (0, 1, 11, 4),
+            (1, 7, 1, 5),
+            (0, 2, 20, 5),
             (0, 0, 10, 7),
             (3, 5, 8, 8),
-            (0, 3, 31, 5),
-            (1, 1 << 20, 2, 2),
-            (0, 1, 11, 4),
-            (0, 6, 60, 12),
-            (1, 7, 0, 4),
-            (0, 3, 30, 8),
-            (0, 2, 20, 6),
+            (0, 3, 31, 8),
+            (0, 2, 20, 9),
+            (1, 1 << 20, 2, 9),
+            (0, 6, 60, 10),
+            (0, 5, 50, 12),
+            (1, 7, 0, 12),
+            (0, 3, 30, 13),
+            (0, 2, 20, 14),
+            (0, 5, 50, 15),
+            (0, 5, 50, 11),
+            (0, 4, 40, 3),
+            (3, 6, 9, 2),
         ];
+        let later = seen.len() as u32 - 3;
         let observations: Vec<Observation> = seen
             .iter()
-            .map(|&(key, offset, _, op)| Observation::new(KeyId(key), offset, op, Source::Read))
+            .map(|&(key, offset, value, op)| {
+                let mut observation = Observation::new(KeyId(key), offset, op, Source::Read);
+                if value >= 20 {
+                    observation.set_write(value as u32);
+                }
+                observation
+            })
             .collect();
         let values: Vec<i64> = seen.iter().map(|&(_, _, value, _)| value).collect();
-        let built = build(4, &observations, &values);
+        let built = build(4, &observations, &values, later);
         assert_eq!(built, by_comparison(4, &observations, &values));
-        assert_eq!(built[0].1, [0, 1, 2, 3, 6]);
+        assert_eq!(built[0].1, [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            built[0].0[4..7],
+            [6, 10, 16],
+            "offset 2, in op order already"
+        );
+        assert_eq!(built[0].0[7..10], [0, 15, 9], "offset 3, by value then op");
+        assert_eq!(
+            built[0].0[11..14],
+            [18, 13, 17],
+            "offset 5, the later one first"
+        );
         assert_eq!(built[1].1, [7, 1 << 20, 1 << 40]);
-        assert!(build(2, &[], &[])
+        assert!(build(2, &[], &[], 0)
             .iter()
             .all(|(order, offsets)| order.is_empty() && offsets.is_empty()));
     }
