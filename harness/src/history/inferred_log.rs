@@ -14,6 +14,7 @@
 use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
 use super::heads::Heads;
+pub use super::known_offsets::KnownOffsets;
 pub use super::log_write::{Outcome, Write, WriteId, WriteKind};
 use super::observation::GARBAGE;
 pub use super::observation::{Observation, Source};
@@ -26,8 +27,8 @@ use super::{HistoryError, OpError, NONE, PARTNER_NONE};
 pub struct KeyLog {
     /// Observation ids sorted by (offset, value, op): the version order with its witnesses.
     pub order: Vec<u32>,
-    /// Distinct offsets known to hold a value, ascending.
-    pub offsets: Vec<u64>,
+    /// The offsets known to hold a value.
+    pub offsets: KnownOffsets,
     /// The highest offset any poll returned, and the observation that proves it.
     pub read_max: Option<(u64, u32)>,
     /// A poll completing after the drain marker listed this key with no records: the drain
@@ -36,16 +37,9 @@ pub struct KeyLog {
 }
 
 impl KeyLog {
-    /// Is some offset strictly between `low` and `high` known to hold a value?
+    /// Is some offset strictly between `low` and `high` known to hold a value? The lowest.
     pub fn known_between(&self, low: u64, high: u64) -> Option<u64> {
-        if high <= low.saturating_add(1) {
-            return None;
-        }
-        let at = self.offsets.partition_point(|&offset| offset <= low);
-        self.offsets
-            .get(at)
-            .copied()
-            .filter(|&offset| offset < high)
+        self.offsets.between(low, high)
     }
 }
 
@@ -370,7 +364,7 @@ impl InferredLog {
                 + std::mem::size_of_val(self.garbage_values.as_slice()),
         ));
         let orders = self.keys.iter().map(|key| key.order.len() * 4).sum();
-        let offsets = self.keys.iter().map(|key| key.offsets.len() * 8).sum();
+        let offsets = self.keys.iter().map(|key| key.offsets.held_bytes()).sum();
         parts.push(("version orders", orders));
         parts.push(("known offsets", offsets));
         parts.push(("value table", self.table.held_bytes()));

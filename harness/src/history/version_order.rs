@@ -1,5 +1,5 @@
 //! The keys' version orders, as the inferred log keeps them: each key's observations sorted by
-//! (offset, value, op), and the distinct offsets they name. A key's offsets are dense (each
+//! (offset, value, op), and the offsets they name. A key's offsets are dense (each
 //! append takes the next one), so the observations are placed by a counting sort over each
 //! key's range of offsets: three passes over all the observations in their own order (a range
 //! and a count per key, a count per offset, the placing), then the observations at each offset
@@ -12,9 +12,12 @@
 //! sorted that way still.
 //!
 //! Memory, beside the orders: 8 bytes per offset of the dense keys' ranges, where gathering
-//! the distinct offsets with their repeats took 8 bytes an observation.
+//! the distinct offsets with their repeats took 8 bytes an observation. The known offsets of a
+//! dense key are kept as a set over its range ([`KnownOffsets`]), read from the buckets.
 
+use super::known_offsets::KnownOffsets;
 use super::observation::Observation;
+use super::ranks::Ranks;
 
 /// The counting sort's table may hold at most this many counts per observation of the key...
 const SPREAD_PER_OBSERVATION_MAX: u64 = 2;
@@ -44,8 +47,8 @@ const NO_WRITE: u32 = u32::MAX;
 /// [`Bucket::write`] of a bucket whose values must be read to sort it.
 const WRITES_MIXED: u32 = u32::MAX - 1;
 
-/// Every key's version order and distinct offsets, ascending, by key slot: observation ids
-/// sorted by (offset, value, op), then id. `values[id]` is observation `id`'s value. The
+/// Every key's version order and known offsets, by key slot: observation ids sorted by
+/// (offset, value, op), then id. `values[id]` is observation `id`'s value. The
 /// observations below `later` were recorded in op order, and so were those from it on (the
 /// log's acks of info sends, proven after all the rest).
 pub(crate) fn build(
@@ -53,7 +56,7 @@ pub(crate) fn build(
     observations: &[Observation],
     values: &[i64],
     later: u32,
-) -> Vec<(Vec<u32>, Vec<u64>)> {
+) -> Vec<(Vec<u32>, KnownOffsets)> {
     // Per key: (observations, lowest offset, highest offset).
     let mut spans: Vec<(u32, u64, u64)> = vec![(0, u64::MAX, 0); key_count];
     for observation in observations {
@@ -86,22 +89,25 @@ pub(crate) fn build(
             buckets[(observation.offset - *low) as usize].end += 1;
         }
     }
-    let mut keys: Vec<(Vec<u32>, Vec<u64>)> = Vec::with_capacity(key_count);
+    let mut keys: Vec<(Vec<u32>, KnownOffsets)> = Vec::with_capacity(key_count);
     for (placing, &(count, _, _)) in placings.iter_mut().zip(&spans) {
-        let mut offsets = Vec::new();
         if let Placing::Counted { low, buckets } = placing {
+            let seen = (0..)
+                .zip(buckets.iter())
+                .filter(|(_, bucket)| bucket.end > 0);
+            let set = Ranks::new(buckets.len() as u64, seen.map(|(at, _)| at));
             let mut start = 0u32;
-            for (offset, bucket) in (*low..).zip(buckets.iter_mut()) {
+            for bucket in buckets.iter_mut() {
                 let count = bucket.end;
-                if count > 0 {
-                    offsets.push(offset);
-                }
                 bucket.end = start;
                 start += count;
             }
-            keys.push((vec![0; count as usize], offsets));
+            keys.push((
+                vec![0; count as usize],
+                KnownOffsets::Dense { low: *low, set },
+            ));
         } else {
-            keys.push((Vec::with_capacity(count as usize), offsets));
+            keys.push((Vec::with_capacity(count as usize), KnownOffsets::default()));
         }
     }
     for (id, observation) in observations.iter().enumerate() {
@@ -147,11 +153,13 @@ pub(crate) fn build(
             Placing::Compared => {
                 let offset = |id: u32| observations[id as usize].offset;
                 order.sort_unstable_by_key(|&id| (offset(id), tie(id)));
+                let mut listed: Vec<u64> = Vec::new();
                 for &id in order.iter() {
-                    if offsets.last() != Some(&offset(id)) {
-                        offsets.push(offset(id));
+                    if listed.last() != Some(&offset(id)) {
+                        listed.push(offset(id));
                     }
                 }
+                *offsets = KnownOffsets::Sparse(listed);
             }
         }
     }
@@ -234,7 +242,10 @@ mod tests {
             })
             .collect();
         let values: Vec<i64> = seen.iter().map(|&(_, _, value, _)| value).collect();
-        let built = build(4, &observations, &values, later);
+        let built: Vec<(Vec<u32>, Vec<u64>)> = build(4, &observations, &values, later)
+            .into_iter()
+            .map(|(order, offsets)| (order, offsets.iter().collect()))
+            .collect();
         assert_eq!(built, by_comparison(4, &observations, &values));
         assert_eq!(built[0].1, [0, 1, 2, 3, 4, 5, 6]);
         assert_eq!(
@@ -251,6 +262,6 @@ mod tests {
         assert_eq!(built[1].1, [7, 1 << 20, 1 << 40]);
         assert!(build(2, &[], &[], 0)
             .iter()
-            .all(|(order, offsets)| order.is_empty() && offsets.is_empty()));
+            .all(|(order, offsets)| order.is_empty() && offsets.iter().next().is_none()));
     }
 }
