@@ -309,10 +309,16 @@ impl Checker for IdempotentConsumption {
                     .as_ref()
                     .is_none_or(|&(judged, _)| judged != group)
                 {
+                    // The group's expired values, searched the same way.
+                    let from = expiries.partition_point(|&(g, _)| g < group);
+                    let to = expiries.partition_point(|&(g, _)| g <= group);
+                    let expired_values: Vec<i64> =
+                        expiries[from..to].iter().map(|&(_, value)| value).collect();
                     let mut values = Gallop::new(set);
+                    let mut expired = Gallop::new(&expired_values);
                     let mut bits = vec![0u64; log.writes.len().div_ceil(64)];
                     for (id, write) in log.writes.iter().enumerate() {
-                        if values.contains(write.value) || expired_by(group, write.value) {
+                        if values.contains(write.value) || expired.contains(write.value) {
                             bits[id / 64] |= 1 << (id % 64);
                         }
                     }
