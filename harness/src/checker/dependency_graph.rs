@@ -145,15 +145,17 @@ impl DependencyGraph {
         let mut versions: Vec<(u32, u32)> = Vec::new();
         let mut versions_end: Vec<usize> = Vec::with_capacity(log.keys.len());
         for key_log in &log.keys {
-            let mut last: Option<u64> = None;
-            for &id in &key_log.order {
-                let offset = log.observation(id).offset;
-                if last == Some(offset) {
-                    continue;
-                }
-                let Some(b) = writer(id) else { continue };
-                versions.push((id, b));
-                last = Some(offset);
+            for run in key_log.runs.iter() {
+                let ids = &key_log.order[run.range];
+                // One write seen at the offset: its first observation stands for all, and
+                // the write is known without reading it.
+                let version = match run.write {
+                    Some(write) => Some(writer_vertex[write as usize])
+                        .filter(|&v| v != NO_VERTEX)
+                        .map(|b| (ids[0], b)),
+                    None => ids.iter().find_map(|&id| Some((id, writer(id)?))),
+                };
+                versions.extend(version);
             }
             versions_end.push(versions.len());
         }

@@ -18,6 +18,7 @@ pub use super::known_offsets::KnownOffsets;
 pub use super::log_write::{Outcome, Write, WriteId, WriteKind};
 use super::observation::GARBAGE;
 pub use super::observation::{Observation, Source};
+pub use super::offset_runs::{OffsetRuns, Run};
 use super::op::{OpType, F};
 use super::version_order;
 use super::{HistoryError, OpError, NONE, PARTNER_NONE};
@@ -29,6 +30,8 @@ pub struct KeyLog {
     pub order: Vec<u32>,
     /// The offsets known to hold a value.
     pub offsets: KnownOffsets,
+    /// Where each offset's observations start in `order`, and which saw more than one write.
+    pub runs: OffsetRuns,
     /// The highest offset any poll returned, and the observation that proves it.
     pub read_max: Option<(u64, u32)>,
     /// A poll completing after the drain marker listed this key with no records: the drain
@@ -298,9 +301,10 @@ impl InferredLog {
         drop(seen_first);
 
         let orders = version_order::build(keys.len(), &observations, &values, info_start);
-        for (key, (order, offsets)) in keys.iter_mut().zip(orders) {
-            key.order = order;
-            key.offsets = offsets;
+        for (key, built) in keys.iter_mut().zip(orders) {
+            key.order = built.order;
+            key.offsets = built.offsets;
+            key.runs = built.runs;
         }
 
         drop(values);
@@ -363,7 +367,11 @@ impl InferredLog {
             std::mem::size_of_val(self.observations.as_slice())
                 + std::mem::size_of_val(self.garbage_values.as_slice()),
         ));
-        let orders = self.keys.iter().map(|key| key.order.len() * 4).sum();
+        let orders = self
+            .keys
+            .iter()
+            .map(|key| key.order.len() * 4 + key.runs.held_bytes())
+            .sum();
         let offsets = self.keys.iter().map(|key| key.offsets.held_bytes()).sum();
         parts.push(("version orders", orders));
         parts.push(("known offsets", offsets));

@@ -45,10 +45,7 @@ impl KnownOffsets {
     /// The known offsets, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         let (dense, sparse) = match self {
-            KnownOffsets::Dense { low, set } => (
-                Some((0..set.len() as u32).map(move |n| low + set.member(n))),
-                None,
-            ),
+            KnownOffsets::Dense { low, set } => (Some(set.iter().map(move |n| low + n)), None),
             KnownOffsets::Sparse(offsets) => (None, Some(offsets.iter().copied())),
         };
         dense

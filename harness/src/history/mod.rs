@@ -35,6 +35,7 @@ mod line;
 mod local;
 mod log_write;
 mod observation;
+mod offset_runs;
 pub mod op;
 pub(crate) mod ranks;
 pub mod read;
@@ -54,7 +55,9 @@ pub use body::{
 };
 pub use digest::HistoryDigest;
 pub use final_state::{FinalState, TokenBucket, TokenRate};
-pub use inferred_log::{InferredLog, KeyLog, Observation, Outcome, Source, Write, WriteKind};
+pub use inferred_log::{
+    InferredLog, KeyLog, Observation, OffsetRuns, Outcome, Run, Source, Write, WriteKind,
+};
 pub use op::{Op, OpHead, OpType, Process, F};
 pub use read::{parse_history, read_history};
 pub use read_error::{LineError, ReadError};

@@ -71,6 +71,21 @@ impl Ranks {
         self.before[at] + (word & bits).count_ones()
     }
 
+    /// The members, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().enumerate().flat_map(|(at, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let bit = u64::from(word.trailing_zeros());
+                word &= word - 1;
+                Some((at * WORD_BITS) as u64 + bit)
+            })
+        })
+    }
+
     /// Bytes held (length times element size).
     pub fn held_bytes(&self) -> usize {
         std::mem::size_of_val(self.words.as_slice()) + std::mem::size_of_val(self.before.as_slice())
@@ -108,6 +123,7 @@ mod tests {
         for (rank, &op) in members.iter().enumerate() {
             assert_eq!(ranks.member(rank as u32), op);
         }
+        assert_eq!(ranks.iter().collect::<Vec<_>>(), members);
         for n in 0..1200u64 {
             let below = members.partition_point(|&member| member < n) as u32;
             assert_eq!(ranks.below(n), below, "{n}");

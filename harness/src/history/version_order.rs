@@ -17,6 +17,7 @@
 
 use super::known_offsets::KnownOffsets;
 use super::observation::Observation;
+use super::offset_runs::OffsetRuns;
 use super::ranks::Ranks;
 
 /// The counting sort's table may hold at most this many counts per observation of the key...
@@ -47,8 +48,16 @@ const NO_WRITE: u32 = u32::MAX;
 /// [`Bucket::write`] of a bucket whose values must be read to sort it.
 const WRITES_MIXED: u32 = u32::MAX - 1;
 
-/// Every key's version order and known offsets, by key slot: observation ids sorted by
-/// (offset, value, op), then id. `values[id]` is observation `id`'s value. The
+/// One key's version order: observation ids sorted by (offset, value, op), then id; the
+/// offsets they name; and where each offset's run of them starts.
+#[derive(Debug)]
+pub(crate) struct VersionOrder {
+    pub order: Vec<u32>,
+    pub offsets: KnownOffsets,
+    pub runs: OffsetRuns,
+}
+
+/// Every key's version order, by key slot. `values[id]` is observation `id`'s value. The
 /// observations below `later` were recorded in op order, and so were those from it on (the
 /// log's acks of info sends, proven after all the rest).
 pub(crate) fn build(
@@ -56,7 +65,7 @@ pub(crate) fn build(
     observations: &[Observation],
     values: &[i64],
     later: u32,
-) -> Vec<(Vec<u32>, KnownOffsets)> {
+) -> Vec<VersionOrder> {
     // Per key: (observations, lowest offset, highest offset).
     let mut spans: Vec<(u32, u64, u64)> = vec![(0, u64::MAX, 0); key_count];
     for observation in observations {
@@ -130,7 +139,9 @@ pub(crate) fn build(
     }
 
     let tie = |id: u32| (values[id as usize], observations[id as usize].op(), id);
-    for ((order, offsets), placing) in keys.iter_mut().zip(placings) {
+    let mut built = Vec::with_capacity(key_count);
+    for ((mut order, mut offsets), placing) in keys.into_iter().zip(placings) {
+        let mut runs = OffsetRuns::new(order.len());
         match placing {
             // Each offset's observations by (value, op, id). Placed in id order, they are
             // sorted already when they saw one write (one value) and all come from one
@@ -139,6 +150,9 @@ pub(crate) fn build(
                 let mut start = 0usize;
                 for Bucket { end, write } in buckets {
                     let end = end as usize;
+                    if end > start {
+                        runs.mark(start, (write != WRITES_MIXED).then_some(write));
+                    }
                     let bucket = &mut order[start..end];
                     let in_op_order = bucket
                         .first()
@@ -154,16 +168,26 @@ pub(crate) fn build(
                 let offset = |id: u32| observations[id as usize].offset;
                 order.sort_unstable_by_key(|&id| (offset(id), tie(id)));
                 let mut listed: Vec<u64> = Vec::new();
-                for &id in order.iter() {
-                    if listed.last() != Some(&offset(id)) {
-                        listed.push(offset(id));
-                    }
+                let mut start = 0;
+                for run in order.chunk_by(|&a, &b| offset(a) == offset(b)) {
+                    listed.push(offset(run[0]));
+                    let write = observations[run[0] as usize].write();
+                    let one = run
+                        .iter()
+                        .all(|&id| observations[id as usize].write() == write);
+                    runs.mark(start, write.filter(|_| one));
+                    start += run.len();
                 }
-                *offsets = KnownOffsets::Sparse(listed);
+                offsets = KnownOffsets::Sparse(listed);
             }
         }
+        built.push(VersionOrder {
+            order,
+            offsets,
+            runs,
+        });
     }
-    keys
+    built
 }
 
 #[cfg(test)]
@@ -242,9 +266,10 @@ mod tests {
             })
             .collect();
         let values: Vec<i64> = seen.iter().map(|&(_, _, value, _)| value).collect();
-        let built: Vec<(Vec<u32>, Vec<u64>)> = build(4, &observations, &values, later)
-            .into_iter()
-            .map(|(order, offsets)| (order, offsets.iter().collect()))
+        let orders = build(4, &observations, &values, later);
+        let built: Vec<(Vec<u32>, Vec<u64>)> = orders
+            .iter()
+            .map(|key| (key.order.clone(), key.offsets.iter().collect()))
             .collect();
         assert_eq!(built, by_comparison(4, &observations, &values));
         assert_eq!(built[0].1, [0, 1, 2, 3, 4, 5, 6]);
@@ -260,8 +285,29 @@ mod tests {
             "offset 5, the later one first"
         );
         assert_eq!(built[1].1, [7, 1 << 20, 1 << 40]);
-        assert!(build(2, &[], &[], 0)
+        // Runs: values below 20 are unmatched, so their offsets are mixed; offset 3 saw two
+        // writes.
+        let runs: Vec<(std::ops::Range<usize>, Option<u32>)> = orders[0]
+            .runs
             .iter()
-            .all(|(order, offsets)| order.is_empty() && offsets.iter().next().is_none()));
+            .map(|run| (run.range, run.write))
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                (0..2, None),
+                (2..4, None),
+                (4..7, Some(20)),
+                (7..10, None),
+                (10..11, Some(40)),
+                (11..14, Some(50)),
+                (14..15, Some(60))
+            ]
+        );
+        let sparse: Vec<Option<u32>> = orders[1].runs.iter().map(|run| run.write).collect();
+        assert_eq!(sparse, [None, None, None]);
+        assert!(build(2, &[], &[], 0).iter().all(|key| key.order.is_empty()
+            && key.offsets.iter().next().is_none()
+            && key.runs.iter().next().is_none()));
     }
 }
