@@ -14,7 +14,7 @@
 //! record, the verdict is `unknown`.
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyKind, BodyView, History, KeyId, MopView, OpType};
+use crate::history::{BodyKind, BodyView, History, KeyId, MopView, OpType, F};
 
 pub const NAME: &str = "consumer-order";
 
@@ -55,11 +55,12 @@ impl Checker for ConsumerOrder {
         let mut records_read = 0u64;
 
         // Assignments and polls are all this check reads: the heads of other ops are not built.
-        // An op's type is read before its value, and its head is built only to explain an
-        // anomaly: invokes and failures, half the ops, are passed over unread.
+        // An op's type and function are read before its value, and its head is built only to
+        // explain an anomaly: invokes and failures, half the ops, and sends (a send op holds
+        // only send micro-ops: the history refuses others) are passed over unread.
         for index in history.indexes_of(&[BodyKind::Membership, BodyKind::Mops]) {
             let kind = history.kind(index);
-            if matches!(kind, OpType::Invoke | OpType::Fail) {
+            if matches!(kind, OpType::Invoke | OpType::Fail) || *history.f(index) == F::Send {
                 continue;
             }
             let slot = history.slot(index);

@@ -16,10 +16,11 @@
 //! Edges never join an op to itself. Building the graph is two passes over the log (one
 //! counts each vertex's edges, one places them in its row), each sorting only one op's reads
 //! at a time: n log n, and no list of the edges or of the reads beside the rows (only each
-//! write's vertex, 4 bytes, while the graph is built).
+//! write's vertex, 4 bytes, and each version's observation and vertex, 8 bytes, while the
+//! graph is built).
 
-use super::op_ranks::OpRanks;
 use super::scc::Graph;
+use crate::history::ranks::Ranks;
 use crate::history::{History, InferredLog, KeyId, Observation, Source, Write, WriteKind, F};
 
 /// Which way one op depends on another.
@@ -78,7 +79,7 @@ impl Label {
 pub struct DependencyGraph {
     /// The vertices: op indexes (the completion; the invoke of an op that never completed),
     /// numbered in index order.
-    ops: OpRanks,
+    ops: Ranks,
     pub graph: Graph<Label>,
 }
 
@@ -111,7 +112,7 @@ impl DependencyGraph {
         // u32 table as long as it), constant time.
         let writers = log.writes.iter().filter(|write| drawn(write));
         let readers = log.observations.iter().filter(|o| is_read(o));
-        let ops = OpRanks::new(
+        let ops = Ranks::new(
             history.len() as u64,
             writers.map(writer_op).chain(readers.map(|o| o.op())),
         );
@@ -137,6 +138,28 @@ impl DependencyGraph {
             Some(writer_vertex[write as usize]).filter(|&v| v != NO_VERTEX)
         };
 
+        // Per key, its versions in order: (observation, writer vertex) of each offset's first
+        // observation of a drawn write, keys one after another; and where each key's end.
+        // Gathered once (8 bytes a version while the graph is built): both passes below
+        // walked the version orders instead, a cache miss per observation each time.
+        let mut versions: Vec<(u32, u32)> = Vec::new();
+        let mut versions_end: Vec<usize> = Vec::with_capacity(log.keys.len());
+        for key_log in &log.keys {
+            for run in key_log.runs.iter() {
+                let ids = &key_log.order[run.range];
+                // One write seen at the offset: its first observation stands for all, and
+                // the write is known without reading it.
+                let version = match run.write {
+                    Some(write) => Some(writer_vertex[write as usize])
+                        .filter(|&v| v != NO_VERTEX)
+                        .map(|b| (ids[0], b)),
+                    None => ids.iter().find_map(|&id| Some((id, writer(id)?))),
+                };
+                versions.extend(version);
+            }
+            versions_end.push(versions.len());
+        }
+
         // One reader's reads at a time: (key, offset, observation).
         let mut reads: Vec<(KeyId, u64, u32)> = Vec::new();
         let graph = Graph::from_edges(ops.len(), |edge| {
@@ -145,21 +168,14 @@ impl DependencyGraph {
                     edge(from, to, label);
                 }
             };
-            // Per key, the version order: each offset's first observation of a drawn write.
-            for key_log in &log.keys {
-                // The last version: (offset, observation, writer vertex).
-                let mut last: Option<(u64, u32, u32)> = None;
-                for &id in &key_log.order {
-                    let offset = log.observation(id).offset;
-                    if last.is_some_and(|(at, _, _)| at == offset) {
-                        continue;
-                    }
-                    let Some(b) = writer(id) else { continue };
-                    if let Some((_, earlier, a)) = last {
-                        link(a, b, Label::new(Dependency::WriteWrite, earlier));
-                    }
-                    last = Some((offset, id, b));
+            // Each key's successive versions.
+            let mut start = 0;
+            for &end in &versions_end {
+                for pair in versions[start..end].windows(2) {
+                    let ((earlier, a), (_, b)) = (pair[0], pair[1]);
+                    link(a, b, Label::new(Dependency::WriteWrite, earlier));
                 }
+                start = end;
             }
 
             // The highest read of each (key, reader). The log keeps an op's reads together,
@@ -202,7 +218,7 @@ impl DependencyGraph {
                 draw(op, &mut reads);
             }
         });
-        drop(writer_vertex);
+        drop((writer_vertex, versions));
         DependencyGraph { ops, graph }
     }
 

@@ -22,7 +22,7 @@
 //!   lower than an ok commit (a committed offset lost).
 
 use super::{Anomaly, CheckOptions, CheckResult, Checker, Findings};
-use crate::history::{BodyKind, BodyView, History, KeyId, OpType, F};
+use crate::history::{BodyKind, BodyView, History, KeyId, OpType, Run, F};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const NAME: &str = "idempotent-consumption";
@@ -309,10 +309,16 @@ impl Checker for IdempotentConsumption {
                     .as_ref()
                     .is_none_or(|&(judged, _)| judged != group)
                 {
+                    // The group's expired values, searched the same way.
+                    let from = expiries.partition_point(|&(g, _)| g < group);
+                    let to = expiries.partition_point(|&(g, _)| g <= group);
+                    let expired_values: Vec<i64> =
+                        expiries[from..to].iter().map(|&(_, value)| value).collect();
                     let mut values = Gallop::new(set);
+                    let mut expired = Gallop::new(&expired_values);
                     let mut bits = vec![0u64; log.writes.len().div_ceil(64)];
                     for (id, write) in log.writes.iter().enumerate() {
-                        if values.contains(write.value) || expired_by(group, write.value) {
+                        if values.contains(write.value) || expired.contains(write.value) {
                             bits[id / 64] |= 1 << (id % 64);
                         }
                     }
@@ -324,13 +330,19 @@ impl Checker for IdempotentConsumption {
                 let key_log = log.key(key);
                 let group_name = &groups.names[group as usize];
                 let key_name = history.key_name(key);
-                let below = key_log
-                    .order
-                    .partition_point(|&id| log.observation(id).offset < commit);
-                for run in key_log.order[..below]
-                    .chunk_by(|&a, &b| log.observation(a).offset == log.observation(b).offset)
-                {
-                    if run.iter().any(|&id| {
+                // Offset by offset below the commit point. An offset seen holding one write is
+                // judged by that write, without reading its observations.
+                let runs = key_log.runs.iter().zip(key_log.offsets.iter());
+                for (Run { range, write }, offset) in runs {
+                    if offset >= commit {
+                        break;
+                    }
+                    let run = &key_log.order[range];
+                    if let Some(write) = write {
+                        if (bits[write as usize / 64] >> (write % 64)) & 1 != 0 {
+                            continue;
+                        }
+                    } else if run.iter().any(|&id| {
                         let seen = log.observation(id);
                         match seen.write() {
                             Some(write) => (bits[write as usize / 64] >> (write % 64)) & 1 != 0,

@@ -20,7 +20,6 @@ pub mod idempotent_consumption;
 pub mod liveness;
 pub mod log_consistency;
 pub mod no_loss;
-pub mod op_ranks;
 pub mod per_producer_order;
 pub mod rate_bound;
 pub mod run_result;

@@ -141,13 +141,13 @@ fn cycle_anomaly(
 fn precommitted_reads(history: &History, findings: &mut Findings) {
     let log = history.log();
     let mut sent: Vec<(KeyId, i64)> = Vec::new();
-    // Only txn completions count: the heads and values of other ops are never built.
+    // Only txn completions count: the values of other ops are never built, nor any head.
     for index in 0..history.len() as u64 {
         if *history.f(index) != F::Txn {
             continue;
         }
-        let op = history.op(index);
-        if op.kind == OpType::Invoke {
+        let kind = history.kind(index);
+        if kind == OpType::Invoke {
             continue;
         }
         let body = history.body(index);
@@ -163,40 +163,44 @@ fn precommitted_reads(history: &History, findings: &mut Findings) {
             .flatten()
             .flat_map(|reads| reads.records.iter().map(move |record| (reads.key, record)));
         for (key, record) in records {
-            let key_name = history.key_name(key);
             if sent.contains(&(key, record.value)) {
+                let key_name = history.key_name(key);
                 findings.add(
                     "precommitted-read",
                     Anomaly::new(format!(
-                        "txn op {} read its own write {key_name} {} at offset {} before it committed.",
-                        op.index, record.value, record.offset
+                        "txn op {index} read its own write {key_name} {} at offset {} before it committed.",
+                        record.value, record.offset
                     ))
                     .key(key_name)
                     .value(record.value)
                     .offsets([record.offset])
-                    .ops([op.index]),
+                    .ops([index]),
                 );
                 break;
+            }
+            // Only an ok txn certainly completed when it did.
+            if kind != OpType::Ok {
+                continue;
             }
             let Some(write) = log.write_of(key, record.value) else {
                 continue;
             };
-            if op.kind == OpType::Ok && history.time(write.invoke()) > op.time {
+            let time = history.time(index);
+            if history.time(write.invoke()) > time {
+                let key_name = history.key_name(key);
                 findings.add(
                     "precommitted-read",
                     Anomaly::new(format!(
-                        "txn op {} read {key_name} {} at offset {}, but it completed at {} ns, before op {} began sending it at {} ns.",
-                        op.index,
+                        "txn op {index} read {key_name} {} at offset {}, but it completed at {time} ns, before op {} began sending it at {} ns.",
                         record.value,
                         record.offset,
-                        op.time,
                         write.invoke(),
                         history.time(write.invoke())
                     ))
                     .key(key_name)
                     .value(record.value)
                     .offsets([record.offset])
-                    .ops([op.index, write.invoke()]),
+                    .ops([index, write.invoke()]),
                 );
                 break;
             }

@@ -478,6 +478,26 @@ impl Bodies {
     }
 }
 
+/// Where micro-op `at`'s deadline is in `table` (sorted by micro-op), searched for from the
+/// end: while a history streams in, the builder looks at the invokes its completions answer,
+/// recent ones, whose deadlines are among the last recorded. A galloping search back from the
+/// end finds them in a few steps, where a binary search of the whole table took ~17.
+fn find_recent(table: &[(u32, u64)], at: u32) -> Option<usize> {
+    // Every entry from `high` on is of a later micro-op.
+    let mut high = table.len();
+    let mut step = 1;
+    while high > 0 {
+        let probe = high.saturating_sub(step);
+        if table[probe].0 <= at {
+            let found = table[probe..high].binary_search_by_key(&at, |&(mop, _)| mop);
+            return found.ok().map(|found| probe + found);
+        }
+        high = probe;
+        step *= 2;
+    }
+    None
+}
+
 fn slot<T>(vector: &mut Vec<T>, item: T) -> u32 {
     let at = position(vector.len(), "values of one kind");
     vector.push(item);
@@ -606,17 +626,19 @@ impl<'h> Mops<'h> {
             let deadline = (flags & HAS_DEADLINE != 0).then(|| {
                 let at = self.start + position as u32;
                 let block = at as usize / DEADLINE_BLOCK;
-                // Its block's deadlines once sealed, else all of them.
-                let table = match self.deadline_blocks.get(block) {
+                // Its block's deadlines once sealed, else (the history streams in) all of
+                // them, from the end.
+                let found = match self.deadline_blocks.get(block) {
                     Some(&start) => {
                         let end = self.deadline_blocks.get(block + 1);
                         let end = end.map_or(self.deadlines.len(), |&end| end as usize);
-                        &self.deadlines[start as usize..end]
+                        let table = &self.deadlines[start as usize..end];
+                        let found = table.binary_search_by_key(&at, |&(mop, _)| mop);
+                        found.ok().map(|at| start as usize + at)
                     }
-                    None => self.deadlines,
+                    None => find_recent(self.deadlines, at),
                 };
-                let found = table.binary_search_by_key(&at, |&(mop, _)| mop);
-                table[found.expect("a flagged deadline is recorded")].1
+                self.deadlines[found.expect("a flagged deadline is recorded")].1
             });
             return MopView::Send(SendMop {
                 key: KeyId(packed.key),
@@ -979,6 +1001,19 @@ mod tests {
     /// apart, with a value pushed between them (the invoke's micro-ops are not the last); an
     /// invoke stored once costs no parts of its own, and the deadlines table holds each
     /// deadline once.
+    #[test]
+    fn a_search_from_the_end_agrees_with_a_binary_search() {
+        let table: Vec<(u32, u64)> = [2, 3, 5, 8, 13, 21, 34, 55, 89, 144]
+            .iter()
+            .map(|&at| (at, u64::from(at) * 10))
+            .collect();
+        for at in 0..150 {
+            let searched = table.binary_search_by_key(&at, |&(mop, _)| mop).ok();
+            assert_eq!(find_recent(&table, at), searched, "{at}");
+        }
+        assert_eq!(find_recent(&[], 3), None);
+    }
+
     /// Sealed, a history's deadlines are found by block of micro-ops: the same as searching
     /// the whole table, over blocks with many deadlines, one, or none, and ops that straddle
     /// two blocks.

@@ -14,9 +14,11 @@
 use super::bodies::{Bodies, BodyView, MopView};
 use super::body::{KeyId, Keys};
 use super::heads::Heads;
+pub use super::known_offsets::KnownOffsets;
 pub use super::log_write::{Outcome, Write, WriteId, WriteKind};
 use super::observation::GARBAGE;
 pub use super::observation::{Observation, Source};
+pub use super::offset_runs::{OffsetRuns, Run};
 use super::op::{OpType, F};
 use super::version_order;
 use super::{HistoryError, OpError, NONE, PARTNER_NONE};
@@ -26,8 +28,10 @@ use super::{HistoryError, OpError, NONE, PARTNER_NONE};
 pub struct KeyLog {
     /// Observation ids sorted by (offset, value, op): the version order with its witnesses.
     pub order: Vec<u32>,
-    /// Distinct offsets known to hold a value, ascending.
-    pub offsets: Vec<u64>,
+    /// The offsets known to hold a value.
+    pub offsets: KnownOffsets,
+    /// Where each offset's observations start in `order`, and which saw more than one write.
+    pub runs: OffsetRuns,
     /// The highest offset any poll returned, and the observation that proves it.
     pub read_max: Option<(u64, u32)>,
     /// A poll completing after the drain marker listed this key with no records: the drain
@@ -36,16 +40,9 @@ pub struct KeyLog {
 }
 
 impl KeyLog {
-    /// Is some offset strictly between `low` and `high` known to hold a value?
+    /// Is some offset strictly between `low` and `high` known to hold a value? The lowest.
     pub fn known_between(&self, low: u64, high: u64) -> Option<u64> {
-        if high <= low.saturating_add(1) {
-            return None;
-        }
-        let at = self.offsets.partition_point(|&offset| offset <= low);
-        self.offsets
-            .get(at)
-            .copied()
-            .filter(|&offset| offset < high)
+        self.offsets.between(low, high)
     }
 }
 
@@ -306,9 +303,10 @@ impl InferredLog {
         drop(seen_first);
 
         let orders = version_order::build(keys.len(), &observations, &values, info_start);
-        for (key, (order, offsets)) in keys.iter_mut().zip(orders) {
-            key.order = order;
-            key.offsets = offsets;
+        for (key, built) in keys.iter_mut().zip(orders) {
+            key.order = built.order;
+            key.offsets = built.offsets;
+            key.runs = built.runs;
         }
 
         drop(values);
@@ -370,8 +368,12 @@ impl InferredLog {
             std::mem::size_of_val(self.observations.as_slice())
                 + std::mem::size_of_val(self.garbage_values.as_slice()),
         ));
-        let orders = self.keys.iter().map(|key| key.order.len() * 4).sum();
-        let offsets = self.keys.iter().map(|key| key.offsets.len() * 8).sum();
+        let orders = self
+            .keys
+            .iter()
+            .map(|key| key.order.len() * 4 + key.runs.held_bytes())
+            .sum();
+        let offsets = self.keys.iter().map(|key| key.offsets.held_bytes()).sum();
         parts.push(("version orders", orders));
         parts.push(("known offsets", offsets));
         parts.push(("value table", self.table.held_bytes()));

@@ -31,11 +31,14 @@ mod heads;
 pub mod inferred_log;
 mod interner;
 mod keys;
+mod known_offsets;
 mod line;
 mod local;
 mod log_write;
 mod observation;
+mod offset_runs;
 pub mod op;
+pub(crate) mod ranks;
 pub mod read;
 pub mod read_error;
 pub mod recorder;
@@ -54,7 +57,9 @@ pub use body::{
 };
 pub use digest::HistoryDigest;
 pub use final_state::{FinalState, TokenBucket, TokenRate, TxnLocals};
-pub use inferred_log::{InferredLog, KeyLog, Observation, Outcome, Source, Write, WriteKind};
+pub use inferred_log::{
+    InferredLog, KeyLog, Observation, OffsetRuns, Outcome, Run, Source, Write, WriteKind,
+};
 pub use op::{Op, OpHead, OpType, Process, F};
 pub use read::{parse_history, read_history};
 pub use read_error::{LineError, ReadError};

@@ -103,7 +103,7 @@ fn typed_values_decode() {
         .collect();
     assert_eq!(values, vec![17, 17, 18]);
     assert_eq!(log.value_seen(log.observation(log.garbage[0])), 18);
-    assert_eq!(log.key(orders).offsets, vec![5, 6]);
+    assert_eq!(log.key(orders).offsets.iter().collect::<Vec<_>>(), [5, 6]);
     assert_eq!(log.key(orders).known_between(4, 6), Some(5));
     assert_eq!(log.key(orders).known_between(5, 6), None);
 }

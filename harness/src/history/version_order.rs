@@ -1,5 +1,5 @@
 //! The keys' version orders, as the inferred log keeps them: each key's observations sorted by
-//! (offset, value, op), and the distinct offsets they name. A key's offsets are dense (each
+//! (offset, value, op), and the offsets they name. A key's offsets are dense (each
 //! append takes the next one), so the observations are placed by a counting sort over each
 //! key's range of offsets: three passes over all the observations in their own order (a range
 //! and a count per key, a count per offset, the placing), then the observations at each offset
@@ -12,9 +12,13 @@
 //! sorted that way still.
 //!
 //! Memory, beside the orders: 8 bytes per offset of the dense keys' ranges, where gathering
-//! the distinct offsets with their repeats took 8 bytes an observation.
+//! the distinct offsets with their repeats took 8 bytes an observation. The known offsets of a
+//! dense key are kept as a set over its range ([`KnownOffsets`]), read from the buckets.
 
+use super::known_offsets::KnownOffsets;
 use super::observation::Observation;
+use super::offset_runs::OffsetRuns;
+use super::ranks::Ranks;
 
 /// The counting sort's table may hold at most this many counts per observation of the key...
 const SPREAD_PER_OBSERVATION_MAX: u64 = 2;
@@ -44,8 +48,16 @@ const NO_WRITE: u32 = u32::MAX;
 /// [`Bucket::write`] of a bucket whose values must be read to sort it.
 const WRITES_MIXED: u32 = u32::MAX - 1;
 
-/// Every key's version order and distinct offsets, ascending, by key slot: observation ids
-/// sorted by (offset, value, op), then id. `values[id]` is observation `id`'s value. The
+/// One key's version order: observation ids sorted by (offset, value, op), then id; the
+/// offsets they name; and where each offset's run of them starts.
+#[derive(Debug)]
+pub(crate) struct VersionOrder {
+    pub order: Vec<u32>,
+    pub offsets: KnownOffsets,
+    pub runs: OffsetRuns,
+}
+
+/// Every key's version order, by key slot. `values[id]` is observation `id`'s value. The
 /// observations below `later` were recorded in op order, and so were those from it on (the
 /// log's acks of info sends, proven after all the rest).
 pub(crate) fn build(
@@ -53,7 +65,7 @@ pub(crate) fn build(
     observations: &[Observation],
     values: &[i64],
     later: u32,
-) -> Vec<(Vec<u32>, Vec<u64>)> {
+) -> Vec<VersionOrder> {
     // Per key: (observations, lowest offset, highest offset).
     let mut spans: Vec<(u32, u64, u64)> = vec![(0, u64::MAX, 0); key_count];
     for observation in observations {
@@ -86,22 +98,25 @@ pub(crate) fn build(
             buckets[(observation.offset - *low) as usize].end += 1;
         }
     }
-    let mut keys: Vec<(Vec<u32>, Vec<u64>)> = Vec::with_capacity(key_count);
+    let mut keys: Vec<(Vec<u32>, KnownOffsets)> = Vec::with_capacity(key_count);
     for (placing, &(count, _, _)) in placings.iter_mut().zip(&spans) {
-        let mut offsets = Vec::new();
         if let Placing::Counted { low, buckets } = placing {
+            let seen = (0..)
+                .zip(buckets.iter())
+                .filter(|(_, bucket)| bucket.end > 0);
+            let set = Ranks::new(buckets.len() as u64, seen.map(|(at, _)| at));
             let mut start = 0u32;
-            for (offset, bucket) in (*low..).zip(buckets.iter_mut()) {
+            for bucket in buckets.iter_mut() {
                 let count = bucket.end;
-                if count > 0 {
-                    offsets.push(offset);
-                }
                 bucket.end = start;
                 start += count;
             }
-            keys.push((vec![0; count as usize], offsets));
+            keys.push((
+                vec![0; count as usize],
+                KnownOffsets::Dense { low: *low, set },
+            ));
         } else {
-            keys.push((Vec::with_capacity(count as usize), offsets));
+            keys.push((Vec::with_capacity(count as usize), KnownOffsets::default()));
         }
     }
     for (id, observation) in observations.iter().enumerate() {
@@ -124,7 +139,9 @@ pub(crate) fn build(
     }
 
     let tie = |id: u32| (values[id as usize], observations[id as usize].op(), id);
-    for ((order, offsets), placing) in keys.iter_mut().zip(placings) {
+    let mut built = Vec::with_capacity(key_count);
+    for ((mut order, mut offsets), placing) in keys.into_iter().zip(placings) {
+        let mut runs = OffsetRuns::new(order.len());
         match placing {
             // Each offset's observations by (value, op, id). Placed in id order, they are
             // sorted already when they saw one write (one value) and all come from one
@@ -133,6 +150,9 @@ pub(crate) fn build(
                 let mut start = 0usize;
                 for Bucket { end, write } in buckets {
                     let end = end as usize;
+                    if end > start {
+                        runs.mark(start, (write != WRITES_MIXED).then_some(write));
+                    }
                     let bucket = &mut order[start..end];
                     let in_op_order = bucket
                         .first()
@@ -147,15 +167,27 @@ pub(crate) fn build(
             Placing::Compared => {
                 let offset = |id: u32| observations[id as usize].offset;
                 order.sort_unstable_by_key(|&id| (offset(id), tie(id)));
-                for &id in order.iter() {
-                    if offsets.last() != Some(&offset(id)) {
-                        offsets.push(offset(id));
-                    }
+                let mut listed: Vec<u64> = Vec::new();
+                let mut start = 0;
+                for run in order.chunk_by(|&a, &b| offset(a) == offset(b)) {
+                    listed.push(offset(run[0]));
+                    let write = observations[run[0] as usize].write();
+                    let one = run
+                        .iter()
+                        .all(|&id| observations[id as usize].write() == write);
+                    runs.mark(start, write.filter(|_| one));
+                    start += run.len();
                 }
+                offsets = KnownOffsets::Sparse(listed);
             }
         }
+        built.push(VersionOrder {
+            order,
+            offsets,
+            runs,
+        });
     }
-    keys
+    built
 }
 
 #[cfg(test)]
@@ -234,7 +266,11 @@ mod tests {
             })
             .collect();
         let values: Vec<i64> = seen.iter().map(|&(_, _, value, _)| value).collect();
-        let built = build(4, &observations, &values, later);
+        let orders = build(4, &observations, &values, later);
+        let built: Vec<(Vec<u32>, Vec<u64>)> = orders
+            .iter()
+            .map(|key| (key.order.clone(), key.offsets.iter().collect()))
+            .collect();
         assert_eq!(built, by_comparison(4, &observations, &values));
         assert_eq!(built[0].1, [0, 1, 2, 3, 4, 5, 6]);
         assert_eq!(
@@ -249,8 +285,29 @@ mod tests {
             "offset 5, the later one first"
         );
         assert_eq!(built[1].1, [7, 1 << 20, 1 << 40]);
-        assert!(build(2, &[], &[], 0)
+        // Runs: values below 20 are unmatched, so their offsets are mixed; offset 3 saw two
+        // writes.
+        let runs: Vec<(std::ops::Range<usize>, Option<u32>)> = orders[0]
+            .runs
             .iter()
-            .all(|(order, offsets)| order.is_empty() && offsets.is_empty()));
+            .map(|run| (run.range, run.write))
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                (0..2, None),
+                (2..4, None),
+                (4..7, Some(20)),
+                (7..10, None),
+                (10..11, Some(40)),
+                (11..14, Some(50)),
+                (14..15, Some(60))
+            ]
+        );
+        let sparse: Vec<Option<u32>> = orders[1].runs.iter().map(|run| run.write).collect();
+        assert_eq!(sparse, [None, None, None]);
+        assert!(build(2, &[], &[], 0).iter().all(|key| key.order.is_empty()
+            && key.offsets.iter().next().is_none()
+            && key.runs.iter().next().is_none()));
     }
 }
