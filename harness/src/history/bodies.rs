@@ -24,6 +24,7 @@ use super::body::{
     SequenceGap, TxnSend, Zk,
 };
 use super::final_state::FinalState;
+use super::spare_vecs::SpareVecs;
 use std::fmt;
 
 /// What an op's value is: the top four bits of its [`Entry`].
@@ -216,19 +217,27 @@ pub(crate) struct Bodies {
     final_states: Vec<FinalState>,
     sequence_gaps: Vec<SequenceGap>,
     zks: Vec<Zk>,
+    /// The vectors of values already packed, for the reader to read the next values into.
+    spare: SpareVecs,
 }
 
 impl Bodies {
+    /// Empty vectors to read the next op's value into.
+    pub(crate) fn spare(&mut self) -> &mut SpareVecs {
+        &mut self.spare
+    }
+
     /// Adds the next op's value.
     pub(crate) fn push(&mut self, body: Body) {
         let entry = match body {
-            Body::Mops(mops) => {
+            Body::Mops(mut mops) => {
                 let start = position(self.mops.len(), "micro-ops");
-                for mop in mops {
+                for mop in mops.drain(..) {
                     let at = position(self.mops.len(), "micro-ops");
                     let packed = self.pack(mop, at, Deadline::Record);
                     self.mops.push(packed);
                 }
+                self.spare.give_mops(mops);
                 let len = position(self.mops.len(), "micro-ops") - start;
                 Entry::new(Tag::Mops, start, len)
             }
@@ -239,6 +248,7 @@ impl Bodies {
                 let start = position(self.commit_offsets.len(), "committed offsets");
                 self.commit_offsets.extend_from_slice(&offsets);
                 let len = position(offsets.len(), "committed offsets");
+                self.spare.give_offsets(offsets);
                 Entry::new(Tag::CommitOffsets, start, len)
             }
             Body::TxnSend(txn) => Entry::new(Tag::TxnSend, slot(&mut self.txn_sends, txn), 0),
@@ -271,14 +281,15 @@ impl Bodies {
             self.push(body);
             return;
         }
-        if let Body::Mops(mops) = body {
+        if let Body::Mops(mut mops) = body {
             let start = position(invoked.start(), "micro-ops");
-            for (at, mop) in (start..).zip(mops) {
+            for (at, mop) in (start..).zip(mops.drain(..)) {
                 // The invoke recorded the same deadlines at the same positions: the table
                 // keeps them once.
                 let packed = self.pack(mop, at, Deadline::Recorded);
                 self.mops[at as usize] = packed;
             }
+            self.spare.give_mops(mops);
             self.entries[invoke as usize] = invoked.with_tag(Tag::MopsAsInvoked);
         }
         self.entries.push(invoked);
@@ -344,15 +355,16 @@ impl Bodies {
             },
             Mop::Poll(PollMop { reads: Some(reads) }) => {
                 let first = position(self.reads.len(), "keys read");
-                for KeyReads { key, records } in reads {
+                for KeyReads { key, records } in &reads {
                     let start = position(self.records.len(), "records");
-                    self.records.extend_from_slice(&records);
+                    self.records.extend_from_slice(records);
                     self.reads.push(PackedReads {
-                        key,
+                        key: *key,
                         start,
                         len: position(records.len(), "records"),
                     });
                 }
+                self.spare.give_key_reads(reads);
                 PackedMop {
                     value: 0,
                     offset: u64::from(first),

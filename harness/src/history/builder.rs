@@ -3,6 +3,7 @@
 //! processes, and the log the ops imply is inferred on the way.
 
 use super::bodies::Bodies;
+use super::spare_vecs::SpareVecs;
 use super::*;
 
 /// At most this many reused process ids are named in the note about them.
@@ -125,6 +126,12 @@ impl Builder {
     /// The interners (keys, transaction ids) the next op's value is decoded with.
     pub(crate) fn interners(&mut self) -> (&mut Keys, &mut Txns) {
         (&mut self.keys, &mut self.txns)
+    }
+
+    /// What the fast reader ([`super::line`]) reads the next op's value with: the interners,
+    /// and the vectors of values already stored.
+    pub(crate) fn line_parts(&mut self) -> (&mut Keys, &mut Txns, &mut SpareVecs) {
+        (&mut self.keys, &mut self.txns, self.bodies.spare())
     }
 
     /// Ops pushed so far.

@@ -16,6 +16,7 @@ use super::body::{
     TxnSend, Txns,
 };
 use super::op::{OpHead, OpType, Process, F};
+use super::spare_vecs::SpareVecs;
 
 mod final_state;
 
@@ -29,9 +30,10 @@ pub(crate) fn read_canonical(
     line: &[u8],
     keys: &mut Keys,
     txns: &mut Txns,
+    spare: &mut SpareVecs,
 ) -> Option<(OpHead, Body)> {
     let (keys_interned, txns_interned) = (keys.len(), txns.len());
-    let read = Cursor { line, at: 0 }.op(keys, txns);
+    let read = Cursor { line, at: 0 }.op(keys, txns, spare);
     if read.is_none() {
         keys.truncate(keys_interned);
         txns.truncate(txns_interned);
@@ -45,7 +47,12 @@ struct Cursor<'l> {
 }
 
 impl<'l> Cursor<'l> {
-    fn op(mut self, keys: &mut Keys, txns: &mut Txns) -> Option<(OpHead, Body)> {
+    fn op(
+        mut self,
+        keys: &mut Keys,
+        txns: &mut Txns,
+        spare: &mut SpareVecs,
+    ) -> Option<(OpHead, Body)> {
         self.eat(b"{\"index\":")?;
         let index = self.natural()?;
         self.eat(b",\"time\":")?;
@@ -82,7 +89,7 @@ impl<'l> Cursor<'l> {
             _ => return None,
         };
         self.eat(b",\"value\":")?;
-        let body = self.body(&f, kind, keys, txns)?;
+        let body = self.body(&f, kind, keys, txns, spare)?;
         self.eat(b"}")?;
         if self.at != self.line.len() {
             return None;
@@ -97,9 +104,16 @@ impl<'l> Cursor<'l> {
         Some((head, body))
     }
 
-    fn body(&mut self, f: &F, kind: OpType, keys: &mut Keys, txns: &mut Txns) -> Option<Body> {
+    fn body(
+        &mut self,
+        f: &F,
+        kind: OpType,
+        keys: &mut Keys,
+        txns: &mut Txns,
+        spare: &mut SpareVecs,
+    ) -> Option<Body> {
         match f {
-            F::Send | F::Poll | F::Txn => self.mops(f, kind, keys).map(Body::Mops),
+            F::Send | F::Poll | F::Txn => self.mops(f, kind, keys, spare).map(Body::Mops),
             F::TxnSend => self.txn_send(kind, keys, txns).map(Body::TxnSend),
             F::Apply => {
                 let (key, value, offset) = self.delivery(keys)?;
@@ -110,7 +124,7 @@ impl<'l> Cursor<'l> {
                 Some(Body::Expired(Expired { key, value, offset }))
             }
             F::Admit => self.admit(kind, keys).map(Body::Admit),
-            F::CommitOffsets => self.commit_offsets(keys).map(Body::CommitOffsets),
+            F::CommitOffsets => self.commit_offsets(keys, spare).map(Body::CommitOffsets),
             F::FinalState => self
                 .final_state(keys, txns)
                 .map(|state| Body::FinalState(Box::new(state))),
@@ -135,12 +149,17 @@ impl<'l> Cursor<'l> {
     }
 
     /// `[mop, ...]`, at least one.
-    fn mops(&mut self, f: &F, kind: OpType, keys: &mut Keys) -> Option<Vec<Mop>> {
+    fn mops(
+        &mut self,
+        f: &F,
+        kind: OpType,
+        keys: &mut Keys,
+        spare: &mut SpareVecs,
+    ) -> Option<Vec<Mop>> {
         self.eat(b"[")?;
         // The vectors read here live only until the history packs them into its flat ones
-        // (super::bodies), so they are never trimmed to their length: that would cost a
-        // reallocation per op for nothing.
-        let mut mops = Vec::with_capacity(1);
+        // (super::bodies), which gives them back to be read into again.
+        let mut mops = spare.mops();
         loop {
             self.eat(b"[\"")?;
             let mop = if self.eat(b"send\",").is_some() {
@@ -157,7 +176,7 @@ impl<'l> Cursor<'l> {
                     if kind == OpType::Invoke {
                         return None;
                     }
-                    Some(self.poll_reads(keys)?)
+                    Some(self.poll_reads(keys, spare)?)
                 } else {
                     None
                 };
@@ -204,9 +223,9 @@ impl<'l> Cursor<'l> {
     }
 
     /// `{k:[[o,v], ...], ...}` with keys in order.
-    fn poll_reads(&mut self, keys: &mut Keys) -> Option<Vec<KeyReads>> {
+    fn poll_reads(&mut self, keys: &mut Keys, spare: &mut SpareVecs) -> Option<Vec<KeyReads>> {
         self.eat(b"{")?;
-        let mut reads = Vec::new();
+        let mut reads = spare.key_reads();
         if self.eat(b"}").is_some() {
             return Some(reads);
         }
@@ -214,7 +233,7 @@ impl<'l> Cursor<'l> {
         loop {
             let name = self.object_key(&mut previous)?;
             self.eat(b"[")?;
-            let mut records = Vec::new();
+            let mut records = spare.records();
             if self.eat(b"]").is_none() {
                 loop {
                     records.push(self.record()?);
@@ -314,9 +333,13 @@ impl<'l> Cursor<'l> {
     }
 
     /// `{k:o, ...}`, sorted by key id as the slow way sorts it.
-    fn commit_offsets(&mut self, keys: &mut Keys) -> Option<Vec<(KeyId, u64)>> {
+    fn commit_offsets(
+        &mut self,
+        keys: &mut Keys,
+        spare: &mut SpareVecs,
+    ) -> Option<Vec<(KeyId, u64)>> {
         self.eat(b"{")?;
-        let mut offsets = Vec::new();
+        let mut offsets = spare.offsets();
         if self.eat(b"}").is_none() {
             let mut previous: Option<&[u8]> = None;
             loop {
@@ -475,8 +498,12 @@ mod tests {
     fn agrees(line: &str) -> bool {
         let (mut fast_keys, mut slow_keys) = (Keys::default(), Keys::default());
         let (mut fast_txns, mut slow_txns) = (Txns::default(), Txns::default());
-        let Some((head, body)) = read_canonical(line.as_bytes(), &mut fast_keys, &mut fast_txns)
-        else {
+        let Some((head, body)) = read_canonical(
+            line.as_bytes(),
+            &mut fast_keys,
+            &mut fast_txns,
+            &mut SpareVecs::default(),
+        ) else {
             assert!(fast_keys.is_empty(), "keys given back: {line}");
             assert!(fast_txns.is_empty(), "transaction ids given back: {line}");
             return false;
@@ -602,7 +629,13 @@ mod tests {
         ] {
             let (mut keys, mut txns) = (Keys::default(), Txns::default());
             assert!(
-                read_canonical(line.as_bytes(), &mut keys, &mut txns).is_none(),
+                read_canonical(
+                    line.as_bytes(),
+                    &mut keys,
+                    &mut txns,
+                    &mut SpareVecs::default()
+                )
+                .is_none(),
                 "{line}"
             );
             assert!(keys.is_empty(), "keys given back: {line}");

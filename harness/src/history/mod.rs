@@ -42,6 +42,7 @@ pub(crate) mod ranks;
 pub mod read;
 pub mod read_error;
 pub mod recorder;
+mod spare_vecs;
 pub mod synthetic;
 mod synthetic_coordinator;
 mod txns;

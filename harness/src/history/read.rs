@@ -70,8 +70,8 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         }
         // After a syntax problem only syntax is checked: those are reported alone.
         if problems.is_empty() {
-            let (keys, txns) = builder.interners();
-            if let Some((head, body)) = line::read_canonical(text, keys, txns) {
+            let (keys, txns, spare) = builder.line_parts();
+            if let Some((head, body)) = line::read_canonical(text, keys, txns, spare) {
                 // A canonical line is its digested bytes; with its newline, one update.
                 if bytes.len() == text.len() + 1 && bytes.last() == Some(&b'\n') {
                     digest.update(bytes);

@@ -154,6 +154,7 @@ mod tests {
     use super::super::read_canonical;
     use crate::checker::{applicable, run_checks, CheckOptions};
     use crate::history::read_error::ReadError;
+    use crate::history::spare_vecs::SpareVecs;
     use crate::history::{parse_history, History, Keys, Local, TxnId, Txns};
 
     /// Transactions named by strings and by integers (one negative), decided by their
@@ -182,7 +183,13 @@ mod tests {
     /// Whether the fast reader takes `line` (with fresh interners).
     fn read_fast(line: &str) -> bool {
         let (mut keys, mut txns) = (Keys::default(), Txns::default());
-        read_canonical(line.as_bytes(), &mut keys, &mut txns).is_some()
+        read_canonical(
+            line.as_bytes(),
+            &mut keys,
+            &mut txns,
+            &mut SpareVecs::default(),
+        )
+        .is_some()
     }
 
     #[test]
