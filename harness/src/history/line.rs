@@ -19,6 +19,7 @@ use super::op::{OpHead, OpType, Process, F};
 use super::spare_vecs::SpareVecs;
 
 mod final_state;
+mod words;
 
 /// Digits of the longest integer read here; longer ones (up to `u64::MAX`) take the slow way.
 const INTEGER_DIGITS_MAX: usize = 18;
@@ -414,9 +415,7 @@ impl<'l> Cursor<'l> {
         let start = self.at;
         // The first quote ends the string, unless an escape or a control character comes
         // before it.
-        let length = self.line[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let length = words::string_len(&self.line[start..])?;
         if self.line[start + length] != b'"' {
             return None;
         }
