@@ -56,10 +56,25 @@ pub fn read_line_bounded(
 /// A line handed to the callback of [`for_each_line_bounded`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Line<'b> {
-    /// A line within the bound, with its newline if it had one.
+    /// A line within the bound, with its newline, where it sits whole in one of the reader's
+    /// chunks: a chunk's lines come end to end, and then all at once to
+    /// [`for_each_line_in_chunks`]' `chunk_read`.
     Read(&'b [u8]),
+    /// A line within the bound gathered from two chunks or more, or the last line when it has
+    /// no newline: never part of what `chunk_read` gets.
+    Gathered(&'b [u8]),
     /// A line over the bound, read past to its end.
     TooLong,
+}
+
+impl<'b> Line<'b> {
+    /// The line's bytes, read whole or gathered; `None` when it was over the bound.
+    pub fn bytes(self) -> Option<&'b [u8]> {
+        match self {
+            Line::Read(bytes) | Line::Gathered(bytes) => Some(bytes),
+            Line::TooLong => None,
+        }
+    }
 }
 
 /// Calls `each` with every line of `reader` in turn, until the input ends or `each` breaks: a
@@ -73,7 +88,20 @@ pub enum Line<'b> {
 pub fn for_each_line_bounded(
     reader: &mut impl BufRead,
     bytes_max: usize,
+    each: impl FnMut(Line<'_>) -> ControlFlow<()>,
+) -> io::Result<()> {
+    for_each_line_in_chunks(reader, bytes_max, each, |_| {})
+}
+
+/// [`for_each_line_bounded`], and after each chunk's lines, `chunk_read` with the bytes of
+/// those it handed over as [`Line::Read`] (and [`Line::TooLong`]), end to end, as they sit in
+/// the chunk: a reader that wants the lines' bytes together (the history digest) takes them
+/// there at once, not line by line. Not called for a chunk after `each` breaks.
+pub fn for_each_line_in_chunks(
+    reader: &mut impl BufRead,
+    bytes_max: usize,
     mut each: impl FnMut(Line<'_>) -> ControlFlow<()>,
+    mut chunk_read: impl FnMut(&[u8]),
 ) -> io::Result<()> {
     let mut straddling = Straddling {
         gathered: Vec::new(),
@@ -104,6 +132,8 @@ pub fn for_each_line_bounded(
                 return Ok(());
             }
         }
+        // The lines that sit whole in this chunk.
+        let lines = rest;
         while let Some(newline) = memchr::memchr(b'\n', rest) {
             let (line, after) = rest.split_at(newline + 1);
             let flow = if newline > bytes_max {
@@ -118,6 +148,7 @@ pub fn for_each_line_bounded(
                 return Ok(());
             }
         }
+        chunk_read(&lines[..lines.len() - rest.len()]);
         straddling.gather(rest);
         reader.consume(chunk_len);
     }
@@ -162,7 +193,7 @@ impl Straddling {
         if self.over || content_len > self.bytes_max {
             Line::TooLong
         } else {
-            Line::Read(&self.gathered)
+            Line::Gathered(&self.gathered)
         }
     }
 
@@ -183,7 +214,9 @@ mod tests {
         let mut lines = Vec::new();
         for_each_line_bounded(&mut reader, bytes_max, |line| {
             lines.push(match line {
-                Line::Read(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                Line::Read(bytes) | Line::Gathered(bytes) => {
+                    String::from_utf8(bytes.to_vec()).unwrap()
+                }
                 Line::TooLong => "!".to_string(),
             });
             if lines.len() == stop_after {
@@ -234,6 +267,52 @@ mod tests {
             read_one_by_one(&texts[0], 10),
             ["short\n", "xxxxxxxxxx\n", "!", "\n", "\n", "after\n", "!"]
         );
+    }
+
+    #[test]
+    fn each_chunk_reads_back_as_its_whole_lines_end_to_end() {
+        let text = format!(
+            "a\n\nbb\r\n{}\nccc\n{}\nlast",
+            "x".repeat(12),
+            "y".repeat(7)
+        );
+        for chunk_bytes in 1..=text.len() + 1 {
+            let mut reader = io::BufReader::with_capacity(chunk_bytes, text.as_bytes());
+            // The lines read whole since the last chunk, and the text rebuilt in order from
+            // what each chunk hands over and from the gathered lines.
+            let pending = std::cell::RefCell::new(Vec::new());
+            let rebuilt = std::cell::RefCell::new(Vec::new());
+            for_each_line_in_chunks(
+                &mut reader,
+                100,
+                |line| {
+                    match line {
+                        Line::Read(bytes) => pending.borrow_mut().extend_from_slice(bytes),
+                        Line::Gathered(bytes) => {
+                            assert!(pending.borrow().is_empty(), "a gathered line comes first");
+                            rebuilt.borrow_mut().extend_from_slice(bytes);
+                        }
+                        Line::TooLong => panic!("no line is over the bound"),
+                    }
+                    ControlFlow::Continue(())
+                },
+                |lines| {
+                    assert_eq!(
+                        lines,
+                        pending.borrow().as_slice(),
+                        "chunks of {chunk_bytes}"
+                    );
+                    rebuilt.borrow_mut().extend_from_slice(lines);
+                    pending.borrow_mut().clear();
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                rebuilt.into_inner(),
+                text.as_bytes(),
+                "chunks of {chunk_bytes}"
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod body;
 mod builder;
 mod decode;
 pub mod digest;
+mod digest_runs;
 pub mod edn;
 pub mod final_state;
 mod heads;

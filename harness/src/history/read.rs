@@ -3,11 +3,13 @@
 //! fix; a history with any problem is rejected whole (exit 2), never half-checked.
 
 use super::digest::{DigestWriter, HistoryDigest};
+use super::digest_runs::{DigestRuns, Place};
 use super::op::Op;
 use super::read_error::{LineError, ReadError};
 use super::write::write_op;
 use super::{decode, line, Body, Builder, History, OpError, ERRORS_MAX};
-use crate::bounded_line::{for_each_line_bounded, Line};
+use crate::bounded_line::{for_each_line_in_chunks, Line};
+use std::cell::RefCell;
 use std::io::{self, BufRead};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -52,62 +54,88 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
     let mut opaque = Vec::new();
     let mut problems = Vec::new();
     let mut line = 0u64;
-    for_each_line_bounded(&mut reader, LINE_BYTES_MAX, |read| {
-        line += 1;
-        let Line::Read(bytes) = read else {
-            problems.push(LineError {
-                line,
-                error: OpError::Syntax(format!(
-                    "the line is over {} MiB; a history line holds one op",
-                    LINE_BYTES_MAX >> 20
-                )),
-            });
-            return enough(&problems);
-        };
-        let text = bytes.trim_ascii();
-        if text.is_empty() {
-            return ControlFlow::Continue(());
-        }
-        // After a syntax problem only syntax is checked: those are reported alone.
-        if problems.is_empty() {
-            let (keys, txns, spare) = builder.line_parts();
-            if let Some((head, body)) = line::read_canonical(text, keys, txns, spare) {
-                // A canonical line is its digested bytes; with its newline, one update.
-                if bytes.len() == text.len() + 1 && bytes.last() == Some(&b'\n') {
-                    digest.update(bytes);
-                } else {
-                    digest.update(text);
-                    digest.update(b"\n");
+    let mut runs = DigestRuns::default();
+    // The digest and its runs are used by both callbacks, one at a time.
+    let digesting = RefCell::new((&mut digest, &mut runs));
+    for_each_line_in_chunks(
+        &mut reader,
+        LINE_BYTES_MAX,
+        |read| {
+            line += 1;
+            let (bytes, place) = match read {
+                Line::Read(bytes) => (bytes, Place::InChunk),
+                Line::Gathered(bytes) => (bytes, Place::Gathered),
+                Line::TooLong => {
+                    digesting.borrow_mut().1.abandon();
+                    problems.push(LineError {
+                        line,
+                        error: OpError::Syntax(format!(
+                            "the line is over {} MiB; a history line holds one op",
+                            LINE_BYTES_MAX >> 20
+                        )),
+                    });
+                    return enough(&problems);
                 }
-                lines.note(builder.len() as u64, line);
-                builder.push(head, Ok(body));
+            };
+            let (digest, runs) = &mut *digesting.borrow_mut();
+            let text = bytes.trim_ascii();
+            if text.is_empty() {
+                runs.replaced(place, bytes.len(), digest, |_| Ok(()));
                 return ControlFlow::Continue(());
             }
-        }
-        match serde_json::from_slice::<Op>(text) {
-            Ok(op) if problems.is_empty() => {
-                write_op(&op, &mut digest).expect("hashing never fails");
-                let (keys, txns) = builder.interners();
-                let decoded = decode::decode(&op.f, op.kind, &op.value, keys, txns);
-                let index = builder.len() as u64;
-                lines.note(index, line);
-                let head = op.head();
-                if matches!(decoded, Ok(Body::Opaque)) {
-                    opaque.push((index, op.value));
+            // After a syntax problem only syntax is checked: those are reported alone.
+            if problems.is_empty() {
+                let (keys, txns, spare) = builder.line_parts();
+                if let Some((head, body)) = line::read_canonical(text, keys, txns, spare) {
+                    // A canonical line is its digested bytes, with one newline.
+                    if bytes.len() == text.len() + 1 && bytes.last() == Some(&b'\n') {
+                        runs.as_is(place, bytes, digest);
+                    } else {
+                        runs.replaced(place, bytes.len(), digest, |out| {
+                            out.write_all(text)?;
+                            out.write_all(b"\n")
+                        });
+                    }
+                    lines.note(builder.len() as u64, line);
+                    builder.push(head, Ok(body));
+                    return ControlFlow::Continue(());
                 }
-                builder.push(head, decoded);
-                ControlFlow::Continue(())
             }
-            Ok(_) => ControlFlow::Continue(()),
-            Err(error) => {
-                problems.push(LineError {
-                    line,
-                    error: OpError::Syntax(syntax_reason(&error)),
-                });
-                enough(&problems)
+            match serde_json::from_slice::<Op>(text) {
+                Ok(op) if problems.is_empty() => {
+                    runs.replaced(place, bytes.len(), digest, |mut out| {
+                        write_op(&op, &mut out)
+                    });
+                    let (keys, txns) = builder.interners();
+                    let decoded = decode::decode(&op.f, op.kind, &op.value, keys, txns);
+                    let index = builder.len() as u64;
+                    lines.note(index, line);
+                    let head = op.head();
+                    if matches!(decoded, Ok(Body::Opaque)) {
+                        opaque.push((index, op.value));
+                    }
+                    builder.push(head, decoded);
+                    ControlFlow::Continue(())
+                }
+                Ok(_) => {
+                    runs.replaced(place, bytes.len(), digest, |_| Ok(()));
+                    ControlFlow::Continue(())
+                }
+                Err(error) => {
+                    runs.replaced(place, bytes.len(), digest, |_| Ok(()));
+                    problems.push(LineError {
+                        line,
+                        error: OpError::Syntax(syntax_reason(&error)),
+                    });
+                    enough(&problems)
+                }
             }
-        }
-    })
+        },
+        |lines_read| {
+            let (digest, runs) = &mut *digesting.borrow_mut();
+            runs.chunk_read(lines_read, digest);
+        },
+    )
     .map_err(|error| ReadError::Io {
         source_name: source_name.to_string(),
         error,
