@@ -105,6 +105,10 @@ impl<'l> Cursor<'l> {
         Some((head, body))
     }
 
+    // Inlined into `op`, so the value is built where the caller keeps it: returned from a call,
+    // it was copied out in 16-byte loads right after the callee's 8-byte stores, a stalled
+    // store-to-load forward on every op.
+    #[inline(always)]
     fn body(
         &mut self,
         f: &F,
