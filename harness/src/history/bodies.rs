@@ -232,7 +232,7 @@ impl Bodies {
         let entry = match body {
             Body::Mops(mut mops) => {
                 let start = position(self.mops.len(), "micro-ops");
-                for mop in mops.drain(..) {
+                for mop in &mut mops {
                     let at = position(self.mops.len(), "micro-ops");
                     let packed = self.pack(mop, at, Deadline::Record);
                     self.mops.push(packed);
@@ -283,7 +283,7 @@ impl Bodies {
         }
         if let Body::Mops(mut mops) = body {
             let start = position(invoked.start(), "micro-ops");
-            for (at, mop) in (start..).zip(mops.drain(..)) {
+            for (at, mop) in (start..).zip(&mut mops) {
                 // The invoke recorded the same deadlines at the same positions: the table
                 // keeps them once.
                 let packed = self.pack(mop, at, Deadline::Recorded);
@@ -327,9 +327,9 @@ impl Bodies {
         }
     }
 
-    /// Packs `mop`, micro-op `at` of the history, its records appended; its deadline added to
-    /// the table unless it is there already.
-    fn pack(&mut self, mop: Mop, at: u32, deadline: Deadline) -> PackedMop {
+    /// Packs `mop`, micro-op `at` of the history, its records appended (its vectors taken, to
+    /// be read into again); its deadline added to the table unless it is there already.
+    fn pack(&mut self, mop: &mut Mop, at: u32, deadline: Deadline) -> PackedMop {
         match mop {
             Mop::Send(send) => {
                 if let (Some(set), Deadline::Record) = (send.deadline, deadline) {
@@ -353,7 +353,10 @@ impl Bodies {
                 key: 0,
                 flags: POLL,
             },
-            Mop::Poll(PollMop { reads: Some(reads) }) => {
+            Mop::Poll(PollMop {
+                reads: reads @ Some(_),
+            }) => {
+                let reads = reads.take().expect("matched as some");
                 let first = position(self.reads.len(), "keys read");
                 for KeyReads { key, records } in &reads {
                     let start = position(self.records.len(), "records");

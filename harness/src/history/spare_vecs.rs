@@ -4,7 +4,7 @@
 //! returned records its keys' and records' vectors: over an allocation an op, and the allocator
 //! was ~6% of the instructions and ~8% of the mispredicted branches of reading a history.
 
-use super::body::{KeyId, KeyReads, Mop, PollMop, Record};
+use super::body::{KeyId, KeyReads, Mop, Record};
 
 /// Vectors kept of each kind: a value nests a few (a poll's keys, each key's records), so a
 /// handful serves every op; more are dropped.
@@ -51,13 +51,9 @@ impl SpareVecs {
         self.offsets.pop().unwrap_or_default()
     }
 
-    /// Takes back micro-ops already packed, with the vectors their polls hold.
-    pub(crate) fn give_mops(&mut self, mut mops: Vec<Mop>) {
-        for mop in mops.drain(..) {
-            if let Mop::Poll(PollMop { reads: Some(reads) }) = mop {
-                self.give_key_reads(reads);
-            }
-        }
+    /// Takes back micro-ops already packed. The vectors their polls held are taken back with
+    /// [`SpareVecs::give_key_reads`] as they are packed; any left are dropped.
+    pub(crate) fn give_mops(&mut self, mops: Vec<Mop>) {
         keep(&mut self.mops, mops);
     }
 
@@ -77,6 +73,7 @@ impl SpareVecs {
 
 #[cfg(test)]
 mod tests {
+    use super::super::body::PollMop;
     use super::*;
 
     fn poll_of(records: usize) -> Mop {
@@ -99,6 +96,10 @@ mod tests {
         let mut mops = spares.mops();
         mops.push(poll_of(3));
         let room = mops.capacity();
+        let Some(Mop::Poll(PollMop { reads })) = mops.first_mut() else {
+            panic!("a poll");
+        };
+        spares.give_key_reads(reads.take().expect("records"));
         spares.give_mops(mops);
         let again = spares.mops();
         assert!(again.is_empty());
@@ -115,12 +116,22 @@ mod tests {
         let mut spares = SpareVecs::default();
         for _ in 0..SPARES_MAX * 3 {
             spares.give_mops(vec![poll_of(1)]);
+            spares.give_key_reads(vec![KeyReads {
+                key: KeyId(0),
+                records: vec![Record {
+                    offset: 0,
+                    value: 0,
+                }],
+            }]);
         }
         assert_eq!(spares.mops.len(), SPARES_MAX);
         assert_eq!(spares.records.len(), SPARES_MAX);
         // A vector grown large is dropped, not kept.
         let mut spares = SpareVecs::default();
-        spares.give_mops(vec![poll_of(SPARE_CAPACITY_MAX + 1)]);
+        let Mop::Poll(PollMop { reads: Some(reads) }) = poll_of(SPARE_CAPACITY_MAX + 1) else {
+            panic!("a poll with records");
+        };
+        spares.give_key_reads(reads);
         assert!(spares.records.is_empty());
         assert_eq!(spares.key_reads.len(), 1);
     }
