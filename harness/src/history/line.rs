@@ -65,29 +65,41 @@ impl<'l> Cursor<'l> {
         } else {
             Process::Client(self.natural()?)
         };
-        self.eat(b",\"type\":")?;
-        // Names are matched as bytes: bytes equal to an ASCII name are valid UTF-8, and any
-        // other name is refused, so neither needs checking as UTF-8.
-        let kind = match self.raw_string()? {
-            b"invoke" => OpType::Invoke,
-            b"ok" => OpType::Ok,
-            b"fail" => OpType::Fail,
-            b"info" => OpType::Info,
-            _ => return None,
+        // The type and the function are matched with their quotes, the most frequent first: a
+        // name is never scanned for its end. Bytes equal to an ASCII name are valid UTF-8, and
+        // any other name (one with an escape, say) matches none and is refused.
+        self.eat(b",\"type\":\"")?;
+        let kind = if self.eat(b"invoke\"").is_some() {
+            OpType::Invoke
+        } else if self.eat(b"ok\"").is_some() {
+            OpType::Ok
+        } else if self.eat(b"info\"").is_some() {
+            OpType::Info
+        } else {
+            self.eat(b"fail\"")?;
+            OpType::Fail
         };
-        self.eat(b",\"f\":")?;
+        self.eat(b",\"f\":\"")?;
         // The functions [`Cursor::body`] reads; every other takes the slow way.
-        let f = match self.raw_string()? {
-            b"send" => F::Send,
-            b"poll" => F::Poll,
-            b"txn" => F::Txn,
-            b"txn-send" => F::TxnSend,
-            b"apply" => F::Apply,
-            b"expired" => F::Expired,
-            b"admit" => F::Admit,
-            b"commit-offsets" => F::CommitOffsets,
-            b"final-state" => F::FinalState,
-            _ => return None,
+        let f = if self.eat(b"poll\"").is_some() {
+            F::Poll
+        } else if self.eat(b"send\"").is_some() {
+            F::Send
+        } else if self.eat(b"txn-send\"").is_some() {
+            F::TxnSend
+        } else if self.eat(b"commit-offsets\"").is_some() {
+            F::CommitOffsets
+        } else if self.eat(b"expired\"").is_some() {
+            F::Expired
+        } else if self.eat(b"admit\"").is_some() {
+            F::Admit
+        } else if self.eat(b"txn\"").is_some() {
+            F::Txn
+        } else if self.eat(b"apply\"").is_some() {
+            F::Apply
+        } else {
+            self.eat(b"final-state\"")?;
+            F::FinalState
         };
         self.eat(b",\"value\":")?;
         let body = self.body(&f, kind, keys, txns, spare)?;
@@ -603,6 +615,13 @@ mod tests {
             r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","a\n",1]]}"#,
             r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["send","",1]]}"#,
             r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"","value":null}"#,
+            // Types and functions that start like one read here, or are one escaped.
+            r#"{"index":0,"time":1,"process":3,"type":"okay","f":"send","value":[["send","a",1]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"o\u006b","f":"send","value":[["send","a",[0,1]]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"txn-sends","value":[["send","a",1]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"txn ","value":[["send","a",1]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"pol","value":[["poll"]]}"#,
+            r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"s\u0065nd","value":[["send","a",1]]}"#,
             // Shapes the decoder refuses, or reads the slow way.
             r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[]}"#,
             r#"{"index":0,"time":1,"process":3,"type":"invoke","f":"send","value":[["poll"]]}"#,
