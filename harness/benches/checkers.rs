@@ -12,6 +12,10 @@
 //! `path` as `faultline check` does, and prints the CPU rate and the peak resident memory after
 //! reading it and after the checks (Linux: `VmHWM` of `/proc/self/status`), and what stays
 //! resident once read (`VmRSS`).
+//!
+//! Either way the end-to-end run is then repeated (`FAULTLINE_BENCH_REPEAT` more times, 4
+//! unless set) and the median and fastest of all the runs printed: on a shared machine one
+//! run can take a third longer than the next for reasons of its neighbours', not the code's.
 
 // A benchmark measures wall time; it never runs inside a simulation.
 #![allow(clippy::disallowed_methods)]
@@ -118,7 +122,49 @@ fn main() {
     // time is what one core spent on this.
     if let Some(cpu) = end_to_end_cpu {
         println!("parse+all checks   {} of CPU time", rate(count, cpu));
+        print_repeats(count, cpu, || {
+            let parsed = parse_history(bytes.as_slice(), "bench.jsonl").expect("reads back");
+            let checked = checker::run_checks(
+                &parsed,
+                &checker::applicable(&parsed),
+                &CheckOptions::default(),
+            );
+            assert_eq!(checked.verdict, Verdict::Valid);
+        });
     }
+}
+
+/// Runs `once` (parse and all checks) [`repeats`] more times and prints the median and the
+/// fastest CPU time of those runs and the `first`.
+fn print_repeats(count: usize, first: Duration, mut once: impl FnMut()) {
+    let mut runs = vec![first];
+    for _ in 0..repeats() {
+        let started = cpu_ns();
+        once();
+        let Some((started, ended)) = started.zip(cpu_ns()) else {
+            return;
+        };
+        runs.push(Duration::from_nanos(ended - started));
+    }
+    runs.sort_unstable();
+    println!(
+        "parse+all checks   {} of CPU time, median of {} runs",
+        rate(count, runs[runs.len() / 2]),
+        runs.len()
+    );
+    println!(
+        "parse+all checks   {} of CPU time, fastest of {} runs",
+        rate(count, runs[0]),
+        runs.len()
+    );
+}
+
+/// End-to-end runs after the first: `FAULTLINE_BENCH_REPEAT`, else 4.
+fn repeats() -> usize {
+    std::env::var("FAULTLINE_BENCH_REPEAT")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(4)
 }
 
 /// Reads and judges the history at `path` (what `faultline check` does), printing the CPU rate
@@ -213,6 +259,18 @@ fn judge_file(path: &std::path::Path) {
         );
     }
     println!("verdict: {:?}", verdict.unwrap_or(Verdict::Unknown));
+    // The figures above are the first run's; the history goes before it is read again.
+    drop(history);
+    if let Some((started, checked)) = cpu_started.zip(cpu_checked) {
+        print_repeats(count, Duration::from_nanos(checked - started), || {
+            let again = read_history(path).expect("a valid history");
+            checker::run_checks(
+                &again,
+                &checker::applicable(&again),
+                &CheckOptions::default(),
+            );
+        });
+    }
 }
 
 /// The process' peak resident memory so far, in KB (Linux: `VmHWM` of `/proc/self/status`);
