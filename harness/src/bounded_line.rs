@@ -67,16 +67,6 @@ pub enum Line<'b> {
     TooLong,
 }
 
-impl<'b> Line<'b> {
-    /// The line's bytes, read whole or gathered; `None` when it was over the bound.
-    pub fn bytes(self) -> Option<&'b [u8]> {
-        match self {
-            Line::Read(bytes) | Line::Gathered(bytes) => Some(bytes),
-            Line::TooLong => None,
-        }
-    }
-}
-
 /// Calls `each` with every line of `reader` in turn, until the input ends or `each` breaks: a
 /// line of at most `bytes_max` bytes (its newline not counted) as [`Line::Read`], a longer one as
 /// [`Line::TooLong`], the same lines [`read_line_bounded`] reads one by one.

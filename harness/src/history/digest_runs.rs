@@ -9,6 +9,7 @@ use std::io::{self, Write};
 
 #[derive(Debug, Default)]
 pub(super) struct DigestRuns {
+    digest: DigestWriter,
     /// Bytes of the current chunk's whole lines met so far.
     at: usize,
     /// The chunk's lines digested otherwise than as they are: (where the line starts among the
@@ -16,8 +17,8 @@ pub(super) struct DigestRuns {
     replaced: Vec<(usize, usize, usize)>,
     /// The canonical bytes of the `replaced` lines, end to end.
     canonical: Vec<u8>,
-    /// A line was over the bound ([`DigestRuns::abandon`]): its length is not known, so the
-    /// chunks' lines are no longer digested.
+    /// The history was found malformed ([`DigestRuns::abandon`]): nothing more is noted or
+    /// digested.
     abandoned: bool,
 }
 
@@ -31,12 +32,15 @@ pub(super) enum Place {
 
 impl DigestRuns {
     /// A line digested as its own bytes.
-    pub(super) fn as_is(&mut self, place: Place, bytes: &[u8], digest: &mut DigestWriter) {
+    pub(super) fn as_is(&mut self, place: Place, bytes: &[u8]) {
+        if self.abandoned {
+            return;
+        }
         match place {
             Place::InChunk => self.at += bytes.len(),
             Place::Gathered => {
                 debug_assert_eq!(self.at, 0, "a gathered line comes before a chunk's lines");
-                digest.update(bytes);
+                self.digest.update(bytes);
             }
         }
     }
@@ -46,9 +50,11 @@ impl DigestRuns {
         &mut self,
         place: Place,
         len: usize,
-        digest: &mut DigestWriter,
         write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) {
+        if self.abandoned {
+            return;
+        }
         match place {
             Place::InChunk => {
                 write(&mut self.canonical).expect("writing to memory never fails");
@@ -57,34 +63,44 @@ impl DigestRuns {
             }
             Place::Gathered => {
                 debug_assert_eq!(self.at, 0, "a gathered line comes before a chunk's lines");
-                write(digest).expect("hashing never fails");
+                write(&mut self.digest).expect("hashing never fails");
             }
         }
     }
 
-    /// Stops digesting, after a line over the bound: the history is refused, and its digest
-    /// never used.
+    /// Stops digesting once the history is found malformed (a line over the bound, whose
+    /// length is not known, or one that does not parse): it is refused, its digest never used,
+    /// and nothing more is kept for it.
     pub(super) fn abandon(&mut self) {
         self.abandoned = true;
+        self.replaced = Vec::new();
+        self.canonical = Vec::new();
     }
 
     /// Digests the chunk's whole lines, `lines` (the bytes of every line met in this chunk, end
     /// to end), with each replaced line's canonical bytes in its place.
-    pub(super) fn chunk_read(&mut self, lines: &[u8], digest: &mut DigestWriter) {
+    pub(super) fn chunk_read(&mut self, lines: &[u8]) {
         if self.abandoned {
             return;
         }
         assert_eq!(lines.len(), self.at, "every line of the chunk was noted");
         let (mut from, mut canonical_from) = (0, 0);
         for &(at, len, canonical_end) in &self.replaced {
-            digest.update(&lines[from..at]);
-            digest.update(&self.canonical[canonical_from..canonical_end]);
+            self.digest.update(&lines[from..at]);
+            self.digest
+                .update(&self.canonical[canonical_from..canonical_end]);
             (from, canonical_from) = (at + len, canonical_end);
         }
-        digest.update(&lines[from..]);
+        self.digest.update(&lines[from..]);
         self.at = 0;
         self.replaced.clear();
         self.canonical.clear();
+    }
+
+    /// The digest of every line noted, once the last chunk is read.
+    pub(super) fn finish(&self) -> u64 {
+        debug_assert_eq!(self.at, 0, "the last chunk was read");
+        self.digest.finish()
     }
 }
 
@@ -100,39 +116,36 @@ mod tests {
             by_line.update(part);
         }
         let mut runs = DigestRuns::default();
-        let mut digest = DigestWriter::default();
-        runs.as_is(Place::InChunk, b"one\n", &mut digest);
-        runs.replaced(Place::InChunk, 7, &mut digest, |out| {
-            out.write_all(b"two\n")
-        });
-        runs.replaced(Place::InChunk, 1, &mut digest, |_| Ok(()));
-        runs.as_is(Place::InChunk, b"three\n", &mut digest);
-        runs.replaced(Place::InChunk, 5, &mut digest, |out| {
-            out.write_all(b"four\n")
-        });
-        runs.chunk_read(lines, &mut digest);
-        assert_eq!(digest.finish(), by_line.finish());
+        runs.as_is(Place::InChunk, b"one\n");
+        runs.replaced(Place::InChunk, 7, |out| out.write_all(b"two\n"));
+        runs.replaced(Place::InChunk, 1, |_| Ok(()));
+        runs.as_is(Place::InChunk, b"three\n");
+        runs.replaced(Place::InChunk, 5, |out| out.write_all(b"four\n"));
+        runs.chunk_read(lines);
+        assert_eq!(runs.finish(), by_line.finish());
         // Gathered lines are digested at once, before the next chunk's.
-        runs.as_is(Place::Gathered, b"five\n", &mut digest);
-        runs.replaced(Place::Gathered, 4, &mut digest, |out| {
-            out.write_all(b"six\n")
-        });
-        runs.as_is(Place::InChunk, b"seven\n", &mut digest);
-        runs.chunk_read(b"seven\n", &mut digest);
+        runs.as_is(Place::Gathered, b"five\n");
+        runs.replaced(Place::Gathered, 4, |out| out.write_all(b"six\n"));
+        runs.as_is(Place::InChunk, b"seven\n");
+        runs.chunk_read(b"seven\n");
         for part in [&b"five\n"[..], b"six\n", b"seven\n"] {
             by_line.update(part);
         }
-        assert_eq!(digest.finish(), by_line.finish());
+        assert_eq!(runs.finish(), by_line.finish());
     }
 
     #[test]
     fn an_abandoned_digest_takes_chunks_it_cannot_account_for() {
         let mut runs = DigestRuns::default();
-        let mut digest = DigestWriter::default();
-        runs.as_is(Place::InChunk, b"one\n", &mut digest);
+        runs.as_is(Place::InChunk, b"one\n");
         // A line over the bound was in the chunk too, its length unknown.
         runs.abandon();
-        runs.chunk_read(b"one\nxxxxxxxxxxxxxxxx\n", &mut digest);
-        assert_eq!(digest.finish(), DigestWriter::default().finish());
+        runs.chunk_read(b"one\nxxxxxxxxxxxxxxxx\n");
+        // Nothing is kept for the lines that follow.
+        for _ in 0..1000 {
+            runs.replaced(Place::InChunk, 4, |out| out.write_all(b"two\n"));
+        }
+        assert!(runs.replaced.is_empty() && runs.canonical.is_empty());
+        assert_eq!(runs.finish(), DigestWriter::default().finish());
     }
 }

@@ -2,7 +2,7 @@
 //! reason, up to [`super::ERRORS_MAX`] of them, so one run of `faultline check` shows what to
 //! fix; a history with any problem is rejected whole (exit 2), never half-checked.
 
-use super::digest::{DigestWriter, HistoryDigest};
+use super::digest::HistoryDigest;
 use super::digest_runs::{DigestRuns, Place};
 use super::op::Op;
 use super::read_error::{LineError, ReadError};
@@ -49,14 +49,12 @@ pub fn read_history(path: &Path) -> Result<History, ReadError> {
 /// Free-form values (the nemesis', crashes') are kept, as [`History::value`].
 pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<History, ReadError> {
     let mut builder = Builder::new();
-    let mut digest = DigestWriter::default();
     let mut lines = LineNumbers::default();
     let mut opaque = Vec::new();
     let mut problems = Vec::new();
     let mut line = 0u64;
-    let mut runs = DigestRuns::default();
-    // The digest and its runs are used by both callbacks, one at a time.
-    let digesting = RefCell::new((&mut digest, &mut runs));
+    // The digest is fed by both callbacks, one at a time.
+    let digest = RefCell::new(DigestRuns::default());
     for_each_line_in_chunks(
         &mut reader,
         LINE_BYTES_MAX,
@@ -66,7 +64,7 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                 Line::Read(bytes) => (bytes, Place::InChunk),
                 Line::Gathered(bytes) => (bytes, Place::Gathered),
                 Line::TooLong => {
-                    digesting.borrow_mut().1.abandon();
+                    digest.borrow_mut().abandon();
                     problems.push(LineError {
                         line,
                         error: OpError::Syntax(format!(
@@ -77,10 +75,10 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                     return enough(&problems);
                 }
             };
-            let (digest, runs) = &mut *digesting.borrow_mut();
+            let digest = &mut *digest.borrow_mut();
             let text = bytes.trim_ascii();
             if text.is_empty() {
-                runs.replaced(place, bytes.len(), digest, |_| Ok(()));
+                digest.replaced(place, bytes.len(), |_| Ok(()));
                 return ControlFlow::Continue(());
             }
             // After a syntax problem only syntax is checked: those are reported alone.
@@ -89,9 +87,9 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                 if let Some((head, body)) = line::read_canonical(text, keys, txns, spare) {
                     // A canonical line is its digested bytes, with one newline.
                     if bytes.len() == text.len() + 1 && bytes.last() == Some(&b'\n') {
-                        runs.as_is(place, bytes, digest);
+                        digest.as_is(place, bytes);
                     } else {
-                        runs.replaced(place, bytes.len(), digest, |out| {
+                        digest.replaced(place, bytes.len(), |out| {
                             out.write_all(text)?;
                             out.write_all(b"\n")
                         });
@@ -103,9 +101,7 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
             }
             match serde_json::from_slice::<Op>(text) {
                 Ok(op) if problems.is_empty() => {
-                    runs.replaced(place, bytes.len(), digest, |mut out| {
-                        write_op(&op, &mut out)
-                    });
+                    digest.replaced(place, bytes.len(), |mut out| write_op(&op, &mut out));
                     let (keys, txns) = builder.interners();
                     let decoded = decode::decode(&op.f, op.kind, &op.value, keys, txns);
                     let index = builder.len() as u64;
@@ -117,12 +113,10 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                     builder.push(head, decoded);
                     ControlFlow::Continue(())
                 }
-                Ok(_) => {
-                    runs.replaced(place, bytes.len(), digest, |_| Ok(()));
-                    ControlFlow::Continue(())
-                }
+                // After a syntax problem (the digest is abandoned then) only syntax is checked.
+                Ok(_) => ControlFlow::Continue(()),
                 Err(error) => {
-                    runs.replaced(place, bytes.len(), digest, |_| Ok(()));
+                    digest.abandon();
                     problems.push(LineError {
                         line,
                         error: OpError::Syntax(syntax_reason(&error)),
@@ -131,10 +125,7 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
                 }
             }
         },
-        |lines_read| {
-            let (digest, runs) = &mut *digesting.borrow_mut();
-            runs.chunk_read(lines_read, digest);
-        },
+        |lines_read| digest.borrow_mut().chunk_read(lines_read),
     )
     .map_err(|error| ReadError::Io {
         source_name: source_name.to_string(),
@@ -147,7 +138,7 @@ pub fn parse_history(mut reader: impl BufRead, source_name: &str) -> Result<Hist
         });
     }
     builder
-        .finish(HistoryDigest(digest.finish()), None, opaque)
+        .finish(HistoryDigest(digest.into_inner().finish()), None, opaque)
         .map_err(|errors| ReadError::Invalid {
             source_name: source_name.to_string(),
             problems: errors
